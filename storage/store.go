@@ -1,0 +1,191 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	git "github.com/go-git/go-git/v5"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotFound is returned for a project that has no repository yet.
+var ErrNotFound = errors.New("not found")
+
+// ErrLocked is returned by Open when another process owns the data directory.
+var ErrLocked = errors.New("data directory is in use by another process")
+
+// Store is the data directory. One process owns it at a time (an flock on
+// .lock), which makes lock files left by a killed predecessor safe to clear.
+type Store struct {
+	dir  string
+	lock *os.File
+
+	mu    sync.Mutex
+	repos map[string]*Repo // by kind + "/" + project
+}
+
+const (
+	kindUpstream = "upstream"
+	kindServed   = "served"
+)
+
+// Open creates the data directory if needed and takes ownership of it.
+func Open(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(abs, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(abs, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s: %w", abs, ErrLocked)
+		}
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	return &Store{dir: abs, lock: f, repos: map[string]*Repo{}}, nil
+}
+
+// Dir is the absolute path of the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Close releases the data directory.
+func (s *Store) Close() error { return s.lock.Close() }
+
+// Upstream returns the mirror of Gerrit's project, creating it if needed.
+// It is never served to clients.
+func (s *Store) Upstream(project string) (*Repo, error) { return s.repo(kindUpstream, project, true) }
+
+// Served returns the served repository of a project, creating it if needed.
+func (s *Store) Served(project string) (*Repo, error) { return s.repo(kindServed, project, true) }
+
+// ServedPath returns the directory of an existing served repository, for the
+// front ends that run git upload-pack on it. It returns ErrNotFound for a
+// project that has none, and refuses any name or path that could leave the
+// served tree (invalid names, symlinks anywhere on the way).
+func (s *Store) ServedPath(project string) (string, error) {
+	if err := ValidateProject(project); err != nil {
+		return "", err
+	}
+	root := filepath.Join(s.dir, kindServed)
+	p := root
+	for _, seg := range strings.Split(project+".git", "/") {
+		p = filepath.Join(p, seg)
+		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("project %q: %w", project, ErrNotFound)
+		}
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir() {
+			return "", fmt.Errorf("project %q: %s is not a plain directory", project, p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(p, "HEAD")); err != nil {
+		return "", fmt.Errorf("project %q: %w", project, ErrNotFound)
+	}
+	return p, nil
+}
+
+func (s *Store) repo(kind, project string, create bool) (*Repo, error) {
+	if err := ValidateProject(project); err != nil {
+		return nil, err
+	}
+	key := kind + "/" + project
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.repos[key]; ok {
+		return r, nil
+	}
+	path := filepath.Join(s.dir, kind, filepath.FromSlash(project)+".git")
+	r, err := openRepo(path, kind == kindServed, create)
+	if err != nil {
+		return nil, fmt.Errorf("%s repository of %q: %w", kind, project, err)
+	}
+	s.repos[key] = r
+	return r, nil
+}
+
+// servedConfig keeps upload-pack strict even if someone runs it without our
+// command-line settings, and keeps git from repacking behind our back.
+const servedConfig = `[core]
+	repositoryformatversion = 0
+	filemode = true
+	bare = true
+[gc]
+	auto = 0
+[uploadpack]
+	allowAnySHA1InWant = false
+	allowReachableSHA1InWant = false
+	allowTipSHA1InWant = false
+[receive]
+	denyNonFastForwards = true
+	denyDeletes = true
+`
+
+func openRepo(path string, served, create bool) (*Repo, error) {
+	g, err := git.PlainOpen(path)
+	if errors.Is(err, git.ErrRepositoryNotExists) && create {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, err
+		}
+		g, err = initRepo(path, served)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := &Repo{Path: path, Git: g}
+	if err := r.recover(); err != nil {
+		return nil, fmt.Errorf("recover: %w", err)
+	}
+	return r, nil
+}
+
+// initRepo creates a bare repository in a temporary directory and renames it
+// into place, so a crash never leaves a half-made repository at path.
+func initRepo(path string, served bool) (*git.Repository, error) {
+	tmp, err := os.MkdirTemp(filepath.Dir(path), ".init-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if _, err := git.PlainInit(tmp, true); err != nil {
+		return nil, err
+	}
+	if served {
+		if err := os.WriteFile(filepath.Join(tmp, "config"), []byte(servedConfig), 0o640); err != nil {
+			return nil, err
+		}
+	}
+	if err := syncDir(tmp); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, err
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	return git.PlainOpen(path)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
