@@ -1,0 +1,380 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/storage"
+)
+
+// Approvals looks up Gerrit's changes for commits. *gerrit.Client
+// satisfies it.
+type Approvals interface {
+	ChangesForCommits(ctx context.Context, project, branch string, shas []string) (map[string][]gate.Change, error)
+}
+
+// Target is one deploy/<Env> branch fed by an upstream branch.
+type Target struct {
+	Project  string
+	Branch   string
+	Env      string
+	Policy   *gate.Policy
+	Baseline string
+}
+
+// Ref is the served ref this target moves.
+func (t Target) Ref() string { return "refs/heads/deploy/" + t.Env }
+
+// Reason says, for programs and people alike, what a reconcile did.
+type Reason string
+
+// Reasons.
+const (
+	Advanced    Reason = "Advanced"    // the deploy ref moved forward
+	Initialized Reason = "Initialized" // the deploy ref was created at its baseline
+	UpToDate    Reason = "UpToDate"    // the deploy ref is at the upstream head
+	NotApproved Reason = "NotApproved" // the next commit is not approved
+	Diverged    Reason = "Diverged"    // upstream no longer contains the deployed commit
+	NoUpstream  Reason = "NoUpstream"  // the upstream branch does not exist
+	Failed      Reason = "Failed"      // an error stopped the reconcile; nothing moved
+)
+
+// Result is the outcome of one reconcile.
+type Result struct {
+	Project  string         `json:"project"`
+	Branch   string         `json:"branch"`
+	Env      string         `json:"environment"`
+	Policy   string         `json:"policy"`
+	Reason   Reason         `json:"reason"`
+	Message  string         `json:"message"`
+	From     string         `json:"from,omitempty"` // deploy ref before
+	To       string         `json:"to,omitempty"`   // deploy ref after
+	Head     string         `json:"head,omitempty"` // upstream branch head
+	Decision *gate.Decision `json:"decision,omitempty"`
+	Time     time.Time      `json:"time"`
+}
+
+// Deployer reconciles targets.
+type Deployer struct {
+	store     *storage.Store
+	approvals Approvals
+	logger    *slog.Logger
+	gitPath   string
+	maxRange  int
+
+	mu        sync.Mutex
+	ancestors map[string]map[plumbing.Hash]bool // project+base -> ancestors of base
+}
+
+// Option configures a Deployer.
+type Option func(*Deployer)
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(d *Deployer) { d.logger = l } }
+
+// WithMaxRange bounds how many pending commits one reconcile decides
+// (default 5000); a longer range is refused, not truncated.
+func WithMaxRange(n int) Option { return func(d *Deployer) { d.maxRange = n } }
+
+// New returns a Deployer.
+func New(store *storage.Store, approvals Approvals, opts ...Option) *Deployer {
+	d := &Deployer{
+		store: store, approvals: approvals,
+		logger:    slog.New(slog.DiscardHandler),
+		gitPath:   "git",
+		maxRange:  5000,
+		ancestors: map[string]map[plumbing.Hash]bool{},
+	}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
+}
+
+// Reconcile brings one target as far forward as the policy allows.
+func (d *Deployer) Reconcile(ctx context.Context, t Target) Result {
+	res := Result{Project: t.Project, Branch: t.Branch, Env: t.Env, Time: time.Now().UTC()}
+	if t.Policy != nil {
+		res.Policy = t.Policy.Name
+	}
+	err := d.reconcile(ctx, t, &res)
+	if err != nil {
+		res.Reason = Failed
+		res.Message = err.Error()
+		res.To = res.From
+	}
+	log := d.logger.With("project", t.Project, "branch", t.Branch, "env", t.Env, "reason", res.Reason)
+	switch res.Reason {
+	case Advanced, Initialized:
+		log.Info(res.Message, "from", res.From, "to", res.To)
+	case Failed, Diverged:
+		log.Warn(res.Message)
+	default:
+		log.Debug(res.Message)
+	}
+	return res
+}
+
+func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
+	if t.Policy == nil {
+		return errors.New("no policy")
+	}
+	up, err := d.store.Upstream(t.Project)
+	if err != nil {
+		return err
+	}
+	served, err := d.store.Served(t.Project)
+	if err != nil {
+		return err
+	}
+	head, err := up.Ref("refs/heads/" + t.Branch)
+	if err != nil {
+		return err
+	}
+	tip, err := served.Ref(t.Ref())
+	if err != nil {
+		return err
+	}
+	res.From, res.To = hex(tip), hex(tip)
+	if head.IsZero() {
+		res.Reason, res.Message = NoUpstream, fmt.Sprintf("upstream branch %s does not exist (yet)", t.Branch)
+		return nil
+	}
+	res.Head = head.String()
+
+	if tip.IsZero() {
+		return d.initialize(ctx, t, up, served, head, res)
+	}
+	if tip == head {
+		res.Reason, res.Message = UpToDate, "deployed commit is the upstream head"
+		return nil
+	}
+
+	commits, reachesBase, err := d.pending(t.Project, up, tip, head)
+	if err != nil {
+		return err
+	}
+	if !reachesBase {
+		res.Reason = Diverged
+		res.Message = fmt.Sprintf("upstream %s at %s no longer contains the deployed commit %s: history was rewritten; nothing is deployed until an operator decides", t.Branch, short(head), short(tip))
+		return nil
+	}
+	shas := make([]string, len(commits))
+	for i, c := range commits {
+		shas[i] = c.SHA
+	}
+	changes, err := d.approvals.ChangesForCommits(ctx, t.Project, t.Branch, shas)
+	if err != nil {
+		return fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
+	}
+	dec := gate.Evaluate(t.Policy, gate.Range{
+		Project: t.Project, Branch: t.Branch,
+		Base: tip.String(), Head: head.String(),
+		Commits: commits, Changes: changes,
+	})
+	res.Decision = &dec
+	if dec.Target == tip.String() {
+		res.Reason, res.Message = NotApproved, dec.Why()
+		return nil
+	}
+	target := plumbing.NewHash(dec.Target)
+	if err := d.advance(ctx, t, up, served, tip, target); err != nil {
+		return err
+	}
+	res.Reason, res.To = Advanced, target.String()
+	res.Message = fmt.Sprintf("advanced deploy/%s from %s to %s", t.Env, short(tip), short(target))
+	if dec.BlockedAt != "" {
+		res.Message += "; stopped before " + dec.Why()
+	}
+	return nil
+}
+
+func (d *Deployer) initialize(ctx context.Context, t Target, up, served *storage.Repo, head plumbing.Hash, res *Result) error {
+	start := head
+	if t.Baseline != gate.BaselineUpstream {
+		start = plumbing.NewHash(t.Baseline)
+		c, err := object.GetCommit(up.Git.Storer, start)
+		if err != nil {
+			return fmt.Errorf("baseline %s: not a commit of %s: %w", t.Baseline, t.Project, err)
+		}
+		hc, err := object.GetCommit(up.Git.Storer, head)
+		if err != nil {
+			return err
+		}
+		if ok, err := c.IsAncestor(hc); err != nil || !ok {
+			return fmt.Errorf("baseline %s is not on upstream branch %s", short(start), t.Branch)
+		}
+	}
+	if err := d.advance(ctx, t, up, served, plumbing.ZeroHash, start); err != nil {
+		return err
+	}
+	res.Reason, res.To = Initialized, start.String()
+	res.Message = fmt.Sprintf("created deploy/%s at baseline %s (%s)", t.Env, short(start), t.Baseline)
+	return nil
+}
+
+// advance copies the objects of target into the served repository and
+// moves the deploy ref from old to target by compare-and-swap.
+func (d *Deployer) advance(ctx context.Context, t Target, up, served *storage.Repo, old, target plumbing.Hash) error {
+	if _, err := storage.CopyObjects(ctx, served, up, target); err != nil {
+		return fmt.Errorf("copy objects: %w", err)
+	}
+	if err := served.UpdateRefs(storage.RefUpdate{Name: t.Ref(), Old: old, New: target}); err != nil {
+		return err
+	}
+	headRef, err := served.Head()
+	if err != nil {
+		return err
+	}
+	if h, _ := served.Ref(headRef); h.IsZero() {
+		return served.SetHead(t.Ref())
+	}
+	return nil
+}
+
+// pending returns the commits reachable from head and not from base,
+// parents first, and whether head descends from base at all.
+func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing.Hash) ([]gate.Commit, bool, error) {
+	anc, err := d.ancestorsOf(project, up, base)
+	if err != nil {
+		return nil, false, err
+	}
+	var out []gate.Commit
+	reaches := false
+	type frame struct {
+		c        *object.Commit
+		expanded bool
+	}
+	visited := map[plumbing.Hash]bool{head: true}
+	hc, err := object.GetCommit(up.Git.Storer, head)
+	if err != nil {
+		return nil, false, err
+	}
+	stack := []frame{{c: hc}}
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if !top.expanded {
+			top.expanded = true
+			// Push parents in reverse so the first parent's history comes
+			// out first.
+			for i := len(top.c.ParentHashes) - 1; i >= 0; i-- {
+				p := top.c.ParentHashes[i]
+				if p == base {
+					reaches = true
+				}
+				if p == base || anc[p] || visited[p] {
+					continue
+				}
+				visited[p] = true
+				pc, err := object.GetCommit(up.Git.Storer, p)
+				if err != nil {
+					return nil, false, fmt.Errorf("commit %s: %w", p, err)
+				}
+				stack = append(stack, frame{c: pc})
+			}
+			continue
+		}
+		c := top.c
+		stack = stack[:len(stack)-1]
+		gc := gate.Commit{SHA: c.Hash.String(), Subject: subject(c.Message)}
+		for _, p := range c.ParentHashes {
+			gc.Parents = append(gc.Parents, p.String())
+		}
+		if len(c.ParentHashes) == 2 {
+			gc.CleanMerge, err = d.cleanMerge(up.Path, c)
+			if err != nil {
+				return nil, false, err
+			}
+		}
+		out = append(out, gc)
+		if len(out) > d.maxRange {
+			return nil, false, fmt.Errorf("more than %d commits pending between %s and %s: refusing to decide so large a range at once", d.maxRange, short(base), short(head))
+		}
+	}
+	return out, reaches, nil
+}
+
+// ancestorsOf returns every ancestor of base, cached per base: the deploy
+// ref moves rarely and a walk of the whole history is then done once.
+func (d *Deployer) ancestorsOf(project string, up *storage.Repo, base plumbing.Hash) (map[plumbing.Hash]bool, error) {
+	key := project + "\x00" + base.String()
+	d.mu.Lock()
+	anc, ok := d.ancestors[key]
+	d.mu.Unlock()
+	if ok {
+		return anc, nil
+	}
+	anc = map[plumbing.Hash]bool{base: true}
+	queue := []plumbing.Hash{base}
+	for len(queue) > 0 {
+		h := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		c, err := object.GetCommit(up.Git.Storer, h)
+		if err != nil {
+			return nil, fmt.Errorf("deployed commit %s is not in the upstream mirror: %w", short(h), err)
+		}
+		for _, p := range c.ParentHashes {
+			if !anc[p] {
+				anc[p] = true
+				queue = append(queue, p)
+			}
+		}
+	}
+	d.mu.Lock()
+	for k := range d.ancestors {
+		if strings.HasPrefix(k, project+"\x00") {
+			delete(d.ancestors, k)
+		}
+	}
+	d.ancestors[key] = anc
+	d.mu.Unlock()
+	return anc, nil
+}
+
+// cleanMerge reports whether a two-parent commit's tree is exactly what
+// merging its parents without conflicts gives, using C git's merge-tree
+// (go-git has no merge). A merge carrying anything else has content of its
+// own that no change brought.
+func (d *Deployer) cleanMerge(repoDir string, c *object.Commit) (bool, error) {
+	cmd := exec.Command(d.gitPath, "--git-dir", repoDir, "merge-tree", "--write-tree", "--no-messages",
+		c.ParentHashes[0].String(), c.ParentHashes[1].String())
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME=/nonexistent"}
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 1 {
+		return false, nil // conflicts: whatever the commit holds was resolved by hand
+	}
+	if err != nil {
+		return false, fmt.Errorf("git merge-tree for %s: %v: %s", short(c.Hash), err, strings.TrimSpace(stderr.String()))
+	}
+	tree := strings.TrimSpace(strings.SplitN(out.String(), "\n", 2)[0])
+	return tree == c.TreeHash.String(), nil
+}
+
+func subject(msg string) string {
+	s, _, _ := strings.Cut(msg, "\n")
+	return s
+}
+
+func hex(h plumbing.Hash) string {
+	if h.IsZero() {
+		return ""
+	}
+	return h.String()
+}
+
+func short(h plumbing.Hash) string { return h.String()[:12] }
