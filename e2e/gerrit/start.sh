@@ -156,16 +156,23 @@ cleanup_on_error() {
 }
 trap cleanup_on_error EXIT
 
-# A private home: JGit reads ~/.gitconfig and init looks for ~/.ssh/id_rsa.pub.
-mkdir -p "$SITE/home"
-JOPTS=(-Duser.home="$SITE/home" -Xmx"$HEAP" -XX:+UseSerialGC -Djava.awt.headless=true)
+# A private, empty home: JGit reads ~/.gitconfig, and init gives admin the key
+# in ~/.ssh/id_rsa.pub if there is one. It must not be inside the site before
+# init: init creates the admin account only in an empty site directory.
+JOPTS=(-Xmx"$HEAP" -XX:+UseSerialGC -Djava.awt.headless=true)
+init_home=$(mktemp -d "${TMPDIR:-/tmp}/gerritgate-gerrit-home.XXXXXX")
 
 t0=$(now)
-if ! "$JAVA" "${JOPTS[@]}" "${LAUNCH[@]}" init --batch --dev --no-auto-start \
-     -d "$SITE" </dev/null >"$SITE/init.log" 2>&1; then
-  grep -v '^WARNING' "$SITE/init.log" | tail -n 40 >&2
-  die "gerrit init failed (log above, $SITE/init.log)"
+if ! "$JAVA" -Duser.home="$init_home" "${JOPTS[@]}" "${LAUNCH[@]}" init --batch --dev \
+     --no-auto-start -d "$SITE" </dev/null >"$init_home/init.log" 2>&1; then
+  grep -v '^WARNING' "$init_home/init.log" | tail -n 40 >&2
+  rm -rf "$init_home"
+  die "gerrit init failed (log above)"
 fi
+mv "$init_home/init.log" "$SITE/init.log"
+rm -rf "$init_home"
+mkdir -p "$SITE/home"
+JOPTS+=(-Duser.home="$SITE/home")
 INIT_S=$(since "$t0")
 log "init done in ${INIT_S}s: $SITE"
 
@@ -194,22 +201,24 @@ cfg --unset-all gc.startTime 2>/dev/null || true
 t0=$(now)
 # setsid: the daemon must outlive this script and its caller's job control.
 setsid "$JAVA" "${JOPTS[@]}" "${LAUNCH[@]}" daemon -d "$SITE" --console-log \
-  </dev/null >"$SITE/logs/daemon.out" 2>&1 &
+  </dev/null >"$SITE/daemon.log" 2>&1 &  # not in logs/: Gerrit gzips files there
 PID=$!
 deadline=$(( $(date +%s) + TIMEOUT ))
 until curl -fsS -m 2 -o /dev/null "$URL/config/server/version" 2>/dev/null; do
   if ! kill -0 "$PID" 2>/dev/null; then
-    grep -v '^WARNING' "$SITE/logs/daemon.out" | tail -n 40 >&2
+    grep -v '^WARNING' "$SITE/daemon.log" | tail -n 40 >&2
     die "gerrit daemon exited before answering (log above, $SITE/logs/daemon.out)"
   fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    grep -v '^WARNING' "$SITE/logs/daemon.out" | tail -n 40 >&2
+    grep -v '^WARNING' "$SITE/daemon.log" | tail -n 40 >&2
     die "gerrit did not answer $URL/config/server/version within ${TIMEOUT}s"
   fi
   sleep 0.5
 done
 START_S=$(since "$t0")
 served=$(curl -fsS -m 5 "$URL/config/server/version" | tail -n 1 | tr -d '"')
+curl -fsS -m 10 -o /dev/null -u admin:secret "$URL/a/accounts/self" ||
+  die "admin:secret is refused: init did not create the admin account ($SITE/init.log)"
 log "gerrit $served up in ${START_S}s at $URL (ssh 127.0.0.1:$SSH_PORT, pid $PID)"
 
 ENV=$SITE/gerritgate.env
