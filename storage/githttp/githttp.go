@@ -238,7 +238,6 @@ func UploadPackConfig() []string {
 		"-c", "uploadpack.allowTipSHA1InWant=false",
 		"-c", "uploadpack.allowFilter=false",
 		"-c", "uploadpack.allowRefInWant=false",
-		"-c", "uploadpack.packObjectsHook=",
 		"-c", "core.hooksPath=/dev/null",
 		"-c", "transfer.bundleURI=false",
 	}

@@ -1,0 +1,188 @@
+package githttp_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gerritgate/gerritgate/storage"
+	"github.com/gerritgate/gerritgate/storage/githttp"
+)
+
+// gitRun runs C git with a clean environment and returns its output.
+func gitRun(t *testing.T, dir string, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
+		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
+	}, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// served makes a store with platform/fleet served at deploy/prod (two
+// commits) and returns the server URL and the deployed SHA.
+func served(t *testing.T) (*storage.Store, string, string) {
+	t.Helper()
+	store, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	work := t.TempDir()
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"},
+		{"commit", "-q", "--allow-empty", "-m", "one"},
+		{"commit", "-q", "--allow-empty", "-m", "two"},
+	} {
+		if out, err := gitRun(t, work, nil, args...); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	sha, _ := gitRun(t, work, nil, "rev-parse", "HEAD")
+	sha = strings.TrimSpace(sha)
+	up, err := store.Upstream("platform/fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := gitRun(t, work, nil, "push", "-q", up.Path, "main"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	repo, err := store.Served("platform/fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := storage.CopyObjects(t.Context(), repo, up, plumbingHash(sha)); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.UpdateRefs(storage.RefUpdate{Name: "refs/heads/deploy/prod", New: plumbingHash(sha)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.SetHead("refs/heads/deploy/prod"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(githttp.New(store))
+	t.Cleanup(srv.Close)
+	return store, srv.URL, sha
+}
+
+func TestCloneAndFetchWithCGit(t *testing.T) {
+	_, url, sha := served(t)
+	for _, proto := range []string{"0", "1", "2"} {
+		for _, suffix := range []string{".git", ""} {
+			dst := filepath.Join(t.TempDir(), "c")
+			out, err := gitRun(t, "", nil, "-c", "protocol.version="+proto, "clone", "-q", "--depth", "1", "-b", "deploy/prod", url+"/platform/fleet"+suffix, dst)
+			if err != nil {
+				t.Fatalf("protocol %s clone%s: %v\n%s", proto, suffix, err, out)
+			}
+			got, _ := gitRun(t, dst, nil, "rev-parse", "HEAD")
+			if strings.TrimSpace(got) != sha {
+				t.Errorf("protocol %s: cloned %q, want %s", proto, got, sha)
+			}
+			if out, err := gitRun(t, dst, nil, "-c", "protocol.version="+proto, "fetch", "-q", "--unshallow"); err != nil {
+				t.Errorf("protocol %s: fetch --unshallow: %v\n%s", proto, err, out)
+			}
+		}
+	}
+}
+
+func TestPushRefused(t *testing.T) {
+	_, url, _ := served(t)
+	dst := filepath.Join(t.TempDir(), "c")
+	if out, err := gitRun(t, "", nil, "clone", "-q", "-b", "deploy/prod", url+"/platform/fleet.git", dst); err != nil {
+		t.Fatalf("clone: %v\n%s", err, out)
+	}
+	gitRun(t, dst, nil, "commit", "-q", "--allow-empty", "-m", "evil")
+	out, err := gitRun(t, dst, nil, "push", "origin", "HEAD:refs/heads/deploy/prod")
+	if err == nil {
+		t.Fatalf("push succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "403") {
+		t.Errorf("push output does not show a 403:\n%s", out)
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	_, url, _ := served(t)
+	tests := []struct {
+		method, path, ctype string
+		want                int
+	}{
+		{"GET", "/platform/fleet.git/info/refs?service=git-upload-pack", "", 200},
+		{"GET", "/platform/fleet/info/refs?service=git-upload-pack", "", 200},
+		{"GET", "/platform/fleet.git/info/refs?service=git-receive-pack", "", 403},
+		{"POST", "/platform/fleet.git/git-receive-pack", "application/x-git-receive-pack-request", 403},
+		{"GET", "/platform/fleet.git/info/refs", "", 403}, // dumb protocol
+		{"GET", "/platform/fleet.git/HEAD", "", 404},
+		{"GET", "/platform/fleet.git/objects/info/packs", "", 404},
+		{"GET", "/platform/fleet.git/config", "", 404},
+		{"GET", "/platform/missing.git/info/refs?service=git-upload-pack", "", 404},
+		{"GET", "/../upstream/platform/fleet.git/info/refs?service=git-upload-pack", "", 404},
+		{"GET", "/%2e%2e/upstream/platform/fleet.git/info/refs?service=git-upload-pack", "", 404},
+		{"GET", "/platform/%2e%2e/platform/fleet.git/info/refs?service=git-upload-pack", "", 404},
+		{"GET", "//etc/info/refs?service=git-upload-pack", "", 404},
+		{"POST", "/platform/fleet.git/git-upload-pack", "text/plain", 415},
+		{"GET", "/platform/fleet.git/git-upload-pack", "", 405},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, url+tt.path, strings.NewReader(""))
+		if tt.ctype != "" {
+			req.Header.Set("Content-Type", tt.ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s %s = %d, want %d", tt.method, tt.path, resp.StatusCode, tt.want)
+		}
+		if resp.StatusCode == 200 {
+			if ct := resp.Header.Get("Content-Type"); ct != "application/x-git-upload-pack-advertisement" {
+				t.Errorf("%s: content type %q", tt.path, ct)
+			}
+			if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-cache") {
+				t.Errorf("%s: cache control %q", tt.path, cc)
+			}
+		}
+	}
+}
+
+// A gzipped request body (C git gzips bodies over 1 KiB) is understood.
+func TestGzipRequest(t *testing.T) {
+	_, url, sha := served(t)
+	var body bytes.Buffer
+	zw := gzip.NewWriter(&body)
+	io.WriteString(zw, pkt("want "+sha+" side-band-64k\n")+"0000"+pkt("done\n"))
+	zw.Close()
+	req, _ := http.NewRequest("POST", url+"/platform/fleet.git/git-upload-pack", &body)
+	req.Header.Set("Content-Type", "application/x-git-upload-pack-request")
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !bytes.Contains(out, []byte("PACK")) {
+		t.Errorf("status %d, body %q...", resp.StatusCode, out[:min(len(out), 80)])
+	}
+}
+
+func pkt(s string) string { return strings.ToLower(hex4(len(s)+4)) + s }
+
+func hex4(n int) string {
+	const digits = "0123456789abcdef"
+	return string([]byte{digits[n>>12&15], digits[n>>8&15], digits[n>>4&15], digits[n&15]})
+}
