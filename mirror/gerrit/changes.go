@@ -1,0 +1,302 @@
+package gerrit
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gerritgate/gerritgate/gate"
+)
+
+// commitBatch bounds how many commit: terms go into one query, so URLs stay
+// well below the limits of proxies in front of Gerrit.
+const commitBatch = 20
+
+// maxPages stops a query whose server keeps saying _more_changes.
+const maxPages = 10000
+
+// GateOptions are the query options behind every gate.Change the client
+// returns.
+var gateOptions = []string{
+	OptLabels, OptDetailedLabels, OptSubmitRequirements, OptAllRevisions,
+	OptDetailedAccounts, OptMessages, OptCurrentRevision, OptAllCommits,
+}
+
+// QueryChanges runs a change query and returns every result, following
+// Gerrit's pages (n, S) until the last element has no _more_changes.
+//
+// Results are sorted by last update and move while changes are updated, so
+// a change can appear on two pages (it is returned once, first sighting
+// wins) and a change updated during the walk can be missed; callers that
+// must not miss one re-query from a time before the walk began.
+func (c *Client) QueryChanges(ctx context.Context, query string, options ...string) ([]ChangeInfo, error) {
+	var all []ChangeInfo
+	seen := map[int]bool{}
+	start := 0
+	for page := 0; ; page++ {
+		if page == maxPages {
+			return nil, fmt.Errorf("gerrit: query changes %q: more than %d pages", bounded(query, 200), maxPages)
+		}
+		v := url.Values{}
+		v.Set("q", query)
+		for _, o := range options {
+			v.Add("o", o)
+		}
+		v.Set("n", strconv.Itoa(c.pageSize))
+		v.Set("S", strconv.Itoa(start))
+		var got []ChangeInfo
+		if err := c.call(ctx, request{op: "query changes", method: http.MethodGet, path: "/changes/", query: v.Encode()}, &got); err != nil {
+			return nil, err
+		}
+		for _, ci := range got {
+			if seen[ci.Number] {
+				continue
+			}
+			seen[ci.Number] = true
+			ci.MoreChanges = false
+			all = append(all, ci)
+		}
+		if len(got) == 0 || !got[len(got)-1].MoreChanges {
+			return all, nil
+		}
+		start += len(got)
+	}
+}
+
+// Change returns one change of a project by number.
+func (c *Client) Change(ctx context.Context, project string, number int, options ...string) (*ChangeInfo, error) {
+	v := url.Values{}
+	for _, o := range options {
+		v.Add("o", o)
+	}
+	var ci ChangeInfo
+	err := c.call(ctx, request{op: "get change", method: http.MethodGet, path: "/changes/" + changePath(project, number), query: v.Encode()}, &ci)
+	if err != nil {
+		return nil, err
+	}
+	return &ci, nil
+}
+
+// GateChange returns one change as the gate sees it.
+func (c *Client) GateChange(ctx context.Context, project string, number int) (gate.Change, error) {
+	ci, err := c.Change(ctx, project, number, gateOptions...)
+	if err != nil {
+		return gate.Change{}, err
+	}
+	return ci.GateChange()
+}
+
+// ChangesForCommits maps each of shas to the changes of project and branch
+// that have it as one of their patch sets. A SHA that belongs to no change
+// (a direct push, or a merge commit Gerrit wrote) is absent from the map.
+func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, shas []string) (map[string][]gate.Change, error) {
+	want := map[string]bool{}
+	var uniq []string
+	for _, s := range shas {
+		s = strings.ToLower(s)
+		if !isHex(s) || len(s) < 40 {
+			return nil, fmt.Errorf("gerrit: changes for commits: %q is not a full commit SHA", bounded(s, 64))
+		}
+		if !want[s] {
+			want[s] = true
+			uniq = append(uniq, s)
+		}
+	}
+	out := map[string][]gate.Change{}
+	for len(uniq) > 0 {
+		batch := uniq[:min(commitBatch, len(uniq))]
+		uniq = uniq[len(batch):]
+		terms := make([]string, len(batch))
+		for i, s := range batch {
+			terms[i] = "commit:" + s
+		}
+		q := "(" + strings.Join(terms, " OR ") + ") project:" + QuoteQuery(project) + " branch:" + QuoteQuery(branch)
+		infos, err := c.QueryChanges(ctx, q, gateOptions...)
+		if err != nil {
+			return nil, err
+		}
+		for i := range infos {
+			ch, err := infos[i].GateChange()
+			if err != nil {
+				return nil, err
+			}
+			// Trust the revisions, not the query: the change must really
+			// hold the SHA, and be of the project and branch asked for.
+			if ch.Project != project || ch.Branch != branch {
+				continue
+			}
+			for sha := range ch.Revisions {
+				if want[sha] && !hasChange(out[sha], ch.Number) {
+					out[sha] = append(out[sha], ch)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func hasChange(cs []gate.Change, number int) bool {
+	for _, c := range cs {
+		if c.Number == number {
+			return true
+		}
+	}
+	return false
+}
+
+// MergedAfter returns the changes of project and branch merged at or after
+// t (Gerrit's mergedafter:, since 3.4), to catch up after missed events.
+// t is truncated to the second, the precision of the query operator.
+func (c *Client) MergedAfter(ctx context.Context, project, branch string, t time.Time) ([]gate.Change, error) {
+	q := "project:" + QuoteQuery(project) + " branch:" + QuoteQuery(branch) +
+		" status:merged mergedafter:" + QuoteQuery(t.UTC().Truncate(time.Second).Format("2006-01-02 15:04:05 -0700"))
+	infos, err := c.QueryChanges(ctx, q, gateOptions...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gate.Change, 0, len(infos))
+	for i := range infos {
+		ch, err := infos[i].GateChange()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ch)
+	}
+	return out, nil
+}
+
+// PostReview posts a review (a message, optionally votes) on a revision
+// ("current" or a SHA) of a change. On a merged change Gerrit accepts
+// messages, and votes only when they do not lower an earlier vote.
+func (c *Client) PostReview(ctx context.Context, project string, number int, revision string, in ReviewInput) error {
+	if revision == "" {
+		revision = "current"
+	}
+	p := "/changes/" + changePath(project, number) + "/revisions/" + url.PathEscape(revision) + "/review"
+	var out struct{}
+	return c.call(ctx, request{op: "post review", method: http.MethodPost, path: p, body: in}, &out)
+}
+
+// changePath is Gerrit's project~number change id, escaped for a URL path:
+// a "/" in the project name becomes %2F.
+func changePath(project string, number int) string {
+	return url.PathEscape(project) + "~" + strconv.Itoa(number)
+}
+
+// QuoteQuery quotes a value for Gerrit's query language, so project and
+// branch names with "/" or spaces survive as one operand.
+func QuoteQuery(s string) string {
+	if !strings.ContainsAny(s, `"\`) {
+		return `"` + s + `"`
+	}
+	if !strings.ContainsAny(s, "{}") {
+		return "{" + s + "}"
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+func isHex(s string) bool {
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// GateChange converts a ChangeInfo fetched with the options of
+// ChangesForCommits into the gate's view. It fails when a field the gate
+// relies on is missing or malformed.
+func (ci *ChangeInfo) GateChange() (gate.Change, error) {
+	bad := func(format string, args ...any) (gate.Change, error) {
+		return gate.Change{}, fmt.Errorf("gerrit: change %s~%d: %s", ci.Project, ci.Number, fmt.Sprintf(format, args...))
+	}
+	if ci.Number <= 0 || ci.Project == "" || ci.Branch == "" {
+		return bad("missing number, project or branch")
+	}
+	ch := gate.Change{
+		Project:         ci.Project,
+		Branch:          ci.Branch,
+		Number:          ci.Number,
+		ChangeID:        ci.ChangeID,
+		Subject:         ci.Subject,
+		Status:          ci.Status,
+		Owner:           account(ci.Owner),
+		CurrentRevision: ci.CurrentRevision,
+		Revisions:       make(map[string]gate.Revision, len(ci.Revisions)),
+		Labels:          make(map[string][]gate.Vote, len(ci.Labels)),
+	}
+	if ci.Submitter != nil {
+		ch.Submitter = account(*ci.Submitter)
+	}
+	if ci.Submitted != nil {
+		ch.Submitted = ci.Submitted.Time
+	}
+	for sha, r := range ci.Revisions {
+		sha = strings.ToLower(sha)
+		if len(sha) < 40 || !isHex(sha) {
+			return bad("revision key %q is not a SHA", bounded(sha, 64))
+		}
+		if r.Number <= 0 {
+			return bad("revision %s has no patch set number", sha)
+		}
+		rev := gate.Revision{
+			SHA:      sha,
+			Number:   r.Number,
+			Uploader: account(r.Uploader),
+			Created:  r.Created.Time,
+			Kind:     r.Kind,
+		}
+		if r.Commit != nil {
+			for _, p := range r.Commit.Parents {
+				rev.Parents = append(rev.Parents, p.Commit)
+			}
+		}
+		ch.Revisions[sha] = rev
+	}
+	if ch.CurrentRevision != "" {
+		if _, ok := ch.Revisions[ch.CurrentRevision]; !ok && len(ci.Revisions) > 0 {
+			return bad("current revision %s is not among its revisions", ch.CurrentRevision)
+		}
+	}
+	for name, l := range ci.Labels {
+		votes := []gate.Vote{}
+		for _, a := range l.All {
+			if a.Value == nil {
+				continue // may not vote on this label
+			}
+			v := gate.Vote{Account: account(a.AccountInfo), Value: *a.Value, PostSubmit: a.PostSubmit, Tag: a.Tag}
+			if a.Date != nil {
+				v.Date = a.Date.Time
+			}
+			votes = append(votes, v)
+		}
+		ch.Labels[name] = votes
+	}
+	for _, sr := range ci.SubmitRequirements {
+		if sr.Name == "" || sr.Status == "" {
+			return bad("submit requirement without name or status")
+		}
+		ch.SubmitRequirements = append(ch.SubmitRequirements, gate.SubmitRequirement{Name: sr.Name, Status: sr.Status, IsLegacy: sr.IsLegacy})
+	}
+	for _, m := range ci.Messages {
+		gm := gate.Message{ID: m.ID, Date: m.Date.Time, Message: m.Message, RevisionNumber: m.RevisionNumber, Tag: m.Tag}
+		if m.Author != nil {
+			gm.Author = account(*m.Author)
+		}
+		ch.Messages = append(ch.Messages, gm)
+	}
+	return ch, nil
+}
+
+func account(a AccountInfo) gate.Account {
+	name := a.Name
+	if name == "" {
+		name = a.DisplayName
+	}
+	return gate.Account{ID: a.ID, Username: a.Username, Name: name, Email: a.Email}
+}
