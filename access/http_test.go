@@ -1,0 +1,61 @@
+package access
+
+import (
+	"errors"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/gerritgate/gerritgate/storage/githttp"
+)
+
+func TestHTTPAuth(t *testing.T) {
+	in := "readers:\n" +
+		"  - name: flux\n    projects: [\"platform/*\"]\n    tokens: [\"" + HashToken("good") + "\"]\n" +
+		"anonymous: [\"public/*\"]\n"
+	l, err := Parse("access.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewHTTPAuth(l)
+	tests := []struct {
+		what       string
+		header     string
+		project    string
+		wantReader string
+		wantErr    error
+	}{
+		{"basic", basic("git", "good"), "platform/fleet", "flux", nil},
+		{"basic, any user name", basic("x-access-token", "good"), "platform/fleet", "flux", nil},
+		{"bearer", "Bearer good", "platform/fleet", "flux", nil},
+		{"bearer, lower case", "bearer good", "platform/fleet", "flux", nil},
+		{"no credentials", "", "platform/fleet", "", githttp.ErrUnauthenticated},
+		{"wrong password", basic("git", "bad"), "platform/fleet", "", githttp.ErrUnauthenticated},
+		{"wrong bearer", "Bearer bad", "platform/fleet", "", githttp.ErrUnauthenticated},
+		{"empty bearer", "Bearer ", "platform/fleet", "", githttp.ErrUnauthenticated},
+		{"token as user name", basic("good", ""), "platform/fleet", "", githttp.ErrUnauthenticated},
+		{"other scheme", "Token good", "platform/fleet", "", githttp.ErrUnauthenticated},
+		{"hash instead of token", "Bearer " + HashToken("good"), "platform/fleet", "", githttp.ErrUnauthenticated},
+		{"not granted", "Bearer good", "other/x", "flux", githttp.ErrForbidden},
+		{"escape", "Bearer good", "platform/../other", "flux", githttp.ErrForbidden},
+		{"anonymous, no credentials", "", "public/docs", Anonymous, nil},
+		{"anonymous, wrong credentials", "Bearer bad", "public/docs", Anonymous, nil},
+		{"anonymous, reader", "Bearer good", "public/docs", "flux", nil},
+		{"missing project, no credentials", "", "nope/x", "", githttp.ErrUnauthenticated},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/x/info/refs?service=git-upload-pack", nil)
+		if tt.header != "" {
+			r.Header.Set("Authorization", tt.header)
+		}
+		reader, err := a.Authorize(r, tt.project)
+		if reader != tt.wantReader || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+			t.Errorf("%s: Authorize(%q) = %q, %v; want %q, %v", tt.what, tt.project, reader, err, tt.wantReader, tt.wantErr)
+		}
+	}
+}
+
+func basic(user, password string) string {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.SetBasicAuth(user, password)
+	return r.Header.Get("Authorization")
+}
