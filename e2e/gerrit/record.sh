@@ -301,7 +301,7 @@ if [ -s "$WORK/events.jsonl" ]; then
   # Keep branch updates; drop the many ref-updated events of refs/changes/*.
   jq -s 'map(select(.type != "ref-updated" or (.refUpdate.refName | startswith("refs/changes/") | not)))' \
     "$WORK/events.jsonl" >"$OUT/stream-events.json"
-  log "recorded stream-events.json ($(wc -l <"$WORK/events.jsonl") events)"
+  log "recorded stream-events.json ($(jq length "$OUT/stream-events.json") of $(wc -l <"$WORK/events.jsonl") events)"
 else
   log "no stream events captured: $(cat "$WORK/events.err")"
 fi
