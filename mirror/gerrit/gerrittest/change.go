@@ -1,0 +1,551 @@
+package gerrittest
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gerritgate/gerritgate/gate"
+)
+
+// Change statuses.
+const (
+	StatusNew       = "NEW"
+	StatusMerged    = "MERGED"
+	StatusAbandoned = "ABANDONED"
+)
+
+// Change is a snapshot of a simulated change.
+type Change struct {
+	Number          int
+	Project         string
+	Branch          string
+	ChangeID        string // the Change-Id footer, I + 40 hex
+	Subject         string
+	Status          string
+	Owner           gate.Account
+	CurrentRevision string
+	PatchSets       []PatchSet
+}
+
+// PatchSet is a snapshot of one patch set.
+type PatchSet struct {
+	Number   int
+	SHA      string
+	Parents  []string
+	Uploader gate.Account
+	Kind     string
+	Ref      string // refs/changes/NN/N/P
+}
+
+type patchSet struct {
+	number         int
+	sha            string
+	tree           string
+	parents        []string
+	parentSubjects []string
+	uploader       int
+	created        time.Time
+	kind           string
+	author         ident
+	committer      ident
+	message        string
+	insertions     int
+	deletions      int
+}
+
+type approval struct {
+	value      int
+	date       time.Time
+	tag        string
+	postSubmit bool
+}
+
+type changeMessage struct {
+	id     string
+	author int // 0: none
+	date   time.Time
+	text   string
+	ps     int
+	tag    string
+}
+
+type change struct {
+	number       int
+	project      *project
+	branch       string
+	changeID     string
+	subject      string
+	topic        string
+	status       string
+	owner        int
+	created      time.Time
+	updated      time.Time
+	submitted    time.Time // zero unless merged by submit
+	submitter    int
+	mergedOn     time.Time
+	submissionID string
+	patchSets    []*patchSet
+	approvals    map[int]map[string]map[int]approval // patch set -> label -> account
+	reviewers    map[int]bool
+	messages     []changeMessage
+	storedSR     []srResult // set when merged
+}
+
+func (c *change) current() *patchSet { return c.patchSets[len(c.patchSets)-1] }
+
+func (c *change) currentApprovals() map[string]map[int]approval {
+	ps := c.current().number
+	if c.approvals[ps] == nil {
+		c.approvals[ps] = map[string]map[int]approval{}
+	}
+	return c.approvals[ps]
+}
+
+func changeRef(number, ps int) string {
+	return fmt.Sprintf("refs/changes/%02d/%d/%d", number%100, number, ps)
+}
+
+func (s *Server) snapshot(c *change) Change {
+	out := Change{
+		Number:          c.number,
+		Project:         c.project.name,
+		Branch:          c.branch,
+		ChangeID:        c.changeID,
+		Subject:         c.subject,
+		Status:          c.status,
+		Owner:           s.accountByID(c.owner).Account,
+		CurrentRevision: c.current().sha,
+	}
+	for _, ps := range c.patchSets {
+		out.PatchSets = append(out.PatchSets, PatchSet{
+			Number:   ps.number,
+			SHA:      ps.sha,
+			Parents:  append([]string(nil), ps.parents...),
+			Uploader: s.accountByID(ps.uploader).Account,
+			Kind:     ps.kind,
+			Ref:      changeRef(c.number, ps.number),
+		})
+	}
+	return out
+}
+
+// Change returns a snapshot of a change by number.
+func (s *Server) Change(number int) (Change, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.changeByNumber(number)
+	if c == nil {
+		return Change{}, false
+	}
+	return s.snapshot(c), true
+}
+
+func (s *Server) changeByNumber(n int) *change {
+	if n < 1 || n > len(s.changes) {
+		return nil
+	}
+	return s.changes[n-1]
+}
+
+func (s *Server) changeFor(number int) (*change, error) {
+	c := s.changeByNumber(number)
+	if c == nil {
+		return nil, errorf(404, "Not found: %d", number)
+	}
+	return c, nil
+}
+
+func (s *Server) accountFor(a gate.Account) (*account, error) {
+	acc := s.accountByID(a.ID)
+	if acc == nil {
+		return nil, errorf(422, "account %d not found", a.ID)
+	}
+	return acc, nil
+}
+
+// newID returns 40 hex digits unique within the server.
+func (s *Server) newID(kind string) string {
+	s.serial++
+	sum := sha1.Sum([]byte(fmt.Sprintf("%s\x00%d", kind, s.serial)))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Server) addMessage(c *change, author int, date time.Time, ps int, tag, text string) {
+	c.messages = append(c.messages, changeMessage{id: s.newID("message"), author: author, date: date, text: text, ps: ps, tag: tag})
+	c.updated = date
+}
+
+// ChangeInput describes a new change.
+type ChangeInput struct {
+	Project string
+	Branch  string // default "main"
+	Owner   gate.Account
+	Subject string
+	Body    string // optional, between subject and footers
+	Files   map[string]string
+	Parent  string // base commit; default the branch tip
+	Topic   string
+}
+
+// CreateChange uploads patch set 1 of a new change: a commit on top of the
+// branch tip (or Parent) with a Change-Id footer, stored at
+// refs/changes/NN/N/1 as Gerrit stores it.
+func (s *Server) CreateChange(in ChangeInput) (Change, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.project(in.Project)
+	if err != nil {
+		return Change{}, err
+	}
+	owner, err := s.accountFor(in.Owner)
+	if err != nil {
+		return Change{}, err
+	}
+	if in.Branch == "" {
+		in.Branch = defaultBranch
+	}
+	if in.Subject == "" || strings.Contains(in.Subject, "\n") {
+		return Change{}, errorf(400, "subject must be one non-empty line")
+	}
+	parent := in.Parent
+	if parent == "" {
+		if parent, err = s.revParse(p.dir, "refs/heads/"+in.Branch); err != nil {
+			return Change{}, err
+		}
+		if parent == "" {
+			return Change{}, errorf(400, "branch %s not found", in.Branch)
+		}
+	}
+	number := len(s.changes) + 1
+	changeID := "I" + s.newID(fmt.Sprintf("change-id\x00%s\x00%s\x00%s", p.name, in.Branch, in.Subject))
+	msg := in.Subject + "\n\n"
+	if in.Body != "" {
+		msg += strings.TrimRight(in.Body, "\n") + "\n\n"
+	}
+	msg += "Change-Id: " + changeID + "\n"
+	now := s.tick()
+	id := ident{owner.Name, owner.Email, now}
+	ps, err := s.writePatchSet(p, number, 1, parent, parent, contents(in.Files), msg, id, id, owner.ID, now)
+	if err != nil {
+		return Change{}, err
+	}
+	ps.kind = "REWORK"
+	c := &change{
+		number:    number,
+		project:   p,
+		branch:    in.Branch,
+		changeID:  changeID,
+		subject:   in.Subject,
+		topic:     in.Topic,
+		status:    StatusNew,
+		owner:     owner.ID,
+		created:   now,
+		updated:   now,
+		patchSets: []*patchSet{ps},
+		approvals: map[int]map[string]map[int]approval{},
+		reviewers: map[int]bool{},
+	}
+	s.changes = append(s.changes, c)
+	s.addMessage(c, owner.ID, now, 1, "autogenerated:gerrit:newPatchSet", "Uploaded patch set 1.")
+	return s.snapshot(c), nil
+}
+
+// writePatchSet writes the commit of a patch set (base tree with files over
+// it, on parent) and its refs/changes ref.
+func (s *Server) writePatchSet(p *project, number, psNum int, parent, base string, files map[string]*string, msg string, author, committer ident, uploader int, now time.Time) (*patchSet, error) {
+	tree, err := s.writeTree(p.dir, base, files)
+	if err != nil {
+		return nil, err
+	}
+	return s.storePatchSet(p, number, psNum, tree, []string{parent}, msg, author, committer, uploader, now)
+}
+
+func (s *Server) storePatchSet(p *project, number, psNum int, tree string, parents []string, msg string, author, committer ident, uploader int, now time.Time) (*patchSet, error) {
+	sha, err := s.commitTree(p.dir, tree, parents, msg, author, committer)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.updateRef(p.dir, changeRef(number, psNum), sha, ""); err != nil {
+		return nil, err
+	}
+	ps := &patchSet{number: psNum, sha: sha, tree: tree, parents: parents, uploader: uploader, created: now,
+		author: author, committer: committer, message: msg}
+	for _, par := range parents {
+		subj, err := s.git(p.dir, nil, nil, "log", "-1", "--format=%s", par)
+		if err != nil {
+			return nil, err
+		}
+		ps.parentSubjects = append(ps.parentSubjects, subj)
+	}
+	if len(parents) > 0 {
+		ps.insertions, ps.deletions, err = s.diffStat(p.dir, parents[0], sha)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ps, nil
+}
+
+// PatchSetInput describes a new patch set.
+type PatchSetInput struct {
+	Files   map[string]string // written over the previous patch set's tree
+	Subject string            // new subject; default unchanged
+	Rebase  bool              // base it on the current branch tip
+}
+
+// NewPatchSet uploads a new patch set. Its kind (REWORK, TRIVIAL_REBASE,
+// NO_CODE_CHANGE, NO_CHANGE) decides which votes are copied, per each
+// label's CopyOn and CopyMin.
+func (s *Server) NewPatchSet(number int, uploader gate.Account, in PatchSetInput) (Change, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.changeFor(number)
+	if err != nil {
+		return Change{}, err
+	}
+	if c.status != StatusNew {
+		return Change{}, errorf(409, "change %d is closed", number)
+	}
+	up, err := s.accountFor(uploader)
+	if err != nil {
+		return Change{}, err
+	}
+	old := c.current()
+	p := c.project
+	parent, base := old.parents[0], old.sha
+	if in.Rebase {
+		tip, err := s.revParse(p.dir, "refs/heads/"+c.branch)
+		if err != nil {
+			return Change{}, err
+		}
+		if tip != parent {
+			tree, err := s.mergeTrees(p.dir, tip, old.sha)
+			if err != nil {
+				return Change{}, errorf(409, "rebase of change %d: %v", number, err)
+			}
+			parent, base = tip, tree
+		}
+	}
+	msg := old.message
+	if in.Subject != "" {
+		_, rest, _ := strings.Cut(msg, "\n")
+		msg = in.Subject + "\n" + rest
+		c.subject = in.Subject
+	}
+	now := s.tick()
+	author := old.author
+	committer := ident{up.Name, up.Email, now}
+	ps, err := s.writePatchSet(p, number, old.number+1, parent, base, contents(in.Files), msg, author, committer, up.ID, now)
+	if err != nil {
+		return Change{}, err
+	}
+	sameParents := parent == old.parents[0]
+	switch {
+	case msg != old.message && ps.tree == old.tree && sameParents:
+		ps.kind = "NO_CODE_CHANGE"
+	case msg != old.message:
+		ps.kind = "REWORK"
+	case ps.tree == old.tree && sameParents:
+		ps.kind = "NO_CHANGE"
+	case !sameParents && len(in.Files) == 0:
+		ps.kind = "TRIVIAL_REBASE"
+	default:
+		ps.kind = "REWORK"
+	}
+	prev := c.currentApprovals()
+	c.patchSets = append(c.patchSets, ps)
+	next := c.currentApprovals()
+	for name, votes := range prev {
+		l, ok := p.label(name)
+		if !ok {
+			continue
+		}
+		for acct, a := range votes {
+			if contains(l.CopyOn, ps.kind) || (l.CopyMin && a.value == l.min()) {
+				if next[name] == nil {
+					next[name] = map[int]approval{}
+				}
+				next[name][acct] = a
+			}
+		}
+	}
+	s.addMessage(c, up.ID, now, ps.number, "autogenerated:gerrit:newPatchSet", fmt.Sprintf("Uploaded patch set %d.", ps.number))
+	return s.snapshot(c), nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// AddReviewer makes an account a reviewer, so it appears in labels with a
+// 0 placeholder vote.
+func (s *Server) AddReviewer(number int, reviewer gate.Account) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.changeFor(number)
+	if err != nil {
+		return err
+	}
+	a, err := s.accountFor(reviewer)
+	if err != nil {
+		return err
+	}
+	c.reviewers[a.ID] = true
+	c.updated = s.tick()
+	return nil
+}
+
+// ReviewInput is a review: a message and votes by one account.
+type ReviewInput struct {
+	Message string
+	Tag     string
+	Labels  map[string]int
+}
+
+// Vote records one vote on the current patch set, with the change message
+// Gerrit writes ("Patch Set 1: Code-Review+2"). On a merged change the vote
+// is post-submit, and, as in Gerrit, may not lower the voter's earlier vote
+// nor be cast on a label that disallows post-submit votes.
+func (s *Server) Vote(number int, voter gate.Account, label string, value int) error {
+	return s.Review(number, voter, ReviewInput{Labels: map[string]int{label: value}})
+}
+
+// Review posts a review on the current patch set.
+func (s *Server) Review(number int, voter gate.Account, in ReviewInput) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.changeFor(number)
+	if err != nil {
+		return err
+	}
+	a, err := s.accountFor(voter)
+	if err != nil {
+		return err
+	}
+	return s.review(c, a, c.current().number, in)
+}
+
+func (s *Server) review(c *change, a *account, psNum int, in ReviewInput) error {
+	if len(in.Labels) > 0 {
+		if psNum != c.current().number {
+			return errorf(409, "cannot post review with votes on outdated patch set %d", psNum)
+		}
+		if c.status == StatusAbandoned {
+			return errorf(409, "change is abandoned")
+		}
+	}
+	cur := c.currentApprovals()
+	names := make([]string, 0, len(in.Labels))
+	for name := range in.Labels {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var changed []string
+	values := map[string]int{}
+	for _, name := range names {
+		v := in.Labels[name]
+		l, ok := c.project.label(name)
+		if !ok {
+			return errorf(400, "label \"%s\" is not a configured label", name)
+		}
+		if _, ok := l.Values[v]; !ok {
+			return errorf(400, "label \"%s\": %d is not a valid value", name, v)
+		}
+		prev := cur[l.Name][a.ID]
+		if c.status == StatusMerged {
+			if l.DisallowPostSubmit {
+				return errorf(409, "Voting on labels disallowed after submit: %s", l.Name)
+			}
+			if v < prev.value {
+				return errorf(409, "Cannot reduce vote on labels for closed change: %s", l.Name)
+			}
+		}
+		if v != prev.value {
+			changed = append(changed, l.Name)
+			values[l.Name] = v
+		}
+	}
+	if len(changed) == 0 && in.Message == "" {
+		return nil
+	}
+	now := s.tick()
+	var text strings.Builder
+	fmt.Fprintf(&text, "Patch Set %d:", psNum)
+	for _, name := range changed {
+		l, _ := c.project.label(name)
+		v := values[name]
+		if cur[l.Name] == nil {
+			cur[l.Name] = map[int]approval{}
+		}
+		if v == 0 {
+			delete(cur[l.Name], a.ID)
+			fmt.Fprintf(&text, " -%s", l.Name)
+		} else {
+			cur[l.Name][a.ID] = approval{value: v, date: now, tag: in.Tag, postSubmit: c.status == StatusMerged}
+			fmt.Fprintf(&text, " %s%s", l.Name, formatVote(v))
+		}
+	}
+	if in.Message != "" {
+		text.WriteString("\n\n" + in.Message)
+	}
+	if len(changed) > 0 {
+		c.reviewers[a.ID] = true
+	}
+	s.addMessage(c, a.ID, now, psNum, in.Tag, text.String())
+	return nil
+}
+
+func formatVote(v int) string {
+	if v > 0 {
+		return fmt.Sprintf("+%d", v)
+	}
+	return fmt.Sprintf("%d", v)
+}
+
+// Abandon abandons an open change.
+func (s *Server) Abandon(number int, by gate.Account) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.changeFor(number)
+	if err != nil {
+		return err
+	}
+	a, err := s.accountFor(by)
+	if err != nil {
+		return err
+	}
+	if c.status != StatusNew {
+		return errorf(409, "change is %s", strings.ToLower(c.status))
+	}
+	c.status = StatusAbandoned
+	s.addMessage(c, a.ID, s.tick(), c.current().number, "autogenerated:gerrit:abandon", "Abandoned")
+	return nil
+}
+
+// SetTopic sets a change's topic.
+func (s *Server) SetTopic(number int, topic string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.changeFor(number)
+	if err != nil {
+		return err
+	}
+	c.topic = topic
+	c.updated = s.tick()
+	return nil
+}
+
+// Touch bumps a change's last-updated time with a message by author, as a
+// bot's comment would: the change moves to the front of query results.
+func (s *Server) Touch(number int, author gate.Account, message string) error {
+	return s.Review(number, author, ReviewInput{Message: message})
+}

@@ -1,0 +1,565 @@
+package gerrittest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/mirror/gerrit"
+	"github.com/gerritgate/gerritgate/mirror/gerrit/gerrittest"
+)
+
+// fixture is a simulated Gerrit with people and a client logged in as the
+// service account.
+type fixture struct {
+	t      *testing.T
+	srv    *gerrittest.Server
+	client *gerrit.Client
+	alice  gate.Account // change owner
+	bob    gate.Account // reviewer, submitter
+	svc    gate.Account
+	clock  time.Time
+}
+
+func newFixture(t *testing.T, opts ...gerrittest.Option) *fixture {
+	t.Helper()
+	f := &fixture{t: t, clock: time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)}
+	opts = append([]gerrittest.Option{gerrittest.WithClock(func() time.Time { return f.clock })}, opts...)
+	srv, err := gerrittest.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	f.srv = srv
+	f.alice = srv.AddAccount("alice")
+	f.bob = srv.AddAccount("bob")
+	f.svc = srv.SetCredentials("gerritgate", "secret-pw")
+	f.client, err = gerrit.New(srv.URL(), gerrit.WithBasicAuth("gerritgate", "secret-pw"), gerrit.WithPageSize(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) advance(d time.Duration) { f.clock = f.clock.Add(d) }
+
+func (f *fixture) must(err error) {
+	f.t.Helper()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) change(project, subject string, files map[string]string) gerrittest.Change {
+	f.t.Helper()
+	f.advance(time.Minute)
+	c, err := f.srv.CreateChange(gerrittest.ChangeInput{Project: project, Owner: f.alice, Subject: subject, Files: files})
+	f.must(err)
+	return c
+}
+
+func (f *fixture) gateChange(project string, number int) gate.Change {
+	f.t.Helper()
+	ch, err := f.client.GateChange(context.Background(), project, number)
+	f.must(err)
+	return ch
+}
+
+func TestRoundTripApprovedChange(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.must(f.srv.CreateProject("team/app", gerrittest.MergeIfNecessary))
+	c := f.change("team/app", "Add feature", map[string]string{"feature.txt": "hello\n"})
+	if !strings.HasPrefix(c.ChangeID, "I") || len(c.ChangeID) != 41 {
+		t.Errorf("Change-Id = %q, want I + 40 hex", c.ChangeID)
+	}
+	if c.PatchSets[0].Ref != "refs/changes/01/1/1" {
+		t.Errorf("ref = %s", c.PatchSets[0].Ref)
+	}
+	f.must(f.srv.AddReviewer(c.Number, f.svc))
+	f.advance(time.Minute)
+	f.must(f.srv.Vote(c.Number, f.bob, "Code-Review", 2))
+	f.advance(time.Minute)
+	merged, err := f.srv.Submit(c.Number, f.bob)
+	f.must(err)
+	tip, _ := f.srv.BranchTip("team/app", "main")
+	if tip != c.CurrentRevision || merged.CurrentRevision != tip {
+		t.Errorf("fast-forward: tip %s, change %s, merged current %s", tip, c.CurrentRevision, merged.CurrentRevision)
+	}
+
+	got, err := f.client.ChangesForCommits(ctx, "team/app", "main", []string{tip, strings.Repeat("ab", 20)})
+	f.must(err)
+	if len(got) != 1 || len(got[tip]) != 1 {
+		t.Fatalf("ChangesForCommits = %v", got)
+	}
+	ch := got[tip][0]
+	if ch.Status != "MERGED" || ch.Number != 1 || ch.Project != "team/app" || ch.ChangeID != c.ChangeID ||
+		ch.Submitter != f.bob || ch.Owner != f.alice || ch.Submitted.IsZero() || ch.CurrentRevision != tip {
+		t.Errorf("change = %+v", ch)
+	}
+	rev := ch.Revisions[tip]
+	if rev.Number != 1 || rev.Uploader != f.alice || rev.Kind != "REWORK" || len(rev.Parents) != 1 {
+		t.Errorf("revision = %+v", rev)
+	}
+	// Merged: "all" lists those who voted (bob), not reviewers who did not.
+	votes := ch.Labels["Code-Review"]
+	if len(votes) != 1 || votes[0].Account != f.bob || votes[0].Value != 2 || votes[0].PostSubmit || votes[0].Date.IsZero() {
+		t.Errorf("Code-Review votes = %+v", votes)
+	}
+	if len(ch.SubmitRequirements) != 1 || ch.SubmitRequirements[0] != (gate.SubmitRequirement{Name: "Code-Review", Status: "SATISFIED"}) {
+		t.Errorf("submit requirements = %+v", ch.SubmitRequirements)
+	}
+	var texts []string
+	for _, m := range ch.Messages {
+		texts = append(texts, m.Message)
+	}
+	want := []string{"Uploaded patch set 1.", "Patch Set 1: Code-Review+2", "Change has been successfully merged by Bob"}
+	if fmt.Sprint(texts) != fmt.Sprint(want) {
+		t.Errorf("messages = %q, want %q", texts, want)
+	}
+	if ch.Messages[1].Author != f.bob || ch.Messages[1].RevisionNumber != 1 {
+		t.Errorf("vote message = %+v", ch.Messages[1])
+	}
+
+	// Raw JSON details the client does not surface.
+	ci, err := f.client.Change(ctx, "team/app", 1, gerrit.OptDetailedLabels, gerrit.OptCurrentRevision, gerrit.OptSubmitRequirements)
+	f.must(err)
+	l := ci.Labels["Code-Review"]
+	if _, ok := l.Values[" 0"]; !ok || l.Approved == nil || l.Approved.ID != f.bob.ID || l.Approved.Name != "" {
+		t.Errorf("label = %+v (want values key \" 0\", approved by bob without details)", l)
+	}
+	if r := l.All[0].PermittedVotingRange; r == nil || r.Min != 2 || r.Max != 2 {
+		t.Errorf("post-submit permitted range of a +2 voter = %+v, want 2..2", r)
+	}
+	sr := ci.SubmitRequirements[0].SubmittabilityExpressionResult
+	if sr == nil || !sr.Fulfilled || sr.Status != "PASS" || fmt.Sprint(sr.PassingAtoms) != "[label:Code-Review=MAX]" || fmt.Sprint(sr.FailingAtoms) != "[label:Code-Review=MIN]" {
+		t.Errorf("submittability = %+v", sr)
+	}
+	if ci.ID != "team%2Fapp~1" || ci.SubmissionID == "" {
+		t.Errorf("id %q, submission id %q", ci.ID, ci.SubmissionID)
+	}
+}
+
+func TestOpenChangeLabelsAndRequirements(t *testing.T) {
+	f := newFixture(t)
+	f.must(f.srv.CreateProject("p", "", gerrittest.WithLabels(gerrittest.CodeReview(), gerrittest.Verified()),
+		gerrittest.WithRequirements(gerrittest.CodeReviewRequirement(), gerrittest.Requirement{
+			Name: "Verified", Submittability: "label:Verified=MAX AND -label:Verified=MIN",
+			Override: "label:Code-Review=+1",
+		})))
+	c := f.change("p", "Change", map[string]string{"a": "1"})
+	f.must(f.srv.AddReviewer(c.Number, f.svc))
+	f.must(f.srv.Vote(c.Number, f.bob, "Code-Review", -2))
+	ch := f.gateChange("p", c.Number)
+	cr := ch.Labels["Code-Review"]
+	// Open: reviewers without votes get 0 placeholders.
+	if len(cr) != 2 || cr[0].Account.ID != f.bob.ID || cr[0].Value != -2 || cr[1].Account.ID != f.svc.ID || cr[1].Value != 0 {
+		t.Errorf("Code-Review = %+v", cr)
+	}
+	want := []gate.SubmitRequirement{{Name: "Code-Review", Status: "UNSATISFIED"}, {Name: "Verified", Status: "UNSATISFIED"}}
+	if fmt.Sprint(ch.SubmitRequirements) != fmt.Sprint(want) {
+		t.Errorf("requirements = %+v, want %+v", ch.SubmitRequirements, want)
+	}
+	f.must(f.srv.Vote(c.Number, f.alice, "Code-Review", 1))
+	ch = f.gateChange("p", c.Number)
+	if ch.SubmitRequirements[1].Status != "OVERRIDDEN" {
+		t.Errorf("Verified with override = %s, want OVERRIDDEN", ch.SubmitRequirements[1].Status)
+	}
+
+	f.srv.SetEnforceRequirements(true)
+	if _, err := f.srv.Submit(c.Number, f.bob); err == nil || !strings.Contains(err.Error(), "submit requirement 'Code-Review' is unsatisfied") {
+		t.Errorf("enforced submit of a -2 change: error = %v", err)
+	}
+}
+
+func TestSubmitTypes(t *testing.T) {
+	tests := []struct {
+		submitType string
+		// for the second change, based on the old tip after the first merged:
+		wantErr     string
+		wantMerge   bool // tip is a merge commit Gerrit wrote
+		wantNewPS   bool // the change got a patch set 2 by the submitter
+		wantFooters bool
+		firstNewPS  bool // even the fast-forwardable first change got one
+	}{
+		{submitType: gerrittest.FastForwardOnly, wantErr: "fast-forward"},
+		{submitType: gerrittest.MergeIfNecessary, wantMerge: true},
+		{submitType: gerrittest.MergeAlways, wantMerge: true},
+		{submitType: gerrittest.RebaseIfNecessary, wantNewPS: true},
+		{submitType: gerrittest.RebaseAlways, wantNewPS: true, wantFooters: true, firstNewPS: true},
+		{submitType: gerrittest.CherryPick, wantNewPS: true, wantFooters: true, firstNewPS: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.submitType, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			project := "team/" + strings.ToLower(tt.submitType)
+			f.must(f.srv.CreateProject(project, tt.submitType))
+			base, _ := f.srv.BranchTip(project, "main")
+			a := f.change(project, "First", map[string]string{"a.txt": "a\n"})
+			b := f.change(project, "Second", map[string]string{"b.txt": "b\n"})
+			for _, c := range []gerrittest.Change{a, b} {
+				f.must(f.srv.Vote(c.Number, f.bob, "Code-Review", 2))
+			}
+			f.advance(time.Minute)
+			ma, err := f.srv.Submit(a.Number, f.bob)
+			f.must(err)
+			if got := len(ma.PatchSets) == 2; got != tt.firstNewPS {
+				t.Errorf("first change has patch set 2: %v, want %v", got, tt.firstNewPS)
+			}
+			tipA, _ := f.srv.BranchTip(project, "main")
+			if tt.submitType == gerrittest.MergeAlways {
+				if tipA == a.CurrentRevision {
+					t.Errorf("MERGE_ALWAYS fast-forwarded")
+				}
+			} else if tipA != ma.CurrentRevision {
+				t.Errorf("tip after first = %s, want current revision %s", tipA, ma.CurrentRevision)
+			}
+
+			f.advance(time.Minute)
+			mb, err := f.srv.Submit(b.Number, f.bob)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Submit = %v, want error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			f.must(err)
+			tip, _ := f.srv.BranchTip(project, "main")
+			got, err := f.client.ChangesForCommits(ctx, project, "main", []string{tip, b.CurrentRevision, base})
+			f.must(err)
+			if _, ok := got[base]; ok {
+				t.Errorf("the initial commit maps to a change")
+			}
+			if cs := got[b.CurrentRevision]; len(cs) != 1 || cs[0].Number != b.Number {
+				t.Errorf("patch set 1 of the second change maps to %+v", cs)
+			}
+			ch := f.gateChange(project, b.Number)
+			if tt.wantMerge {
+				if _, ok := got[tip]; ok {
+					t.Errorf("commit:<merge> returned a change")
+				}
+				out, err := gitOut(f.srv.RepoDir(project), "log", "-1", "--format=%P%n%B", tip)
+				f.must(err)
+				wantOut := tipA + " " + b.CurrentRevision + "\nMerge \"Second\" into main"
+				if out != wantOut {
+					t.Errorf("merge commit = %q, want %q", out, wantOut)
+				}
+				if ch.CurrentRevision != b.CurrentRevision {
+					t.Errorf("current revision moved on merge")
+				}
+				return
+			}
+			if !tt.wantNewPS {
+				return
+			}
+			if len(mb.PatchSets) != 2 || tip != mb.CurrentRevision || ch.CurrentRevision != tip {
+				t.Fatalf("tip %s, change %+v", tip, mb)
+			}
+			if cs := got[tip]; len(cs) != 1 || cs[0].Number != b.Number {
+				t.Errorf("merged SHA maps to %+v", cs)
+			}
+			ps2 := ch.Revisions[tip]
+			if ps2.Number != 2 || ps2.Uploader != f.bob || len(ps2.Parents) != 1 || ps2.Parents[0] != tipA {
+				t.Errorf("patch set 2 = %+v", ps2)
+			}
+			if ch.Revisions[b.CurrentRevision].Uploader != f.alice {
+				t.Errorf("patch set 1 uploader = %+v", ch.Revisions[b.CurrentRevision].Uploader)
+			}
+			if v := ch.Labels["Code-Review"]; len(v) != 1 || v[0].Value != 2 || v[0].Account != f.bob {
+				t.Errorf("approvals not copied: %+v", v)
+			}
+			msg, err := gitOut(f.srv.RepoDir(project), "log", "-1", "--format=%B", tip)
+			f.must(err)
+			hasFooters := strings.Contains(msg, "\nReviewed-on: "+f.srv.URL()+"/c/"+project+"/+/2\nReviewed-by: Bob <bob@example.com>")
+			if hasFooters != tt.wantFooters {
+				t.Errorf("footers %v, want %v in %q", hasFooters, tt.wantFooters, msg)
+			}
+			last := ch.Messages[len(ch.Messages)-1].Message
+			if !strings.Contains(last, tip) || !strings.HasPrefix(last, "Change has been successfully") {
+				t.Errorf("merge message = %q", last)
+			}
+		})
+	}
+}
+
+func TestPostSubmitVotesAndReview(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.must(f.srv.CreateProject("team/app", ""))
+	carol := f.srv.AddAccount("carol")
+	c := f.change("team/app", "Change", map[string]string{"a": "1"})
+	f.must(f.srv.Vote(c.Number, f.bob, "Code-Review", 2))
+	f.must(f.srv.Vote(c.Number, carol, "Code-Review", 1))
+	_, err := f.srv.Submit(c.Number, f.bob)
+	f.must(err)
+
+	if err := f.srv.Vote(c.Number, f.bob, "Code-Review", 1); err == nil || !strings.Contains(err.Error(), "Cannot reduce vote") {
+		t.Errorf("lowering a vote after submit: %v", err)
+	}
+	f.must(f.srv.Vote(c.Number, carol, "Code-Review", 2))
+	svcClient := f.client
+	err = svcClient.PostReview(ctx, "team/app", c.Number, "current", gerrit.ReviewInput{Message: "Deployed to prod", Tag: "autogenerated:gerritgate", Notify: "NONE"})
+	f.must(err)
+	err = svcClient.PostReview(ctx, "team/app", c.Number, "current", gerrit.ReviewInput{Labels: map[string]int{"Code-Review": -1}})
+	if err == nil || !strings.Contains(err.Error(), "409") {
+		t.Errorf("post-submit -1 by a new voter: %v, want 409", err)
+	}
+	ch := f.gateChange("team/app", c.Number)
+	var carolVote gate.Vote
+	for _, v := range ch.Labels["Code-Review"] {
+		if v.Account.ID == carol.ID {
+			carolVote = v
+		}
+	}
+	if carolVote.Value != 2 || !carolVote.PostSubmit {
+		t.Errorf("carol's vote = %+v, want +2 post-submit", carolVote)
+	}
+	last := ch.Messages[len(ch.Messages)-1]
+	if last.Message != "Patch Set 1:\n\nDeployed to prod" || last.Tag != "autogenerated:gerritgate" || last.Author.ID != f.svc.ID {
+		t.Errorf("review message = %+v", last)
+	}
+	// Stored at submit time: still what it was.
+	if ch.SubmitRequirements[0].Status != "SATISFIED" {
+		t.Errorf("requirement = %+v", ch.SubmitRequirements)
+	}
+	if _, err := f.client.Change(ctx, "team/app", 99); !errors.Is(err, gerrit.ErrNotFound) {
+		t.Errorf("unknown change: %v, want ErrNotFound", err)
+	}
+	if _, err := f.client.Change(ctx, "team", 1); !errors.Is(err, gerrit.ErrNotFound) {
+		t.Errorf("change under the wrong project: %v, want ErrNotFound", err)
+	}
+}
+
+func TestDirectPushAndMergeByPush(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.must(f.srv.CreateProject("p", ""))
+	c := f.change("p", "Pushed past review", map[string]string{"a": "1"})
+	m, err := f.srv.MergeByPush(c.Number, f.alice)
+	f.must(err)
+	direct, err := f.srv.DirectPush("p", "main", f.alice, "Hotfix", map[string]string{"b": "2"})
+	f.must(err)
+	got, err := f.client.ChangesForCommits(ctx, "p", "main", []string{m.CurrentRevision, direct})
+	f.must(err)
+	if _, ok := got[direct]; ok {
+		t.Errorf("direct push maps to a change")
+	}
+	ch := got[m.CurrentRevision][0]
+	if ch.Status != "MERGED" || ch.Submitter != (gate.Account{}) || !ch.Submitted.IsZero() {
+		t.Errorf("pushed change = %+v", ch)
+	}
+	if last := ch.Messages[len(ch.Messages)-1].Message; last != "Change has been successfully pushed." {
+		t.Errorf("message = %q", last)
+	}
+	if ch.SubmitRequirements[0].Status != "UNSATISFIED" {
+		t.Errorf("requirement of an unreviewed push = %+v", ch.SubmitRequirements)
+	}
+}
+
+func TestQueriesPagingAndMergedAfter(t *testing.T) {
+	f := newFixture(t, gerrittest.WithQueryLimit(4))
+	ctx := context.Background()
+	f.must(f.srv.CreateProject("team/app", ""))
+	f.must(f.srv.CreateProject("team/other", ""))
+	var merged []int
+	for i := 0; i < 7; i++ {
+		c := f.change("team/app", fmt.Sprintf("Change %d", i), map[string]string{fmt.Sprintf("f%d", i): "x"})
+		if i%2 == 0 {
+			f.advance(time.Minute)
+			_, err := f.srv.Submit(c.Number, f.bob)
+			f.must(err)
+			merged = append(merged, c.Number)
+		}
+	}
+	f.change("team/other", "Elsewhere", nil)
+
+	all, err := f.client.QueryChanges(ctx, `project:"team/app"`)
+	f.must(err)
+	if len(all) != 7 {
+		t.Errorf("%d changes, want 7", len(all))
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i-1].Updated.Before(all[i].Updated.Time) {
+			t.Errorf("not sorted by updated, newest first: %v", all)
+		}
+	}
+	for _, tt := range []struct {
+		q    string
+		want int
+	}{
+		{`project:"team/app" status:merged`, 4},
+		{`project:"team/app" status:open`, 3},
+		{`project:{team/app} -status:merged`, 3},
+		{`(project:"team/app" OR project:"team/other") is:open`, 4},
+		{`project:"team/other" OR (project:"team/app" AND status:merged)`, 5},
+		{`branch:refs/heads/main project:team/app NOT status:open`, 4},
+		{`project:"team/app" label:Code-Review=MAX`, 0},
+	} {
+		got, err := f.client.QueryChanges(ctx, tt.q)
+		if err != nil || len(got) != tt.want {
+			t.Errorf("query %s: %d changes, %v; want %d", tt.q, len(got), err, tt.want)
+		}
+	}
+	_, err = f.client.QueryChanges(ctx, "bogus:1")
+	if err == nil || !strings.Contains(err.Error(), "400") {
+		t.Errorf("unsupported operator: %v, want 400", err)
+	}
+
+	// Merged at 10:09, 10:12, 10:15 (wall clock moves a minute per change
+	// and per submit) ...: mergedafter is inclusive, at second precision.
+	ch, ok := f.srv.Change(merged[2])
+	if !ok {
+		t.Fatal("no change")
+	}
+	full := f.gateChange("team/app", ch.Number)
+	after, err := f.client.MergedAfter(ctx, "team/app", "main", full.Submitted)
+	f.must(err)
+	if len(after) != 2 || after[0].Number != merged[3] || after[1].Number != merged[2] {
+		var nums []int
+		for _, c := range after {
+			nums = append(nums, c.Number)
+		}
+		t.Errorf("merged after the third merge: %v, want [%d %d]", nums, merged[3], merged[2])
+	}
+}
+
+func TestDriftWhilePaging(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.must(f.srv.CreateProject("p", ""))
+	for i := 0; i < 6; i++ {
+		f.change("p", fmt.Sprintf("C%d", i), nil)
+	}
+	// After the first page, a bot comments on change 6 (already seen):
+	// everything shifts and page two repeats a change.
+	var calls atomic.Int32
+	f.srv.SetRequestHook(func(r *http.Request) {
+		if calls.Add(1) == 2 {
+			f.must(f.srv.Touch(6, f.bob, "CI passed"))
+		}
+	})
+	got, err := f.client.QueryChanges(ctx, "project:p")
+	f.must(err)
+	if len(got) != 6 {
+		t.Errorf("%d changes, want 6 distinct", len(got))
+	}
+}
+
+func TestAuthAndFaults(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.must(f.srv.CreateProject("p", ""))
+	bad, _ := gerrit.New(f.srv.URL(), gerrit.WithBasicAuth("gerritgate", "wrong"))
+	_, err := bad.Version(ctx)
+	if !errors.Is(err, gerrit.ErrUnauthorized) || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("wrong password: %v", err)
+	}
+	resp, err := http.Get(f.srv.URL() + "/a/changes/")
+	f.must(err)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
+		t.Errorf("unauthenticated /a/: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	anon, _ := gerrit.New(f.srv.URL())
+	if v, err := anon.Version(ctx); err != nil || v != gerrittest.Version {
+		t.Errorf("anonymous version = %q, %v", v, err)
+	}
+	if _, err := anon.Self(ctx); !errors.Is(err, gerrit.ErrUnauthorized) {
+		t.Errorf("anonymous self: %v", err)
+	}
+	self, err := f.client.Self(ctx)
+	if err != nil || self != f.svc {
+		t.Errorf("self = %+v, %v", self, err)
+	}
+
+	var n atomic.Int32
+	f.srv.SetRequestHook(func(*http.Request) { n.Add(1) })
+	f.srv.SetDown(true)
+	_, err = f.client.Version(ctx)
+	var ge *gerrit.Error
+	if !errors.As(err, &ge) || ge.StatusCode != 503 {
+		t.Errorf("down: %v, want 503", err)
+	}
+	resp, err = http.Get(f.srv.URL() + "/p/info/refs?service=git-upload-pack")
+	f.must(err)
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Errorf("git while down: %d", resp.StatusCode)
+	}
+	f.srv.SetDown(false)
+	if _, err := f.client.Version(ctx); err != nil {
+		t.Errorf("up again: %v", err)
+	}
+	if n.Load() != 3 {
+		t.Errorf("hook saw %d requests, want 3", n.Load())
+	}
+
+	// A slow server and a client that gives up.
+	f.srv.SetRequestHook(func(r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	})
+	tctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if _, err := f.client.Version(tctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("slow server: %v", err)
+	}
+	f.srv.SetRequestHook(nil)
+}
+
+func TestGroups(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	carol := f.srv.AddAccount("carol")
+	inner, err := f.srv.AddGroup("inner", gerrittest.Members(carol))
+	f.must(err)
+	outer, err := f.srv.AddGroup("releasers", gerrittest.Members(f.bob, f.alice), gerrittest.Subgroups(inner), gerrittest.VisibleToAll())
+	f.must(err)
+	hidden, err := f.srv.AddGroup("hidden", gerrittest.Members(f.bob))
+	f.must(err)
+	mine, err := f.srv.AddGroup("mine", gerrittest.Members(f.svc))
+	f.must(err)
+	if len(outer) != 40 || strings.Trim(outer, "0123456789abcdef") != "" {
+		t.Errorf("uuid %q is not 40 hex", outer)
+	}
+	names := func(as []gate.Account) string {
+		var s []string
+		for _, a := range as {
+			s = append(s, a.Username)
+		}
+		return strings.Join(s, ",")
+	}
+	for _, tt := range []struct {
+		id        string
+		recursive bool
+		want      string
+		wantErr   error
+	}{
+		{outer, false, "alice,bob", nil},
+		{outer, true, "alice,bob,carol", nil},
+		{"releasers", true, "alice,bob,carol", nil},
+		{mine, false, "gerritgate", nil},
+		{hidden, false, "", gerrit.ErrNotFound},
+		{inner, false, "", gerrit.ErrNotFound},
+		{strings.Repeat("0", 40), false, "", gerrit.ErrNotFound},
+	} {
+		got, err := f.client.GroupMembers(ctx, tt.id, tt.recursive)
+		if !errors.Is(err, tt.wantErr) || names(got) != tt.want {
+			t.Errorf("GroupMembers(%s, %v) = %s, %v; want %s, %v", tt.id, tt.recursive, names(got), err, tt.want, tt.wantErr)
+		}
+	}
+	groups, err := f.client.AccountGroups(ctx, "carol")
+	f.must(err)
+	if len(groups) != 1 || groups[0].ID != outer || groups[0].Name != "releasers" || groups[0].Options == nil || !groups[0].Options.VisibleToAll {
+		t.Errorf("carol's visible groups = %+v, want only releasers", groups)
+	}
+}
