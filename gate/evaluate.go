@@ -29,6 +29,16 @@ type Range struct {
 	Commits []Commit
 	// Changes maps a commit SHA to the changes that have it as a patch set.
 	Changes map[string][]Change
+	// Files maps a commit SHA to the paths it changes against its first
+	// parent (against the empty tree for a root commit); a rename or copy
+	// lists both paths. Needed when the policy has Owners: a commit absent
+	// here fails them. An empty list means the commit changes no file.
+	Files map[string][]string
+	// Groups maps each group the policy names (Policy.GroupNames) to its
+	// members, included groups resolved recursively. A group absent here
+	// could not be resolved and fails every owners entry that needs it; an
+	// empty list is a group without members.
+	Groups map[string][]Account
 }
 
 // Verdict is the decision on one commit.
@@ -94,7 +104,7 @@ func Evaluate(p *Policy, r Range) Decision {
 	byID := map[string]int{}
 	for i, c := range r.Commits {
 		byID[c.SHA] = i
-		d.Verdicts = append(d.Verdicts, EvaluateCommit(p, r.Project, r.Branch, c, r.Changes[c.SHA]))
+		d.Verdicts = append(d.Verdicts, evaluateCommit(p, &r, c))
 	}
 	// A commit can be deployed when it and everything it brings in is
 	// approved, and it descends from Base (so the move is a fast-forward).
@@ -177,11 +187,18 @@ func firstUnapproved(r Range, d Decision, byID map[string]int, i int) string {
 }
 
 // EvaluateCommit decides one commit from the changes Gerrit reports for it.
+// It knows no changed files and no groups: under a policy with Owners the
+// commit is not approved. Evaluate decides with everything in its Range.
 func EvaluateCommit(p *Policy, project, branch string, c Commit, changes []Change) Verdict {
+	return evaluateCommit(p, &Range{Project: project, Branch: branch, Changes: map[string][]Change{c.SHA: changes}}, c)
+}
+
+func evaluateCommit(p *Policy, r *Range, c Commit) Verdict {
 	v := Verdict{SHA: c.SHA, Subject: c.Subject}
+	changes := r.Changes[c.SHA]
 	var onBranch []Change
 	for _, ch := range changes {
-		if _, has := ch.Revisions[c.SHA]; has && ch.Project == project && ch.Branch == branch {
+		if _, has := ch.Revisions[c.SHA]; has && ch.Project == r.Project && ch.Branch == r.Branch {
 			onBranch = append(onBranch, ch)
 		}
 	}
@@ -202,7 +219,7 @@ func EvaluateCommit(p *Policy, project, branch string, c Commit, changes []Chang
 	sort.Slice(onBranch, func(i, j int) bool { return onBranch[i].Number < onBranch[j].Number })
 	var first Verdict
 	for i, ch := range onBranch {
-		cv := evaluateChange(p, c, ch)
+		cv := evaluateChange(p, r, c, ch)
 		cv.SHA, cv.Subject = c.SHA, c.Subject
 		if cv.Approved {
 			return cv
@@ -228,60 +245,25 @@ func mergeVerdict(v Verdict, c Commit) Verdict {
 	return v
 }
 
-func evaluateChange(p *Policy, c Commit, ch Change) Verdict {
+func evaluateChange(p *Policy, r *Range, c Commit, ch Change) Verdict {
 	v := Verdict{Change: ch.Number}
-	add := func(name string, pass bool, format string, args ...any) {
-		v.Rules = append(v.Rules, Rule{Name: name, Pass: pass, Detail: fmt.Sprintf(format, args...)})
-	}
-	rev := ch.Revisions[c.SHA]
-	switch {
-	case ch.Status != "MERGED":
-		add("merged", false, "change %d is %s, not MERGED", ch.Number, ch.Status)
-	case ch.CurrentRevision != c.SHA:
-		add("merged", false, "commit is patch set %d of change %d, but the change merged another patch set", rev.Number, ch.Number)
-	case ch.Submitter.ID == 0:
-		add("merged", false, "change %d was merged by a direct push, not submitted through review", ch.Number)
-	default:
-		add("merged", true, "merged revision (patch set %d) of change %d, submitted by %s", rev.Number, ch.Number, ch.Submitter.Display())
-	}
+	v.Rules = append(v.Rules, mergedRule(c, ch))
+	rv := newReview(p, ch, c.SHA)
 	for _, label := range sortedKeys(p.Labels) {
-		min := p.Labels[label].Min
-		var best *Vote
-		var others []string
-		for i, vote := range ch.Labels[label] {
-			if vote.Value >= min && best == nil {
-				best = &ch.Labels[label][i]
-			} else if vote.Value != 0 {
-				others = append(others, fmt.Sprintf("%s %s", vote.Account.Display(), FormatValue(vote.Value)))
-			}
-		}
-		if best != nil {
-			add("label "+label, true, "%s %s by %s", label, FormatValue(best.Value), best.Account.Display())
-		} else {
-			seen := "no votes"
-			if len(others) > 0 {
-				seen = "votes: " + strings.Join(others, ", ")
-			}
-			add("label "+label, false, "needs %s %s or more; %s", label, FormatValue(min), seen)
-		}
+		v.Rules = append(v.Rules, labelRule(rv, label, p.Labels[label].Min))
 	}
 	for _, label := range sortedKeys(p.Vetoes) {
-		limit := p.Vetoes[label]
-		var vetoes []string
-		for _, vote := range ch.Labels[label] {
-			if vote.Value <= limit {
-				s := fmt.Sprintf("%s %s by %s", label, FormatValue(vote.Value), vote.Account.Display())
-				if vote.PostSubmit {
-					s += " (after submit)"
-				}
-				vetoes = append(vetoes, s)
-			}
-		}
-		if len(vetoes) > 0 {
-			add("veto "+label, false, "vetoed: %s", strings.Join(vetoes, ", "))
-		} else {
-			add("veto "+label, true, "no %s vote at %s or below", label, FormatValue(limit))
-		}
+		v.Rules = append(v.Rules, vetoRule(ch, label, p.Vetoes[label]))
+	}
+	if p.SubmitRequirements.Set() {
+		v.Rules = append(v.Rules, requirementsRule(p, ch))
+	}
+	if p.Approvers > 0 {
+		v.Rules = append(v.Rules, approversRule(rv, p.Labels[ReviewLabel].Min, p.Approvers))
+	}
+	if len(p.Owners) > 0 {
+		files, known := r.Files[c.SHA]
+		v.Rules = append(v.Rules, ownersRule(p, rv, files, known, r.Groups))
 	}
 	v.Approved = true
 	for _, r := range v.Rules {
@@ -310,15 +292,6 @@ func FormatValue(v int) string {
 		return fmt.Sprintf("+%d", v)
 	}
 	return fmt.Sprint(v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func short(sha string) string {

@@ -41,7 +41,7 @@ func TestParsePolicyErrors(t *testing.T) {
 	}{
 		{"unknown key", "    branch: main\n", "    branch: main\n    brnach: x\n", `policy.yaml:4:5: unknown field "brnach"`},
 		{"undefined policy", "policy: reviewed", "policy: reviewd", `policy.yaml:6:17: undefined policy "reviewd"`},
-		{"wrong type", "{min: 1}", "{min: one}", "policy.yaml:10:54: cannot unmarshal"},
+		{"wrong type", "{min: 1}", "{min: one}", "policy.yaml:10:54: label Verified: min must be a whole number"},
 		{"bad baseline", "baseline: upstream", "baseline: HEAD", `policy.yaml:7:19: baseline must be`},
 		{"short sha baseline", "baseline: upstream", "baseline: abc123", `baseline must be`},
 		{"bad env name", "name: prod", "name: ../prod", `policy.yaml:5:15: bad environment name`},
