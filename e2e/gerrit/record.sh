@@ -154,7 +154,6 @@ submit bob $P "$N"
 [ "$(tip $P)" = "$SHA" ] || die "$P: tip is not the approved patch set"
 save change-fast-forward "$(by_commit "$SHA" $P main)" \
   "FAST_FORWARD_ONLY: the approved patch set is the branch tip; no new patch set"
-FF_N=$N
 
 # --- REBASE_ALWAYS ----------------------------------------------------------------
 P=platform/rebase
@@ -173,7 +172,6 @@ save change-rebase-always-old-patchset "$(by_commit "$SHA2" $P main)" \
 git -C "$D" fetch -q origin
 save change-rebase-always-first "$(by_commit "$(git -C "$D" rev-parse origin/main~1)" $P main)" \
   "REBASE_ALWAYS on a change that could have fast-forwarded: still rewritten"
-REBASE_N1=$N1
 
 # --- CHERRY_PICK ------------------------------------------------------------------
 P=platform/cherry

@@ -70,7 +70,7 @@ account() { # username "Full Name" [group] [keyfile]
     fi
   else
     jq -n --arg u "$user" --arg n "$name" --arg p "$user-secret" --arg g "$group" \
-          --arg k "$([ -n "$key" ] && cat "$key" || true)" \
+          --arg k "$(if [ -n "$key" ]; then cat "$key"; fi)" \
       '{username: $u, name: $n, email: ($u + "@example.com"), http_password: $p}
        + (if $g != "" then {groups: [$g]} else {} end)
        + (if $k != "" then {ssh_key: $k} else {} end)' |

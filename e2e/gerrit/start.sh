@@ -61,8 +61,12 @@ if [ -f "$STATE" ]; then
   log "stale state file $STATE: cleaning up"
   GERRIT_ENV_FILE=$STATE GERRIT_HTTP_PORT=$HTTP_PORT "$(dirname "$0")/stop.sh" >&2 || true
 fi
-if curl -sS -m 2 -o /dev/null "$URL/" 2>/dev/null; then
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if listening "$HTTP_PORT"; then
   die "something already listens on 127.0.0.1:$HTTP_PORT (not started by this script); set GERRIT_HTTP_PORT"
+fi
+if listening "$SSH_PORT"; then
+  die "something already listens on 127.0.0.1:$SSH_PORT; set GERRIT_SSH_PORT"
 fi
 
 # --- Java ---------------------------------------------------------------------
@@ -73,9 +77,10 @@ need_java=21
 case $VERSION in 3.[0-9].*|3.1[01].*) need_java=17;; esac
 JAVA=
 if [ -n "${GERRIT_JAVA_HOME:-}" ]; then
-  v=$(java_major "$GERRIT_JAVA_HOME/bin/java" || true)
-  [ -n "$v" ] && [ "$v" -ge "$need_java" ] ||
+  v=$(java_major "$GERRIT_JAVA_HOME/bin/java" 2>/dev/null || true)
+  if [ -z "$v" ] || [ "$v" -lt "$need_java" ]; then
     die "GERRIT_JAVA_HOME=$GERRIT_JAVA_HOME is not a JDK >= $need_java"
+  fi
 fi
 for home in ${GERRIT_JAVA_HOME:-} ${JAVA_HOME:-} /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*; do
   [ -x "$home/bin/java" ] || continue
@@ -88,8 +93,8 @@ log "java: $JAVA ($(java_major "$JAVA"))"
 # --- download (cached) --------------------------------------------------------
 mkdir -p "$CACHE"
 fetch() { # group:artifact:version:type -> path of the cached file
-  local coord=$1 g a v t file
-  IFS=: read -r g a v t <<<"$coord"
+  local coord=$1 a v t file
+  IFS=: read -r _ a v t <<<"$coord"
   file=$CACHE/$a-$v.$t
   if [ ! -s "$file" ]; then
     log "downloading $coord"
@@ -207,11 +212,11 @@ deadline=$(( $(date +%s) + TIMEOUT ))
 until curl -fsS -m 2 -o /dev/null "$URL/config/server/version" 2>/dev/null; do
   if ! kill -0 "$PID" 2>/dev/null; then
     grep -v '^WARNING' "$SITE/daemon.log" | tail -n 40 >&2
-    die "gerrit daemon exited before answering (log above, $SITE/logs/daemon.out)"
+    die "gerrit daemon exited before answering (log above; GERRIT_KEEP_SITE=1 keeps $SITE)"
   fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
     grep -v '^WARNING' "$SITE/daemon.log" | tail -n 40 >&2
-    die "gerrit did not answer $URL/config/server/version within ${TIMEOUT}s"
+    die "gerrit did not answer $URL/config/server/version within ${TIMEOUT}s (log above; GERRIT_KEEP_SITE=1 keeps $SITE)"
   fi
   sleep 0.5
 done
