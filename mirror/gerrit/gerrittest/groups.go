@@ -225,7 +225,7 @@ func (s *Server) groupMembersJSON(id string, recursive bool, caller *account) (a
 	defer s.mu.Unlock()
 	g := s.findGroup(id)
 	if g == nil || !s.visible(g, caller) {
-		return nil, errorf(404, "Not found: %s", id)
+		return nil, errorf(404, "%s", id)
 	}
 	ids := s.members(g, recursive, map[string]bool{})
 	var accts []*account

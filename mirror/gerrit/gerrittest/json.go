@@ -79,6 +79,8 @@ func (s *Server) changeJSON(c *change, o options) map[string]any {
 		"unresolved_comment_count": 0,
 		"has_review_started":       true,
 		"_number":                  c.number,
+		"virtual_id_number":        c.number,
+		"requirements":             []any{},
 		"owner":                    s.acctJSON(c.owner, da),
 		"current_revision_number":  cur.number,
 	}
@@ -116,10 +118,11 @@ func (s *Server) changeJSON(c *change, o options) map[string]any {
 		msgs := make([]any, 0, len(c.messages))
 		for _, m := range c.messages {
 			mj := map[string]any{
-				"id":               m.id,
-				"date":             formatTS(m.date),
-				"message":          m.text,
-				"_revision_number": m.ps,
+				"id":                  m.id,
+				"date":                formatTS(m.date),
+				"message":             m.text,
+				"_revision_number":    m.ps,
+				"accounts_in_message": []any{},
 			}
 			if m.author != 0 {
 				mj["author"] = s.acctJSON(m.author, da)
@@ -146,6 +149,7 @@ func (s *Server) revisionJSON(c *change, ps *patchSet, withCommit, da bool) map[
 		"uploader": s.acctJSON(ps.uploader, da),
 		"ref":      changeRef(c.number, ps.number),
 		"fetch":    map[string]any{},
+		"branch":   "refs/heads/" + c.branch,
 	}
 	if withCommit {
 		parents := make([]any, len(ps.parents))
@@ -185,7 +189,13 @@ func (s *Server) labelsJSON(c *change, o options) map[string]any {
 			}
 		}
 	}
-	if !merged {
+	if merged {
+		// The submitter holds Gerrit's hidden SUBM approval, so it is
+		// listed (0 placeholders) even without a vote.
+		if c.submitter != 0 {
+			users[c.submitter] = true
+		}
+	} else {
 		for acct := range c.reviewers {
 			users[acct] = true
 		}
@@ -198,7 +208,9 @@ func (s *Server) labelsJSON(c *change, o options) map[string]any {
 
 	out := map[string]any{}
 	for _, l := range c.project.labels {
-		info := map[string]any{}
+		// Labels of new sites have function NoBlock: optional for the
+		// legacy submit records; submit requirements decide.
+		info := map[string]any{"optional": true}
 		// approved/rejected/... as setLabelScores: the first decisive vote
 		// (oldest) wins.
 		votes := make([]int, 0, len(cur[l.Name]))
@@ -246,7 +258,8 @@ func (s *Server) labelsJSON(c *change, o options) map[string]any {
 					a["post_submit"] = true
 				}
 			}
-			if detailed {
+			// On merged changes Gerrit gives a range only with an actual vote.
+			if detailed && (voted || !merged) {
 				if r := permittedRange(l, merged, ap.value); r != nil {
 					a["permitted_voting_range"] = r
 				}
@@ -301,12 +314,16 @@ func requirementsJSON(rs []srResult) []any {
 			if e == nil {
 				continue
 			}
-			em := map[string]any{"expression": e.Expression, "fulfilled": e.Fulfilled, "status": e.Status}
-			if len(e.Passing) > 0 {
-				em["passing_atoms"] = e.Passing
+			em := map[string]any{
+				"expression":        e.Expression,
+				"fulfilled":         e.Fulfilled,
+				"status":            e.Status,
+				"passing_atoms":     append([]string{}, e.Passing...),
+				"failing_atoms":     append([]string{}, e.Failing...),
+				"atom_explanations": map[string]string{},
 			}
-			if len(e.Failing) > 0 {
-				em["failing_atoms"] = e.Failing
+			for _, a := range append(e.Passing, e.Failing...) {
+				em["atom_explanations"].(map[string]string)[a] = ""
 			}
 			m[key] = em
 		}

@@ -45,7 +45,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, path string, 
 	switch {
 	case get && route(3, "config", "server", "version"):
 		v = Version
-	case get && route(2, "accounts", "*"):
+	case get && (route(2, "accounts", "*") || route(3, "accounts", "*", "detail")):
 		if caller == nil && segs[1] == "self" {
 			err = errorf(403, "Authentication required")
 			break
@@ -68,9 +68,24 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, path string, 
 		s.mu.Lock()
 		g := s.findGroup(segs[1])
 		if g == nil || !s.visible(g, caller) {
-			err = errorf(404, "Not found: %s", segs[1])
+			err = errorf(404, "%s", segs[1])
 		} else {
 			v = s.groupJSON(g)
+		}
+		s.mu.Unlock()
+	case get && route(3, "groups", "*", "groups"):
+		s.mu.Lock()
+		g := s.findGroup(segs[1])
+		if g == nil || !s.visible(g, caller) {
+			err = errorf(404, "%s", segs[1])
+		} else {
+			list := []any{}
+			for _, u := range g.subgroups {
+				if sg := s.groupByUUID(u); sg != nil {
+					list = append(list, s.groupJSON(sg))
+				}
+			}
+			v = list
 		}
 		s.mu.Unlock()
 	case get && route(3, "groups", "*", "members"):

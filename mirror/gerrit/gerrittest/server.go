@@ -65,8 +65,7 @@ func WithDir(dir string) Option { return func(s *Server) { s.dir = dir } }
 func WithGit(path string) Option { return func(s *Server) { s.gitPath = path } }
 
 // WithClock sets the clock for every timestamp and commit date, so runs can
-// be reproducible. Timestamps still strictly increase (by 1ms when the clock
-// stands still), as Gerrit's ordering by update time needs.
+// be reproducible. Timestamps have whole seconds and never go back.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.clock = now } }
 
 // WithQueryLimit sets the server's query limit (default 500, as Gerrit's).
@@ -191,12 +190,13 @@ func (s *Server) SetEnforceRequirements(on bool) {
 	s.enforce = on
 }
 
-// tick returns the next timestamp: the clock in milliseconds (Gerrit's
-// precision), strictly after every earlier one. Callers hold mu.
+// tick returns the next timestamp: the clock in whole seconds (what Gerrit
+// 3.13 records), never before an earlier one. Equal timestamps are normal,
+// as on a real server; queries then order by change number. Callers hold mu.
 func (s *Server) tick() time.Time {
-	t := s.clock().UTC().Truncate(time.Millisecond)
-	if !t.After(s.last) {
-		t = s.last.Add(time.Millisecond)
+	t := s.clock().UTC().Truncate(time.Second)
+	if t.Before(s.last) {
+		t = s.last
 	}
 	s.last = t
 	return t
