@@ -268,10 +268,10 @@ func checkPolicyFile(doc *yamlfile.Doc, name string, pf *policyFile, all map[str
 		for i, o := range *pf.Owners {
 			oat := fmt.Sprintf("%s.owners[%d]", at, i)
 			if len(o.Paths) == 0 {
-				return nil, doc.Errorf(oat, "owners entry lists no paths")
+				return nil, doc.Errorf(oat+".paths", "owners entry lists no paths")
 			}
 			if len(o.Groups) == 0 {
-				return nil, doc.Errorf(oat, "owners entry lists no groups: nobody could approve its files")
+				return nil, doc.Errorf(oat+".groups", "owners entry lists no groups: nobody could approve its files")
 			}
 			for j, p := range o.Paths {
 				if err := validPathGlob(p); err != nil {

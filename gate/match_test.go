@@ -1,0 +1,157 @@
+package gate
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+const matchPolicy = `repos:
+  - project: platform/*
+    branch: main
+    environments:
+      - {name: staging, policy: p, baseline: upstream}
+      - {name: prod, policy: p, baseline: upstream}
+  - project: platform/fleet
+    branch: release
+    environments:
+      - {name: prod, policy: p, baseline: upstream}
+  - project: platform/fleet
+    branch: main
+    environments:
+      - {name: dev, policy: p, baseline: upstream}
+  - project: "*/tools"
+    branch: main
+    environments:
+      - {name: tools, policy: p, baseline: upstream}
+  - project: "[ab]*/ci"
+    branch: main
+    environments:
+      - {name: ci, policy: p, baseline: upstream}
+  - project: "*/ci"
+    branch: master
+    environments:
+      - {name: ci, policy: p, baseline: upstream}
+policies:
+  p: {labels: {Code-Review: {min: 2}}}
+`
+
+// matched shows Match's answer as "branch:env<-pattern" in order.
+func matched(repos []Repo) string {
+	var out []string
+	for _, r := range repos {
+		for _, e := range r.Environments {
+			out = append(out, fmt.Sprintf("%s:%s<-%s", r.Branch, e.Name, r.Pattern))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func TestMatch(t *testing.T) {
+	c, err := ParsePolicy("p.yaml", []byte(matchPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		project string
+		want    string
+		err     string
+	}{
+		{"platform/web", "main:staging<-platform/* main:prod<-platform/*", ""},
+		// The literal entry wins prod (from branch release), the pattern
+		// still gives staging, and the second literal entry adds dev.
+		{"platform/fleet", "main:staging<-platform/* release:prod<-platform/fleet main:dev<-platform/fleet", ""},
+		{"platform/tools", "main:staging<-platform/* main:prod<-platform/* main:tools<-*/tools", ""},
+		{"platform/a/b", "", ""}, // * stays within one segment
+		{"platform", "", ""},
+		{"other/web", "", ""},
+		{"x/ci", "master:ci<-*/ci", ""},
+		{"b1/ci", "", "deploy/ci by */ci (branch master) and [ab]*/ci (branch main)"},
+	}
+	for _, tt := range tests {
+		got, err := c.Match(tt.project)
+		if tt.err != "" {
+			if !errors.Is(err, ErrAmbiguous) || !strings.Contains(err.Error(), tt.err) || got != nil {
+				t.Errorf("Match(%q) = %v, %v; want nil and ErrAmbiguous naming %q", tt.project, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || matched(got) != tt.want {
+			t.Errorf("Match(%q) = %q, %v; want %q", tt.project, matched(got), err, tt.want)
+		}
+		for _, r := range got {
+			if r.Project != tt.project {
+				t.Errorf("Match(%q) returned project %q", tt.project, r.Project)
+			}
+		}
+	}
+	if c.Repos[0].Pattern != "" || c.Repos[0].Project != "platform/*" {
+		t.Errorf("Match changed the config: %+v", c.Repos[0])
+	}
+}
+
+func TestIsPattern(t *testing.T) {
+	for p, want := range map[string]bool{"platform/fleet": false, "platform/*": true, "a?": true, "[ab]/c": true, "a-b_c.d/e": false} {
+		if got := IsPattern(p); got != want {
+			t.Errorf("IsPattern(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestMatchPath(t *testing.T) {
+	tests := []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"infra/**", "infra/main.tf", true},
+		{"infra/**", "infra/a/b/c.tf", true},
+		{"infra/**", "infra", true}, // ** matches no segment too
+		{"infra/**", "infrastructure/x", false},
+		{"infra/**", "x/infra/y", false},
+		{"**/secrets.yaml", "secrets.yaml", true},
+		{"**/secrets.yaml", "a/b/secrets.yaml", true},
+		{"**/secrets.yaml", "a/b/secrets.yaml.bak", false},
+		{"clusters/*/prod/**", "clusters/eu/prod/app.yaml", true},
+		{"clusters/*/prod/**", "clusters/eu/west/prod/app.yaml", false},
+		{"clusters/**/prod/*.yaml", "clusters/eu/west/prod/app.yaml", true},
+		{"clusters/**/prod/*.yaml", "clusters/prod/app.yaml", true},
+		{"clusters/**/prod/*.yaml", "clusters/prod/sub/app.yaml", false},
+		{"*.go", "main.go", true},
+		{"*.go", "cmd/main.go", false},
+		{"**", "anything/at/all", true},
+		{"a/**/**/b", "a/b", true},
+		{"a/**/**/b", "a/x/y/z/b", true},
+		{"[abc]/x", "b/x", true},
+		{"[abc]/x", "d/x", false},
+		{`\*/x`, "*/x", true},
+		{`\*/x`, "a/x", false},
+		{"infra/*", "infra/", true}, // an empty last segment; git never names a file so
+	}
+	for _, tt := range tests {
+		if err := validPathGlob(tt.pattern); err != nil {
+			t.Errorf("validPathGlob(%q) = %v", tt.pattern, err)
+		}
+		if got := matchPath(tt.pattern, tt.name); got != tt.want {
+			t.Errorf("matchPath(%q, %q) = %v, want %v", tt.pattern, tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestMatchPathManyStars(t *testing.T) {
+	// A pattern of many ** against a long path that does not match must
+	// stay cheap (no backtracking explosion).
+	pattern := strings.Repeat("**/", 30) + "z"
+	name := strings.Repeat("a/", 200) + "b"
+	if matchPath(pattern, name) {
+		t.Errorf("matchPath(%q, %q) = true", pattern, name)
+	}
+}
+
+func TestValidPathGlob(t *testing.T) {
+	for _, p := range []string{"", "/a", "a/", "a//b", "./a", "a/../b", "a/**b", "**x/y", "a/[", "a/\\", "a\x00b"} {
+		if err := validPathGlob(p); err == nil {
+			t.Errorf("validPathGlob(%q) = nil, want an error", p)
+		}
+	}
+}
