@@ -323,8 +323,12 @@ func TestRuleApprovers(t *testing.T) {
 
 func TestRuleOwners(t *testing.T) {
 	runRuleCases(t, []ruleCase{
-		{what: "no sre member voted", fix: func(f *fixture) { f.vote("Code-Review", carol, 0).vote("Code-Review", erin, 2).say(erin, 1, "Patch Set 1: Code-Review+2") }, failing: "owners", detail: "infra/**, clusters/prod/** (infra/main.tf) needs Code-Review +2 or more by a member of sre: no member voted (members: carol, dave)"},
-		{what: "sre member voted +1", fix: func(f *fixture) { f.vote("Code-Review", carol, 1).vote("Code-Review", erin, 2).say(erin, 1, "Patch Set 1: Code-Review+2") }, failing: "owners", detail: "no member voted"},
+		{what: "no sre member voted", fix: func(f *fixture) {
+			f.vote("Code-Review", carol, 0).vote("Code-Review", erin, 2).say(erin, 1, "Patch Set 1: Code-Review+2")
+		}, failing: "owners", detail: "infra/**, clusters/prod/** (infra/main.tf) needs Code-Review +2 or more by a member of sre: no member voted (members: carol, dave)"},
+		{what: "sre member voted +1", fix: func(f *fixture) {
+			f.vote("Code-Review", carol, 1).vote("Code-Review", erin, 2).say(erin, 1, "Patch Set 1: Code-Review+2")
+		}, failing: "owners", detail: "no member voted"},
 		{what: "group not resolved", fix: func(f *fixture) { f.groups = map[string][]Account{} }, failing: "owners", detail: "group sre could not be resolved"},
 		{what: "nil groups", fix: func(f *fixture) { f.groups = nil }, failing: "owners", detail: "group sre could not be resolved"},
 		{what: "group without members", fix: func(f *fixture) { f.groups = map[string][]Account{"sre": {}} }, failing: "owners", detail: "the group has no members"},
