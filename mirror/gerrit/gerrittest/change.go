@@ -55,6 +55,13 @@ type patchSet struct {
 	message        string
 	insertions     int
 	deletions      int
+	description    string     // "Rebase" for patch sets a rebasing submit made
+	conflicts      *conflicts // likewise
+}
+
+// conflicts is Gerrit's ConflictsInfo of a rebased patch set.
+type conflicts struct {
+	base, ours, theirs string
 }
 
 type approval struct {

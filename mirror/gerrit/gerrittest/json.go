@@ -151,6 +151,15 @@ func (s *Server) revisionJSON(c *change, ps *patchSet, withCommit, da bool) map[
 		"fetch":    map[string]any{},
 		"branch":   "refs/heads/" + c.branch,
 	}
+	if ps.description != "" {
+		r["description"] = ps.description
+	}
+	if ps.conflicts != nil {
+		r["conflicts"] = map[string]any{
+			"base": ps.conflicts.base, "ours": ps.conflicts.ours, "theirs": ps.conflicts.theirs,
+			"merge_strategy": "recursive", "contains_conflicts": false,
+		}
+	}
 	if withCommit {
 		parents := make([]any, len(ps.parents))
 		for i, p := range ps.parents {
@@ -204,7 +213,9 @@ func (s *Server) labelsJSON(c *change, o options) map[string]any {
 	for id := range users {
 		ids = append(ids, id)
 	}
-	sort.Ints(ids)
+	// Gerrit 3.13.5 lists accounts, and scores them, in descending id
+	// order (a hash set of small ints, in practice).
+	sort.Sort(sort.Reverse(sort.IntSlice(ids)))
 
 	out := map[string]any{}
 	for _, l := range c.project.labels {
@@ -212,18 +223,12 @@ func (s *Server) labelsJSON(c *change, o options) map[string]any {
 		// legacy submit records; submit requirements decide.
 		info := map[string]any{"optional": true}
 		// approved/rejected/... as setLabelScores: the first decisive vote
-		// (oldest) wins.
+		// in that order wins.
 		votes := make([]int, 0, len(cur[l.Name]))
 		for acct := range cur[l.Name] {
 			votes = append(votes, acct)
 		}
-		sort.Slice(votes, func(i, j int) bool {
-			a, b := cur[l.Name][votes[i]], cur[l.Name][votes[j]]
-			if !a.date.Equal(b.date) {
-				return a.date.Before(b.date)
-			}
-			return votes[i] < votes[j]
-		})
+		sort.Sort(sort.Reverse(sort.IntSlice(votes)))
 		for _, acct := range votes {
 			if info["approved"] != nil || info["rejected"] != nil {
 				break

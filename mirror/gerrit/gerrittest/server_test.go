@@ -159,7 +159,7 @@ func TestOpenChangeLabelsAndRequirements(t *testing.T) {
 	ch := f.gateChange("p", c.Number)
 	cr := ch.Labels["Code-Review"]
 	// Open: reviewers without votes get 0 placeholders.
-	if len(cr) != 2 || cr[0].Account.ID != f.bob.ID || cr[0].Value != -2 || cr[1].Account.ID != f.svc.ID || cr[1].Value != 0 {
+	if len(cr) != 2 || cr[1].Account.ID != f.bob.ID || cr[1].Value != -2 || cr[0].Account.ID != f.svc.ID || cr[0].Value != 0 {
 		t.Errorf("Code-Review = %+v", cr)
 	}
 	want := []gate.SubmitRequirement{{Name: "Code-Review", Status: "UNSATISFIED"}, {Name: "Verified", Status: "UNSATISFIED"}}
