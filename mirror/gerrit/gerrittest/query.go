@@ -283,7 +283,7 @@ func parseQueryTime(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("invalid date %q", s)
+	return time.Time{}, fmt.Errorf("Invalid date format: %s", s)
 }
 
 // labelCheck parses the value of a label: atom: NAME=MAX, NAME=MIN,

@@ -130,6 +130,8 @@ func New(opts ...Option) (*Server, error) {
 	if s.ssh != nil {
 		s.ssh.start(&s.wg)
 	}
+	// A fresh site's first account is admin, 1000000.
+	s.AddAccount("admin")
 	return s, nil
 }
 
