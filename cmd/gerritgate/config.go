@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/gerritgate/gerritgate/internal/yamlfile"
+)
+
+// Config is the service configuration file (gerritgate.yaml). Relative
+// paths in it are relative to the file's directory. Secrets are never in it:
+// only the paths of files that hold them.
+type Config struct {
+	DataDir string       `yaml:"dataDir"`
+	Poll    string       `yaml:"poll"`
+	Gerrit  GerritConfig `yaml:"gerrit"`
+	HTTP    HTTPConfig   `yaml:"http"`
+	Policy  string       `yaml:"policy"`
+	LogJSON bool         `yaml:"logJSON"`
+
+	file string
+}
+
+// GerritConfig says how to reach Gerrit.
+type GerritConfig struct {
+	URL            string `yaml:"url"`
+	GitURL         string `yaml:"gitURL"`
+	Username       string `yaml:"username"`
+	PasswordFile   string `yaml:"passwordFile"`
+	SSHKeyFile     string `yaml:"sshKeyFile"`
+	KnownHostsFile string `yaml:"knownHostsFile"`
+}
+
+// HTTPConfig is the HTTP listener: git, API, status page, metrics.
+type HTTPConfig struct {
+	Listen string `yaml:"listen"`
+}
+
+const defaultPoll = "@every 30s"
+
+// LoadConfig reads, defaults and validates a service config file.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig parses a service config file's contents.
+func ParseConfig(path string, data []byte) (*Config, error) {
+	var c Config
+	if err := yamlfile.Decode(path, data, &c); err != nil {
+		return nil, err
+	}
+	c.file = path
+	doc := yamlfile.Parse(path, data)
+	dir := filepath.Dir(path)
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	if c.DataDir == "" {
+		return nil, doc.Errorf("$", "dataDir is required")
+	}
+	if c.Poll == "" {
+		c.Poll = defaultPoll
+	}
+	if _, err := cron.ParseStandard(c.Poll); err != nil {
+		return nil, doc.Errorf("$.poll", "poll %q: %v (e.g. \"@every 30s\" or a cron line)", c.Poll, err)
+	}
+	if c.Gerrit.URL == "" {
+		return nil, doc.Errorf("$", "gerrit.url is required")
+	}
+	u, err := url.Parse(c.Gerrit.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, doc.Errorf("$.gerrit.url", "gerrit.url %q must be an http(s) URL", c.Gerrit.URL)
+	}
+	if u.User != nil {
+		return nil, doc.Errorf("$.gerrit.url", "gerrit.url must not hold credentials: use username and passwordFile")
+	}
+	if c.Gerrit.GitURL != "" {
+		g, err := url.Parse(c.Gerrit.GitURL)
+		if err != nil || (g.Scheme != "http" && g.Scheme != "https" && g.Scheme != "ssh") || g.Host == "" {
+			return nil, doc.Errorf("$.gerrit.gitURL", "gerrit.gitURL %q must be an http(s) or ssh URL", c.Gerrit.GitURL)
+		}
+		if _, hasPw := g.User.Password(); hasPw {
+			return nil, doc.Errorf("$.gerrit.gitURL", "gerrit.gitURL must not hold a password")
+		}
+		if g.Scheme == "ssh" && (c.Gerrit.SSHKeyFile == "" || c.Gerrit.KnownHostsFile == "") {
+			return nil, doc.Errorf("$.gerrit.gitURL", "an ssh gitURL needs gerrit.sshKeyFile and gerrit.knownHostsFile")
+		}
+	}
+	if c.Gerrit.PasswordFile != "" && c.Gerrit.Username == "" {
+		return nil, doc.Errorf("$.gerrit.passwordFile", "gerrit.passwordFile needs gerrit.username")
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = "127.0.0.1:8080"
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		return nil, doc.Errorf("$.http.listen", "http.listen %q: %v", c.HTTP.Listen, err)
+	}
+	if c.Policy == "" {
+		return nil, doc.Errorf("$", "policy (the policy file's path) is required")
+	}
+	c.DataDir = abs(c.DataDir)
+	c.Policy = abs(c.Policy)
+	c.Gerrit.PasswordFile = abs(c.Gerrit.PasswordFile)
+	c.Gerrit.SSHKeyFile = abs(c.Gerrit.SSHKeyFile)
+	c.Gerrit.KnownHostsFile = abs(c.Gerrit.KnownHostsFile)
+	return &c, nil
+}
+
+// readSecret reads a secret from a file, dropping a trailing newline. A
+// world-writable file is refused: anyone could swap the credential.
+func readSecret(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode().Perm()&0o002 != 0 {
+		return "", fmt.Errorf("%s is world-writable", path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return s, nil
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gerritgate/gerritgate/deploy"
+	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/mirror/gerrit/gerrittest"
+)
+
+const demoPolicy = `# The demo's policy: what a commit needs before it reaches deploy/prod.
+repos:
+  - project: platform/fleet
+    branch: main
+    environments:
+      - name: prod
+        policy: reviewed
+        baseline: upstream
+policies:
+  reviewed:
+    labels: {Code-Review: {min: 2}, Verified: {min: 1}}
+    vetoes: {Code-Review: -2}
+`
+
+// cmdDemo runs the whole gate against the simulated Gerrit, plays a short
+// story of changes on it, and prints what the gate decides and why.
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8080", "address of the gate's HTTP listener")
+	gerritListen := fs.String("gerrit-listen", "127.0.0.1:0", "address of the simulated Gerrit")
+	dataDir := fs.String("dir", "", "directory for the demo's config and data (default: a temporary one, removed at exit)")
+	verbose := fs.Bool("v", false, "show the service's log")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir := *dataDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "gerritgate-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+
+	sim, err := gerrittest.New(gerrittest.WithAddr(*gerritListen))
+	if err != nil {
+		return fmt.Errorf("simulated Gerrit: %w", err)
+	}
+	defer sim.Close()
+	password := randomHex(16)
+	sim.SetCredentials("gate", password)
+	alice := sim.AddAccount("alice")
+	bob := sim.AddAccount("bob")
+	carol := sim.AddAccount("carol")
+	const project = "platform/fleet"
+	if err := sim.CreateProject(project, gerrittest.MergeIfNecessary,
+		gerrittest.WithLabels(gerrittest.CodeReview(), gerrittest.Verified())); err != nil {
+		return err
+	}
+
+	cfgPath, err := writeDemoConfig(dir, *listen, sim.URL(), password)
+	if err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	logLevel := slog.LevelWarn
+	if *verbose {
+		logLevel = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel}))
+	s, err := newService(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer s.store.Close()
+
+	gateURL := "http://" + *listen
+	fmt.Fprintf(stdout, `gerritgate demo
+  simulated Gerrit:  %s   (its changes: %s/changes/?q=project:%s)
+  gate status page:  %s/
+  gate config:       %s
+  clone what the gate deploys (Flux points here, never at Gerrit):
+    git clone -b deploy/prod %s/%s.git
+
+`, sim.URL(), sim.URL(), project, gateURL, cfgPath, gateURL, project)
+
+	var mu sync.Mutex
+	s.onResult = func(r deploy.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		printResult(stdout, r)
+	}
+
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.run(ctx) }()
+
+	story := []struct {
+		say string
+		act func() error
+	}{
+		{"alice's change \"Add podinfo\" gets Code-Review +2 from bob and Verified +1 from carol, and is merged", func() error {
+			return demoMerge(sim, project, alice, bob, "Add podinfo", map[string]string{"clusters/prod/podinfo.yaml": "replicas: 2\n"},
+				vote{bob, "Code-Review", 2}, vote{carol, "Verified", 1})
+		}},
+		{"alice's change \"Raise replicas\" has Code-Review +2 from bob but -2 from carol; an admin submits it over the veto", func() error {
+			return demoMerge(sim, project, alice, bob, "Raise replicas", map[string]string{"clusters/prod/podinfo.yaml": "replicas: 20\n"},
+				vote{bob, "Code-Review", 2}, vote{carol, "Code-Review", -2}, vote{carol, "Verified", 1})
+		}},
+		{"bob's approved change \"Add alerts\" is merged after it: it waits behind the vetoed one", func() error {
+			return demoMerge(sim, project, bob, alice, "Add alerts", map[string]string{"clusters/prod/alerts.yaml": "alerts: on\n"},
+				vote{alice, "Code-Review", 2}, vote{carol, "Verified", 1})
+		}},
+		{"someone with push rights pushes \"hotfix\" straight to main, past review", func() error {
+			_, err := sim.DirectPush(project, "main", carol, "hotfix", map[string]string{"clusters/prod/podinfo.yaml": "replicas: 0\n"})
+			return err
+		}},
+	}
+	go func() {
+		for _, step := range story {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(3 * time.Second):
+			}
+			mu.Lock()
+			fmt.Fprintf(stdout, "\n[gerrit] %s\n", step.say)
+			mu.Unlock()
+			if err := step.act(); err != nil {
+				fmt.Fprintf(stderr, "demo step failed: %v\n", err)
+				return
+			}
+		}
+		mu.Lock()
+		fmt.Fprintf(stdout, "\nThe story is over; the gate keeps polling. Look at %s/ or %s/api/v1/projects/%s/environments/prod. Ctrl-C to stop.\n",
+			gateURL, gateURL, strings.ReplaceAll(project, "/", "%2F"))
+		mu.Unlock()
+	}()
+	err = <-runErr
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func printResult(w io.Writer, r deploy.Result) {
+	fmt.Fprintf(w, "[gate]   deploy/%s: %s: %s\n", r.Env, r.Reason, r.Message)
+	if r.Decision == nil {
+		return
+	}
+	for _, v := range r.Decision.Verdicts {
+		mark := "ok     "
+		if !v.Approved {
+			mark = "BLOCKED"
+		}
+		fmt.Fprintf(w, "           %s %s %q\n", mark, v.SHA[:12], v.Subject)
+		for _, rule := range v.Rules {
+			if !rule.Pass {
+				fmt.Fprintf(w, "                   - %s: %s\n", rule.Name, rule.Detail)
+			}
+		}
+	}
+}
+
+func writeDemoConfig(dir, listen, gerritURL, password string) (string, error) {
+	files := map[string]string{
+		"policy.yaml":     demoPolicy,
+		"gerrit-password": password + "\n",
+		"gerritgate.yaml": fmt.Sprintf(`# Written by gerritgate demo.
+dataDir: ./data
+poll: "@every 1s"
+gerrit:
+  url: %s
+  username: gate
+  passwordFile: ./gerrit-password
+http:
+  listen: %s
+policy: ./policy.yaml
+`, gerritURL, listen),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			return "", err
+		}
+	}
+	return filepath.Join(dir, "gerritgate.yaml"), nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+type vote struct {
+	by    gate.Account
+	label string
+	value int
+}
+
+// demoMerge uploads a change, casts the votes and submits it.
+func demoMerge(sim *gerrittest.Server, project string, owner, submitter gate.Account, subject string, files map[string]string, votes ...vote) error {
+	ch, err := sim.CreateChange(gerrittest.ChangeInput{Project: project, Branch: "main", Owner: owner, Subject: subject, Files: files})
+	if err != nil {
+		return err
+	}
+	for _, v := range votes {
+		if err := sim.Vote(ch.Number, v.by, v.label, v.value); err != nil {
+			return err
+		}
+	}
+	_, err = sim.Submit(ch.Number, submitter)
+	return err
+}

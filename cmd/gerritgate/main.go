@@ -1,0 +1,180 @@
+// Command gerritgate mirrors Gerrit projects and advances deploy/<env>
+// branches on its own read-only git server only when an approval policy is
+// met. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+
+	"github.com/gerritgate/gerritgate/deploy"
+	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/mirror"
+	"github.com/gerritgate/gerritgate/mirror/gerrit"
+	"github.com/gerritgate/gerritgate/storage"
+)
+
+const usage = `gerritgate: a gated mirror between Gerrit and Flux
+
+Usage:
+  gerritgate serve --config gerritgate.yaml   run the service
+  gerritgate demo [--listen 127.0.0.1:8080]   run it against a simulated Gerrit
+  gerritgate check policy.yaml                validate a policy file
+  gerritgate version
+`
+
+var version = "dev"
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gerritgate:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stderr)
+	case "demo":
+		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "check":
+		return cmdCheck(args[1:], stdout)
+	case "version":
+		fmt.Fprintln(stdout, "gerritgate", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "gerritgate.yaml", "service config file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(stderr, cfg.LogJSON)
+	s, err := newService(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer s.store.Close()
+	return s.run(ctx)
+}
+
+func newLogger(w io.Writer, json bool) *slog.Logger {
+	if json {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// newService wires the service from its config: the policy, the data
+// directory, the Gerrit client and the mirror.
+func newService(cfg *Config, logger *slog.Logger) (*service, error) {
+	pc, err := gate.LoadPolicy(cfg.Policy)
+	if err != nil {
+		return nil, err
+	}
+	password := ""
+	if cfg.Gerrit.PasswordFile != "" {
+		if password, err = readSecret(cfg.Gerrit.PasswordFile); err != nil {
+			return nil, fmt.Errorf("gerrit.passwordFile: %w", err)
+		}
+	}
+	opts := []gerrit.Option{gerrit.WithLogger(logger)}
+	if cfg.Gerrit.Username != "" && password != "" {
+		opts = append(opts, gerrit.WithBasicAuth(cfg.Gerrit.Username, password))
+	}
+	client, err := gerrit.New(cfg.Gerrit.URL, opts...)
+	if err != nil {
+		return nil, err
+	}
+	store, err := storage.Open(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	gitURL := cfg.Gerrit.GitURL
+	if gitURL == "" {
+		gitURL = cfg.Gerrit.URL
+	}
+	m, err := mirror.New(store, mirror.Options{
+		URL: gitURL, Username: cfg.Gerrit.Username, Password: password,
+		SSHKeyFile: cfg.Gerrit.SSHKeyFile, KnownHostsFile: cfg.Gerrit.KnownHostsFile,
+		Logger: logger,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	s := &service{
+		poll:       cfg.Poll,
+		listen:     cfg.HTTP.Listen,
+		policyFile: cfg.Policy,
+		store:      store,
+		mirror:     m,
+		deployer:   deploy.New(store, client, deploy.WithLogger(logger)),
+		logger:     logger,
+		metrics:    newMetrics(),
+		results:    map[string]deploy.Result{},
+	}
+	s.policy.Store(pc)
+	return s, nil
+}
+
+func cmdCheck(args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: gerritgate check policy.yaml")
+	}
+	pc, err := gate.LoadPolicy(args[0])
+	if err != nil {
+		return err
+	}
+	for _, r := range pc.Repos {
+		for _, e := range r.Environments {
+			p := pc.Policies[e.Policy]
+			fmt.Fprintf(stdout, "%s %s -> deploy/%s (policy %s, baseline %s)\n", r.Project, r.Branch, e.Name, e.Policy, e.Baseline)
+			for _, l := range sortedLabels(p.Labels) {
+				fmt.Fprintf(stdout, "  needs %s %s or more\n", l, gate.FormatValue(p.Labels[l].Min))
+			}
+			for _, l := range sortedLabels(p.Vetoes) {
+				fmt.Fprintf(stdout, "  blocked by any %s vote of %s or less\n", l, gate.FormatValue(p.Vetoes[l]))
+			}
+		}
+	}
+	fmt.Fprintln(stdout, "policy OK")
+	return nil
+}
+
+func sortedLabels[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

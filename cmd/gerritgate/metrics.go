@@ -1,0 +1,75 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gerritgate/gerritgate/deploy"
+)
+
+// metrics is the service's own registry: no global collectors.
+type metrics struct {
+	reg          *prometheus.Registry
+	pollDuration prometheus.Histogram
+	reconciles   *prometheus.CounterVec
+	pending      *prometheus.GaugeVec
+	lastAdvance  *prometheus.GaugeVec
+	gitRequests  *prometheus.CounterVec
+	reloads      *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		pollDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "gerritgate_poll_duration_seconds", Help: "Time one poll of all projects took.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+		}),
+		reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_reconciles_total", Help: "Reconciles of a deploy branch, by outcome.",
+		}, []string{"project", "environment", "reason"}),
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gerritgate_pending_commits", Help: "Upstream commits not yet deployed.",
+		}, []string{"project", "environment"}),
+		lastAdvance: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gerritgate_last_advance_timestamp_seconds", Help: "When the deploy branch last moved.",
+		}, []string{"project", "environment"}),
+		gitRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_git_requests_total", Help: "Git requests served, by transport and outcome.",
+		}, []string{"transport", "outcome"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_reloads_total", Help: "Reloads of a watched file (policy, access), by result; on error the last good file stays in force.",
+		}, []string{"file", "result"}),
+	}
+	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observe(r deploy.Result) {
+	m.reconciles.WithLabelValues(r.Project, r.Env, string(r.Reason)).Inc()
+	if r.Reason == deploy.Advanced || r.Reason == deploy.Initialized {
+		m.lastAdvance.WithLabelValues(r.Project, r.Env).Set(float64(r.Time.Unix()))
+	}
+	switch {
+	case r.Reason == deploy.UpToDate || r.Reason == deploy.Initialized:
+		m.pending.WithLabelValues(r.Project, r.Env).Set(0)
+	case r.Decision != nil:
+		n := 0
+		for _, v := range r.Decision.Verdicts {
+			if v.SHA == r.To {
+				n = 0 // everything up to the new tip is deployed
+				continue
+			}
+			n++
+		}
+		m.pending.WithLabelValues(r.Project, r.Env).Set(float64(n))
+	}
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/gerritgate/gerritgate/deploy"
+	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/mirror"
+	"github.com/gerritgate/gerritgate/storage"
+	"github.com/gerritgate/gerritgate/storage/githttp"
+)
+
+// service runs the poll loop and the HTTP listener.
+type service struct {
+	poll       string
+	listen     string
+	policyFile string
+	policy     atomic.Pointer[gate.Config]
+	store      *storage.Store
+	mirror     *mirror.Mirror
+	deployer   *deploy.Deployer
+	logger     *slog.Logger
+	metrics    *metrics
+
+	mu      sync.Mutex
+	results map[string]deploy.Result // by project + "\x00" + env
+	polls   atomic.Int64
+	// onResult, when set, sees every result whose reason or message
+	// changed (the demo prints them).
+	onResult func(deploy.Result)
+}
+
+func resultKey(project, env string) string { return project + "\x00" + env }
+
+// targets lists what the policy deploys, grouped by project in file order.
+func targets(pc *gate.Config) (projects []string, byProject map[string][]deploy.Target) {
+	byProject = map[string][]deploy.Target{}
+	for _, r := range pc.Repos {
+		if _, seen := byProject[r.Project]; !seen {
+			projects = append(projects, r.Project)
+		}
+		for _, e := range r.Environments {
+			byProject[r.Project] = append(byProject[r.Project], deploy.Target{
+				Project: r.Project, Branch: r.Branch, Env: e.Name,
+				Policy: pc.Policies[e.Policy], Baseline: e.Baseline,
+			})
+		}
+	}
+	return projects, byProject
+}
+
+// pollOnce fetches every project and reconciles every environment, one
+// project after the other. A project whose fetch fails keeps its deploy
+// refs where they are.
+func (s *service) pollOnce(ctx context.Context) {
+	start := time.Now()
+	pc := s.policy.Load()
+	projects, byProject := targets(pc)
+	for _, p := range projects {
+		if ctx.Err() != nil {
+			return
+		}
+		_, ferr := s.mirror.Fetch(ctx, p)
+		for _, t := range byProject[p] {
+			var res deploy.Result
+			if ferr != nil {
+				res = deploy.Result{
+					Project: t.Project, Branch: t.Branch, Env: t.Env, Policy: t.Policy.Name,
+					Reason: deploy.Failed, Message: ferr.Error(), Time: time.Now().UTC(),
+				}
+				if prev, ok := s.result(t.Project, t.Env); ok {
+					res.From, res.To = prev.To, prev.To
+				}
+			} else {
+				res = s.deployer.Reconcile(ctx, t)
+			}
+			s.record(res)
+		}
+	}
+	s.polls.Add(1)
+	s.metrics.pollDuration.Observe(time.Since(start).Seconds())
+}
+
+func (s *service) result(project, env string) (deploy.Result, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.results[resultKey(project, env)]
+	return r, ok
+}
+
+func (s *service) record(res deploy.Result) {
+	s.metrics.observe(res)
+	s.mu.Lock()
+	prev, had := s.results[resultKey(res.Project, res.Env)]
+	s.results[resultKey(res.Project, res.Env)] = res
+	s.mu.Unlock()
+	changed := !had || prev.Reason != res.Reason || prev.Message != res.Message || prev.Head != res.Head
+	if changed && res.Reason != deploy.Advanced && res.Reason != deploy.Initialized {
+		// Advances are logged by deploy; log only transitions of the rest.
+		s.logger.Info("decision", "project", res.Project, "env", res.Env, "reason", res.Reason, "message", res.Message)
+	}
+	if changed && s.onResult != nil {
+		s.onResult(res)
+	}
+}
+
+// snapshot returns the latest results, sorted.
+func (s *service) snapshot() []deploy.Result {
+	s.mu.Lock()
+	out := make([]deploy.Result, 0, len(s.results))
+	for _, r := range s.results {
+		out = append(out, r)
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Project != out[j].Project {
+			return out[i].Project < out[j].Project
+		}
+		return out[i].Env < out[j].Env
+	})
+	return out
+}
+
+// run serves HTTP and polls until ctx is cancelled, then stops both: the
+// poll in progress is cancelled (nothing half-moves: refs change only by
+// compare-and-swap after the objects are safe) and open requests get a
+// grace period.
+func (s *service) run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.listen)
+	if err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	s.logger.Info("serving", "http", "http://"+ln.Addr().String(), "poll", s.poll)
+
+	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
+	id, err := c.AddFunc(s.poll, func() { s.pollOnce(ctx) })
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("poll schedule %q: %w", s.poll, err)
+	}
+	c.Start()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { s.watchPolicy(watchCtx, s.policyFile, 2*time.Second, hup); close(watched) }()
+	defer func() { stopWatch(); <-watched }()
+	// The first poll now, not one interval from now; through the cron
+	// chain so it never overlaps a scheduled one.
+	first := make(chan struct{})
+	go func() { c.Entry(id).WrappedJob.Run(); close(first) }()
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	s.logger.Info("shutting down")
+	<-first
+	<-c.Stop().Done()
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shut); serr != nil {
+		srv.Close()
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *service) handler() http.Handler {
+	git := githttp.New(s.store,
+		githttp.WithLogger(s.logger),
+		githttp.WithObserver(func(project, outcome string) {
+			s.metrics.gitRequests.WithLabelValues("http", outcome).Inc()
+		}))
+	api := http.NewServeMux()
+	api.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	api.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.polls.Load() == 0 {
+			http.Error(w, "first poll not finished", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	api.HandleFunc("GET /api/v1/status", s.serveStatus)
+	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}", s.serveEnvironment)
+	api.Handle("GET /metrics", s.metrics.handler())
+	api.HandleFunc("GET /{$}", s.servePage)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if githttp.IsGitPath(r.URL.Path) {
+			git.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+}

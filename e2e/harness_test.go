@@ -1,0 +1,301 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the gerritgate binary built once for the whole package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gerritgate-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "gerritgate")
+	out, err := exec.Command("go", "build", "-o", binary, "../cmd/gerritgate").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build gerritgate: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer collects a process's output safely.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// gateProc is one running `gerritgate serve`.
+type gateProc struct {
+	t       *testing.T
+	dir     string // holds config, policy, secrets, data
+	url     string // http://127.0.0.1:port
+	cmd     *exec.Cmd
+	log     *syncBuffer
+	done    chan struct{}
+	exitErr error
+}
+
+// gateSetup is what a test says about the gate it wants.
+type gateSetup struct {
+	gerritURL string
+	gitURL    string
+	username  string
+	password  string
+	policy    string
+	extra     string // more top-level config YAML
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// writeGateConfig writes gerritgate.yaml and friends into dir.
+func writeGateConfig(t *testing.T, dir, addr string, s gateSetup) string {
+	t.Helper()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(s.policy), 0o644))
+	cfg := fmt.Sprintf("dataDir: ./data\npoll: \"@every 1s\"\nhttp:\n  listen: %s\npolicy: ./policy.yaml\ngerrit:\n  url: %s\n", addr, s.gerritURL)
+	if s.gitURL != "" {
+		cfg += fmt.Sprintf("  gitURL: %s\n", s.gitURL)
+	}
+	if s.username != "" {
+		must(os.WriteFile(filepath.Join(dir, "gerrit-password"), []byte(s.password+"\n"), 0o600))
+		cfg += fmt.Sprintf("  username: %s\n  passwordFile: ./gerrit-password\n", s.username)
+	}
+	cfg += s.extra
+	path := filepath.Join(dir, "gerritgate.yaml")
+	must(os.WriteFile(path, []byte(cfg), 0o644))
+	return path
+}
+
+// startGate writes a config into a fresh dir and starts the binary.
+func startGate(t *testing.T, s gateSetup) *gateProc {
+	t.Helper()
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	writeGateConfig(t, dir, addr, s)
+	g := &gateProc{t: t, dir: dir, url: "http://" + addr}
+	g.start()
+	t.Cleanup(g.stop)
+	return g
+}
+
+// start (re)starts the process on the same dir and waits until it answers.
+func (g *gateProc) start() {
+	g.t.Helper()
+	g.log = &syncBuffer{}
+	g.cmd = exec.Command(binary, "serve", "--config", filepath.Join(g.dir, "gerritgate.yaml"))
+	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
+	g.cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1")
+	if err := g.cmd.Start(); err != nil {
+		g.t.Fatal(err)
+	}
+	g.done = make(chan struct{})
+	go func() { g.exitErr = g.cmd.Wait(); close(g.done) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(g.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case <-g.done:
+			g.t.Fatalf("gerritgate exited: %v\n%s", g.exitErr, g.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("gerritgate did not answer /healthz within 20s\n%s", g.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits for a graceful exit.
+func (g *gateProc) stop() {
+	if g.cmd == nil || g.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-g.done:
+		return
+	default:
+	}
+	g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.done:
+		if g.exitErr != nil {
+			g.t.Errorf("gerritgate did not exit cleanly on SIGTERM: %v\n%s", g.exitErr, g.log)
+		}
+	case <-time.After(20 * time.Second):
+		g.cmd.Process.Kill()
+		<-g.done
+		g.t.Errorf("gerritgate ignored SIGTERM for 20s\n%s", g.log)
+	}
+	if g.t.Failed() {
+		g.t.Logf("gerritgate log:\n%s", g.log)
+	}
+}
+
+// kill9 kills the process without warning.
+func (g *gateProc) kill9() {
+	g.cmd.Process.Signal(syscall.SIGKILL)
+	<-g.done
+}
+
+type envStatus struct {
+	Project  string `json:"project"`
+	Env      string `json:"environment"`
+	Reason   string `json:"reason"`
+	Message  string `json:"message"`
+	To       string `json:"to"`
+	Head     string `json:"head"`
+	Decision *struct {
+		Target    string `json:"target"`
+		BlockedAt string `json:"blockedAt"`
+		Verdicts  []struct {
+			SHA      string `json:"sha"`
+			Approved bool   `json:"approved"`
+			Rules    []struct {
+				Name   string `json:"name"`
+				Pass   bool   `json:"pass"`
+				Detail string `json:"detail"`
+			} `json:"rules"`
+		} `json:"verdicts"`
+	} `json:"decision"`
+}
+
+type status struct {
+	Polls        int64       `json:"polls"`
+	Environments []envStatus `json:"environments"`
+}
+
+func (g *gateProc) status() status {
+	g.t.Helper()
+	resp, err := http.Get(g.url + "/api/v1/status")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s status
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		g.t.Fatal(err)
+	}
+	return s
+}
+
+func (g *gateProc) env(project, env string) envStatus {
+	g.t.Helper()
+	resp, err := http.Get(g.url + "/api/v1/projects/" + url.PathEscape(project) + "/environments/" + env)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s envStatus
+	json.NewDecoder(resp.Body).Decode(&s)
+	return s
+}
+
+// settle waits until two full polls have finished after now, so whatever
+// the gate will do with the current Gerrit state it has done.
+func (g *gateProc) settle() {
+	g.t.Helper()
+	start := g.status().Polls
+	deadline := time.Now().Add(30 * time.Second)
+	for g.status().Polls < start+2 {
+		if time.Now().After(deadline) {
+			g.t.Fatalf("gate did not finish two polls in 30s\n%s", g.log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// deployed returns what the gate serves for deploy/<env>, asked with C git.
+func (g *gateProc) deployed(project, env string) string {
+	g.t.Helper()
+	out, err := git(g.t, "", "ls-remote", g.url+"/"+project+".git", "refs/heads/deploy/"+env)
+	if err != nil {
+		g.t.Fatalf("ls-remote: %v\n%s", err, out)
+	}
+	sha, _, _ := strings.Cut(out, "\t")
+	return strings.TrimSpace(sha)
+}
+
+// waitDeployed waits until deploy/<env> is at want.
+func (g *gateProc) waitDeployed(project, env, want string) {
+	g.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := g.deployed(project, env)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("deploy/%s = %q, want %s after 30s; status: %+v\n%s", env, got, want, g.env(project, env), g.log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// git runs C git with a clean, predictable environment.
+func git(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	return gitEnv(t, dir, nil, args...)
+}
+
+func gitEnv(t *testing.T, dir string, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+		"GIT_AUTHOR_NAME=tester", "GIT_AUTHOR_EMAIL=tester@example.com",
+		"GIT_COMMITTER_NAME=tester", "GIT_COMMITTER_EMAIL=tester@example.com",
+	}, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
