@@ -35,6 +35,9 @@ type GerritConfig struct {
 	PasswordFile   string `yaml:"passwordFile"`
 	SSHKeyFile     string `yaml:"sshKeyFile"`
 	KnownHostsFile string `yaml:"knownHostsFile"`
+	// PageSize is how many changes one REST query asks for (default 100);
+	// larger results are paged.
+	PageSize int `yaml:"pageSize"`
 }
 
 // HTTPConfig is the HTTP listener: git, API, status page, metrics.
@@ -101,6 +104,12 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	if c.Gerrit.PasswordFile != "" && c.Gerrit.Username == "" {
 		return nil, doc.Errorf("$.gerrit.passwordFile", "gerrit.passwordFile needs gerrit.username")
+	}
+	if c.Gerrit.PageSize == 0 {
+		c.Gerrit.PageSize = 100
+	}
+	if c.Gerrit.PageSize < 1 || c.Gerrit.PageSize > 500 {
+		return nil, doc.Errorf("$.gerrit.pageSize", "gerrit.pageSize must be between 1 and 500, got %d", c.Gerrit.PageSize)
 	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8080"

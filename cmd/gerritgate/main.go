@@ -106,7 +106,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 			return nil, fmt.Errorf("gerrit.passwordFile: %w", err)
 		}
 	}
-	opts := []gerrit.Option{gerrit.WithLogger(logger)}
+	opts := []gerrit.Option{gerrit.WithLogger(logger), gerrit.WithPageSize(cfg.Gerrit.PageSize)}
 	if cfg.Gerrit.Username != "" && password != "" {
 		opts = append(opts, gerrit.WithBasicAuth(cfg.Gerrit.Username, password))
 	}

@@ -139,8 +139,21 @@ func TestCloneOverSSH(t *testing.T) {
 			}
 		})
 	}
+	clone := func(to string) error {
+		_, err := gitEnv("", []string{"GIT_SSH_COMMAND=" + sshCmd}, "clone", "-q", f.srv.SSHURL("gerritgate", "team/app"), filepath.Join(dir, to))
+		return err
+	}
 	f.srv.SetDown(true)
-	if _, err := gitEnv("", []string{"GIT_SSH_COMMAND=" + sshCmd}, "clone", "-q", f.srv.SSHURL("gerritgate", "team/app"), filepath.Join(dir, "down")); err == nil {
+	if err := clone("down"); err == nil {
 		t.Error("clone while down succeeded")
+	}
+	f.srv.SetDown(false)
+	f.must(f.srv.SetUnreachable(true))
+	if err := clone("stopped"); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("clone while stopped: %v, want connection refused", err)
+	}
+	f.must(f.srv.SetUnreachable(false))
+	if err := clone("again"); err != nil {
+		t.Errorf("clone after restart: %v", err)
 	}
 }

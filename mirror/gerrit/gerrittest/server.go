@@ -32,10 +32,13 @@ type Server struct {
 	queryLimit int
 	logger     *slog.Logger
 
-	ln   net.Listener
-	http *http.Server
-	ssh  *sshServer
-	wg   sync.WaitGroup
+	httpAddr string // fixed once listening, so a restart keeps it
+	ssh      *sshServer
+	wg       sync.WaitGroup
+
+	lnMu        sync.Mutex // guards http and unreachable
+	http        *http.Server
+	unreachable bool
 
 	down atomic.Bool
 	hook atomic.Pointer[func(*http.Request)]
@@ -120,13 +123,8 @@ func New(opts ...Option) (*Server, error) {
 		s.cleanup()
 		return nil, err
 	}
-	s.ln = ln
-	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.http.Serve(ln)
-	}()
+	s.httpAddr = ln.Addr().String()
+	s.serveHTTP(ln)
 	if s.ssh != nil {
 		s.ssh.start(&s.wg)
 	}
@@ -137,7 +135,52 @@ func New(opts ...Option) (*Server, error) {
 
 // URL is the base URL of the REST API and of git over HTTP, without a
 // trailing slash.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+func (s *Server) URL() string { return "http://" + s.httpAddr }
+
+// serveHTTP serves on ln with a new http.Server (a closed one cannot serve
+// again). Callers hold lnMu, or own s alone.
+func (s *Server) serveHTTP(ln net.Listener) {
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.http = srv
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		srv.Serve(ln)
+	}()
+}
+
+// SetUnreachable closes the HTTP and SSH listeners, so connections are
+// refused as by a stopped server, or (false) listens again on the same
+// addresses. Reopening fails if another process took a port meanwhile.
+func (s *Server) SetUnreachable(off bool) error {
+	s.lnMu.Lock()
+	defer s.lnMu.Unlock()
+	if off == s.unreachable {
+		return nil
+	}
+	if off {
+		s.http.Close()
+		if s.ssh != nil {
+			s.ssh.stop()
+		}
+		s.unreachable = true
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.httpAddr)
+	if err != nil {
+		return fmt.Errorf("gerrittest: listen again: %w", err)
+	}
+	if s.ssh != nil {
+		if err := s.ssh.listen(s.ssh.addr); err != nil {
+			ln.Close()
+			return fmt.Errorf("gerrittest: listen again: %w", err)
+		}
+		s.ssh.start(&s.wg)
+	}
+	s.serveHTTP(ln)
+	s.unreachable = false
+	return nil
+}
 
 // Dir is the directory holding the bare repositories (<project>.git).
 func (s *Server) Dir() string { return s.dir }
@@ -150,13 +193,16 @@ func (s *Server) RepoDir(project string) string { return repoDir(s.dir, project)
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	s.lnMu.Lock()
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		s.http.Close()
 	}
 	if s.ssh != nil {
-		s.ssh.close()
+		s.ssh.stop()
 	}
+	s.unreachable = true
+	s.lnMu.Unlock()
 	s.wg.Wait()
 	s.cleanup()
 	return err

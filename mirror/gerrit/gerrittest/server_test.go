@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -561,6 +562,17 @@ func TestAuthAndFaults(t *testing.T) {
 	}
 	if n.Load() != 3 {
 		t.Errorf("hook saw %d requests, want 3", n.Load())
+	}
+
+	// Stopped: connections refused, then back on the same address.
+	f.must(f.srv.SetUnreachable(true))
+	_, err = f.client.Version(ctx)
+	if !errors.As(err, &ge) || ge.StatusCode != 0 || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("unreachable: %v, want connection refused", err)
+	}
+	f.must(f.srv.SetUnreachable(false))
+	if _, err := f.client.Version(ctx); err != nil {
+		t.Errorf("reachable again: %v", err)
 	}
 
 	// A slow server and a client that gives up.

@@ -21,9 +21,11 @@ import (
 // here), to accounts with a registered public key.
 type sshServer struct {
 	s       *Server
-	srv     *ssh.Server
-	ln      net.Listener
+	signer  gossh.Signer
 	hostKey gossh.PublicKey
+	addr    string // fixed once listening
+	ln      net.Listener
+	srv     *ssh.Server
 }
 
 func newSSHServer(s *Server) (*sshServer, error) {
@@ -39,29 +41,42 @@ func newSSHServer(s *Server) (*sshServer, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
+	ss := &sshServer{s: s, signer: signer, hostKey: signer.PublicKey()}
+	if err := ss.listen(addr); err != nil {
 		return nil, err
 	}
-	ss := &sshServer{s: s, ln: ln, hostKey: signer.PublicKey()}
-	ss.srv = &ssh.Server{
+	ss.addr = ss.ln.Addr().String()
+	return ss, nil
+}
+
+func (ss *sshServer) listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	ss.ln = ln
+	return nil
+}
+
+// start serves on the current listener with a new ssh.Server (a closed
+// one cannot serve again).
+func (ss *sshServer) start(wg *sync.WaitGroup) {
+	srv := &ssh.Server{
 		Handler:          ss.handle,
 		PublicKeyHandler: func(ctx ssh.Context, key ssh.PublicKey) bool { return ss.authorized(ctx.User(), key) },
 		IdleTimeout:      2 * time.Minute,
 	}
-	ss.srv.AddHostKey(signer)
-	return ss, nil
-}
-
-func (ss *sshServer) start(wg *sync.WaitGroup) {
+	srv.AddHostKey(ss.signer)
+	ss.srv = srv
+	ln := ss.ln
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		ss.srv.Serve(ss.ln)
+		srv.Serve(ln)
 	}()
 }
 
-func (ss *sshServer) close() {
+func (ss *sshServer) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := ss.srv.Shutdown(ctx); err != nil {
@@ -168,7 +183,7 @@ func (s *Server) SSHAddr() string {
 	if s.ssh == nil {
 		return ""
 	}
-	return s.ssh.ln.Addr().String()
+	return s.ssh.addr
 }
 
 // HostKey is the SSH server's host key (nil without WithSSH).
