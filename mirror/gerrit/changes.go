@@ -36,7 +36,7 @@ var gateOptions = []string{
 func (c *Client) QueryChanges(ctx context.Context, query string, options ...string) ([]ChangeInfo, error) {
 	var all []ChangeInfo
 	seen := map[int]bool{}
-	start := 0
+	start, stale := 0, 0
 	for page := 0; ; page++ {
 		if page == maxPages {
 			return nil, fmt.Errorf("gerrit: query changes %q: more than %d pages", bounded(query, 200), maxPages)
@@ -52,6 +52,7 @@ func (c *Client) QueryChanges(ctx context.Context, query string, options ...stri
 		if err := c.call(ctx, request{op: "query changes", method: http.MethodGet, path: "/changes/", query: v.Encode()}, &got); err != nil {
 			return nil, err
 		}
+		fresh := 0
 		for _, ci := range got {
 			if seen[ci.Number] {
 				continue
@@ -59,9 +60,20 @@ func (c *Client) QueryChanges(ctx context.Context, query string, options ...stri
 			seen[ci.Number] = true
 			ci.MoreChanges = false
 			all = append(all, ci)
+			fresh++
 		}
 		if len(got) == 0 || !got[len(got)-1].MoreChanges {
 			return all, nil
+		}
+		// Drift can repeat a whole page now and then; a server that
+		// ignores S repeats them forever.
+		if fresh == 0 {
+			stale++
+		} else {
+			stale = 0
+		}
+		if stale == 3 {
+			return nil, fmt.Errorf("gerrit: query changes %q: three pages in a row held only changes already seen", bounded(query, 200))
 		}
 		start += len(got)
 	}
@@ -90,9 +102,10 @@ func (c *Client) GateChange(ctx context.Context, project string, number int) (ga
 	return ci.GateChange()
 }
 
-// ChangesForCommits maps each of shas to the changes of project and branch
-// that have it as one of their patch sets. A SHA that belongs to no change
-// (a direct push, or a merge commit Gerrit wrote) is absent from the map.
+// ChangesForCommits maps each of shas (full, hex) to the changes of project
+// and branch that have it as one of their patch sets; map keys are lower
+// case. A SHA that belongs to no change (a direct push, or a merge commit
+// Gerrit wrote) is absent from the map.
 func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, shas []string) (map[string][]gate.Change, error) {
 	want := map[string]bool{}
 	var uniq []string

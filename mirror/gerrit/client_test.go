@@ -319,6 +319,19 @@ func TestQueryChangesPaging(t *testing.T) {
 	}
 }
 
+func TestQueryChangesRepeatedPages(t *testing.T) {
+	c, srv := newCanned(t, func(w http.ResponseWriter, r *http.Request) {
+		gerritJSON(w, `[{"_number":1,"project":"p","branch":"main"},{"_number":2,"project":"p","branch":"main","_more_changes":true}]`)
+	})
+	cl, _ := New(srv.URL, WithPageSize(2))
+	if _, err := cl.QueryChanges(context.Background(), "status:merged"); err == nil || !strings.Contains(err.Error(), "already seen") {
+		t.Errorf("server ignoring S: error = %v", err)
+	}
+	if len(c.requests) != 4 {
+		t.Errorf("%d requests, want 4 (the first page and three repeats)", len(c.requests))
+	}
+}
+
 func TestQuoteQuery(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain":      `"plain"`,
