@@ -100,7 +100,7 @@ type Requirement struct {
 func CodeReviewRequirement() Requirement {
 	return Requirement{
 		Name:           "Code-Review",
-		Description:    "At least one maximum vote for label 'Code-Review' is required",
+		Description:    "Changes must have at least one MAX Code-Review vote and no MIN to be submittable.",
 		Submittability: "label:Code-Review=MAX AND -label:Code-Review=MIN",
 	}
 }

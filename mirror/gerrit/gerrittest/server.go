@@ -18,7 +18,7 @@ import (
 )
 
 // Version is the Gerrit version the simulator claims to be.
-const Version = "3.13.1"
+const Version = "3.13.5"
 
 // Server is a simulated Gerrit. Its methods are safe for concurrent use.
 type Server struct {
