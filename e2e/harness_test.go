@@ -74,6 +74,11 @@ type gateSetup struct {
 	password  string
 	policy    string
 	extra     string // more top-level config YAML
+	// sshKey and knownHosts, when set, are written to files and named
+	// as gerrit.sshKeyFile and gerrit.knownHostsFile (for an ssh gitURL).
+	sshKey     []byte
+	knownHosts string
+	pageSize   int
 }
 
 func freeAddr(t *testing.T) string {
@@ -102,6 +107,14 @@ func writeGateConfig(t *testing.T, dir, addr string, s gateSetup) string {
 	if s.username != "" {
 		must(os.WriteFile(filepath.Join(dir, "gerrit-password"), []byte(s.password+"\n"), 0o600))
 		cfg += fmt.Sprintf("  username: %s\n  passwordFile: ./gerrit-password\n", s.username)
+	}
+	if s.sshKey != nil {
+		must(os.WriteFile(filepath.Join(dir, "id_ed25519"), s.sshKey, 0o600))
+		must(os.WriteFile(filepath.Join(dir, "known_hosts"), []byte(s.knownHosts), 0o644))
+		cfg += "  sshKeyFile: ./id_ed25519\n  knownHostsFile: ./known_hosts\n"
+	}
+	if s.pageSize != 0 {
+		cfg += fmt.Sprintf("  pageSize: %d\n", s.pageSize)
 	}
 	cfg += s.extra
 	path := filepath.Join(dir, "gerritgate.yaml")
@@ -257,6 +270,9 @@ func (g *gateProc) settle() {
 func (g *gateProc) deployed(project, env string) string {
 	g.t.Helper()
 	out, err := git(g.t, "", "ls-remote", g.url+"/"+project+".git", "refs/heads/deploy/"+env)
+	if err != nil && strings.Contains(out, "not found") {
+		return "" // no served repository yet: nothing was ever deployed
+	}
 	if err != nil {
 		g.t.Fatalf("ls-remote: %v\n%s", err, out)
 	}

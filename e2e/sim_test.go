@@ -23,9 +23,9 @@ type sim struct {
 	n        atomic.Int64
 }
 
-func newSim(t *testing.T, submitType string) *sim {
+func newSim(t *testing.T, submitType string, opts ...gerrittest.Option) *sim {
 	t.Helper()
-	srv, err := gerrittest.New()
+	srv, err := gerrittest.New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
