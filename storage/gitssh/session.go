@@ -1,0 +1,265 @@
+package gitssh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gliderlabs/ssh"
+
+	"github.com/gerritgate/gerritgate/storage/githttp"
+)
+
+// What a client is told. A project it may not read and a missing one get
+// the same message.
+const (
+	msgNotFound     = "gerritgate: repository not found"
+	msgReadOnly     = "gerritgate is read-only: push to Gerrit instead"
+	msgArchive      = "gerritgate: git archive is not served; clone the repository instead"
+	msgNoShell      = "gerritgate: no shell here; this server only serves git clone and git fetch"
+	msgSubsystem    = "gerritgate: no subsystems (sftp, ...) here; this server only serves git clone and git fetch"
+	msgUnknown      = "gerritgate: only git-upload-pack (git clone, git fetch) is served"
+	msgMalformed    = "gerritgate: malformed command: expected git-upload-pack '<project>'"
+	msgUnauthorized = "gerritgate: permission denied (publickey)"
+	msgClosing      = "gerritgate: server is shutting down; try again"
+	msgInternal     = "gerritgate: internal error"
+)
+
+// result is what the log line and the observer are told about a session.
+type result struct {
+	reader, project, command, protocol string
+	outcome                            string
+	code                               int
+	err                                error
+	stdinDone                          <-chan struct{} // the copy to git's stdin has ended
+}
+
+// handle serves one session: an exec request, a shell request or a
+// subsystem request. It runs in its own goroutine; gliderlabs/ssh closes
+// the session when it returns.
+func (s *Server) handle(sess ssh.Session) {
+	if !s.startSession() {
+		fmt.Fprintln(sess.Stderr(), msgClosing)
+		sess.Exit(1)
+		return
+	}
+	defer s.active.Done()
+	start := time.Now()
+	res := s.serve(sess)
+
+	// Log before the exit status goes out, so the line is there by the
+	// time the client has its answer.
+	attrs := []any{
+		"transport", "ssh",
+		"reader", res.reader,
+		"project", res.project,
+		"command", res.command,
+		"outcome", res.outcome,
+		"exit", res.code,
+		"duration", time.Since(start).Round(time.Millisecond),
+		"remote", sess.RemoteAddr().String(),
+	}
+	if res.protocol != "" {
+		attrs = append(attrs, "protocol", res.protocol)
+	}
+	if res.err != nil {
+		attrs = append(attrs, "err", res.err)
+	}
+	s.logger.Info("git request", attrs...)
+	if s.onSession != nil {
+		s.onSession(res.project, res.outcome)
+	}
+
+	sess.Exit(res.code)
+	if res.stdinDone != nil {
+		// Closing the session ends the read the copy may be blocked in.
+		<-res.stdinDone
+	}
+}
+
+func (s *Server) serve(sess ssh.Session) result {
+	refuse := func(res result, msg string) result {
+		fmt.Fprintln(sess.Stderr(), msg)
+		res.code = 1
+		return res
+	}
+	var res result
+
+	// The handshake accepted this key, but the access list may have
+	// changed since: ask again now that the key is about to be used.
+	if s.auth == nil {
+		return refuse(result{outcome: "unauthenticated"}, msgUnauthorized)
+	}
+	key := sess.PublicKey()
+	if key == nil {
+		return refuse(result{outcome: "unauthenticated"}, msgUnauthorized)
+	}
+	reader, ok := s.auth.AuthorizeKey(key)
+	if !ok {
+		return refuse(result{outcome: "unauthenticated"}, msgUnauthorized)
+	}
+	res.reader = reader
+
+	if sess.Subsystem() != "" {
+		res.command, res.outcome = "subsystem", "refused"
+		return refuse(res, msgSubsystem)
+	}
+	raw := sess.RawCommand()
+	if raw == "" {
+		res.command, res.outcome = "shell", "refused"
+		return refuse(res, msgNoShell)
+	}
+	verb, arg, err := splitCommand(raw)
+	res.command = verb
+	if err == nil && verb != uploadPack {
+		res.project, _ = projectFromPath(arg) // for the log only
+	}
+	switch {
+	case verb == receivePack:
+		res.outcome = "push_refused"
+		return refuse(res, msgReadOnly)
+	case verb == uploadArchive:
+		res.outcome = "refused"
+		return refuse(res, msgArchive)
+	case errors.Is(err, errUnknownCommand):
+		res.command, res.outcome = "other", "refused"
+		return refuse(res, msgUnknown)
+	case err != nil:
+		res.outcome = "bad_request"
+		return refuse(res, msgMalformed)
+	}
+	project, err := projectFromPath(arg)
+	if err != nil {
+		res.outcome = "bad_request"
+		return refuse(res, msgNotFound)
+	}
+	res.project = project
+	if !s.auth.CanRead(reader, project) {
+		res.outcome = "denied"
+		return refuse(res, msgNotFound)
+	}
+	dir, err := s.resolver.ServedPath(project)
+	if err != nil {
+		res.outcome, res.err = "not_found", err
+		return refuse(res, msgNotFound)
+	}
+	res.protocol = gitProtocol(sess.Environ())
+	res.code, res.stdinDone, res.err = s.uploadPack(sess, dir, res.protocol)
+	switch {
+	case res.code == 0 && res.err == nil:
+		res.outcome = "ok"
+	case res.err != nil && res.code < 0:
+		res.outcome, res.code = "error", 1
+		fmt.Fprintln(sess.Stderr(), msgInternal)
+	default:
+		res.outcome = "error"
+	}
+	return res
+}
+
+var protocolRE = regexp.MustCompile(`^[A-Za-z0-9=:._-]{1,256}$`)
+
+// gitProtocol returns the client's GIT_PROTOCOL ("version=2") if it is
+// well-formed, else "" (protocol v0).
+func gitProtocol(env []string) string {
+	p := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GIT_PROTOCOL="); ok {
+			p = v
+		}
+	}
+	if !protocolRE.MatchString(p) {
+		return ""
+	}
+	return p
+}
+
+// uploadPack runs git upload-pack on dir wired to the session and returns
+// its exit code (negative when it could not run or was killed) and a
+// channel closed when the copy of the session to git's stdin has ended.
+func (s *Server) uploadPack(sess ssh.Session, dir, protocol string) (int, <-chan struct{}, error) {
+	// Not the session's context: a client (go-git, so Flux) may close the
+	// connection as soon as it has the last byte, before git has exited,
+	// and that clone succeeded. A git whose client went away fails at its
+	// next read or write instead; the timeout and Close bound the rest.
+	ctx, cancel := s.commandContext()
+	defer cancel()
+	args := append(githttp.UploadPackConfig(), "upload-pack", "--strict", dir)
+	cmd := exec.CommandContext(ctx, s.gitPath, args...)
+	cmd.Env = githttp.Env(protocol)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = io.MultiWriter(sess.Stderr(), &limitedBuffer{buf: &stderr, max: 4096})
+	cmd.WaitDelay = 10 * time.Second
+	// Copy stdin and stdout ourselves. With cmd.Stdin = sess, Wait would
+	// wait for the client's EOF after git has exited; with cmd.Stdout =
+	// sess, WaitDelay could cut off the end of the pack on a slow link.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return -1, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return -1, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return -1, nil, err
+	}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		io.Copy(stdin, sess)
+		stdin.Close()
+	}()
+	// Until git closes its stdout, or the client stops taking it: then
+	// closing our end makes git's next write fail.
+	io.Copy(sess, stdout)
+	stdout.Close()
+	// Wait closes stdin once git has exited; the copy then ends at the
+	// client's next write or when the session closes.
+	err = cmd.Wait()
+	if err == nil {
+		return 0, copied, nil
+	}
+	err = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() > 0 {
+		return exit.ExitCode(), copied, err
+	}
+	return -1, copied, err
+}
+
+// commandContext bounds one git run by the max timeout and by Close.
+func (s *Server) commandContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	if s.maxTimeout > 0 {
+		ctx, cancel = context.WithTimeout(context.Background(), s.maxTimeout)
+	}
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-s.kill:
+			cancel()
+		case <-stop:
+		}
+	}()
+	return ctx, func() { close(stop); cancel() }
+}
+
+type limitedBuffer struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.buf.Len(); room > 0 {
+		l.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
