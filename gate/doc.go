@@ -1,8 +1,17 @@
 // Package gate holds the approval policy and the pure decision over it.
 //
-// ParsePolicy reads the policy YAML strictly. Evaluate decides, from the
-// policy, a range of commits and what Gerrit said about them, which commits
-// are approved and how far a deploy branch may advance, with the evidence
-// for every rule. Evaluate does no I/O and never guesses: anything it cannot
-// account for is not approved.
+// ParsePolicy reads the policy YAML strictly: unknown keys, wrong types,
+// undefined or cyclic policy names, bad globs and bad vote values are
+// errors at file:line:column, and policies that extend others are resolved
+// once, there. Config.Match says which entries apply to a project when
+// entries name projects by pattern.
+//
+// Evaluate decides, from a policy, a range of commits and what Gerrit said
+// about them (changes, votes, messages, submit requirements), plus what the
+// caller looked up (changed files, group members), which commits are
+// approved and how far a deploy branch may advance, with the evidence for
+// every rule. Evaluate does no I/O and never guesses: anything it cannot
+// account for (an unknown status or change kind, a vote it cannot tie to a
+// patch set, a group nobody resolved, files nobody listed) is not approved.
+// It must never approve a commit whose code no counted vote reviewed.
 package gate

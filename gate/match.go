@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -86,4 +87,27 @@ func (c *Config) Match(project string) ([]Repo, error) {
 		}
 	}
 	return out, nil
+}
+
+// Projects lists the projects the policy file names literally, once each,
+// in file order: those can be mirrored without asking Gerrit what exists.
+func (c *Config) Projects() []string {
+	return c.entries(false)
+}
+
+// Patterns lists the project patterns of the policy file, once each, in
+// file order: the caller lists Gerrit's projects, keeps those a pattern
+// matches, and asks Match for each.
+func (c *Config) Patterns() []string {
+	return c.entries(true)
+}
+
+func (c *Config) entries(patterns bool) []string {
+	var out []string
+	for _, r := range c.Repos {
+		if IsPattern(r.Project) == patterns && !slices.Contains(out, r.Project) {
+			out = append(out, r.Project)
+		}
+	}
+	return out
 }

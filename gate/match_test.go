@@ -155,3 +155,16 @@ func TestValidPathGlob(t *testing.T) {
 		}
 	}
 }
+
+func TestProjectsAndPatterns(t *testing.T) {
+	c, err := ParsePolicy("p.yaml", []byte(matchPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(c.Projects(), " "), "platform/fleet"; got != want {
+		t.Errorf("Projects() = %q, want %q", got, want)
+	}
+	if got, want := strings.Join(c.Patterns(), " "), "platform/* */tools [ab]*/ci */ci"; got != want {
+		t.Errorf("Patterns() = %q, want %q", got, want)
+	}
+}

@@ -164,10 +164,10 @@ func LoadPolicy(path string) (*Config, error) {
 // same one.
 func ParsePolicy(file string, data []byte) (*Config, error) {
 	var cf configFile
-	if err := yamlfile.Decode(file, data, &cf); err != nil {
+	if err := decode(file, data, &cf); err != nil {
 		return nil, err
 	}
-	doc := yamlfile.Parse(file, data)
+	doc := parse(file, data)
 	if len(cf.Repos) == 0 {
 		return nil, doc.Errorf("$", "no repos: nothing would ever deploy")
 	}
@@ -197,6 +197,50 @@ func ParsePolicy(file string, data []byte) (*Config, error) {
 	return c, nil
 }
 
+// decode is yamlfile.Decode, except that a panic inside the YAML library
+// (go-yaml 1.19.2 panics on some tagged sequences; FuzzParsePolicy found
+// one, kept in testdata) becomes an error: a bad policy file must be
+// refused, never crash the service.
+func decode(file string, data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &yamlfile.Error{File: file, Msg: fmt.Sprintf("cannot parse the file (the YAML library failed: %v)", r)}
+		}
+	}()
+	return yamlfile.Decode(file, data, v)
+}
+
+// source locates errors in a parsed policy file, guarded like decode.
+type source struct {
+	file string
+	doc  *yamlfile.Doc
+}
+
+func parse(file string, data []byte) (s *source) {
+	s = &source{file: file}
+	defer func() {
+		if recover() != nil {
+			s.doc = nil
+		}
+	}()
+	s.doc = yamlfile.Parse(file, data)
+	return s
+}
+
+// Errorf returns an error at the node path names, or at the file.
+func (s *source) Errorf(path, format string, args ...any) (err error) {
+	plain := &yamlfile.Error{File: s.file, Msg: fmt.Sprintf(format, args...)}
+	if s.doc == nil {
+		return plain
+	}
+	defer func() {
+		if recover() != nil {
+			err = plain
+		}
+	}()
+	return s.doc.Errorf(path, format, args...)
+}
+
 // policyPath is the YAMLPath of a policy; names may hold dots.
 func policyPath(name string) string {
 	return "$.policies.'" + name + "'"
@@ -212,7 +256,7 @@ type parsedPolicy struct {
 	approvers    *int
 }
 
-func checkPolicyFile(doc *yamlfile.Doc, name string, pf *policyFile, all map[string]*policyFile) (*parsedPolicy, error) {
+func checkPolicyFile(doc *source, name string, pf *policyFile, all map[string]*policyFile) (*parsedPolicy, error) {
 	at := policyPath(name)
 	if !policyNameRE.MatchString(name) {
 		return nil, doc.Errorf("$.policies", "bad policy name %q (letters, digits, . _ -)", name)
@@ -301,7 +345,7 @@ func checkPolicyFile(doc *yamlfile.Doc, name string, pf *policyFile, all map[str
 
 // resolve builds policy name from what it extends, into out. chain holds
 // the policies being resolved, to report a cycle.
-func resolve(doc *yamlfile.Doc, name string, parsed map[string]*parsedPolicy, out map[string]*Policy, chain []string) (*Policy, error) {
+func resolve(doc *source, name string, parsed map[string]*parsedPolicy, out map[string]*Policy, chain []string) (*Policy, error) {
 	if p, ok := out[name]; ok {
 		return p, nil
 	}
@@ -367,7 +411,7 @@ func copyOwners(in []OwnerRule) []OwnerRule {
 }
 
 // checkResolved checks what only the merged policy shows.
-func checkResolved(doc *yamlfile.Doc, p *Policy) error {
+func checkResolved(doc *source, p *Policy) error {
 	at := policyPath(p.Name)
 	if len(p.Labels) == 0 {
 		return doc.Errorf(at, "policy %q requires no label: every commit would pass", p.Name)
@@ -385,7 +429,7 @@ func checkResolved(doc *yamlfile.Doc, p *Policy) error {
 	return nil
 }
 
-func parseRequirements(doc *yamlfile.Doc, at string, v any) (Requirements, error) {
+func parseRequirements(doc *source, at string, v any) (Requirements, error) {
 	switch v := v.(type) {
 	case string:
 		if v != RequirementsSatisfied {
@@ -415,7 +459,7 @@ func parseRequirements(doc *yamlfile.Doc, at string, v any) (Requirements, error
 	}
 }
 
-func checkRepos(doc *yamlfile.Doc, c *Config) error {
+func checkRepos(doc *source, c *Config) error {
 	type key struct{ project, branch, env string }
 	seen := map[key]bool{}
 	for i, r := range c.Repos {
