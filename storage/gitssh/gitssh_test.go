@@ -27,6 +27,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/gitssh"
 )
@@ -927,5 +928,74 @@ func TestFluxClone(t *testing.T) {
 	stranger, _ := os.ReadFile(newClientKey(t).file)
 	if _, err := clone(stranger, knownHosts); err == nil {
 		t.Error("flux cloned with an unknown key")
+	}
+}
+
+var (
+	_ gitssh.Authorizer = (*access.Watcher)(nil)
+	_ gitssh.Authorizer = (*access.List)(nil)
+)
+
+// TestAccessFileReload runs the server on a real access file: a key taken
+// out of the file stops working for new connections within the watcher's
+// interval, without a restart.
+func TestAccessFileReload(t *testing.T) {
+	store, sha := served(t)
+	key := newClientKey(t)
+	line := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(key.signer.PublicKey())))
+	accessFile := filepath.Join(t.TempDir(), "access.yaml")
+	write := func(keys string) {
+		tmp := accessFile + ".tmp"
+		os.WriteFile(tmp, []byte("readers:\n  - name: flux-prod\n    projects: [\"platform/*\"]\n    sshKeys: ["+keys+"]\n"), 0o600)
+		if err := os.Rename(tmp, accessFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`"` + line + `"`)
+	w, err := access.NewWatcher(accessFile, nil, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	watched := make(chan error)
+	go func() { watched <- w.Run(ctx) }()
+	defer func() { cancel(); <-watched }()
+
+	hostKey := filepath.Join(t.TempDir(), "k")
+	if err := gitssh.EnsureHostKey(hostKey); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{flux: key, logs: &syncBuffer{}}
+	srv, err := gitssh.New(store, gitssh.WithHostKeyFile(hostKey), gitssh.WithAuthorizer(w),
+		gitssh.WithLogger(slog.New(slog.NewTextHandler(e.logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.serve(t, srv)
+
+	clone := func() (string, error) {
+		dst := filepath.Join(t.TempDir(), "c")
+		out, err := gitRun(t, "", []string{gitSSH(key.file, e.knownHosts)}, "clone", "-q", "--depth", "1", "-b", "deploy/prod", e.url("platform/fleet.git"), dst)
+		if err != nil {
+			return out, err
+		}
+		got, _ := gitRun(t, dst, nil, "rev-parse", "HEAD")
+		return strings.TrimSpace(got), nil
+	}
+	if got, err := clone(); err != nil || got != sha {
+		t.Fatalf("clone with the key in the access file: %v\n%s", err, got)
+	}
+	if !strings.Contains(e.logs.String(), "reader=flux-prod project=platform/fleet") {
+		t.Errorf("the log does not name the reader:\n%s", e.logs.String())
+	}
+
+	write("")
+	for deadline := time.Now().Add(5 * time.Second); w.Generation() < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher did not reload the access file")
+		}
+	}
+	if out, err := clone(); err == nil || !strings.Contains(out, "Permission denied (publickey)") {
+		t.Errorf("clone after the key was removed from the access file: err=%v\n%s", err, out)
 	}
 }
