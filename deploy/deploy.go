@@ -49,6 +49,7 @@ const (
 	Diverged    Reason = "Diverged"    // upstream no longer contains the deployed commit
 	NoUpstream  Reason = "NoUpstream"  // the upstream branch does not exist
 	Failed      Reason = "Failed"      // an error stopped the reconcile; nothing moved
+	Deployable  Reason = "Deployable"  // explain only: everything up to the head is approved
 )
 
 // Result is the outcome of one reconcile.
@@ -162,29 +163,16 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 		return nil
 	}
 
-	commits, reachesBase, err := d.pending(t.Project, up, tip, head)
+	dec, diverged, err := d.decide(ctx, t, up, tip, head)
 	if err != nil {
 		return err
 	}
-	if !reachesBase {
+	if diverged {
 		res.Reason = Diverged
 		res.Message = fmt.Sprintf("upstream %s at %s no longer contains the deployed commit %s: history was rewritten; nothing is deployed until an operator decides", t.Branch, short(head), short(tip))
 		return nil
 	}
-	shas := make([]string, len(commits))
-	for i, c := range commits {
-		shas[i] = c.SHA
-	}
-	changes, err := d.approvals.ChangesForCommits(ctx, t.Project, t.Branch, shas)
-	if err != nil {
-		return fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
-	}
-	dec := gate.Evaluate(t.Policy, gate.Range{
-		Project: t.Project, Branch: t.Branch,
-		Base: tip.String(), Head: head.String(),
-		Commits: commits, Changes: changes,
-	})
-	res.Decision = &dec
+	res.Decision = dec
 	if dec.Target == tip.String() {
 		res.Reason, res.Message = NotApproved, dec.Why()
 		return nil
@@ -199,6 +187,108 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 		res.Message += "; stopped before " + dec.Why()
 	}
 	return nil
+}
+
+// decide evaluates the commits between base and head. diverged is true
+// when head does not descend from base.
+func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base, head plumbing.Hash) (dec *gate.Decision, diverged bool, err error) {
+	commits, reachesBase, err := d.pending(t.Project, up, base, head)
+	if err != nil {
+		return nil, false, err
+	}
+	if !reachesBase {
+		return nil, true, nil
+	}
+	shas := make([]string, len(commits))
+	for i, c := range commits {
+		shas[i] = c.SHA
+	}
+	changes, err := d.approvals.ChangesForCommits(ctx, t.Project, t.Branch, shas)
+	if err != nil {
+		return nil, false, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
+	}
+	out := gate.Evaluate(t.Policy, gate.Range{
+		Project: t.Project, Branch: t.Branch,
+		Base: base.String(), Head: head.String(),
+		Commits: commits, Changes: changes,
+	})
+	return &out, false, nil
+}
+
+// Explain decides without moving anything, for people asking why: the
+// commits pending for deploy/<env> (last == 0), or the last commits on the
+// upstream branch's first-parent line (last > 0), for previewing a policy
+// edit against history that is already deployed.
+func (d *Deployer) Explain(ctx context.Context, t Target, last int) (Result, error) {
+	res := Result{Project: t.Project, Branch: t.Branch, Env: t.Env, Time: time.Now().UTC()}
+	if t.Policy == nil {
+		return res, errors.New("no policy")
+	}
+	res.Policy = t.Policy.Name
+	up, err := d.store.Upstream(t.Project)
+	if err != nil {
+		return res, fmt.Errorf("upstream mirror of %s: %w", t.Project, err)
+	}
+	head, err := up.Ref("refs/heads/" + t.Branch)
+	if err != nil {
+		return res, err
+	}
+	if head.IsZero() {
+		return res, fmt.Errorf("upstream branch %s of %s does not exist in the mirror", t.Branch, t.Project)
+	}
+	res.Head = head.String()
+	tip := plumbing.ZeroHash
+	if served, err := d.store.Served(t.Project); err == nil {
+		if tip, err = served.Ref(t.Ref()); err != nil {
+			return res, err
+		}
+	}
+	res.From, res.To = hex(tip), hex(tip)
+	base := tip
+	if last > 0 || tip.IsZero() {
+		if last <= 0 {
+			last = 20
+		}
+		if base, err = firstParentAncestor(up, head, last); err != nil {
+			return res, err
+		}
+	}
+	if base == head {
+		res.Reason, res.Message = UpToDate, "deployed commit is the upstream head"
+		return res, nil
+	}
+	dec, diverged, err := d.decide(ctx, t, up, base, head)
+	if err != nil {
+		return res, err
+	}
+	if diverged {
+		res.Reason, res.Message = Diverged, fmt.Sprintf("upstream %s no longer contains the deployed commit %s", t.Branch, short(tip))
+		return res, nil
+	}
+	res.Decision = dec
+	if dec.Target == head.String() {
+		res.Reason, res.Message = Deployable, "every commit up to the upstream head is approved"
+	} else {
+		res.Reason, res.Message = NotApproved, dec.Why()
+	}
+	return res, nil
+}
+
+// firstParentAncestor walks n steps down the first-parent line from head,
+// stopping at a root commit.
+func firstParentAncestor(up *storage.Repo, head plumbing.Hash, n int) (plumbing.Hash, error) {
+	h := head
+	for i := 0; i < n; i++ {
+		c, err := object.GetCommit(up.Git.Storer, h)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		if len(c.ParentHashes) == 0 {
+			return h, nil
+		}
+		h = c.ParentHashes[0]
+	}
+	return h, nil
 }
 
 func (d *Deployer) initialize(ctx context.Context, t Target, up, served *storage.Repo, head plumbing.Hash, res *Result) error {

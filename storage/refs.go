@@ -30,7 +30,8 @@ type Repo struct {
 	Path string
 	Git  *git.Repository
 
-	mu sync.Mutex // serialises UpdateRefs within this process
+	mu       sync.Mutex // serialises UpdateRefs within this process
+	readOnly bool
 }
 
 // RefUpdate asks for ref Name to move from Old to New. A zero Old means the
@@ -96,6 +97,9 @@ func (r *Repo) Refs(prefix string) (map[string]plumbing.Hash, error) {
 func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 	if len(updates) == 0 {
 		return nil
+	}
+	if r.readOnly {
+		return errors.New("repository opened read-only")
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

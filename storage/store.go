@@ -22,8 +22,9 @@ var ErrLocked = errors.New("data directory is in use by another process")
 // Store is the data directory. One process owns it at a time (an flock on
 // .lock), which makes lock files left by a killed predecessor safe to clear.
 type Store struct {
-	dir  string
-	lock *os.File
+	dir      string
+	lock     *os.File
+	readOnly bool
 
 	mu    sync.Mutex
 	repos map[string]*Repo // by kind + "/" + project
@@ -57,11 +58,30 @@ func Open(dir string) (*Store, error) {
 	return &Store{dir: abs, lock: f, repos: map[string]*Repo{}}, nil
 }
 
+// OpenReadOnly opens a data directory another process may own, for
+// inspection (gerritgate explain): it never creates, recovers or writes
+// anything, and Repo.UpdateRefs on its repositories fails.
+func OpenReadOnly(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("data directory %s: %w", abs, ErrNotFound)
+	}
+	return &Store{dir: abs, readOnly: true, repos: map[string]*Repo{}}, nil
+}
+
 // Dir is the absolute path of the data directory.
 func (s *Store) Dir() string { return s.dir }
 
 // Close releases the data directory.
-func (s *Store) Close() error { return s.lock.Close() }
+func (s *Store) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	return s.lock.Close()
+}
 
 // Upstream returns the mirror of Gerrit's project, creating it if needed.
 // It is never served to clients.
@@ -110,7 +130,7 @@ func (s *Store) repo(kind, project string, create bool) (*Repo, error) {
 		return r, nil
 	}
 	path := filepath.Join(s.dir, kind, filepath.FromSlash(project)+".git")
-	r, err := openRepo(path, kind == kindServed, create)
+	r, err := openRepo(path, kind == kindServed, create && !s.readOnly, s.readOnly)
 	if err != nil {
 		return nil, fmt.Errorf("%s repository of %q: %w", kind, project, err)
 	}
@@ -135,9 +155,12 @@ const servedConfig = `[core]
 	denyDeletes = true
 `
 
-func openRepo(path string, served, create bool) (*Repo, error) {
+func openRepo(path string, served, create, readOnly bool) (*Repo, error) {
 	g, err := git.PlainOpen(path)
-	if errors.Is(err, git.ErrRepositoryNotExists) && create {
+	if errors.Is(err, git.ErrRepositoryNotExists) && !create {
+		return nil, ErrNotFound
+	}
+	if errors.Is(err, git.ErrRepositoryNotExists) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, err
 		}
@@ -146,7 +169,10 @@ func openRepo(path string, served, create bool) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Repo{Path: path, Git: g}
+	r := &Repo{Path: path, Git: g, readOnly: readOnly}
+	if readOnly {
+		return r, nil
+	}
 	if err := r.recover(); err != nil {
 		return nil, fmt.Errorf("recover: %w", err)
 	}

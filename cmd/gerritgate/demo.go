@@ -105,7 +105,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	s.onResult = func(r deploy.Result) {
 		mu.Lock()
 		defer mu.Unlock()
-		printResult(stdout, r)
+		printDecision(stdout, r, false)
 	}
 
 	runErr := make(chan error, 1)
@@ -157,25 +157,6 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	return err
-}
-
-func printResult(w io.Writer, r deploy.Result) {
-	fmt.Fprintf(w, "[gate]   deploy/%s: %s: %s\n", r.Env, r.Reason, r.Message)
-	if r.Decision == nil {
-		return
-	}
-	for _, v := range r.Decision.Verdicts {
-		mark := "ok     "
-		if !v.Approved {
-			mark = "BLOCKED"
-		}
-		fmt.Fprintf(w, "           %s %s %q\n", mark, v.SHA[:12], v.Subject)
-		for _, rule := range v.Rules {
-			if !rule.Pass {
-				fmt.Fprintf(w, "                   - %s: %s\n", rule.Name, rule.Detail)
-			}
-		}
-	}
 }
 
 func writeDemoConfig(dir, listen, gerritURL, password string) (string, error) {

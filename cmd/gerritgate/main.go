@@ -18,7 +18,6 @@ import (
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/mirror"
-	"github.com/gerritgate/gerritgate/mirror/gerrit"
 	"github.com/gerritgate/gerritgate/storage"
 )
 
@@ -28,6 +27,8 @@ Usage:
   gerritgate serve --config gerritgate.yaml   run the service
   gerritgate demo [--listen 127.0.0.1:8080]   run it against a simulated Gerrit
   gerritgate check policy.yaml                validate a policy file
+  gerritgate explain --config gerritgate.yaml --project P --env E [--commit SHA] [--policy new.yaml] [--last N] [--json]
+                                              why each pending commit is (not) deployable
   gerritgate version
 `
 
@@ -52,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdServe(ctx, args[1:], stderr)
 	case "demo":
 		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "explain":
+		return cmdExplain(ctx, args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout)
 	case "version":
@@ -106,11 +109,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 			return nil, fmt.Errorf("gerrit.passwordFile: %w", err)
 		}
 	}
-	opts := []gerrit.Option{gerrit.WithLogger(logger), gerrit.WithPageSize(cfg.Gerrit.PageSize)}
-	if cfg.Gerrit.Username != "" && password != "" {
-		opts = append(opts, gerrit.WithBasicAuth(cfg.Gerrit.Username, password))
-	}
-	client, err := gerrit.New(cfg.Gerrit.URL, opts...)
+	client, err := gerritClient(cfg, logger)
 	if err != nil {
 		return nil, err
 	}

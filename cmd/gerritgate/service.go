@@ -36,6 +36,7 @@ type service struct {
 	logger     *slog.Logger
 	metrics    *metrics
 
+	work    sync.Mutex // one poll or explain at a time over the repositories
 	mu      sync.Mutex
 	results map[string]deploy.Result // by project + "\x00" + env
 	polls   atomic.Int64
@@ -67,6 +68,8 @@ func targets(pc *gate.Config) (projects []string, byProject map[string][]deploy.
 // project after the other. A project whose fetch fails keeps its deploy
 // refs where they are.
 func (s *service) pollOnce(ctx context.Context) {
+	s.work.Lock()
+	defer s.work.Unlock()
 	start := time.Now()
 	pc := s.policy.Load()
 	projects, byProject := targets(pc)
@@ -203,6 +206,7 @@ func (s *service) handler() http.Handler {
 	})
 	api.HandleFunc("GET /api/v1/status", s.serveStatus)
 	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}", s.serveEnvironment)
+	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}/pending", s.servePending)
 	api.Handle("GET /metrics", s.metrics.handler())
 	api.HandleFunc("GET /{$}", s.servePage)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
