@@ -999,3 +999,25 @@ func TestAccessFileReload(t *testing.T) {
 		t.Errorf("clone after the key was removed from the access file: err=%v\n%s", err, out)
 	}
 }
+
+func TestObserver(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	e := start(t, gitssh.WithObserver(func(project, outcome string) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, project+" "+outcome)
+	}))
+	flux, other := e.dial(t, e.flux), e.dial(t, e.other)
+	run(t, flux, "git-upload-pack 'platform/fleet'", "0000")
+	run(t, flux, "git-upload-pack 'made/up/name-1'", "0000")
+	run(t, other, "git-upload-pack 'platform/fleet'", "0000")
+	run(t, flux, "git-receive-pack 'platform/fleet'", "")
+	run(t, flux, "rm -rf /", "")
+	want := []string{"platform/fleet ok", " denied", " denied", " push_refused", " refused"}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("observed %q, want %q", got, want)
+	}
+}

@@ -83,8 +83,9 @@ func WithIdleTimeout(d time.Duration) Option { return func(s *Server) { s.idleTi
 // like one HTTP upload-pack run).
 func WithMaxTimeout(d time.Duration) Option { return func(s *Server) { s.maxTimeout = d } }
 
-// WithObserver is called once per session with the project ("" when the
-// request named none) and the outcome ("ok", "denied", "not_found",
+// WithObserver is called once per session with the project (or "" unless
+// it named a served repository the reader may read, so clients cannot
+// invent label values) and the outcome ("ok", "denied", "not_found",
 // "push_refused", "refused", "bad_request", "unauthenticated", "error"),
 // e.g. for metrics.
 func WithObserver(f func(project, outcome string)) Option {

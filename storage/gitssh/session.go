@@ -37,6 +37,7 @@ type result struct {
 	outcome                            string
 	code                               int
 	err                                error
+	served                             bool            // project named a served repository
 	stdinDone                          <-chan struct{} // the copy to git's stdin has ended
 }
 
@@ -73,7 +74,13 @@ func (s *Server) handle(sess ssh.Session) {
 	}
 	s.logger.Info("git request", attrs...)
 	if s.onSession != nil {
-		s.onSession(res.project, res.outcome)
+		// Only names of served repositories: a client must not be able
+		// to mint metric labels.
+		project := ""
+		if res.served {
+			project = res.project
+		}
+		s.onSession(project, res.outcome)
 	}
 
 	sess.Exit(res.code)
@@ -149,6 +156,7 @@ func (s *Server) serve(sess ssh.Session) result {
 		res.outcome, res.err = "not_found", err
 		return refuse(res, msgNotFound)
 	}
+	res.served = true
 	res.protocol = gitProtocol(sess.Environ())
 	res.code, res.stdinDone, res.err = s.uploadPack(sess, dir, res.protocol)
 	switch {
