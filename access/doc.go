@@ -3,6 +3,19 @@
 // projects anyone may read. A Watcher reloads the file when it changes and
 // keeps the last good list when an edit is broken.
 //
+// The file:
+//
+//	readers:
+//	  - name: flux-prod
+//	    projects: ["platform/*"]        # path.Match globs; "*" alone is everything
+//	    sshKeys: ["ssh-ed25519 AAAA... flux@prod"]
+//	    tokens: ["sha256:9f86d0..."]    # hex sha256 of the token, never the token
+//	    expires: 2027-01-01T00:00:00Z   # optional
+//	anonymous: ["public/*"]             # readable without credentials (default none)
+//
+// Nothing is readable unless a pattern grants it. A glob's "*" does not
+// cross a slash: "platform/*" is platform/fleet, not platform/a/b.
+//
 // It never stores, logs or returns a token in the clear (only sha256
 // hashes are kept and compared, in constant time), and never puts a key or
 // token into an error message.
