@@ -57,7 +57,7 @@ func (s *syncBuffer) String() string {
 
 // gateProc is one running `gerritgate serve`.
 type gateProc struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string // holds config, policy, secrets, data
 	url     string // http://127.0.0.1:port
 	cmd     *exec.Cmd
@@ -81,7 +81,7 @@ type gateSetup struct {
 	pageSize   int
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -92,7 +92,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // writeGateConfig writes gerritgate.yaml and friends into dir.
-func writeGateConfig(t *testing.T, dir, addr string, s gateSetup) string {
+func writeGateConfig(t testing.TB, dir, addr string, s gateSetup) string {
 	t.Helper()
 	must := func(err error) {
 		if err != nil {
@@ -123,7 +123,7 @@ func writeGateConfig(t *testing.T, dir, addr string, s gateSetup) string {
 }
 
 // startGate writes a config into a fresh dir and starts the binary.
-func startGate(t *testing.T, s gateSetup) *gateProc {
+func startGate(t testing.TB, s gateSetup) *gateProc {
 	t.Helper()
 	dir := t.TempDir()
 	addr := freeAddr(t)
@@ -297,12 +297,12 @@ func (g *gateProc) waitDeployed(project, env, want string) {
 }
 
 // git runs C git with a clean, predictable environment.
-func git(t *testing.T, dir string, args ...string) (string, error) {
+func git(t testing.TB, dir string, args ...string) (string, error) {
 	t.Helper()
 	return gitEnv(t, dir, nil, args...)
 }
 
-func gitEnv(t *testing.T, dir string, env []string, args ...string) (string, error) {
+func gitEnv(t testing.TB, dir string, env []string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir

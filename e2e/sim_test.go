@@ -13,7 +13,7 @@ const project = "platform/fleet"
 
 // sim is the simulated Gerrit with the verbs the scenarios use.
 type sim struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *gerrittest.Server
 	url      string
 	password string
@@ -23,7 +23,7 @@ type sim struct {
 	n        atomic.Int64
 }
 
-func newSim(t *testing.T, submitType string, opts ...gerrittest.Option) *sim {
+func newSim(t testing.TB, submitType string, opts ...gerrittest.Option) *sim {
 	t.Helper()
 	srv, err := gerrittest.New(opts...)
 	if err != nil {
