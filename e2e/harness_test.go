@@ -167,8 +167,30 @@ func (g *gateProc) start() {
 	}
 }
 
+// secrets holds every credential a test handed out, so that every gate's
+// log in the whole run can be checked for them.
+var secrets sync.Map
+
+func registerSecret(s ...string) {
+	for _, v := range s {
+		secrets.Store(v, true)
+	}
+}
+
+// checkLog fails the test if the gate's log holds any registered secret.
+func (g *gateProc) checkLog() {
+	log := g.log.String()
+	secrets.Range(func(k, _ any) bool {
+		if s := k.(string); s != "" && strings.Contains(log, s) {
+			g.t.Errorf("gerritgate's log contains a secret (%.6s...)", s)
+		}
+		return true
+	})
+}
+
 // stop sends SIGTERM and waits for a graceful exit.
 func (g *gateProc) stop() {
+	defer g.checkLog()
 	if g.cmd == nil || g.cmd.Process == nil {
 		return
 	}
@@ -195,6 +217,7 @@ func (g *gateProc) stop() {
 
 // kill9 kills the process without warning.
 func (g *gateProc) kill9() {
+	g.checkLog()
 	g.cmd.Process.Signal(syscall.SIGKILL)
 	<-g.done
 }
@@ -313,5 +336,22 @@ func gitEnv(t testing.TB, dir string, env []string, args ...string) (string, err
 		"GIT_COMMITTER_NAME=tester", "GIT_COMMITTER_EMAIL=tester@example.com",
 	}, env...)
 	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// runCmd runs a command with a clean environment and a time limit.
+func runCmd(name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
 	return string(out), err
 }

@@ -25,6 +25,7 @@ func TestMirrorOverSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	sshPub, _ := ssh.NewPublicKey(pub)
+	registerSecret(string(pem.EncodeToMemory(block)))
 	if err := sim.srv.AddSSHKey("gate", ssh.MarshalAuthorizedKey(sshPub)); err != nil {
 		t.Fatal(err)
 	}

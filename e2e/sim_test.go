@@ -32,6 +32,7 @@ func newSim(t testing.TB, submitType string, opts ...gerrittest.Option) *sim {
 	t.Cleanup(func() { srv.Close() })
 	s := &sim{t: t, srv: srv, url: srv.URL(), password: "gate-secret-" + fmt.Sprint(t.Name())}
 	srv.SetCredentials("gate", s.password)
+	registerSecret(s.password)
 	s.alice, s.bob, s.carol = srv.AddAccount("alice"), srv.AddAccount("bob"), srv.AddAccount("carol")
 	if err := srv.CreateProject(project, submitType,
 		gerrittest.WithLabels(gerrittest.CodeReview(), gerrittest.Verified())); err != nil {

@@ -21,8 +21,12 @@ type Config struct {
 	Poll    string       `yaml:"poll"`
 	Gerrit  GerritConfig `yaml:"gerrit"`
 	HTTP    HTTPConfig   `yaml:"http"`
+	SSH     SSHConfig    `yaml:"ssh"`
 	Policy  string       `yaml:"policy"`
-	LogJSON bool         `yaml:"logJSON"`
+	// Access is the reader list (access.yaml); without it every served
+	// project is readable anonymously over HTTP and SSH is off.
+	Access  string `yaml:"access"`
+	LogJSON bool   `yaml:"logJSON"`
 
 	file string
 }
@@ -43,6 +47,13 @@ type GerritConfig struct {
 // HTTPConfig is the HTTP listener: git, API, status page, metrics.
 type HTTPConfig struct {
 	Listen string `yaml:"listen"`
+}
+
+// SSHConfig is the SSH listener (git upload-pack only). Off unless Listen
+// is set.
+type SSHConfig struct {
+	Listen       string   `yaml:"listen"`
+	HostKeyFiles []string `yaml:"hostKeyFiles"`
 }
 
 const defaultPoll = "@every 30s"
@@ -117,6 +128,21 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		return nil, doc.Errorf("$.http.listen", "http.listen %q: %v", c.HTTP.Listen, err)
 	}
+	if c.SSH.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.SSH.Listen); err != nil {
+			return nil, doc.Errorf("$.ssh.listen", "ssh.listen %q: %v", c.SSH.Listen, err)
+		}
+		if len(c.SSH.HostKeyFiles) == 0 {
+			return nil, doc.Errorf("$.ssh", "ssh.hostKeyFiles is required with ssh.listen")
+		}
+		if c.Access == "" {
+			return nil, doc.Errorf("$.ssh", "ssh needs an access file (access: ./access.yaml) naming the readers' keys")
+		}
+	}
+	for i := range c.SSH.HostKeyFiles {
+		c.SSH.HostKeyFiles[i] = abs(c.SSH.HostKeyFiles[i])
+	}
+	c.Access = abs(c.Access)
 	if c.Policy == "" {
 		return nil, doc.Errorf("$", "policy (the policy file's path) is required")
 	}

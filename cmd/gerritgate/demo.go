@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,9 +17,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/mirror/gerrit/gerrittest"
+	"github.com/gerritgate/gerritgate/storage/gitssh"
+	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 const demoPolicy = `# The demo's policy: what a commit needs before it reaches deploy/prod.
@@ -40,6 +46,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the gate's HTTP listener")
+	sshListen := fs.String("ssh-listen", "127.0.0.1:2222", "address of the gate's SSH listener")
 	gerritListen := fs.String("gerrit-listen", "127.0.0.1:0", "address of the simulated Gerrit")
 	dataDir := fs.String("dir", "", "directory for the demo's config and data (default: a temporary one, removed at exit)")
 	verbose := fs.Bool("v", false, "show the service's log")
@@ -72,10 +79,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 
-	cfgPath, err := writeDemoConfig(dir, *listen, sim.URL(), password)
+	creds, err := writeDemoConfig(dir, *listen, *sshListen, sim.URL(), password)
 	if err != nil {
 		return err
 	}
+	cfgPath := filepath.Join(dir, "gerritgate.yaml")
 	cfg, err := LoadConfig(cfgPath)
 	if err != nil {
 		return err
@@ -95,11 +103,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, `gerritgate demo
   simulated Gerrit:  %s   (its changes: %s/changes/?q=project:%s)
   gate status page:  %s/
-  gate config:       %s
-  clone what the gate deploys (Flux points here, never at Gerrit):
-    git clone -b deploy/prod %s/%s.git
-
-`, sim.URL(), sim.URL(), project, gateURL, cfgPath, gateURL, project)
+  gate config:       %s   (policy.yaml and access.yaml beside it)
+  clone what the gate deploys (Flux points here, never at Gerrit), as reader "demo":
+    over HTTP:  git clone -b deploy/prod http://demo:%s@%s/%s.git
+    over SSH:   GIT_SSH_COMMAND='ssh -i %s -o UserKnownHostsFile=%s -o IdentitiesOnly=yes' git clone -b deploy/prod ssh://git@%s/%s.git
+  the gate's SSH host key, as Flux's known_hosts wants it:
+    %s
+`, sim.URL(), sim.URL(), project, gateURL, cfgPath, creds.token, *listen, project,
+		creds.keyFile, creds.knownHostsFile, *sshListen, project, creds.knownHostsLine)
 
 	var mu sync.Mutex
 	s.onResult = func(r deploy.Result) {
@@ -159,10 +170,62 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return err
 }
 
-func writeDemoConfig(dir, listen, gerritURL, password string) (string, error) {
+// demoCreds is what the demo's reader needs to clone.
+type demoCreds struct {
+	token          string
+	keyFile        string
+	knownHostsFile string
+	knownHostsLine string
+}
+
+// writeDemoConfig writes the service config, policy, access list, the
+// reader's token and SSH key, the gate's host key and a known_hosts file.
+func writeDemoConfig(dir, listen, sshListen, gerritURL, password string) (demoCreds, error) {
+	var c demoCreds
+	token, hashed, err := access.NewToken()
+	if err != nil {
+		return c, err
+	}
+	c.token = token
+	_, clientKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return c, err
+	}
+	block, err := gossh.MarshalPrivateKey(clientKey, "demo reader")
+	if err != nil {
+		return c, err
+	}
+	clientPub, err := gossh.NewPublicKey(clientKey.Public())
+	if err != nil {
+		return c, err
+	}
+	hostKeyFile := filepath.Join(dir, "ssh_host_ed25519_key")
+	if err := gitssh.EnsureHostKey(hostKeyFile); err != nil {
+		return c, err
+	}
+	hostPEM, err := os.ReadFile(hostKeyFile)
+	if err != nil {
+		return c, err
+	}
+	hostSigner, err := gossh.ParsePrivateKey(hostPEM)
+	if err != nil {
+		return c, err
+	}
+	c.knownHostsLine = knownhosts.Line([]string{knownhosts.Normalize(sshListen)}, hostSigner.PublicKey())
+	c.keyFile = filepath.Join(dir, "demo_id_ed25519")
+	c.knownHostsFile = filepath.Join(dir, "known_hosts")
 	files := map[string]string{
 		"policy.yaml":     demoPolicy,
 		"gerrit-password": password + "\n",
+		"demo_id_ed25519": string(pem.EncodeToMemory(block)),
+		"known_hosts":     c.knownHostsLine + "\n",
+		"access.yaml": fmt.Sprintf(`# Who may read what. Written by gerritgate demo.
+readers:
+  - name: demo
+    projects: ["platform/*"]
+    sshKeys: [%q]
+    tokens: [%q]
+`, strings.TrimSpace(string(gossh.MarshalAuthorizedKey(clientPub))), hashed),
 		"gerritgate.yaml": fmt.Sprintf(`# Written by gerritgate demo.
 dataDir: ./data
 poll: "@every 1s"
@@ -172,15 +235,19 @@ gerrit:
   passwordFile: ./gerrit-password
 http:
   listen: %s
+ssh:
+  listen: %s
+  hostKeyFiles: [./ssh_host_ed25519_key]
+access: ./access.yaml
 policy: ./policy.yaml
-`, gerritURL, listen),
+`, gerritURL, listen, sshListen),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			return "", err
+			return c, err
 		}
 	}
-	return filepath.Join(dir, "gerritgate.yaml"), nil
+	return c, nil
 }
 
 func randomHex(n int) string {

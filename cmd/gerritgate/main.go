@@ -14,7 +14,9 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+	"time"
 
+	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/mirror"
@@ -29,6 +31,7 @@ Usage:
   gerritgate check policy.yaml                validate a policy file
   gerritgate explain --config gerritgate.yaml --project P --env E [--commit SHA] [--policy new.yaml] [--last N] [--json]
                                               why each pending commit is (not) deployable
+  gerritgate token new --name READER         make a reader token; prints it once and the sha256 line for access.yaml
   gerritgate version
 `
 
@@ -55,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "explain":
 		return cmdExplain(ctx, args[1:], stdout, stderr)
+	case "token":
+		return cmdToken(args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout)
 	case "version":
@@ -130,7 +135,17 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		store.Close()
 		return nil, err
 	}
+	var readers *access.Watcher
+	if cfg.Access != "" {
+		if readers, err = access.NewWatcher(cfg.Access, logger, time.Second); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("access: %w", err)
+		}
+	}
 	s := &service{
+		sshListen:  cfg.SSH.Listen,
+		hostKeys:   cfg.SSH.HostKeyFiles,
+		access:     readers,
 		poll:       cfg.Poll,
 		listen:     cfg.HTTP.Listen,
 		policyFile: cfg.Policy,
@@ -142,6 +157,9 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		results:    map[string]deploy.Result{},
 	}
 	s.policy.Store(pc)
+	if readers != nil {
+		s.metrics.watchAccess(readers)
+	}
 	return s, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
 )
 
@@ -47,6 +48,28 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// watchAccess exposes the access file's state: how many versions were
+// loaded, how many broken ones were refused, and whether the last read was
+// good.
+func (m *metrics) watchAccess(w *access.Watcher) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gerritgate_access_loads_total", Help: "Versions of the access file loaded.",
+		}, func() float64 { return float64(w.Generation()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "gerritgate_access_errors_total", Help: "Broken versions of the access file refused (the last good one stays in force).",
+		}, func() float64 { return float64(w.Failures()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gerritgate_access_ok", Help: "1 when the access file as it is on disk is in force, 0 when it is broken.",
+		}, func() float64 {
+			if w.LastError() != nil {
+				return 0
+			}
+			return 1
+		}),
+	)
 }
 
 func (m *metrics) observe(r deploy.Result) {

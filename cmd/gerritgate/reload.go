@@ -11,7 +11,8 @@ import (
 )
 
 // watchPolicy reloads the policy file when its content changes (checked
-// every interval, and at once on a signal on hup). A file that does not
+// every interval, and at once on a signal on hup, which reloads the access
+// file too; that one also watches itself). A file that does not
 // parse changes nothing: the last good policy stays in force, and the error
 // is logged and counted.
 func (s *service) watchPolicy(ctx context.Context, path string, interval time.Duration, hup <-chan os.Signal) {
@@ -25,6 +26,11 @@ func (s *service) watchPolicy(ctx context.Context, path string, interval time.Du
 		case <-t.C:
 		case <-hup:
 			last = nil // reload even if unchanged, to report its state
+			if s.access != nil {
+				if err := s.access.Reload(); err != nil {
+					s.logger.Error("access reload failed; keeping the last good list", "err", err)
+				}
+			}
 		}
 		h := fileHash(path)
 		if h == nil || bytes.Equal(h, last) {

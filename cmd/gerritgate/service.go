@@ -17,11 +17,13 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/mirror"
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/gitssh"
 )
 
 // service runs the poll loop and the HTTP listener.
@@ -29,6 +31,9 @@ type service struct {
 	poll       string
 	listen     string
 	policyFile string
+	sshListen  string
+	hostKeys   []string
+	access     *access.Watcher // nil: anonymous HTTP, no SSH
 	policy     atomic.Pointer[gate.Config]
 	store      *storage.Store
 	mirror     *mirror.Mirror
@@ -151,6 +156,41 @@ func (s *service) run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.logger.Info("serving", "http", "http://"+ln.Addr().String(), "poll", s.poll)
+	if s.access == nil {
+		s.logger.Warn("no access file: every served project is readable anonymously over HTTP")
+	}
+
+	var bg sync.WaitGroup // goroutines run() owns
+	bgCtx, stopBg := context.WithCancel(ctx)
+	defer func() { stopBg(); bg.Wait() }()
+	if s.access != nil {
+		bg.Go(func() { s.access.Run(bgCtx) })
+	}
+	if s.sshListen != "" {
+		sshSrv, err := s.sshServer()
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		sln, err := net.Listen("tcp", s.sshListen)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("ssh listener: %w", err)
+		}
+		s.logger.Info("serving", "ssh", sln.Addr().String())
+		bg.Go(func() {
+			if err := sshSrv.Serve(sln); err != nil && !errors.Is(err, gitssh.ErrServerClosed) {
+				s.logger.Error("ssh server stopped", "err", err)
+			}
+		})
+		defer func() {
+			shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := sshSrv.Shutdown(shut); err != nil {
+				sshSrv.Close()
+			}
+		}()
+	}
 
 	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
 	id, err := c.AddFunc(s.poll, func() { s.pollOnce(ctx) })
@@ -162,6 +202,7 @@ func (s *service) run(ctx context.Context) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() { s.watchPolicy(watchCtx, s.policyFile, 2*time.Second, hup); close(watched) }()
@@ -189,12 +230,31 @@ func (s *service) run(ctx context.Context) error {
 	return err
 }
 
+func (s *service) sshServer() (*gitssh.Server, error) {
+	opts := []gitssh.Option{
+		gitssh.WithAuthorizer(s.access),
+		gitssh.WithLogger(s.logger),
+		gitssh.WithObserver(func(project, outcome string) {
+			s.metrics.gitRequests.WithLabelValues("ssh", outcome).Inc()
+		}),
+	}
+	for _, k := range s.hostKeys {
+		opts = append(opts, gitssh.WithHostKeyFile(k))
+	}
+	return gitssh.New(s.store, opts...)
+}
+
 func (s *service) handler() http.Handler {
-	git := githttp.New(s.store,
+	opts := []githttp.Option{
 		githttp.WithLogger(s.logger),
 		githttp.WithObserver(func(project, outcome string) {
 			s.metrics.gitRequests.WithLabelValues("http", outcome).Inc()
-		}))
+		}),
+	}
+	if s.access != nil {
+		opts = append(opts, githttp.WithAuthorizer(access.NewHTTPAuth(s.access)))
+	}
+	git := githttp.New(s.store, opts...)
 	api := http.NewServeMux()
 	api.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	api.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
