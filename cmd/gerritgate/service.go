@@ -78,6 +78,7 @@ func (s *service) pollOnce(ctx context.Context) {
 	start := time.Now()
 	pc := s.policy.Load()
 	projects, byProject := targets(pc)
+	s.forgetExcept(byProject)
 	for _, p := range projects {
 		if ctx.Err() != nil {
 			return
@@ -101,6 +102,24 @@ func (s *service) pollOnce(ctx context.Context) {
 	}
 	s.polls.Add(1)
 	s.metrics.pollDuration.Observe(time.Since(start).Seconds())
+}
+
+// forgetExcept drops the results of environments the policy no longer
+// has (after a reload), so the status page shows only what is gated now.
+func (s *service) forgetExcept(byProject map[string][]deploy.Target) {
+	keep := map[string]bool{}
+	for _, ts := range byProject {
+		for _, t := range ts {
+			keep[resultKey(t.Project, t.Env)] = true
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.results {
+		if !keep[k] {
+			delete(s.results, k)
+		}
+	}
 }
 
 func (s *service) result(project, env string) (deploy.Result, bool) {
