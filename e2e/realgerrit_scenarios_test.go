@@ -210,6 +210,31 @@ func TestRealGerritPostSubmitVotes(t *testing.T) {
 	}
 }
 
+// Scenario 5, continued: a veto the gate's policy has and Gerrit's does
+// not. All-Projects lets a project override the Code-Review requirement;
+// here -2 does not stop a submit, so a change merges with a -2 on it. The
+// gate's veto still holds.
+func TestRealGerritVetoGerritIgnored(t *testing.T) {
+	r := newRealGerrit(t)
+	p := r.createProject("MERGE_IF_NECESSARY")
+	r.setCodeReviewRequirement(p, "label:Code-Review=MAX")
+	w := r.workspace(p)
+	base := r.tip(p)
+	g := startRealGate(t, r, p, "upstream", "")
+	g.waitDeployed(p, "prod", base)
+
+	c := w.upload(base, "C: vetoed, submitted anyway")
+	r.approve(c)
+	r.mustVote(pusher, c, map[string]int{"Code-Review": -2})
+	if got := r.submit(c); got != c.sha {
+		t.Fatalf("premise: C should merge despite the -2, tip %s", got)
+	}
+	st := stays(t, g, p, base, c.sha)
+	if !strings.Contains(st.Message, "vetoed") {
+		t.Errorf("status message %q does not say C is vetoed", st.Message)
+	}
+}
+
 // Scenario 6: a project name with "/", and more pending commits in one
 // poll than one page of query results (pageSize 2): the gate must follow
 // Gerrit's _more_changes, or it would miss the oldest changes and block.
