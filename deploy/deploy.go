@@ -19,10 +19,11 @@ import (
 	"github.com/gerritgate/gerritgate/storage"
 )
 
-// Approvals looks up Gerrit's changes for commits. *gerrit.Client
-// satisfies it.
+// Approvals looks up what Gerrit knows: the changes of commits and the
+// members of groups. *gerrit.Client satisfies it.
 type Approvals interface {
 	ChangesForCommits(ctx context.Context, project, branch string, shas []string) (map[string][]gate.Change, error)
+	GroupMembers(ctx context.Context, group string, recursive bool) ([]gate.Account, error)
 }
 
 // Target is one deploy/<Env> branch fed by an upstream branch.
@@ -207,12 +208,77 @@ func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base,
 	if err != nil {
 		return nil, false, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
 	}
-	out := gate.Evaluate(t.Policy, gate.Range{
+	rng := gate.Range{
 		Project: t.Project, Branch: t.Branch,
 		Base: base.String(), Head: head.String(),
 		Commits: commits, Changes: changes,
-	})
+	}
+	if len(t.Policy.Owners) > 0 {
+		if rng.Files, err = changedFiles(up, commits); err != nil {
+			return nil, false, err
+		}
+		rng.Groups = d.groups(ctx, t)
+	}
+	out := gate.Evaluate(t.Policy, rng)
 	return &out, false, nil
+}
+
+// groups resolves the members of every group the policy names. A group
+// that cannot be resolved is left out, which fails the owner rules that
+// need it (with that said in their evidence), never passes them.
+func (d *Deployer) groups(ctx context.Context, t Target) map[string][]gate.Account {
+	out := map[string][]gate.Account{}
+	for _, name := range t.Policy.GroupNames() {
+		members, err := d.approvals.GroupMembers(ctx, name, true)
+		if err != nil {
+			d.logger.Warn("cannot resolve group; owner rules needing it fail", "group", name, "project", t.Project, "err", err)
+			continue
+		}
+		out[name] = members
+	}
+	return out
+}
+
+// changedFiles lists, for each commit, the paths it changes against its
+// first parent (all paths for a root commit); both sides of a rename.
+func changedFiles(up *storage.Repo, commits []gate.Commit) (map[string][]string, error) {
+	out := make(map[string][]string, len(commits))
+	for _, gc := range commits {
+		c, err := object.GetCommit(up.Git.Storer, plumbing.NewHash(gc.SHA))
+		if err != nil {
+			return nil, err
+		}
+		tree, err := c.Tree()
+		if err != nil {
+			return nil, err
+		}
+		var parentTree *object.Tree
+		if len(c.ParentHashes) > 0 {
+			p, err := object.GetCommit(up.Git.Storer, c.ParentHashes[0])
+			if err != nil {
+				return nil, err
+			}
+			if parentTree, err = p.Tree(); err != nil {
+				return nil, err
+			}
+		}
+		changes, err := object.DiffTree(parentTree, tree)
+		if err != nil {
+			return nil, fmt.Errorf("diff %s: %w", short(c.Hash), err)
+		}
+		seen := map[string]bool{}
+		files := []string{}
+		for _, ch := range changes {
+			for _, name := range []string{ch.From.Name, ch.To.Name} {
+				if name != "" && !seen[name] {
+					seen[name] = true
+					files = append(files, name)
+				}
+			}
+		}
+		out[gc.SHA] = files
+	}
+	return out, nil
 }
 
 // Explain decides without moving anything, for people asking why: the

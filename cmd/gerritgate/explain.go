@@ -83,8 +83,11 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // findTarget finds the environment env of project in a policy.
 func findTarget(pc *gate.Config, project, env string) (deploy.Target, error) {
-	_, byProject := targets(pc)
-	for _, t := range byProject[project] {
+	ts, err := targetsFor(pc, project)
+	if err != nil {
+		return deploy.Target{}, err
+	}
+	for _, t := range ts {
 		if t.Env == env {
 			return t, nil
 		}

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
 	"time"
 
@@ -173,25 +172,12 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	}
 	for _, r := range pc.Repos {
 		for _, e := range r.Environments {
-			p := pc.Policies[e.Policy]
 			fmt.Fprintf(stdout, "%s %s -> deploy/%s (policy %s, baseline %s)\n", r.Project, r.Branch, e.Name, e.Policy, e.Baseline)
-			for _, l := range sortedLabels(p.Labels) {
-				fmt.Fprintf(stdout, "  needs %s %s or more\n", l, gate.FormatValue(p.Labels[l].Min))
-			}
-			for _, l := range sortedLabels(p.Vetoes) {
-				fmt.Fprintf(stdout, "  blocked by any %s vote of %s or less\n", l, gate.FormatValue(p.Vetoes[l]))
+			for _, line := range pc.Policies[e.Policy].Summary() {
+				fmt.Fprintf(stdout, "  - %s\n", line)
 			}
 		}
 	}
 	fmt.Fprintln(stdout, "policy OK")
 	return nil
-}
-
-func sortedLabels[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

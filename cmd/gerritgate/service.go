@@ -9,7 +9,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +47,8 @@ type service struct {
 	work    sync.Mutex // one poll or explain at a time over the repositories
 	mu      sync.Mutex
 	results map[string]deploy.Result // by project + "\x00" + env
+	listed  map[string][]string      // last project list per pattern
+	lister  projectLister
 	polls   atomic.Int64
 	// onResult, when set, sees every result whose reason or message
 	// changed (the demo prints them).
@@ -52,21 +57,54 @@ type service struct {
 
 func resultKey(project, env string) string { return project + "\x00" + env }
 
-// targets lists what the policy deploys, grouped by project in file order.
-func targets(pc *gate.Config) (projects []string, byProject map[string][]deploy.Target) {
-	byProject = map[string][]deploy.Target{}
-	for _, r := range pc.Repos {
-		if _, seen := byProject[r.Project]; !seen {
-			projects = append(projects, r.Project)
-		}
+// targetsFor lists the environments the policy gives one project (a
+// literal entry or a matching pattern).
+func targetsFor(pc *gate.Config, project string) ([]deploy.Target, error) {
+	repos, err := pc.Match(project)
+	if err != nil {
+		return nil, err
+	}
+	var out []deploy.Target
+	for _, r := range repos {
 		for _, e := range r.Environments {
-			byProject[r.Project] = append(byProject[r.Project], deploy.Target{
-				Project: r.Project, Branch: r.Branch, Env: e.Name,
+			out = append(out, deploy.Target{
+				Project: project, Branch: r.Branch, Env: e.Name,
 				Policy: pc.Policies[e.Policy], Baseline: e.Baseline,
 			})
 		}
 	}
-	return projects, byProject
+	return out, nil
+}
+
+// projectLister is what the service needs to expand project patterns.
+type projectLister interface {
+	ListProjects(ctx context.Context, prefix string) ([]string, error)
+}
+
+// projects lists the projects to poll: those the policy names, then those
+// Gerrit has that a pattern matches. When Gerrit cannot be listed, the last
+// list it gave is used, so already gated projects keep being reconciled
+// (and fail closed on their own if Gerrit is really gone).
+func (s *service) projects(ctx context.Context, pc *gate.Config) []string {
+	names := pc.Projects()
+	for _, pat := range pc.Patterns() {
+		prefix := pat[:strings.IndexAny(pat, "*?[")]
+		list, err := s.lister.ListProjects(ctx, prefix)
+		s.mu.Lock()
+		if err != nil {
+			s.logger.Warn("cannot list Gerrit projects; using the last list", "pattern", pat, "err", err)
+			list = s.listed[pat]
+		} else {
+			s.listed[pat] = list
+		}
+		s.mu.Unlock()
+		for _, name := range list {
+			if ok, _ := path.Match(pat, name); ok && name != "All-Projects" && name != "All-Users" && storage.ValidateProject(name) == nil && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
 }
 
 // pollOnce fetches every project and reconciles every environment, one
@@ -77,7 +115,19 @@ func (s *service) pollOnce(ctx context.Context) {
 	defer s.work.Unlock()
 	start := time.Now()
 	pc := s.policy.Load()
-	projects, byProject := targets(pc)
+	byProject := map[string][]deploy.Target{}
+	var projects []string
+	for _, p := range s.projects(ctx, pc) {
+		ts, err := targetsFor(pc, p)
+		if err != nil {
+			s.logger.Error("project not gated: the policy is ambiguous for it", "project", p, "err", err)
+			continue
+		}
+		if len(ts) > 0 {
+			projects = append(projects, p)
+			byProject[p] = ts
+		}
+	}
 	s.forgetExcept(byProject)
 	for _, p := range projects {
 		if ctx.Err() != nil {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 )
@@ -243,6 +244,25 @@ func errorBody(b []byte) string {
 }
 
 // Version returns the server's version, e.g. "3.13.1".
+// ListProjects returns the names of the projects the account can see whose
+// names start with prefix (all with ""), sorted.
+func (c *Client) ListProjects(ctx context.Context, prefix string) ([]string, error) {
+	q := url.Values{}
+	if prefix != "" {
+		q.Set("p", prefix)
+	}
+	var m map[string]json.RawMessage
+	if err := c.call(ctx, request{op: "list projects", method: http.MethodGet, path: "/projects/", query: q.Encode()}, &m); err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(m))
+	for name := range m {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
 func (c *Client) Version(ctx context.Context) (string, error) {
 	var v string
 	err := c.call(ctx, request{op: "get version", method: http.MethodGet, path: "/config/server/version"}, &v)

@@ -91,6 +91,8 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, path string, 
 	case get && route(3, "groups", "*", "members"):
 		_, recursive := r.URL.Query()["recursive"]
 		v, err = s.groupMembersJSON(segs[1], recursive, caller)
+	case get && route(1, "projects"):
+		v = s.projectsJSON(r.URL.Query().Get("p"))
 	case get && route(1, "changes"):
 		v, err = s.queryJSON(r.URL.Query())
 	case get && (route(2, "changes", "*") || route(3, "changes", "*", "detail")):
@@ -368,4 +370,22 @@ func (s *Server) changeAction(id string, caller *account, f func(*change, *accou
 		return nil, err
 	}
 	return s.changeJSON(c, options{}), nil
+}
+
+// projectsJSON answers GET /projects/?p=prefix: a map of name to
+// ProjectInfo, with Gerrit's own All-Projects and All-Users.
+func (s *Server) projectsJSON(prefix string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]any{}
+	names := []string{"All-Projects", "All-Users"}
+	for name := range s.projects {
+		names = append(names, name)
+	}
+	for _, name := range names {
+		if strings.HasPrefix(name, prefix) {
+			out[name] = map[string]any{"id": url.PathEscape(name), "state": "ACTIVE"}
+		}
+	}
+	return out
 }
