@@ -154,6 +154,8 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		logger:     logger,
 		metrics:    newMetrics(),
 		results:    map[string]deploy.Result{},
+		listed:     map[string][]string{},
+		lister:     client,
 	}
 	s.policy.Store(pc)
 	if readers != nil {
