@@ -74,7 +74,9 @@ func TestRealGerritMergeCommits(t *testing.T) {
 	g.waitDeployed(p, "prod", m)
 
 	// The evil merge: C is approved but not submitted, D moves main on,
-	// and pusher merges C by hand and slips in a change of his own.
+	// and pusher merges C by hand and slips in a change of his own. Gerrit
+	// then marks C merged by push, so C alone should stop the gate too
+	// (scenario 4); the verdict on the merge itself is what is checked here.
 	c := w.upload(m, "C: new ingress")
 	r.approve(c)
 	d := w.mergeApproved(m, "D: tune limits")
