@@ -126,12 +126,9 @@ func TestRealGerritDirectPushBlocks(t *testing.T) {
 // Scenario 4: a change merged by pushing its commit straight to the branch
 // is not approved, whatever votes it has. Real Gerrit marks it MERGED with
 // submitter = the pusher and no submit requirements (docs/gerrit.md), so a
-// gate that looks only for a missing submitter lets it through.
-//
-// KNOWN FAILURE until gate detects merged-by-push from Gerrit 3.13's real
-// answer (empty submit_requirements, "Change has been successfully
-// pushed."), not only from a missing submitter: the test is right, the gate
-// is wrong.
+// gate that looks only for a missing submitter lets it through: this test
+// failed against the gate before 24e11eb, which also reads Gerrit's
+// "successfully pushed" merge message.
 func TestRealGerritMergedByPushNotApproved(t *testing.T) {
 	r := newRealGerrit(t)
 	p := r.createProject("MERGE_IF_NECESSARY")
@@ -154,7 +151,7 @@ func TestRealGerritMergedByPushNotApproved(t *testing.T) {
 	}
 	g.settle()
 	if got := g.deployed(p, "prod"); got != base {
-		t.Fatalf("KNOWN GATE BUG (merged by push counted as submitted; see the comment on this test): deploy/prod = %s, want it to stay at %s before change %d, which pusher merged by push; status %+v",
+		t.Fatalf("merged by push counted as submitted through review: deploy/prod = %s, want it to stay at %s before change %d, which pusher merged by push; status %+v",
 			got, base, c.number, g.env(p, "prod"))
 	}
 	st := g.env(p, "prod")
