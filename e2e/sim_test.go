@@ -25,6 +25,17 @@ type sim struct {
 
 func newSim(t testing.TB, submitType string, opts ...gerrittest.Option) *sim {
 	t.Helper()
+	return newSimFull(t, submitType, opts, []gerrittest.ProjectOption{gerrittest.WithLabels(gerrittest.CodeReview(), gerrittest.Verified())})
+}
+
+// newSimWith makes platform/fleet with the given project options.
+func newSimWith(t testing.TB, submitType string, popts ...gerrittest.ProjectOption) *sim {
+	t.Helper()
+	return newSimFull(t, submitType, nil, popts)
+}
+
+func newSimFull(t testing.TB, submitType string, opts []gerrittest.Option, popts []gerrittest.ProjectOption) *sim {
+	t.Helper()
 	srv, err := gerrittest.New(opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -34,8 +45,7 @@ func newSim(t testing.TB, submitType string, opts ...gerrittest.Option) *sim {
 	srv.SetCredentials("gate", s.password)
 	registerSecret(s.password)
 	s.alice, s.bob, s.carol = srv.AddAccount("alice"), srv.AddAccount("bob"), srv.AddAccount("carol")
-	if err := srv.CreateProject(project, submitType,
-		gerrittest.WithLabels(gerrittest.CodeReview(), gerrittest.Verified())); err != nil {
+	if err := srv.CreateProject(project, submitType, popts...); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -63,7 +73,7 @@ func (s *sim) must(err error) {
 func (s *sim) create(subject string, files map[string]string) int {
 	s.t.Helper()
 	if files == nil {
-		files = map[string]string{fmt.Sprintf("clusters/prod/f%d.yaml", s.n.Add(1)): subject + "\n"}
+		files = map[string]string{fmt.Sprintf("apps/f%d.yaml", s.n.Add(1)): subject + "\n"}
 	}
 	ch, err := s.srv.CreateChange(gerrittest.ChangeInput{Project: project, Branch: "main", Owner: s.alice, Subject: subject, Files: files})
 	s.must(err)
@@ -72,7 +82,12 @@ func (s *sim) create(subject string, files map[string]string) int {
 
 func (s *sim) submit(n int) string {
 	s.t.Helper()
-	_, err := s.srv.Submit(n, s.bob)
+	return s.submitBy(n, s.bob)
+}
+
+func (s *sim) submitBy(n int, submitter gate.Account) string {
+	s.t.Helper()
+	_, err := s.srv.Submit(n, submitter)
 	s.must(err)
 	return s.head()
 }
