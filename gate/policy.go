@@ -164,7 +164,7 @@ func LoadPolicy(path string) (*Config, error) {
 // same one.
 func ParsePolicy(file string, data []byte) (*Config, error) {
 	var cf configFile
-	if err := decode(file, data, &cf); err != nil {
+	if err := yamlfile.Decode(file, data, &cf); err != nil {
 		return nil, err
 	}
 	doc := parse(file, data)
@@ -197,47 +197,15 @@ func ParsePolicy(file string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-// decode is yamlfile.Decode, except that a panic inside the YAML library
-// (go-yaml 1.19.2 panics on some tagged sequences; FuzzParsePolicy found
-// one, kept in testdata) becomes an error: a bad policy file must be
-// refused, never crash the service.
-func decode(file string, data []byte, v any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &yamlfile.Error{File: file, Msg: fmt.Sprintf("cannot parse the file (the YAML library failed: %v)", r)}
-		}
-	}()
-	return yamlfile.Decode(file, data, v)
-}
-
-// source locates errors in a parsed policy file, guarded like decode.
+// source locates errors in a parsed policy file.
 type source struct {
-	file string
-	doc  *yamlfile.Doc
+	doc *yamlfile.Doc
 }
 
-func parse(file string, data []byte) (s *source) {
-	s = &source{file: file}
-	defer func() {
-		if recover() != nil {
-			s.doc = nil
-		}
-	}()
-	s.doc = yamlfile.Parse(file, data)
-	return s
-}
+func parse(file string, data []byte) *source { return &source{doc: yamlfile.Parse(file, data)} }
 
 // Errorf returns an error at the node path names, or at the file.
-func (s *source) Errorf(path, format string, args ...any) (err error) {
-	plain := &yamlfile.Error{File: s.file, Msg: fmt.Sprintf(format, args...)}
-	if s.doc == nil {
-		return plain
-	}
-	defer func() {
-		if recover() != nil {
-			err = plain
-		}
-	}()
+func (s *source) Errorf(path, format string, args ...any) error {
 	return s.doc.Errorf(path, format, args...)
 }
 

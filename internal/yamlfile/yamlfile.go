@@ -28,12 +28,20 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
 }
 
-// Decode decodes data into v, refusing unknown and duplicate keys.
-func Decode(file string, data []byte, v any) error {
+// Decode decodes data into v, refusing unknown and duplicate keys. A panic
+// inside the YAML library (go-yaml 1.19.2 panics on some tagged sequences;
+// gate's fuzzer found one) becomes an error: a bad file is refused, it never
+// crashes the service.
+func Decode(file string, data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &Error{File: file, Msg: fmt.Sprintf("cannot parse the file (the YAML library failed: %v)", r)}
+		}
+	}()
 	if strings.TrimSpace(string(data)) == "" {
 		return &Error{File: file, Msg: "file is empty"}
 	}
-	err := yaml.UnmarshalWithOptions(data, v, yaml.Strict())
+	err = yaml.UnmarshalWithOptions(data, v, yaml.Strict())
 	if err == nil {
 		return nil
 	}
@@ -57,21 +65,31 @@ type Doc struct {
 
 // Parse parses data for At. A parse error yields a Doc that knows no
 // positions; Decode reports the error itself.
-func Parse(file string, data []byte) *Doc {
-	f, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		f = nil
+func Parse(file string, data []byte) (d *Doc) {
+	d = &Doc{file: file}
+	defer func() {
+		if recover() != nil {
+			d.ast = nil
+		}
+	}()
+	if f, err := parser.ParseBytes(data, 0); err == nil {
+		d.ast = f
 	}
-	return &Doc{file: file, ast: f}
+	return d
 }
 
 // Errorf returns an error at the node that path names, a YAMLPath such as
 // "$.repos[0].environments[1].policy"; without it, at the file.
-func (d *Doc) Errorf(path string, format string, args ...any) error {
+func (d *Doc) Errorf(path string, format string, args ...any) (err error) {
 	e := &Error{File: d.file, Msg: fmt.Sprintf(format, args...)}
 	if d.ast == nil {
 		return e
 	}
+	defer func() {
+		if recover() != nil {
+			err = e
+		}
+	}()
 	p, err := yaml.PathString(path)
 	if err != nil {
 		return e

@@ -65,3 +65,21 @@ func TestDocErrorf(t *testing.T) {
 		t.Errorf("Errorf = %q", got)
 	}
 }
+
+// The YAML library panics on some inputs (found by gate's fuzzer); Decode,
+// Parse and Errorf must turn that into an error, never crash.
+func TestLibraryPanicIsAnError(t *testing.T) {
+	data := []byte("repos:\n  !0000000000\n000000000:\n    000000: 00000000000\n0000000000: 000000")
+	var v struct {
+		Repos any `yaml:"repos"`
+	}
+	err := Decode("p.yaml", data, &v)
+	var e *Error
+	if !errors.As(err, &e) || e.File != "p.yaml" {
+		t.Fatalf("Decode = %v, want a file error", err)
+	}
+	d := Parse("p.yaml", data)
+	if err := d.Errorf("$.repos[0]", "x"); err == nil {
+		t.Fatal("Errorf returned nil")
+	}
+}
