@@ -71,7 +71,9 @@ func TestDocErrorf(t *testing.T) {
 func TestLibraryPanicIsAnError(t *testing.T) {
 	data := []byte("repos:\n  !0000000000\n000000000:\n    000000: 00000000000\n0000000000: 000000")
 	var v struct {
-		Repos any `yaml:"repos"`
+		Repos []struct {
+			Project string `yaml:"project"`
+		} `yaml:"repos"`
 	}
 	err := Decode("p.yaml", data, &v)
 	var e *Error
