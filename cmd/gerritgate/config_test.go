@@ -1,0 +1,99 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const goodConfig = `dataDir: ./data
+poll: "@every 30s"
+gerrit:
+  url: http://127.0.0.1:8081
+  username: gate
+  passwordFile: ./secrets/gerrit-password
+http:
+  listen: 127.0.0.1:8080
+policy: ./policy.yaml
+`
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig("/etc/gg/gerritgate.yaml", []byte(goodConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/etc/gg/data" || c.Policy != "/etc/gg/policy.yaml" || c.Gerrit.PasswordFile != "/etc/gg/secrets/gerrit-password" {
+		t.Errorf("relative paths not resolved against the config's directory: %+v", c)
+	}
+	if c.Gerrit.PageSize != 100 || c.Poll != "@every 30s" {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		what, from, to, want string
+	}{
+		{"unknown key", "poll:", "pol: x\npoll:", `gerritgate.yaml:2:1: unknown field "pol"`},
+		{"bad poll", `"@every 30s"`, `"every thirty"`, `gerritgate.yaml:2:7: poll "every thirty"`},
+		{"no data dir", "dataDir: ./data\n", "", "dataDir is required"},
+		{"gerrit url not http", "url: http://127.0.0.1:8081", "url: ftp://x", "must be an http(s) URL"},
+		{"credentials in url", "url: http://127.0.0.1:8081", "url: http://gate:secret@127.0.0.1:8081", "must not hold credentials"},
+		{"ssh git url without key", "  username: gate\n", "  gitURL: ssh://gate@127.0.0.1:29418\n  username: gate\n", "needs gerrit.sshKeyFile"},
+		{"password without user", "  username: gate\n", "", "needs gerrit.username"},
+		{"bad listen", "listen: 127.0.0.1:8080", "listen: nowhere", "http.listen"},
+		{"page size", "  username: gate\n", "  username: gate\n  pageSize: 1000\n", "pageSize must be between"},
+		{"ssh without access", "policy:", "ssh:\n  listen: 127.0.0.1:2222\n  hostKeyFiles: [k]\npolicy:", "ssh needs an access file"},
+		{"ssh without host key", "policy:", "access: a.yaml\nssh:\n  listen: 127.0.0.1:2222\npolicy:", "hostKeyFiles is required"},
+		{"wrong type", "listen: 127.0.0.1:8080", "listen: [a]", "gerritgate.yaml:8:11"},
+		{"no policy", "policy: ./policy.yaml\n", "", "policy (the policy file's path) is required"},
+	}
+	for _, tt := range tests {
+		src := strings.Replace(goodConfig, tt.from, tt.to, 1)
+		if src == goodConfig {
+			t.Fatalf("%s: replacement did not apply", tt.what)
+		}
+		_, err := ParseConfig("gerritgate.yaml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want it to contain %q", tt.what, err, tt.want)
+		}
+	}
+}
+
+func TestReadSecret(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), mode)
+		os.Chmod(p, mode)
+		return p
+	}
+	tests := []struct {
+		what    string
+		path    string
+		want    string
+		wantErr string
+	}{
+		{"trailing newline dropped", write("a", "s3cret\n", 0o600), "s3cret", ""},
+		{"CRLF dropped", write("b", "s3cret\r\n", 0o400), "s3cret", ""},
+		{"empty", write("c", "\n", 0o600), "", "is empty"},
+		{"world-writable", write("d", "x", 0o666), "", "world-writable"},
+		{"missing", filepath.Join(dir, "nope"), "", "no such file"},
+	}
+	for _, tt := range tests {
+		got, err := readSecret(tt.path)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: err = %v, want %q", tt.what, err, tt.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("%s: error leaks the secret", tt.what)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%s: got %q, %v; want %q", tt.what, got, err, tt.want)
+		}
+	}
+}
