@@ -15,6 +15,7 @@ import (
 // commands it prints work over HTTP and SSH, and the story's first approved
 // change is deployed while the vetoed one is not.
 func TestDemo(t *testing.T) {
+	useBinary(t)
 	dir := t.TempDir()
 	cmd := exec.Command(binary, "demo", "--dir", dir, "--listen", freeAddr(t), "--ssh-listen", freeAddr(t))
 	stdout, _ := cmd.StdoutPipe()

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -142,6 +143,20 @@ func TestUngatedObjectsNotFetchable(t *testing.T) {
 			}
 		}
 	}
+	// A symlink planted in the served tree pointing at the upstream mirror
+	// (which holds the ungated commit) is not followed.
+	served := filepath.Join(g.dir, "data", "served", "platform", "leak.git")
+	if err := os.Symlink(filepath.Join(g.dir, "data", "upstream", project+".git"), served); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"0", "2"} {
+		dir := t.TempDir()
+		git(t, dir, "init", "-q")
+		if out, err := git(t, dir, "-c", "protocol.version="+v, "fetch", g.url+"/platform/leak.git", c); err == nil {
+			t.Errorf("protocol v%s: fetch through a symlink into the upstream mirror succeeded:\n%s", v, out)
+		}
+	}
+
 	dir := filepath.Join(t.TempDir(), "c")
 	git(t, "", "clone", "-q", "-b", "deploy/prod", url, dir)
 	git(t, dir, "commit", "-q", "--allow-empty", "-m", "evil")

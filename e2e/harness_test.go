@@ -37,6 +37,33 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// useBinary is called by every test that runs the binary. go test caches a
+// package's result by the files the tests themselves read (from m.Run on);
+// the binary is built by a subprocess it does not see. Reading every source
+// file here makes any change to them rerun the tests that use the binary.
+func useBinary(t testing.TB) {
+	t.Helper()
+	if err := readSources(".."); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readSources(root string) error {
+	return filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && (strings.HasSuffix(p, ".go") || d.Name() == "go.mod" || d.Name() == "go.sum") {
+			_, err := os.ReadFile(p)
+			return err
+		}
+		return nil
+	})
+}
+
 // syncBuffer collects a process's output safely.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -137,6 +164,7 @@ func startGate(t testing.TB, s gateSetup) *gateProc {
 // start (re)starts the process on the same dir and waits until it answers.
 func (g *gateProc) start() {
 	g.t.Helper()
+	useBinary(g.t)
 	g.log = &syncBuffer{}
 	g.cmd = exec.Command(binary, "serve", "--config", filepath.Join(g.dir, "gerritgate.yaml"))
 	g.cmd.Stdout, g.cmd.Stderr = g.log, g.log
