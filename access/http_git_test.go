@@ -2,69 +2,25 @@ package access_test
 
 import (
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/go-git/go-git/v5/plumbing"
-
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/storagetest"
 )
 
 func gitRun(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), "git", args...)
-	cmd.Dir = dir
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
-	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return storagetest.Git(t, dir, nil, args...)
 }
 
 // serve makes each project a served repository with deploy/prod.
 func serve(t *testing.T, projects ...string) *storage.Store {
 	t.Helper()
-	store, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	work := t.TempDir()
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"commit", "-q", "--allow-empty", "-m", "one"}} {
-		if out, err := gitRun(t, work, args...); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	sha, _ := gitRun(t, work, "rev-parse", "HEAD")
-	h := plumbing.NewHash(strings.TrimSpace(sha))
-	for _, p := range projects {
-		up, err := store.Upstream(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out, err := gitRun(t, work, "push", "-q", up.Path, "main"); err != nil {
-			t.Fatalf("push: %v\n%s", err, out)
-		}
-		repo, err := store.Served(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := storage.CopyObjects(t.Context(), repo, up, h); err != nil {
-			t.Fatal(err)
-		}
-		if err := repo.UpdateRefs(storage.RefUpdate{Name: "refs/heads/deploy/prod", New: h}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return store
+	return storagetest.Serve(t, projects...).Store
 }
 
 // TestHTTPAuthWithCGit puts HTTPAuth in front of githttp and clones with

@@ -6,75 +6,28 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/storagetest"
 )
 
-// gitRun runs C git with a clean environment and returns its output.
 func gitRun(t *testing.T, dir string, env []string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
-	}, env...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return storagetest.Git(t, dir, env, args...)
 }
 
-// served makes a store with platform/fleet served at deploy/prod (two
-// commits) and returns the server URL and the deployed SHA.
+// served serves platform/fleet at deploy/prod and returns the store, the
+// server URL and the deployed SHA.
 func served(t *testing.T) (*storage.Store, string, string) {
 	t.Helper()
-	store, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	work := t.TempDir()
-	for _, args := range [][]string{
-		{"init", "-q", "-b", "main"},
-		{"commit", "-q", "--allow-empty", "-m", "one"},
-		{"commit", "-q", "--allow-empty", "-m", "two"},
-	} {
-		if out, err := gitRun(t, work, nil, args...); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	sha, _ := gitRun(t, work, nil, "rev-parse", "HEAD")
-	sha = strings.TrimSpace(sha)
-	up, err := store.Upstream("platform/fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := gitRun(t, work, nil, "push", "-q", up.Path, "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
-	repo, err := store.Served("platform/fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := storage.CopyObjects(t.Context(), repo, up, plumbingHash(sha)); err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.UpdateRefs(storage.RefUpdate{Name: "refs/heads/deploy/prod", New: plumbingHash(sha)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.SetHead("refs/heads/deploy/prod"); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(githttp.New(store))
+	s := storagetest.Serve(t, "platform/fleet")
+	srv := httptest.NewServer(githttp.New(s.Store))
 	t.Cleanup(srv.Close)
-	return store, srv.URL, sha
+	return s.Store, srv.URL, s.Gated
 }
 
 func TestCloneAndFetchWithCGit(t *testing.T) {

@@ -22,7 +22,6 @@ import (
 	fluxgit "github.com/fluxcd/pkg/git"
 	"github.com/fluxcd/pkg/git/gogit"
 	"github.com/fluxcd/pkg/git/repository"
-	"github.com/go-git/go-git/v5/plumbing"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -30,69 +29,21 @@ import (
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/gitssh"
+	"github.com/gerritgate/gerritgate/storage/storagetest"
 )
 
-// gitRun runs C git with a clean environment and returns its output.
 func gitRun(t *testing.T, dir string, env []string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
-	}, env...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return storagetest.Git(t, dir, env, args...)
 }
 
-// served makes a store with platform/fleet served at deploy/prod (two
-// commits) and an ungated commit in its upstream, and returns the store
-// and the deployed SHA.
+// served makes a store with platform/fleet served at deploy/prod and an
+// ungated commit in its upstream, and returns the store and the deployed
+// SHA.
 func served(t *testing.T) (*storage.Store, string) {
 	t.Helper()
-	store, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	work := t.TempDir()
-	for _, args := range [][]string{
-		{"init", "-q", "-b", "main"},
-		{"commit", "-q", "--allow-empty", "-m", "one"},
-		{"commit", "-q", "--allow-empty", "-m", "two"},
-	} {
-		if out, err := gitRun(t, work, nil, args...); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
-	sha, _ := gitRun(t, work, nil, "rev-parse", "HEAD")
-	sha = strings.TrimSpace(sha)
-	gitRun(t, work, nil, "commit", "-q", "--allow-empty", "-m", "not yet approved")
-	up, err := store.Upstream("platform/fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := gitRun(t, work, nil, "push", "-q", up.Path, "main"); err != nil {
-		t.Fatalf("push: %v\n%s", err, out)
-	}
-	repo, err := store.Served("platform/fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := storage.CopyObjects(t.Context(), repo, up, plumbing.NewHash(sha)); err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.UpdateRefs(storage.RefUpdate{Name: "refs/heads/deploy/prod", New: plumbing.NewHash(sha)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.SetHead("refs/heads/deploy/prod"); err != nil {
-		t.Fatal(err)
-	}
-	return store, sha
+	s := storagetest.Serve(t, "platform/fleet")
+	return s.Store, s.Gated
 }
 
 // fakeAuth is an Authorizer whose keys and grants a test can change.
