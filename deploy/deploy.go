@@ -384,7 +384,7 @@ func (d *Deployer) initialize(ctx context.Context, t Target, up, served *storage
 // advance copies the objects of target into the served repository and
 // moves the deploy ref from old to target by compare-and-swap.
 func (d *Deployer) advance(ctx context.Context, t Target, up, served *storage.Repo, old, target plumbing.Hash) error {
-	if _, err := storage.CopyObjects(ctx, served, up, target); err != nil {
+	if err := storage.CopyObjects(ctx, served, up, target); err != nil {
 		return fmt.Errorf("copy objects: %w", err)
 	}
 	if err := served.UpdateRefs(storage.RefUpdate{Name: t.Ref(), Old: old, New: target}); err != nil {

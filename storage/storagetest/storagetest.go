@@ -79,7 +79,7 @@ func Serve(t testing.TB, projects ...string) Served {
 			t.Fatal(err)
 		}
 		h := plumbing.NewHash(s.Gated)
-		if _, err := storage.CopyObjects(context.Background(), repo, up, h); err != nil {
+		if err := storage.CopyObjects(context.Background(), repo, up, h); err != nil {
 			t.Fatal(err)
 		}
 		if err := repo.UpdateRefs(storage.RefUpdate{Name: "refs/heads/deploy/prod", New: h}); err != nil {
