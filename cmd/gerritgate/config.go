@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 
@@ -42,6 +43,12 @@ type GerritConfig struct {
 	// PageSize is how many changes one REST query asks for (default 100);
 	// larger results are paged.
 	PageSize int `yaml:"pageSize"`
+	// FetchTimeout bounds one git fetch of one project (default 5m): a
+	// Gerrit that accepts connections and never answers must not stop the
+	// gate from polling the other projects.
+	FetchTimeout string `yaml:"fetchTimeout"`
+
+	fetchTimeout time.Duration // FetchTimeout parsed
 }
 
 // HTTPConfig is the HTTP listener: git, API, status page, metrics.
@@ -121,6 +128,12 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	if c.Gerrit.PageSize < 1 || c.Gerrit.PageSize > 500 {
 		return nil, doc.Errorf("$.gerrit.pageSize", "gerrit.pageSize must be between 1 and 500, got %d", c.Gerrit.PageSize)
+	}
+	if c.Gerrit.FetchTimeout == "" {
+		c.Gerrit.FetchTimeout = "5m"
+	}
+	if c.Gerrit.fetchTimeout, err = time.ParseDuration(c.Gerrit.FetchTimeout); err != nil || c.Gerrit.fetchTimeout < time.Second {
+		return nil, doc.Errorf("$.gerrit.fetchTimeout", "gerrit.fetchTimeout must be a duration of at least 1s (e.g. 5m), got %q", c.Gerrit.FetchTimeout)
 	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8080"

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const goodConfig = `dataDir: ./data
@@ -26,7 +27,7 @@ func TestParseConfig(t *testing.T) {
 	if c.DataDir != "/etc/gg/data" || c.Policy != "/etc/gg/policy.yaml" || c.Gerrit.PasswordFile != "/etc/gg/secrets/gerrit-password" {
 		t.Errorf("relative paths not resolved against the config's directory: %+v", c)
 	}
-	if c.Gerrit.PageSize != 100 || c.Poll != "@every 30s" {
+	if c.Gerrit.PageSize != 100 || c.Poll != "@every 30s" || c.Gerrit.fetchTimeout != 5*time.Minute {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -47,6 +48,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"ssh without access", "policy:", "ssh:\n  listen: 127.0.0.1:2222\n  hostKeyFiles: [k]\npolicy:", "ssh needs an access file"},
 		{"ssh without host key", "policy:", "access: a.yaml\nssh:\n  listen: 127.0.0.1:2222\npolicy:", "hostKeyFiles is required"},
 		{"wrong type", "listen: 127.0.0.1:8080", "listen: [a]", "gerritgate.yaml:8:11"},
+		{"fetch timeout too short", "  username: gate\n", "  username: gate\n  fetchTimeout: 10ms\n", "gerritgate.yaml:6:17: gerrit.fetchTimeout must be a duration of at least 1s"},
+		{"fetch timeout not a duration", "  username: gate\n", "  username: gate\n  fetchTimeout: soon\n", "gerritgate.yaml:6:17: gerrit.fetchTimeout must be a duration"},
 		{"no policy", "policy: ./policy.yaml\n", "", "policy (the policy file's path) is required"},
 	}
 	for _, tt := range tests {

@@ -105,7 +105,7 @@ func newLogger(w io.Writer, json bool) *slog.Logger {
 func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 	pc, err := gate.LoadPolicy(cfg.Policy)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("policy: %w", err)
 	}
 	password := ""
 	if cfg.Gerrit.PasswordFile != "" {

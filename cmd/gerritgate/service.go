@@ -31,18 +31,19 @@ import (
 
 // service runs the poll loop and the HTTP listener.
 type service struct {
-	poll       string
-	listen     string
-	policyFile string
-	sshListen  string
-	hostKeys   []string
-	access     *access.Watcher // nil: anonymous HTTP, no SSH
-	policy     atomic.Pointer[gate.Config]
-	store      *storage.Store
-	mirror     *mirror.Mirror
-	deployer   *deploy.Deployer
-	logger     *slog.Logger
-	metrics    *metrics
+	poll         string
+	listen       string
+	policyFile   string
+	fetchTimeout time.Duration
+	sshListen    string
+	hostKeys     []string
+	access       *access.Watcher // nil: anonymous HTTP, no SSH
+	policy       atomic.Pointer[gate.Config]
+	store        *storage.Store
+	mirror       *mirror.Mirror
+	deployer     *deploy.Deployer
+	logger       *slog.Logger
+	metrics      *metrics
 
 	work    sync.Mutex // one poll or explain at a time over the repositories
 	mu      sync.Mutex
@@ -133,7 +134,9 @@ func (s *service) pollOnce(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		_, ferr := s.mirror.Fetch(ctx, p)
+		fctx, cancel := context.WithTimeout(ctx, s.fetchTimeout)
+		_, ferr := s.mirror.Fetch(fctx, p)
+		cancel()
 		for _, t := range byProject[p] {
 			var res deploy.Result
 			if ferr != nil {

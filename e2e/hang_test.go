@@ -1,0 +1,50 @@
+package e2e
+
+import (
+	"net"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// A git server that accepts connections and never answers does not stop
+// the gate: each fetch gives up after gerrit.fetchTimeout and polling goes
+// on, failing closed.
+func TestHungGitServerTimesOut(t *testing.T) {
+	sim := newSim(t, "MERGE_IF_NECESSARY")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // hold it open, say nothing
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy,
+		gitURL: "http://" + ln.Addr().String(), extra: "  fetchTimeout: 1s\n"})
+	g.settle() // two whole polls finish although every fetch hangs
+	st := g.env(project, "prod")
+	if st.Reason != "Failed" || !strings.Contains(st.Message, "deadline") {
+		t.Errorf("status = %+v, want Failed on the fetch deadline", st)
+	}
+	if got := g.deployed(project, "prod"); got != "" {
+		t.Errorf("deploy/prod = %s, want nothing", got)
+	}
+}
