@@ -142,20 +142,21 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		}
 	}
 	s := &service{
-		sshListen:  cfg.SSH.Listen,
-		hostKeys:   cfg.SSH.HostKeyFiles,
-		access:     readers,
-		poll:       cfg.Poll,
-		listen:     cfg.HTTP.Listen,
-		policyFile: cfg.Policy,
-		store:      store,
-		mirror:     m,
-		deployer:   deploy.New(store, client, deploy.WithLogger(logger)),
-		logger:     logger,
-		metrics:    newMetrics(),
-		results:    map[string]deploy.Result{},
-		listed:     map[string][]string{},
-		lister:     client,
+		sshListen:    cfg.SSH.Listen,
+		fetchTimeout: cfg.Gerrit.fetchTimeout,
+		hostKeys:     cfg.SSH.HostKeyFiles,
+		access:       readers,
+		poll:         cfg.Poll,
+		listen:       cfg.HTTP.Listen,
+		policyFile:   cfg.Policy,
+		store:        store,
+		mirror:       m,
+		deployer:     deploy.New(store, client, deploy.WithLogger(logger)),
+		logger:       logger,
+		metrics:      newMetrics(),
+		results:      map[string]deploy.Result{},
+		listed:       map[string][]string{},
+		lister:       client,
 	}
 	s.policy.Store(pc)
 	if readers != nil {
