@@ -47,4 +47,10 @@ func TestHungGitServerTimesOut(t *testing.T) {
 	if got := g.deployed(project, "prod"); got != "" {
 		t.Errorf("deploy/prod = %s, want nothing", got)
 	}
+
+	// The same timeout against a Gerrit that answers: fetches succeed (so
+	// the failure above is the hang's, not the setting's).
+	ok := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy,
+		extra: "  fetchTimeout: 1s\n"})
+	ok.waitDeployed(project, "prod", sim.head())
 }
