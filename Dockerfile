@@ -10,10 +10,12 @@ COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/gerritgate ./cmd/gerritgate
 
 FROM debian:bookworm-slim
-# git: the server side of every clone is C git's upload-pack; merge-tree
-# checks Gerrit's merge commits. ca-certificates: Gerrit over HTTPS.
+# git: the server side of every clone is C git's upload-pack; pack-objects
+# and index-pack copy approved objects; merge-tree checks Gerrit's merge
+# commits. openssh-client: fetching from Gerrit over ssh://.
+# ca-certificates: Gerrit over HTTPS.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git ca-certificates \
+ && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/gerritgate --create-home gerritgate
 COPY --from=build /out/gerritgate /usr/local/bin/gerritgate

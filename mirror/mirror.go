@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -33,6 +36,9 @@ type Mirror struct {
 	logger *slog.Logger
 	// authPrefix is "/a" for authenticated git over HTTP on Gerrit.
 	authPrefix string
+	// sshCommand, for ssh:// URLs, is the GIT_SSH_COMMAND C git fetches
+	// with (see Fetch).
+	sshCommand string
 }
 
 // Options say where and how to fetch.
@@ -70,20 +76,25 @@ func New(store *storage.Store, o Options) (*Mirror, error) {
 		if o.SSHKeyFile == "" || o.KnownHostsFile == "" {
 			return nil, errors.New("gerrit git URL is ssh:// but sshKeyFile or knownHostsFile is not set")
 		}
-		user := u.User.Username()
-		if user == "" {
-			user = o.Username
-		}
-		keys, err := gssh.NewPublicKeysFromFile(user, o.SSHKeyFile, "")
-		if err != nil {
+		// Check both files now, so a mistake shows at start-up.
+		if _, err := gssh.NewPublicKeysFromFile("git", o.SSHKeyFile, ""); err != nil {
 			return nil, fmt.Errorf("ssh key %s: %w", o.SSHKeyFile, err)
 		}
-		cb, err := knownhosts.New(o.KnownHostsFile)
-		if err != nil {
+		if _, err := knownhosts.New(o.KnownHostsFile); err != nil {
 			return nil, fmt.Errorf("known hosts %s: %w", o.KnownHostsFile, err)
 		}
-		keys.HostKeyCallback = cb
-		m.auth = keys
+		for _, f := range []string{o.SSHKeyFile, o.KnownHostsFile} {
+			if strings.ContainsAny(f, "'\n") {
+				return nil, fmt.Errorf("ssh file path %q: quotes and newlines are not supported", f)
+			}
+		}
+		if u.User.Username() == "" && o.Username != "" {
+			u.User = url.User(o.Username)
+		}
+		m.sshCommand = "ssh -F /dev/null -i '" + o.SSHKeyFile + "' -o IdentitiesOnly=yes -o IdentityAgent=none" +
+			" -o UserKnownHostsFile='" + o.KnownHostsFile + "' -o GlobalKnownHostsFile=/dev/null" +
+			" -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=30" +
+			" -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
 	default:
 		return nil, fmt.Errorf("gerrit git URL %q: scheme must be http, https or ssh", o.URL)
 	}
@@ -105,8 +116,30 @@ func (m *Mirror) Fetch(ctx context.Context, project string) (map[string]plumbing
 	if err != nil {
 		return nil, err
 	}
+	if m.sshCommand != "" {
+		err = m.fetchSSH(ctx, repo, project)
+	} else {
+		err = m.fetchGoGit(ctx, repo, project)
+	}
+	if err != nil {
+		return nil, err
+	}
+	heads, err := repo.Refs("refs/heads/")
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]plumbing.Hash, len(heads))
+	for name, h := range heads {
+		out[strings.TrimPrefix(name, "refs/heads/")] = h
+	}
+	m.logger.Debug("fetched", "project", project, "branches", len(out), "duration", time.Since(start).Round(time.Millisecond))
+	return out, nil
+}
+
+// fetchGoGit fetches over HTTP(S) with go-git, which honours ctx.
+func (m *Mirror) fetchGoGit(ctx context.Context, repo *storage.Repo, project string) error {
 	remote := git.NewRemote(repo.Git.Storer, &config.RemoteConfig{Name: "gerrit", URLs: []string{m.URL(project)}})
-	err = remote.FetchContext(ctx, &git.FetchOptions{
+	err := remote.FetchContext(ctx, &git.FetchOptions{
 		RefSpecs: []config.RefSpec{
 			"+refs/heads/*:refs/heads/*",
 			"+refs/tags/*:refs/tags/*",
@@ -120,18 +153,47 @@ func (m *Mirror) Fetch(ctx context.Context, project string) (map[string]plumbing
 	case errors.Is(err, git.NoErrAlreadyUpToDate):
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 	case err != nil:
-		return nil, &FetchError{Project: project, URL: m.URL(project), Err: err}
+		return &FetchError{Project: project, URL: m.URL(project), Err: err}
 	}
-	heads, err := repo.Refs("refs/heads/")
+	return nil
+}
+
+// fetchSSH fetches over SSH with C git and OpenSSH, killed when ctx ends.
+// go-git's SSH transport cannot be cancelled during its handshake (it dials
+// and handshakes without a deadline), so a Gerrit that accepts and never
+// answers would block the poll for ever.
+func (m *Mirror) fetchSSH(ctx context.Context, repo *storage.Repo, project string) error {
+	cmd := exec.CommandContext(ctx, "git", "--git-dir", repo.Path, "fetch", "--quiet", "--prune", "--no-tags",
+		"--no-write-fetch-head", "--force", "--", m.URL(project), "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=/nonexistent", "LANG=C",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0",
+		"GIT_SSH_COMMAND=" + m.sshCommand,
+	}
+	// git runs ssh as a child: on timeout kill the whole process group, or
+	// ssh would hold the output pipe open.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	// C git wrote packs behind go-git's back: make it look again.
+	if fs, ok := repo.Git.Storer.(interface{ Reindex() }); ok {
+		fs.Reindex()
+	}
+	if ctx.Err() != nil {
+		return &FetchError{Project: project, URL: m.URL(project), Err: ctx.Err()}
+	}
 	if err != nil {
-		return nil, err
+		return &FetchError{Project: project, URL: m.URL(project), Err: fmt.Errorf("%v: %s", err, bounded(strings.TrimSpace(string(out)), 500))}
 	}
-	out := make(map[string]plumbing.Hash, len(heads))
-	for name, h := range heads {
-		out[strings.TrimPrefix(name, "refs/heads/")] = h
+	return nil
+}
+
+func bounded(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
 	}
-	m.logger.Debug("fetched", "project", project, "branches", len(out), "duration", time.Since(start).Round(time.Millisecond))
-	return out, nil
+	return s
 }
 
 // FetchError is a failed fetch. It never holds credentials: they are not
