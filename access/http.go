@@ -49,6 +49,24 @@ func (a *HTTPAuth) Authorize(r *http.Request, project string) (string, error) {
 	return "", githttp.ErrUnauthenticated
 }
 
+// Reader returns the reader whose valid token the request carries, for
+// requests about no one project (the status page, the API, metrics).
+func (a *HTTPAuth) Reader(r *http.Request) (string, bool) {
+	if token, ok := requestToken(r); ok {
+		return a.src.Current().AuthorizeToken(token)
+	}
+	return "", false
+}
+
+// CanSee reports whether reader (Anonymous for none) may know of project.
+func (a *HTTPAuth) CanSee(reader, project string) bool {
+	l := a.src.Current()
+	if reader == Anonymous || reader == "" {
+		return l.Anonymous(project)
+	}
+	return l.CanRead(reader, project)
+}
+
 // requestToken returns the token a request carries, if any.
 func requestToken(r *http.Request) (string, bool) {
 	if _, password, ok := r.BasicAuth(); ok {

@@ -291,7 +291,7 @@ func (d *Deployer) Explain(ctx context.Context, t Target, last int) (Result, err
 		return res, errors.New("no policy")
 	}
 	res.Policy = t.Policy.Name
-	up, err := d.store.Upstream(t.Project)
+	up, err := d.store.ExistingUpstream(t.Project)
 	if err != nil {
 		return res, fmt.Errorf("upstream mirror of %s: %w", t.Project, err)
 	}
@@ -304,7 +304,7 @@ func (d *Deployer) Explain(ctx context.Context, t Target, last int) (Result, err
 	}
 	res.Head = head.String()
 	tip := plumbing.ZeroHash
-	if served, err := d.store.Served(t.Project); err == nil {
+	if served, err := d.store.ExistingServed(t.Project); err == nil {
 		if tip, err = served.Ref(t.Ref()); err != nil {
 			return res, err
 		}

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,6 +193,49 @@ func TestAccessOverSSHAndHTTP(t *testing.T) {
 		// are about the project, not broken credentials.
 		if out, err := git(t, "", "ls-remote", g.httpURL(other, "platform/other")); err != nil {
 			t.Errorf("other-team cannot list its own project: %v\n%s", err, out)
+		}
+	})
+	t.Run("status, API and metrics show a reader only its projects", func(t *testing.T) {
+		get := func(path, token string) (int, string) {
+			req, _ := http.NewRequest("GET", g.url+path, nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		fleetEnv := "/api/v1/projects/platform%2Ffleet/environments/prod"
+		for _, tt := range []struct {
+			what, path, token string
+			code              int
+			has, hasNot       string
+		}{
+			{"anonymous status", "/api/v1/status", "", 200, "", "platform/"},
+			{"anonymous page", "/", "", 200, "", "platform/"},
+			{"anonymous environment", fleetEnv, "", 404, "", "platform/fleet"},
+			{"anonymous pending", fleetEnv + "/pending", "", 404, "", "platform/fleet"},
+			{"anonymous metrics", "/metrics", "", 401, "", "platform/"},
+			{"flux-prod status", "/api/v1/status", fluxR.token, 200, "platform/fleet", "platform/other"},
+			{"flux-prod environment", fleetEnv, fluxR.token, 200, a, ""},
+			{"flux-prod pending", fleetEnv + "/pending", fluxR.token, 200, "platform/fleet", ""},
+			{"other-team environment", fleetEnv, other.token, 404, "", a},
+			{"other-team status", "/api/v1/status", other.token, 200, "platform/other", "platform/fleet"},
+			{"reader metrics", "/metrics", other.token, 200, "gerritgate_reconciles_total", ""},
+			{"unknown project pending", "/api/v1/projects/platform%2Fnope/environments/prod/pending", fluxR.token, 404, "", ""},
+			{"health is public", "/healthz", "", 200, "ok", ""},
+		} {
+			code, body := get(tt.path, tt.token)
+			if code != tt.code || (tt.has != "" && !strings.Contains(body, tt.has)) || (tt.hasNot != "" && strings.Contains(body, tt.hasNot)) {
+				t.Errorf("%s: GET %s = %d, want %d with %q and without %q:\n%.300s", tt.what, tt.path, code, tt.code, tt.has, tt.hasNot, body)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(g.dir, "data", "upstream", "platform", "nope.git")); err == nil {
+			t.Errorf("asking /pending about an unknown project created a repository")
 		}
 	})
 	t.Run("push, archive, shell and escapes are refused", func(t *testing.T) {

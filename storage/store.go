@@ -90,6 +90,18 @@ func (s *Store) Upstream(project string) (*Repo, error) { return s.repo(kindUpst
 // Served returns the served repository of a project, creating it if needed.
 func (s *Store) Served(project string) (*Repo, error) { return s.repo(kindServed, project, true) }
 
+// ExistingUpstream is Upstream without creating: ErrNotFound when the
+// project has no mirror yet.
+func (s *Store) ExistingUpstream(project string) (*Repo, error) {
+	return s.repo(kindUpstream, project, false)
+}
+
+// ExistingServed is Served without creating: ErrNotFound when the project
+// has no served repository yet.
+func (s *Store) ExistingServed(project string) (*Repo, error) {
+	return s.repo(kindServed, project, false)
+}
+
 // ServedPath returns the directory of an existing served repository, for the
 // front ends that run git upload-pack on it. It returns ErrNotFound for a
 // project that has none, and refuses any name or path that could leave the

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
 )
 
@@ -14,16 +15,61 @@ type statusReply struct {
 	Environments []deploy.Result `json:"environments"`
 }
 
+// viewer says which projects a request may know of. Without an access file
+// every project is public (as its git is); with one, the status page and
+// the API show a reader the projects it may read, and an anonymous caller
+// the anonymous ones: names, SHAs, subjects and voters are not public.
+func (s *service) viewer(r *http.Request) (reader string, canSee func(project string) bool) {
+	if s.access == nil {
+		return "", func(string) bool { return true }
+	}
+	auth := access.NewHTTPAuth(s.access)
+	reader, ok := auth.Reader(r)
+	if !ok {
+		reader = access.Anonymous
+	}
+	return reader, func(p string) bool { return auth.CanSee(reader, p) }
+}
+
+// visible filters results to what the request may see.
+func (s *service) visible(r *http.Request) []deploy.Result {
+	_, canSee := s.viewer(r)
+	var out []deploy.Result
+	for _, res := range s.snapshot() {
+		if canSee(res.Project) {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// requireReader answers 401 unless the request carries a reader's token
+// (when there is an access file): for /metrics, whose labels name every
+// project.
+func (s *service) requireReader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.access != nil {
+			if reader, _ := s.viewer(r); reader == access.Anonymous {
+				w.Header().Set("WWW-Authenticate", `Basic realm="gerritgate"`)
+				http.Error(w, "authentication required", http.StatusUnauthorized)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 func (s *service) serveStatus(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, statusReply{Polls: s.polls.Load(), Environments: s.snapshot()})
+	writeJSON(w, http.StatusOK, statusReply{Polls: s.polls.Load(), Environments: s.visible(r)})
 }
 
 // serveEnvironment answers /api/v1/projects/{project}/environments/{env}:
 // the last decision, with every pending commit's verdict and evidence. The
 // project is one path segment, its slashes written %2F.
 func (s *service) serveEnvironment(w http.ResponseWriter, r *http.Request) {
+	_, canSee := s.viewer(r)
 	res, ok := s.result(r.PathValue("project"), r.PathValue("env"))
-	if !ok {
+	if !ok || !canSee(res.Project) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such project and environment"})
 		return
 	}
@@ -70,5 +116,5 @@ code{font-size:.9em}.Advanced,.UpToDate,.Initialized{color:#176117}
 
 func (s *service) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	page.Execute(w, statusReply{Polls: s.polls.Load(), Environments: s.snapshot()})
+	page.Execute(w, statusReply{Polls: s.polls.Load(), Environments: s.visible(r)})
 }

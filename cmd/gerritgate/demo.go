@@ -102,7 +102,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	gateURL := "http://" + *listen
 	fmt.Fprintf(stdout, `gerritgate demo
   simulated Gerrit:  %s   (its changes: %s/changes/?q=project:%s)
-  gate status page:  %s/
+  gate status page:  %s/   (sign in as any user with the token below as password)
   gate config:       %s   (policy.yaml and access.yaml beside it)
   clone what the gate deploys (Flux points here, never at Gerrit), as reader "demo":
     over HTTP:  git clone -b deploy/prod http://demo:%s@%s/%s.git
@@ -159,8 +159,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 		}
 		mu.Lock()
-		fmt.Fprintf(stdout, "\nThe story is over; the gate keeps polling. Look at %s/ or %s/api/v1/projects/%s/environments/prod. Ctrl-C to stop.\n",
-			gateURL, gateURL, strings.ReplaceAll(project, "/", "%2F"))
+		fmt.Fprintf(stdout, "\nThe story is over; the gate keeps polling. Look at %s/ or\n  curl -H 'Authorization: Bearer %s' %s/api/v1/projects/%s/environments/prod/pending\nCtrl-C to stop.\n",
+			gateURL, creds.token, gateURL, strings.ReplaceAll(project, "/", "%2F"))
 		mu.Unlock()
 	}()
 	err = <-runErr

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/gate"
@@ -152,11 +153,27 @@ func gerritClient(cfg *Config, logger *slog.Logger) (*gerrit.Client, error) {
 }
 
 // servePending answers /api/v1/projects/{project}/environments/{env}/pending
-// with a fresh decision on every pending commit.
+// with a fresh decision on every pending commit, for environments the
+// service gates and the caller may see. A decision is reused for a few
+// seconds: each one holds the poll lock and asks Gerrit about every
+// pending commit.
 func (s *service) servePending(w http.ResponseWriter, r *http.Request) {
-	t, err := findTarget(s.policy.Load(), r.PathValue("project"), r.PathValue("env"))
+	project, env := r.PathValue("project"), r.PathValue("env")
+	_, canSee := s.viewer(r)
+	if _, known := s.result(project, env); !known || !canSee(project) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such project and environment"})
+		return
+	}
+	t, err := findTarget(s.policy.Load(), project, env)
 	if err != nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		return
+	}
+	key := resultKey(project, env)
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	if c, ok := s.pendingCache[key]; ok && time.Since(c.Time) < pendingTTL {
+		writeJSON(w, http.StatusOK, c)
 		return
 	}
 	s.work.Lock() // not while a poll walks the same repositories
@@ -166,5 +183,9 @@ func (s *service) servePending(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
 		return
 	}
+	s.pendingCache[key] = res
 	writeJSON(w, http.StatusOK, res)
 }
+
+// pendingTTL is how long a /pending answer is reused.
+const pendingTTL = 5 * time.Second

@@ -155,6 +155,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		logger:       logger,
 		metrics:      newMetrics(),
 		results:      map[string]deploy.Result{},
+		pendingCache: map[string]deploy.Result{},
 		listed:       map[string][]string{},
 		lister:       client,
 	}

@@ -49,8 +49,11 @@ type service struct {
 	mu      sync.Mutex
 	results map[string]deploy.Result // by project + "\x00" + env
 	listed  map[string][]string      // last project list per pattern
-	lister  projectLister
-	polls   atomic.Int64
+
+	pendingMu    sync.Mutex // one /pending computation at a time
+	pendingCache map[string]deploy.Result
+	lister       projectLister
+	polls        atomic.Int64
 	// onResult, when set, sees every result whose reason or message
 	// changed (the demo prints them).
 	onResult func(deploy.Result)
@@ -339,7 +342,7 @@ func (s *service) handler() http.Handler {
 	api.HandleFunc("GET /api/v1/status", s.serveStatus)
 	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}", s.serveEnvironment)
 	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}/pending", s.servePending)
-	api.Handle("GET /metrics", s.metrics.handler())
+	api.Handle("GET /metrics", s.requireReader(s.metrics.handler()))
 	api.HandleFunc("GET /{$}", s.servePage)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if githttp.IsGitPath(r.URL.Path) {
