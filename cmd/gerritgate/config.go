@@ -103,7 +103,8 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	u, err := url.Parse(c.Gerrit.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, doc.Errorf("$.gerrit.url", "gerrit.url %q must be an http(s) URL", c.Gerrit.URL)
+		// The value is not repeated: it may hold a password.
+		return nil, doc.Errorf("$.gerrit.url", "gerrit.url must be an http(s) URL with a host")
 	}
 	if u.User != nil {
 		return nil, doc.Errorf("$.gerrit.url", "gerrit.url must not hold credentials: use username and passwordFile")
@@ -111,7 +112,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	if c.Gerrit.GitURL != "" {
 		g, err := url.Parse(c.Gerrit.GitURL)
 		if err != nil || (g.Scheme != "http" && g.Scheme != "https" && g.Scheme != "ssh") || g.Host == "" {
-			return nil, doc.Errorf("$.gerrit.gitURL", "gerrit.gitURL %q must be an http(s) or ssh URL", c.Gerrit.GitURL)
+			return nil, doc.Errorf("$.gerrit.gitURL", "gerrit.gitURL must be an http(s) or ssh URL with a host")
 		}
 		if _, hasPw := g.User.Password(); hasPw {
 			return nil, doc.Errorf("$.gerrit.gitURL", "gerrit.gitURL must not hold a password")

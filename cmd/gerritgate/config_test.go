@@ -50,6 +50,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"wrong type", "listen: 127.0.0.1:8080", "listen: [a]", "gerritgate.yaml:8:11"},
 		{"fetch timeout too short", "  username: gate\n", "  username: gate\n  fetchTimeout: 10ms\n", "gerritgate.yaml:6:17: gerrit.fetchTimeout must be a duration of at least 1s"},
 		{"fetch timeout not a duration", "  username: gate\n", "  username: gate\n  fetchTimeout: soon\n", "gerritgate.yaml:6:17: gerrit.fetchTimeout must be a duration"},
+		{"password in an unparsable url", "url: http://127.0.0.1:8081", `url: "https://gate:Sup3rS3cret%zz@gerrit.example"`, "gerrit.url must be an http(s) URL"},
 		{"no policy", "policy: ./policy.yaml\n", "", "policy (the policy file's path) is required"},
 	}
 	for _, tt := range tests {
@@ -60,6 +61,9 @@ func TestParseConfigErrors(t *testing.T) {
 		_, err := ParseConfig("gerritgate.yaml", []byte(src))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want it to contain %q", tt.what, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "Sup3rS3cret") {
+			t.Errorf("%s: error repeats a password: %v", tt.what, err)
 		}
 	}
 }
