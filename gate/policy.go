@@ -443,8 +443,10 @@ func checkRepos(doc *source, c *Config) error {
 		}
 		for j, e := range r.Environments {
 			eat := fmt.Sprintf("%s.environments[%d]", at, j)
-			if !envNameRE.MatchString(e.Name) {
-				return doc.Errorf(eat+".name", "bad environment name %q (lower-case letters, digits, . _ -)", e.Name)
+			// The name becomes refs/heads/deploy/<name>: also no ".." and no
+			// ".lock" ending, which git refuses in a ref.
+			if !envNameRE.MatchString(e.Name) || strings.Contains(e.Name, "..") || strings.HasSuffix(e.Name, ".lock") {
+				return doc.Errorf(eat+".name", "bad environment name %q (lower-case letters, digits, . _ -; no \"..\", no \".lock\" ending)", e.Name)
 			}
 			k := key{r.Project, r.Branch, e.Name}
 			if seen[k] {

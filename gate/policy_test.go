@@ -47,6 +47,8 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"bad baseline", "baseline: upstream", "baseline: HEAD", `policy.yaml:7:19: baseline must be`},
 		{"short sha baseline", "baseline: upstream", "baseline: abc123", `baseline must be`},
 		{"bad env name", "name: prod", "name: ../prod", `policy.yaml:5:15: bad environment name`},
+		{"env name with ..", "name: prod", "name: a..b", `policy.yaml:5:15: bad environment name`},
+		{"env name ending .lock", "name: prod", "name: x.lock", `policy.yaml:5:15: bad environment name`},
 		{"positive veto", "Code-Review: -2}", "Code-Review: 1}", `veto on Code-Review must be a negative vote`},
 		{"zero min", "{min: 1}", "{min: 0}", `min must be a positive vote`},
 		{"bad branch", "branch: main", "branch: refs/heads/main", `policy.yaml:3:13: bad branch`},
