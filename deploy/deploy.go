@@ -413,7 +413,10 @@ func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing
 		c        *object.Commit
 		expanded bool
 	}
-	visited := map[plumbing.Hash]bool{head: true}
+	// A commit is done once emitted; it may sit on the stack more than once
+	// until then (reached by several children), and is emitted only after
+	// all its parents, whatever order the paths reach it in.
+	done := map[plumbing.Hash]bool{}
 	hc, err := object.GetCommit(up.Git.Storer, head)
 	if err != nil {
 		return nil, false, err
@@ -421,6 +424,10 @@ func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing
 	stack := []frame{{c: hc}}
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
+		if done[top.c.Hash] {
+			stack = stack[:len(stack)-1]
+			continue
+		}
 		if !top.expanded {
 			top.expanded = true
 			// Push parents in reverse so the first parent's history comes
@@ -430,10 +437,9 @@ func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing
 				if p == base {
 					reaches = true
 				}
-				if p == base || anc[p] || visited[p] {
+				if p == base || anc[p] || done[p] {
 					continue
 				}
-				visited[p] = true
 				pc, err := object.GetCommit(up.Git.Storer, p)
 				if err != nil {
 					return nil, false, fmt.Errorf("commit %s: %w", p, err)
@@ -442,6 +448,13 @@ func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing
 			}
 			continue
 		}
+		if !parentsDone(top.c, base, anc, done) {
+			// A parent was reached first through this commit's own
+			// ancestry and is still below on the stack: expand again.
+			top.expanded = false
+			continue
+		}
+		done[top.c.Hash] = true
 		c := top.c
 		stack = stack[:len(stack)-1]
 		gc := gate.Commit{SHA: c.Hash.String(), Subject: subject(c.Message)}
@@ -460,6 +473,15 @@ func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing
 		}
 	}
 	return out, reaches, nil
+}
+
+func parentsDone(c *object.Commit, base plumbing.Hash, anc, done map[plumbing.Hash]bool) bool {
+	for _, p := range c.ParentHashes {
+		if p != base && !anc[p] && !done[p] {
+			return false
+		}
+	}
+	return true
 }
 
 // ancestorsOf returns every ancestor of base, cached per base: the deploy
