@@ -38,6 +38,13 @@ type Target struct {
 // Ref is the served ref this target moves.
 func (t Target) Ref() string { return "refs/heads/deploy/" + t.Env }
 
+// BaselineRef records, in the served repository, where deploy/<Env> was
+// first created. It is written with the deploy ref in one transaction and
+// never moved; while it exists, a deploy ref that went missing (deleted by
+// hand, say after a Diverged) is not created again at a new baseline,
+// which would skip the gate. Clients never see it (hidden from upload-pack).
+func (t Target) BaselineRef() string { return "refs/gerritgate/baseline/" + t.Env }
+
 // Reason says, for programs and people alike, what a reconcile did.
 type Reason string
 
@@ -358,6 +365,11 @@ func firstParentAncestor(up *storage.Repo, head plumbing.Hash, n int) (plumbing.
 }
 
 func (d *Deployer) initialize(ctx context.Context, t Target, up, served *storage.Repo, head plumbing.Hash, res *Result) error {
+	if was, err := served.Ref(t.BaselineRef()); err != nil {
+		return err
+	} else if !was.IsZero() {
+		return fmt.Errorf("deploy/%s is missing but was created before (baseline %s): refusing to start it again at a new baseline, which would skip the gate; restore the ref, or delete %s from the served repository to start over", t.Env, short(was), t.BaselineRef())
+	}
 	start := head
 	if t.Baseline != gate.BaselineUpstream {
 		start = plumbing.NewHash(t.Baseline)
@@ -373,7 +385,8 @@ func (d *Deployer) initialize(ctx context.Context, t Target, up, served *storage
 			return fmt.Errorf("baseline %s is not on upstream branch %s", short(start), t.Branch)
 		}
 	}
-	if err := d.advance(ctx, t, up, served, plumbing.ZeroHash, start); err != nil {
+	if err := d.advance(ctx, t, up, served, plumbing.ZeroHash, start,
+		storage.RefUpdate{Name: t.BaselineRef(), New: start}); err != nil {
 		return err
 	}
 	res.Reason, res.To = Initialized, start.String()
@@ -382,12 +395,14 @@ func (d *Deployer) initialize(ctx context.Context, t Target, up, served *storage
 }
 
 // advance copies the objects of target into the served repository and
-// moves the deploy ref from old to target by compare-and-swap.
-func (d *Deployer) advance(ctx context.Context, t Target, up, served *storage.Repo, old, target plumbing.Hash) error {
+// moves the deploy ref from old to target by compare-and-swap, in one
+// transaction with any other updates given.
+func (d *Deployer) advance(ctx context.Context, t Target, up, served *storage.Repo, old, target plumbing.Hash, also ...storage.RefUpdate) error {
 	if err := storage.CopyObjects(ctx, served, up, target); err != nil {
 		return fmt.Errorf("copy objects: %w", err)
 	}
-	if err := served.UpdateRefs(storage.RefUpdate{Name: t.Ref(), Old: old, New: target}); err != nil {
+	updates := append([]storage.RefUpdate{{Name: t.Ref(), Old: old, New: target}}, also...)
+	if err := served.UpdateRefs(updates...); err != nil {
 		return err
 	}
 	headRef, err := served.Head()

@@ -3,6 +3,8 @@ package deploy
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +153,32 @@ func TestReconcile(t *testing.T) {
 		if got := served(); got != st.wantTip {
 			t.Errorf("%s: deploy/prod = %s, want %s", st.what, got, st.wantTip)
 		}
+	}
+}
+
+// A deploy ref deleted by hand is not created again at a new baseline.
+func TestDeletedDeployRefIsNotReinitialized(t *testing.T) {
+	store, r, _, d, target := setup(t)
+	base := r.commit("base")
+	r.setBranch(base)
+	if res := d.Reconcile(context.Background(), target); res.Reason != Initialized {
+		t.Fatalf("first reconcile: %s %s", res.Reason, res.Message)
+	}
+	served, _ := store.Served("platform/fleet")
+	if got, _ := served.Ref(target.BaselineRef()); got != base {
+		t.Fatalf("baseline ref = %s, want %s", got, base)
+	}
+	unapproved := r.commit("pushed past review", base)
+	r.setBranch(unapproved)
+	if err := os.Remove(filepath.Join(served.Path, "refs", "heads", "deploy", "prod")); err != nil {
+		t.Fatal(err)
+	}
+	res := d.Reconcile(context.Background(), target)
+	if res.Reason != Failed || !strings.Contains(res.Message, "refusing to start it again") {
+		t.Errorf("after deleting deploy/prod: %s %s", res.Reason, res.Message)
+	}
+	if got, _ := served.Ref(target.Ref()); !got.IsZero() {
+		t.Errorf("deploy/prod was created again at %s, past an unapproved commit", got)
 	}
 }
 

@@ -125,6 +125,12 @@ func TestUngatedObjectsNotFetchable(t *testing.T) {
 		t.Fatalf("ungated commit %s not in the upstream mirror: %v %s", c, err, out)
 	}
 	url := g.url + "/" + project + ".git"
+	for _, v := range []string{"0", "2"} {
+		refs, err := git(t, "", "-c", "protocol.version="+v, "ls-remote", url)
+		if err != nil || strings.Contains(refs, "refs/gerritgate/") || !strings.Contains(refs, "refs/heads/deploy/prod") {
+			t.Errorf("protocol v%s: ls-remote shows bookkeeping refs or lacks deploy/prod: %v\n%s", v, err, refs)
+		}
+	}
 	for _, v := range []string{"0", "1", "2"} {
 		dir := t.TempDir()
 		git(t, dir, "init", "-q")

@@ -240,6 +240,8 @@ func UploadPackConfig() []string {
 		"-c", "uploadpack.allowRefInWant=false",
 		"-c", "core.hooksPath=/dev/null",
 		"-c", "transfer.bundleURI=false",
+		// gerritgate's own bookkeeping refs (baselines) are not for clients.
+		"-c", "uploadpack.hideRefs=refs/gerritgate/",
 	}
 }
 
