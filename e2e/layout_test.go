@@ -1,0 +1,59 @@
+package e2e
+
+import (
+	"bufio"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestImportDirection keeps the layout of shared/STYLE.md: each package
+// imports only the packages of ours listed for it (a parent never imports
+// its children, nothing imports cmd or e2e), so there are no cycles and a
+// newcomer can find any behaviour from the package table.
+func TestImportDirection(t *testing.T) {
+	allowed := map[string][]string{
+		"gate":                     {"internal/yamlfile"},
+		"internal/yamlfile":        {},
+		"storage":                  {},
+		"storage/githttp":          {"storage"},
+		"storage/gitssh":           {"storage", "storage/githttp"},
+		"storage/storagetest":      {"storage"},
+		"access":                   {"internal/yamlfile", "storage/githttp"},
+		"mirror":                   {"storage"},
+		"mirror/gerrit":            {"gate"},
+		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit"},
+		"deploy":                   {"gate", "storage"},
+		"cmd/gerritgate":           nil, // everything
+		"e2e":                      nil,
+	}
+	const mod = "github.com/gerritgate/gerritgate/"
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "../...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	seen := 0
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		pkg := strings.TrimPrefix(fields[0], mod)
+		allow, known := allowed[pkg]
+		if !known {
+			t.Errorf("package %s is not in the layout table: add it here and to README.md's", pkg)
+			continue
+		}
+		seen++
+		if allow == nil {
+			continue
+		}
+		for _, imp := range fields[1:] {
+			if dep, ours := strings.CutPrefix(imp, mod); ours && !slices.Contains(allow, dep) {
+				t.Errorf("%s imports %s, which the layout does not allow (allowed: %v)", pkg, dep, allow)
+			}
+		}
+	}
+	if seen < len(allowed)-1 {
+		t.Errorf("go list found %d of our packages, want %d: is the test running from e2e/?", seen, len(allowed))
+	}
+}
