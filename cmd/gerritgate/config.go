@@ -28,6 +28,10 @@ type Config struct {
 	// project is readable anonymously over HTTP and SSH is off.
 	Access  string `yaml:"access"`
 	LogJSON bool   `yaml:"logJSON"`
+	// MaxConcurrentClones bounds the git upload-pack processes running at
+	// once, HTTP and SSH together (default 32); a clone over it is told to
+	// retry.
+	MaxConcurrentClones int `yaml:"maxConcurrentClones"`
 
 	file string
 }
@@ -157,6 +161,12 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		c.SSH.HostKeyFiles[i] = abs(c.SSH.HostKeyFiles[i])
 	}
 	c.Access = abs(c.Access)
+	if c.MaxConcurrentClones == 0 {
+		c.MaxConcurrentClones = 32
+	}
+	if c.MaxConcurrentClones < 1 || c.MaxConcurrentClones > 10000 {
+		return nil, doc.Errorf("$.maxConcurrentClones", "maxConcurrentClones must be between 1 and 10000, got %d", c.MaxConcurrentClones)
+	}
 	if c.Policy == "" {
 		return nil, doc.Errorf("$", "policy (the policy file's path) is required")
 	}

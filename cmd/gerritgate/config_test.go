@@ -51,6 +51,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"fetch timeout too short", "  username: gate\n", "  username: gate\n  fetchTimeout: 10ms\n", "gerritgate.yaml:6:17: gerrit.fetchTimeout must be a duration of at least 1s"},
 		{"fetch timeout not a duration", "  username: gate\n", "  username: gate\n  fetchTimeout: soon\n", "gerritgate.yaml:6:17: gerrit.fetchTimeout must be a duration"},
 		{"password in an unparsable url", "url: http://127.0.0.1:8081", `url: "https://gate:Sup3rS3cret%zz@gerrit.example"`, "gerrit.url must be an http(s) URL"},
+		{"clone bound", "policy:", "maxConcurrentClones: -1\npolicy:", "maxConcurrentClones must be between 1 and 10000"},
 		{"no policy", "policy: ./policy.yaml\n", "", "policy (the policy file's path) is required"},
 	}
 	for _, tt := range tests {

@@ -20,6 +20,7 @@ import (
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/mirror"
 	"github.com/gerritgate/gerritgate/storage"
+	"github.com/gerritgate/gerritgate/storage/githttp"
 )
 
 const usage = `gerritgate: a gated mirror between Gerrit and Flux
@@ -146,6 +147,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		fetchTimeout: cfg.Gerrit.fetchTimeout,
 		hostKeys:     cfg.SSH.HostKeyFiles,
 		access:       readers,
+		clones:       githttp.NewLimiter(cfg.MaxConcurrentClones),
 		poll:         cfg.Poll,
 		listen:       cfg.HTTP.Listen,
 		policyFile:   cfg.Policy,

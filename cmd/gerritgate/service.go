@@ -37,7 +37,8 @@ type service struct {
 	fetchTimeout time.Duration
 	sshListen    string
 	hostKeys     []string
-	access       *access.Watcher // nil: anonymous HTTP, no SSH
+	access       *access.Watcher  // nil: anonymous HTTP, no SSH
+	clones       *githttp.Limiter // shared by the HTTP and SSH front ends
 	policy       atomic.Pointer[gate.Config]
 	store        *storage.Store
 	mirror       *mirror.Mirror
@@ -309,6 +310,7 @@ func (s *service) sshServer() (*gitssh.Server, error) {
 	opts := []gitssh.Option{
 		gitssh.WithAuthorizer(s.access),
 		gitssh.WithLogger(s.logger),
+		gitssh.WithLimiter(s.clones),
 		gitssh.WithObserver(func(project, outcome string) {
 			s.metrics.gitRequests.WithLabelValues("ssh", outcome).Inc()
 		}),
@@ -322,6 +324,7 @@ func (s *service) sshServer() (*gitssh.Server, error) {
 func (s *service) handler() http.Handler {
 	opts := []githttp.Option{
 		githttp.WithLogger(s.logger),
+		githttp.WithLimiter(s.clones),
 		githttp.WithObserver(func(project, outcome string) {
 			s.metrics.gitRequests.WithLabelValues("http", outcome).Inc()
 		}),

@@ -50,6 +50,7 @@ type Handler struct {
 	timeout   time.Duration
 	realm     string
 	onRequest func(project, outcome string)
+	limit     *Limiter
 }
 
 // Option configures a Handler.
@@ -76,6 +77,10 @@ func WithTimeout(d time.Duration) Option { return func(h *Handler) { h.timeout =
 func WithObserver(f func(project, outcome string)) Option {
 	return func(h *Handler) { h.onRequest = f }
 }
+
+// WithLimiter bounds concurrent upload-packs; a request over the bound
+// gets 503 with Retry-After.
+func WithLimiter(l *Limiter) Option { return func(h *Handler) { h.limit = l } }
 
 // New returns a Handler serving the repositories r resolves.
 func New(r Resolver, opts ...Option) *Handler {
@@ -149,6 +154,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, "not_found", "repository not found")
 		return
 	}
+	release, ok := h.limit.TryAcquire()
+	if !ok {
+		w.Header().Set("Retry-After", "5")
+		fail(http.StatusServiceUnavailable, "busy", "too many clones in progress; retry shortly")
+		return
+	}
+	defer release()
 	protocol := r.Header.Get("Git-Protocol")
 	if !validProtocol(protocol) {
 		protocol = ""

@@ -139,3 +139,30 @@ func hex4(n int) string {
 	const digits = "0123456789abcdef"
 	return string([]byte{digits[n>>12&15], digits[n>>8&15], digits[n>>4&15], digits[n&15]})
 }
+
+// A request over the upload-pack bound gets 503 with Retry-After, at once.
+func TestLimiter(t *testing.T) {
+	s := storagetest.Serve(t, "platform/fleet")
+	l := githttp.NewLimiter(1)
+	srv := httptest.NewServer(githttp.New(s.Store, githttp.WithLimiter(l)))
+	defer srv.Close()
+	url := srv.URL + "/platform/fleet.git/info/refs?service=git-upload-pack"
+	release, _ := l.TryAcquire()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("over the bound: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	release()
+	resp, err = http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("with a free slot: %d", resp.StatusCode)
+	}
+}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/storage"
+	"github.com/gerritgate/gerritgate/storage/githttp"
 	"github.com/gerritgate/gerritgate/storage/gitssh"
 	"github.com/gerritgate/gerritgate/storage/storagetest"
 )
@@ -970,5 +971,26 @@ func TestObserver(t *testing.T) {
 	defer mu.Unlock()
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("observed %q, want %q", got, want)
+	}
+}
+
+// A session over the shared upload-pack bound is refused at once, and
+// served again once a slot is free.
+func TestLimiter(t *testing.T) {
+	l := githttp.NewLimiter(1)
+	e := start(t, gitssh.WithLimiter(l))
+	c := e.dial(t, e.flux)
+	release, ok := l.TryAcquire() // another clone holds the only slot
+	if !ok {
+		t.Fatal("fresh limiter has no slot")
+	}
+	code, _, stderr := run(t, c, "git-upload-pack 'platform/fleet.git'", "0000")
+	if code == 0 || !strings.Contains(stderr, "busy") {
+		t.Errorf("over the bound: exit %d, stderr %q; want a refusal saying busy", code, stderr)
+	}
+	release()
+	code, stdout, stderr := run(t, c, "git-upload-pack 'platform/fleet.git'", "0000")
+	if code != 0 || !strings.Contains(stdout, e.sha) {
+		t.Errorf("with a free slot: exit %d, stderr %q", code, stderr)
 	}
 }

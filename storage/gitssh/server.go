@@ -12,6 +12,8 @@ import (
 
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/gerritgate/gerritgate/storage/githttp"
 )
 
 // Resolver maps a project name to the directory of its served repository.
@@ -44,6 +46,7 @@ type Server struct {
 	maxTimeout   time.Duration
 	hostKeyFiles []string
 	onSession    func(project, outcome string)
+	limit        *githttp.Limiter
 
 	srv     *ssh.Server
 	signers []gossh.Signer
@@ -91,6 +94,10 @@ func WithMaxTimeout(d time.Duration) Option { return func(s *Server) { s.maxTime
 func WithObserver(f func(project, outcome string)) Option {
 	return func(s *Server) { s.onSession = f }
 }
+
+// WithLimiter bounds concurrent upload-packs (shared with the HTTP front
+// end); a session over the bound is refused with a message to retry.
+func WithLimiter(l *githttp.Limiter) Option { return func(s *Server) { s.limit = l } }
 
 // New returns a Server serving the repositories r resolves. It fails when
 // no host key is given or one cannot be loaded.

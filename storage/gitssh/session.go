@@ -156,6 +156,12 @@ func (s *Server) serve(sess ssh.Session) result {
 		res.outcome, res.err = "not_found", err
 		return refuse(res, msgNotFound)
 	}
+	release, ok := s.limit.TryAcquire()
+	if !ok {
+		res.outcome = "busy"
+		return refuse(res, "gerritgate is busy: too many clones in progress; retry shortly")
+	}
+	defer release()
 	res.served = true
 	res.protocol = gitProtocol(sess.Environ())
 	res.code, res.stdinDone, res.err = s.uploadPack(sess, dir, res.protocol)
