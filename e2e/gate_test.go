@@ -47,6 +47,9 @@ func TestAdvanceStopsAtUnapprovedAndResumes(t *testing.T) {
 	if !strings.Contains(st.Message, "needs Code-Review +2") {
 		t.Errorf("status message %q does not say what C lacks", st.Message)
 	}
+	if m := g.metrics(); !strings.Contains(m, `gerritgate_pending_commits{environment="prod",project="platform/fleet"} 2`) {
+		t.Errorf("metrics do not count C and D as pending:\n%s", grepLines(m, "gerritgate_pending"))
+	}
 
 	sim.approve(cChange)
 	g.waitDeployed(project, "prod", d)
@@ -188,4 +191,14 @@ func assertSameCommit(t *testing.T, g *gateProc, sim *sim, sha string) {
 	if string(served) != string(gerrit) {
 		t.Errorf("served commit differs from Gerrit's:\n%s\n---\n%s", served, gerrit)
 	}
+}
+
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -68,6 +68,9 @@ type Decision struct {
 	// advance, "" when Target is Head.
 	BlockedAt string    `json:"blockedAt,omitempty"`
 	Verdicts  []Verdict `json:"verdicts"`
+	// Remaining counts the commits of the range that moving to Target
+	// leaves undeployed.
+	Remaining int `json:"remaining"`
 }
 
 // Verdict returns the verdict on sha.
@@ -156,7 +159,26 @@ func Evaluate(p *Policy, r Range) Decision {
 	if d.Target != r.Head && d.BlockedAt == "" && len(r.Commits) > 0 {
 		d.BlockedAt = r.Head
 	}
+	d.Remaining = len(r.Commits) - reachableIn(r, byID, d.Target)
 	return d
+}
+
+// reachableIn counts the commits of the range that sha is or descends
+// from.
+func reachableIn(r Range, byID map[string]int, sha string) int {
+	seen := map[int]bool{}
+	stack := []string{sha}
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		i, in := byID[s]
+		if !in || seen[i] {
+			continue
+		}
+		seen[i] = true
+		stack = append(stack, r.Commits[i].Parents...)
+	}
+	return len(seen)
 }
 
 // firstUnapproved finds, among commit i and what it brings in, the oldest

@@ -212,6 +212,9 @@ func TestEvaluateRange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		d := Evaluate(reviewed(), tt.rng())
+		if want := len(tt.rng().Commits) - countUpTo(tt.rng(), d.Target); d.Remaining != want {
+			t.Errorf("%s: remaining %d, want %d", tt.what, d.Remaining, want)
+		}
 		if d.Target != tt.wantTarget || d.BlockedAt != tt.wantBlocked {
 			t.Errorf("%s: target %q blocked at %q, want %q and %q", tt.what, d.Target, d.BlockedAt, tt.wantTarget, tt.wantBlocked)
 		}
@@ -219,4 +222,23 @@ func TestEvaluateRange(t *testing.T) {
 			t.Errorf("%s: Why() = %q does not name %s", tt.what, d.Why(), tt.wantBlocked)
 		}
 	}
+}
+
+// countUpTo counts, the slow way, the range commits that target is or
+// descends from: those before it in a linear walk of parents.
+func countUpTo(r Range, target string) int {
+	in := map[string]bool{}
+	var visit func(string)
+	visit = func(sha string) {
+		for _, c := range r.Commits {
+			if c.SHA == sha && !in[sha] {
+				in[sha] = true
+				for _, p := range c.Parents {
+					visit(p)
+				}
+			}
+		}
+	}
+	visit(target)
+	return len(in)
 }

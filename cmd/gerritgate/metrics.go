@@ -81,15 +81,7 @@ func (m *metrics) observe(r deploy.Result) {
 	case r.Reason == deploy.UpToDate || r.Reason == deploy.Initialized:
 		m.pending.WithLabelValues(r.Project, r.Env).Set(0)
 	case r.Decision != nil:
-		n := 0
-		for _, v := range r.Decision.Verdicts {
-			if v.SHA == r.To {
-				n = 0 // everything up to the new tip is deployed
-				continue
-			}
-			n++
-		}
-		m.pending.WithLabelValues(r.Project, r.Env).Set(float64(n))
+		m.pending.WithLabelValues(r.Project, r.Env).Set(float64(r.Decision.Remaining))
 	}
 }
 
