@@ -1,0 +1,34 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// gerritgate check: a good policy prints what each environment requires and
+// exits 0; a bad one exits non-zero naming file:line:column.
+func TestCheckCommand(t *testing.T) {
+	useBinary(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(good, []byte(strictPolicy), 0o644)
+	out, err := exec.Command(binary, "check", good).CombinedOutput()
+	if err != nil {
+		t.Fatalf("check of a good policy: %v\n%s", err, out)
+	}
+	for _, want := range []string{"platform/fleet main -> deploy/prod (policy strict", "needs Code-Review +2 or more from 2 distinct accounts",
+		"changes to clusters/prod/** need Code-Review +2 or more from a member of sre", "policy OK"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte(strings.Replace(strictPolicy, "policy: strict", "policy: strcit", 1)), 0o644)
+	out, err = exec.Command(binary, "check", bad).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), bad+":5:") || !strings.Contains(string(out), `undefined policy "strcit"`) {
+		t.Errorf("check of a bad policy: %v\n%s", err, out)
+	}
+}
