@@ -106,6 +106,7 @@ type gateSetup struct {
 	sshKey     []byte
 	knownHosts string
 	pageSize   int
+	poll       string // default "@every 1s"
 }
 
 func freeAddr(t testing.TB) string {
@@ -127,7 +128,11 @@ func writeGateConfig(t testing.TB, dir, addr string, s gateSetup) string {
 		}
 	}
 	must(os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(s.policy), 0o644))
-	cfg := fmt.Sprintf("dataDir: ./data\npoll: \"@every 1s\"\nhttp:\n  listen: %s\npolicy: ./policy.yaml\ngerrit:\n  url: %s\n", addr, s.gerritURL)
+	poll := s.poll
+	if poll == "" {
+		poll = "@every 1s"
+	}
+	cfg := fmt.Sprintf("dataDir: ./data\npoll: %q\nhttp:\n  listen: %s\npolicy: ./policy.yaml\ngerrit:\n  url: %s\n", poll, addr, s.gerritURL)
 	if s.gitURL != "" {
 		cfg += fmt.Sprintf("  gitURL: %s\n", s.gitURL)
 	}
@@ -344,6 +349,19 @@ func (g *gateProc) waitDeployed(project, env, want string) {
 			g.t.Fatalf("deploy/%s = %q, want %s after 30s; status: %+v\n%s", env, got, want, g.env(project, env), g.log)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitDeployedFast is waitDeployed polling every 10ms, for latency
+// measurements.
+func (g *gateProc) waitDeployedFast(project, env, want string) {
+	g.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for g.deployed(project, env) != want {
+		if time.Now().After(deadline) {
+			g.t.Fatalf("deploy/%s not at %s after 30s", env, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

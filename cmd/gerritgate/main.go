@@ -158,6 +158,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		metrics:      newMetrics(),
 		results:      map[string]deploy.Result{},
 		pendingCache: map[string]deploy.Result{},
+		nudge:        make(chan struct{}, 1),
 		listed:       map[string][]string{},
 		lister:       client,
 	}

@@ -51,6 +51,8 @@ type service struct {
 	results map[string]deploy.Result // by project + "\x00" + env
 	listed  map[string][]string      // last project list per pattern
 
+	nudge chan struct{} // a poll asked for now (cap 1)
+
 	pendingMu    sync.Mutex // one /pending computation at a time
 	pendingCache map[string]deploy.Result
 	lister       projectLister
@@ -283,6 +285,23 @@ func (s *service) run(ctx context.Context) error {
 	watched := make(chan struct{})
 	go func() { s.watchPolicy(watchCtx, s.policyFile, 2*time.Second, hup); close(watched) }()
 	defer func() { stopWatch(); <-watched }()
+	// Nudges (POST /api/v1/hooks/gerrit) poll now; at most one waits while
+	// a poll runs, and polls they cause are 200ms apart at least.
+	bg.Go(func() {
+		for {
+			select {
+			case <-bgCtx.Done():
+				return
+			case <-s.nudge:
+			}
+			s.pollOnce(bgCtx)
+			select {
+			case <-bgCtx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	})
 	// The first poll now, not one interval from now; through the cron
 	// chain so it never overlaps a scheduled one.
 	first := make(chan struct{})
@@ -343,6 +362,7 @@ func (s *service) handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	api.HandleFunc("GET /api/v1/status", s.serveStatus)
+	api.HandleFunc("POST /api/v1/hooks/gerrit", s.serveNudge)
 	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}", s.serveEnvironment)
 	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}/pending", s.servePending)
 	api.Handle("GET /metrics", s.requireReader(s.metrics.handler()))
