@@ -28,7 +28,7 @@ func TestKill9LeavesServedReposConsistent(t *testing.T) {
 		sha    string
 	}
 	var pending []change // unapproved, to approve in the next round
-	for round := 0; round < 6; round++ {
+	for round := 0; round < 10; round++ {
 		for _, ch := range pending {
 			sim.approve(ch.number)
 			passed[ch.sha] = true
@@ -42,7 +42,10 @@ func TestKill9LeavesServedReposConsistent(t *testing.T) {
 			n, sha := sim.mergeUnapproved("unapproved until next round")
 			pending = append(pending, change{n, sha})
 		}
-		time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+		// Nudge the gate to poll now, then kill it a moment later: most
+		// kills land while it fetches, copies objects or moves refs.
+		g.nudge()
+		time.Sleep(time.Duration(rng.IntN(120)) * time.Millisecond)
 		g.kill9()
 		checkServed(t, g, passed)
 		g.start()
