@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+	"golang.org/x/net/netutil"
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
@@ -61,6 +62,11 @@ type service struct {
 	// changed (the demo prints them).
 	onResult func(deploy.Result)
 }
+
+// maxConnections bounds the open connections of each listener: past it,
+// new ones wait in the kernel's backlog, so a flood of idle connections
+// cannot exhaust the process's file descriptors.
+const maxConnections = 1024
 
 func resultKey(project, env string) string { return project + "\x00" + env }
 
@@ -230,6 +236,7 @@ func (s *service) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("http listener: %w", err)
 	}
+	ln = netutil.LimitListener(ln, maxConnections)
 	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -255,6 +262,7 @@ func (s *service) run(ctx context.Context) error {
 			srv.Close()
 			return fmt.Errorf("ssh listener: %w", err)
 		}
+		sln = netutil.LimitListener(sln, maxConnections)
 		s.logger.Info("serving", "ssh", sln.Addr().String())
 		bg.Go(func() {
 			if err := sshSrv.Serve(sln); err != nil && !errors.Is(err, gitssh.ErrServerClosed) {
