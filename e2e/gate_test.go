@@ -72,6 +72,15 @@ func TestDirectPushBlocks(t *testing.T) {
 	if st.Decision == nil || st.Decision.BlockedAt != x || !strings.Contains(st.Message, "pushed directly") {
 		t.Errorf("status = %+v, want blocked at X as a direct push", st)
 	}
+
+	// The recovery docs/operations.md gives: an admin resets the branch to
+	// before the push, the change lands again through review, the gate
+	// continues.
+	if out, err := git(t, "", "--git-dir", sim.repoDir(), "update-ref", "refs/heads/main", a); err != nil {
+		t.Fatal(out)
+	}
+	again := sim.mergeApproved("E again, through review")
+	g.waitDeployed(project, "prod", again)
 }
 
 // Acceptance 3: Flux's client and C git clone the gated branch.
