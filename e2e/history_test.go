@@ -37,6 +37,14 @@ func TestRewrittenHistoryDiverges(t *testing.T) {
 	if st.Reason != "Diverged" || !strings.Contains(st.Message, "rewritten") {
 		t.Errorf("status = %+v, want Diverged", st)
 	}
+
+	// Restoring the branch so that it contains the deployed commit again
+	// lets the gate resume by itself (docs/operations.md).
+	if out, err := git(t, "", "--git-dir", repo, "update-ref", "refs/heads/main", a); err != nil {
+		t.Fatal(out)
+	}
+	b := sim.mergeApproved("B, after the restore")
+	g.waitDeployed(project, "prod", b)
 }
 
 // A baseline SHA starts deploy/prod there, not at the head; commits after
