@@ -56,7 +56,11 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	client, err := gerritClient(cfg, slog.New(slog.DiscardHandler))
+	password, err := gerritPassword(cfg)
+	if err != nil {
+		return err
+	}
+	client, err := gerritClient(cfg, password, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -139,14 +143,22 @@ func printDecision(w io.Writer, r deploy.Result, allRules bool) {
 	}
 }
 
+// gerritPassword reads the Gerrit password file, if the config names one.
+func gerritPassword(cfg *Config) (string, error) {
+	if cfg.Gerrit.PasswordFile == "" {
+		return "", nil
+	}
+	password, err := readSecret(cfg.Gerrit.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("gerrit.passwordFile: %w", err)
+	}
+	return password, nil
+}
+
 // gerritClient builds the REST client from the service config.
-func gerritClient(cfg *Config, logger *slog.Logger) (*gerrit.Client, error) {
+func gerritClient(cfg *Config, password string, logger *slog.Logger) (*gerrit.Client, error) {
 	opts := []gerrit.Option{gerrit.WithLogger(logger), gerrit.WithPageSize(cfg.Gerrit.PageSize)}
-	if cfg.Gerrit.PasswordFile != "" {
-		password, err := readSecret(cfg.Gerrit.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("gerrit.passwordFile: %w", err)
-		}
+	if password != "" {
 		opts = append(opts, gerrit.WithBasicAuth(cfg.Gerrit.Username, password))
 	}
 	return gerrit.New(cfg.Gerrit.URL, opts...)

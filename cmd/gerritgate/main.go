@@ -108,13 +108,11 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	password := ""
-	if cfg.Gerrit.PasswordFile != "" {
-		if password, err = readSecret(cfg.Gerrit.PasswordFile); err != nil {
-			return nil, fmt.Errorf("gerrit.passwordFile: %w", err)
-		}
+	password, err := gerritPassword(cfg)
+	if err != nil {
+		return nil, err
 	}
-	client, err := gerritClient(cfg, logger)
+	client, err := gerritClient(cfg, password, logger)
 	if err != nil {
 		return nil, err
 	}
