@@ -1,10 +1,17 @@
 package e2e
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/gerritgate/gerritgate/mirror/gerrit/gerrittest"
 )
 
 // A nudge from Gerrit (its webhooks plugin posting an event) makes the gate
@@ -60,4 +67,47 @@ func BenchmarkMergeToDeployNudged(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/merge")
 	b.ReportMetric(float64(worst.Milliseconds()), "max-ms")
+}
+
+// With gerrit.eventsURL the gate follows `gerrit stream-events` and polls
+// on every event: with an hourly schedule, a merge is deployed anyway.
+func TestStreamEventsPollAtOnce(t *testing.T) {
+	sim := newSim(t, "MERGE_IF_NECESSARY", gerrittest.WithSSH("127.0.0.1:0"))
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	block, _ := ssh.MarshalPrivateKey(priv, "gate")
+	pub, _ := ssh.NewPublicKey(priv.Public())
+	if err := sim.srv.AddSSHKey("gate", ssh.MarshalAuthorizedKey(pub)); err != nil {
+		t.Fatal(err)
+	}
+	registerSecret(string(pem.EncodeToMemory(block)))
+	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, poll: "@every 1h",
+		sshKey: pem.EncodeToMemory(block), knownHosts: sim.srv.KnownHosts(),
+		extra: "  eventsURL: ssh://gate@" + sim.srv.SSHAddr() + "\n"})
+	g.waitDeployed(project, "prod", sim.head())
+	waitFor(t, 10*time.Second, "the event stream to connect", func() bool {
+		return strings.Contains(g.metrics(), `gerritgate_gerrit_events_total{type="stream-connected"}`)
+	})
+	// An event can be lost in the moment the server registers the stream
+	// (as with Gerrit); merge until one gets through, as a busy Gerrit
+	// would.
+	var a string
+	for i := 0; i < 10; i++ {
+		a = sim.mergeApproved("A")
+		if g.deployedWithin(project, "prod", a, 2*time.Second) {
+			return
+		}
+	}
+	t.Fatalf("deploy/prod never reached %s with an hourly poll and stream-events", a)
+}
+
+// deployedWithin reports whether deploy/<env> reaches want within d.
+func (g *gateProc) deployedWithin(project, env, want string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if g.deployed(project, env) == want {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
 }

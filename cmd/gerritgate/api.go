@@ -127,9 +127,6 @@ func (s *service) servePage(w http.ResponseWriter, r *http.Request) {
 // Gerrit's REST API and git, so a nudge can only make the gate look sooner.
 func (s *service) serveNudge(w http.ResponseWriter, r *http.Request) {
 	io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
-	select {
-	case s.nudge <- struct{}{}:
-	default: // one is already waiting
-	}
+	s.poke()
 	w.WriteHeader(http.StatusAccepted)
 }

@@ -51,6 +51,10 @@ type GerritConfig struct {
 	// Gerrit that accepts connections and never answers must not stop the
 	// gate from polling the other projects.
 	FetchTimeout string `yaml:"fetchTimeout"`
+	// EventsURL, ssh://user@host:port, follows `gerrit stream-events`
+	// there (with sshKeyFile and knownHostsFile) and polls at once on
+	// every event; the schedule stays as a safety net.
+	EventsURL string `yaml:"eventsURL"`
 
 	fetchTimeout time.Duration // FetchTimeout parsed
 }
@@ -123,6 +127,15 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		}
 		if g.Scheme == "ssh" && (c.Gerrit.SSHKeyFile == "" || c.Gerrit.KnownHostsFile == "") {
 			return nil, doc.Errorf("$.gerrit.gitURL", "an ssh gitURL needs gerrit.sshKeyFile and gerrit.knownHostsFile")
+		}
+	}
+	if c.Gerrit.EventsURL != "" {
+		e, err := url.Parse(c.Gerrit.EventsURL)
+		if err != nil || e.Scheme != "ssh" || e.Host == "" || e.Path != "" {
+			return nil, doc.Errorf("$.gerrit.eventsURL", "gerrit.eventsURL must be ssh://user@host:port (Gerrit's SSH daemon)")
+		}
+		if c.Gerrit.SSHKeyFile == "" || c.Gerrit.KnownHostsFile == "" {
+			return nil, doc.Errorf("$.gerrit.eventsURL", "gerrit.eventsURL needs gerrit.sshKeyFile and gerrit.knownHostsFile")
 		}
 	}
 	if c.Gerrit.PasswordFile != "" && c.Gerrit.Username == "" {

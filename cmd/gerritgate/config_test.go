@@ -52,6 +52,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"fetch timeout not a duration", "  username: gate\n", "  username: gate\n  fetchTimeout: soon\n", "gerritgate.yaml:6:17: gerrit.fetchTimeout must be a duration"},
 		{"password in an unparsable url", "url: http://127.0.0.1:8081", `url: "https://gate:Sup3rS3cret%zz@gerrit.example"`, "gerrit.url must be an http(s) URL"},
 		{"clone bound", "policy:", "maxConcurrentClones: -1\npolicy:", "maxConcurrentClones must be between 1 and 10000"},
+		{"events url not ssh", "  username: gate\n", "  username: gate\n  eventsURL: http://x\n", "gerritgate.yaml:6:14: gerrit.eventsURL must be ssh://user@host:port"},
+		{"events url without key", "  username: gate\n", "  username: gate\n  eventsURL: ssh://gate@x:29418\n", "needs gerrit.sshKeyFile and gerrit.knownHostsFile"},
 		{"no policy", "policy: ./policy.yaml\n", "", "policy (the policy file's path) is required"},
 	}
 	for _, tt := range tests {

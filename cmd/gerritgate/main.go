@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,8 +21,11 @@ import (
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/mirror"
+	"github.com/gerritgate/gerritgate/mirror/gerrit"
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
+	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 const usage = `gerritgate: a gated mirror between Gerrit and Flux
@@ -160,6 +165,12 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		listed:       map[string][]string{},
 		lister:       client,
 	}
+	if cfg.Gerrit.EventsURL != "" {
+		if s.events, err = eventStream(cfg, logger); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
 	s.policy.Store(pc)
 	if readers != nil {
 		s.metrics.watchAccess(readers)
@@ -185,4 +196,30 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "policy OK")
 	return nil
+}
+
+// eventStream builds the stream-events follower from the config.
+func eventStream(cfg *Config, logger *slog.Logger) (*gerrit.EventStream, error) {
+	u, _ := url.Parse(cfg.Gerrit.EventsURL) // validated by ParseConfig
+	key, err := os.ReadFile(cfg.Gerrit.SSHKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("gerrit.sshKeyFile: %w", err)
+	}
+	signer, err := gossh.ParsePrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("gerrit.sshKeyFile %s: %w", cfg.Gerrit.SSHKeyFile, err)
+	}
+	hostKeys, err := knownhosts.New(cfg.Gerrit.KnownHostsFile)
+	if err != nil {
+		return nil, fmt.Errorf("gerrit.knownHostsFile: %w", err)
+	}
+	user := u.User.Username()
+	if user == "" {
+		user = cfg.Gerrit.Username
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "29418")
+	}
+	return &gerrit.EventStream{Addr: addr, User: user, Signer: signer, HostKeyCallback: hostKeys, Logger: logger}, nil
 }

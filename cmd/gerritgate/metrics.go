@@ -20,6 +20,7 @@ type metrics struct {
 	lastAdvance  *prometheus.GaugeVec
 	gitRequests  *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
+	events       *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -44,8 +45,11 @@ func newMetrics() *metrics {
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_reloads_total", Help: "Reloads of a watched file (policy, access), by result; on error the last good file stays in force.",
 		}, []string{"file", "result"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_gerrit_events_total", Help: "Events read from gerrit stream-events, by type (stream-connected counts (re)connections).",
+		}, []string{"type"}),
 	}
-	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads,
+	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/mirror"
+	"github.com/gerritgate/gerritgate/mirror/gerrit"
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
 	"github.com/gerritgate/gerritgate/storage/gitssh"
@@ -52,7 +53,8 @@ type service struct {
 	results map[string]deploy.Result // by project + "\x00" + env
 	listed  map[string][]string      // last project list per pattern
 
-	nudge chan struct{} // a poll asked for now (cap 1)
+	nudge  chan struct{}       // a poll asked for now (cap 1)
+	events *gerrit.EventStream // nil: no stream-events
 
 	pendingMu    sync.Mutex // one /pending computation at a time
 	pendingCache map[string]deploy.Result
@@ -61,6 +63,14 @@ type service struct {
 	// onResult, when set, sees every result whose reason or message
 	// changed (the demo prints them).
 	onResult func(deploy.Result)
+}
+
+// poke asks for a poll now; one request waits at most.
+func (s *service) poke() {
+	select {
+	case s.nudge <- struct{}{}:
+	default:
+	}
 }
 
 // maxConnections bounds the open connections of each listener: past it,
@@ -310,6 +320,14 @@ func (s *service) run(ctx context.Context) error {
 			}
 		}
 	})
+	if s.events != nil {
+		bg.Go(func() {
+			s.events.Run(bgCtx, func(ev gerrit.Event) {
+				s.metrics.events.WithLabelValues(ev.Type).Inc()
+				s.poke()
+			})
+		})
+	}
 	// The first poll now, not one interval from now; through the cron
 	// chain so it never overlaps a scheduled one.
 	first := make(chan struct{})

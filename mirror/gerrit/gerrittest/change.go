@@ -502,6 +502,7 @@ func (s *Server) review(c *change, a *account, psNum int, in ReviewInput) error 
 		c.reviewers[a.ID] = true
 	}
 	s.addMessage(c, a.ID, now, psNum, in.Tag, text.String())
+	s.emitChange("comment-added", c)
 	return nil
 }
 

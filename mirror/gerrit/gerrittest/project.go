@@ -309,6 +309,7 @@ func (s *Server) DirectPush(projectName, branch string, author gate.Account, sub
 	if err := s.updateRef(p.dir, "refs/heads/"+branch, sha, tip); err != nil {
 		return "", err
 	}
+	s.emitRefUpdated(projectName, "refs/heads/"+branch, tip, sha)
 	return sha, nil
 }
 

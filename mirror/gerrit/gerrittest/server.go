@@ -40,6 +40,8 @@ type Server struct {
 	http        *http.Server
 	unreachable bool
 
+	events events // stream-events subscribers
+
 	down atomic.Bool
 	hook atomic.Pointer[func(*http.Request)]
 

@@ -118,6 +118,10 @@ func (ss *sshServer) handle(sess ssh.Session) {
 		sess.Exit(0)
 		return
 	}
+	if len(args) >= 2 && args[0] == "gerrit" && args[1] == "stream-events" {
+		ss.s.streamEvents(sess)
+		return
+	}
 	var service, path string
 	switch {
 	case len(args) == 2 && (args[0] == "git-upload-pack" || args[0] == "git-receive-pack"):
