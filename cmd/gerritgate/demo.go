@@ -158,6 +158,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				return
 			}
 		}
+		// Let the gate decide on the last step before saying so.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(3 * time.Second):
+		}
 		mu.Lock()
 		fmt.Fprintf(stdout, "\nThe story is over; the gate keeps polling. Look at %s/ or\n  curl -H 'Authorization: Bearer %s' %s/api/v1/projects/%s/environments/prod/pending\nCtrl-C to stop.\n",
 			gateURL, creds.token, gateURL, strings.ReplaceAll(project, "/", "%2F"))
