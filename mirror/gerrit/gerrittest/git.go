@@ -208,17 +208,11 @@ func (s *Server) updateRef(dir, ref, sha, old string) error {
 	return err
 }
 
-func (s *Server) treeOf(dir, commit string) (string, error) {
-	return s.git(dir, nil, nil, "rev-parse", commit+"^{tree}")
-}
-
 // diffStat counts inserted and deleted lines between two commits.
 func (s *Server) diffStat(dir, from, to string) (ins, del int, err error) {
-	args := []string{"diff", "--numstat", to}
+	args := []string{"diff-tree", "--numstat", "--root", "-r", "--no-commit-id", to}
 	if from != "" {
 		args = []string{"diff", "--numstat", from, to}
-	} else {
-		args = []string{"diff-tree", "--numstat", "--root", "-r", "--no-commit-id", to}
 	}
 	out, err := s.git(dir, nil, nil, args...)
 	if err != nil {
