@@ -167,7 +167,7 @@ func ParsePolicy(file string, data []byte) (*Config, error) {
 	if err := yamlfile.Decode(file, data, &cf); err != nil {
 		return nil, err
 	}
-	doc := parse(file, data)
+	doc := yamlfile.Parse(file, data)
 	if len(cf.Repos) == 0 {
 		return nil, doc.Errorf("$", "no repos: nothing would ever deploy")
 	}
@@ -197,18 +197,6 @@ func ParsePolicy(file string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-// source locates errors in a parsed policy file.
-type source struct {
-	doc *yamlfile.Doc
-}
-
-func parse(file string, data []byte) *source { return &source{doc: yamlfile.Parse(file, data)} }
-
-// Errorf returns an error at the node path names, or at the file.
-func (s *source) Errorf(path, format string, args ...any) error {
-	return s.doc.Errorf(path, format, args...)
-}
-
 // policyPath is the YAMLPath of a policy; names may hold dots.
 func policyPath(name string) string {
 	return "$.policies.'" + name + "'"
@@ -224,7 +212,7 @@ type parsedPolicy struct {
 	approvers    *int
 }
 
-func checkPolicyFile(doc *source, name string, pf *policyFile, all map[string]*policyFile) (*parsedPolicy, error) {
+func checkPolicyFile(doc *yamlfile.Doc, name string, pf *policyFile, all map[string]*policyFile) (*parsedPolicy, error) {
 	at := policyPath(name)
 	if !policyNameRE.MatchString(name) {
 		return nil, doc.Errorf("$.policies", "bad policy name %q (letters, digits, . _ -)", name)
@@ -313,7 +301,7 @@ func checkPolicyFile(doc *source, name string, pf *policyFile, all map[string]*p
 
 // resolve builds policy name from what it extends, into out. chain holds
 // the policies being resolved, to report a cycle.
-func resolve(doc *source, name string, parsed map[string]*parsedPolicy, out map[string]*Policy, chain []string) (*Policy, error) {
+func resolve(doc *yamlfile.Doc, name string, parsed map[string]*parsedPolicy, out map[string]*Policy, chain []string) (*Policy, error) {
 	if p, ok := out[name]; ok {
 		return p, nil
 	}
@@ -379,7 +367,7 @@ func copyOwners(in []OwnerRule) []OwnerRule {
 }
 
 // checkResolved checks what only the merged policy shows.
-func checkResolved(doc *source, p *Policy) error {
+func checkResolved(doc *yamlfile.Doc, p *Policy) error {
 	at := policyPath(p.Name)
 	if len(p.Labels) == 0 {
 		return doc.Errorf(at, "policy %q requires no label: every commit would pass", p.Name)
@@ -397,7 +385,7 @@ func checkResolved(doc *source, p *Policy) error {
 	return nil
 }
 
-func parseRequirements(doc *source, at string, v any) (Requirements, error) {
+func parseRequirements(doc *yamlfile.Doc, at string, v any) (Requirements, error) {
 	switch v := v.(type) {
 	case string:
 		if v != RequirementsSatisfied {
@@ -427,7 +415,7 @@ func parseRequirements(doc *source, at string, v any) (Requirements, error) {
 	}
 }
 
-func checkRepos(doc *source, c *Config) error {
+func checkRepos(doc *yamlfile.Doc, c *Config) error {
 	type key struct{ project, branch, env string }
 	seen := map[key]bool{}
 	for i, r := range c.Repos {
