@@ -40,6 +40,16 @@ type Revision struct {
 	Created  time.Time
 	Kind     string // Gerrit's change kind: REWORK, TRIVIAL_REBASE, NO_CODE_CHANGE, ...
 	Parents  []string
+	// Author is the commit's git author (CommitInfo.author); empty when
+	// Gerrit did not say.
+	Author Person
+}
+
+// Person is a git author or committer: a name and an email, not an
+// account.
+type Person struct {
+	Name  string
+	Email string
 }
 
 // Account identifies a Gerrit account. ID is the stable identity; the other
@@ -69,8 +79,11 @@ type SubmitRequirement struct {
 
 // Message is one change message ("Patch Set 2: Code-Review+2").
 type Message struct {
-	ID             string
-	Author         Account
+	ID     string
+	Author Account
+	// RealAuthor is who posted the message when it was posted on behalf
+	// of Author (Gerrit's real_author); zero otherwise.
+	RealAuthor     Account
 	Date           time.Time
 	Message        string
 	RevisionNumber int

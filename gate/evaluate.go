@@ -275,7 +275,7 @@ func evaluateChange(p *Policy, r *Range, c Commit, ch Change) Verdict {
 		v.Rules = append(v.Rules, labelRule(rv, label, p.Labels[label].Min))
 	}
 	for _, label := range sortedKeys(p.Vetoes) {
-		v.Rules = append(v.Rules, vetoRule(ch, label, p.Vetoes[label]))
+		v.Rules = append(v.Rules, vetoRule(rv, label, p.Vetoes[label]))
 	}
 	if p.SubmitRequirements.Set() {
 		v.Rules = append(v.Rules, requirementsRule(p, ch))

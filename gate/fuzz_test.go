@@ -70,7 +70,7 @@ func failsClosed(t *testing.T, p *Policy) {
 	}
 	ch := Change{
 		Project: "p", Branch: "main", Number: 1, Status: "MERGED", Owner: alice, Submitter: bob,
-		CurrentRevision: sha, Revisions: map[string]Revision{sha: {SHA: sha, Number: 1, Uploader: alice, Kind: "REWORK"}},
+		CurrentRevision: sha, Revisions: map[string]Revision{sha: {SHA: sha, Number: 1, Uploader: alice, Kind: "REWORK", Author: aliceGit}},
 		Labels: map[string][]Vote{}, SubmitRequirements: []SubmitRequirement{{Name: "Code-Review", Status: "SATISFIED"}},
 	}
 	if d := Evaluate(p, rng()); d.Target != parent {

@@ -6,32 +6,58 @@ package gate
 // cast on it, or copied onto it from an earlier patch set by the label's
 // copy condition, or (for a rebasing or cherry-picking submit) copied onto
 // the patch set that submit wrote. The gate decides for itself whether each
-// vote may count toward Labels, Approvers and Owners (vetoes count every
-// vote, always):
+// vote may count toward Labels, Approvers and Owners:
 //
 //   - The patch set a vote was cast on is taken from the change messages:
 //     the latest "Patch Set N: Label+V" (or "Uploaded patch set N: ...")
 //     posted by the voter that mentions the label, when it records the
-//     value Gerrit reports. A post-submit vote is on the merged patch set.
-//     On a change whose merged patch set is 1 there is no other. Otherwise,
-//     when no message says, the vote could have been cast on any patch set
-//     up to the merged one, and it counts only if it would count whichever
-//     it was.
+//     value Gerrit reports. Gerrit writes such a message for every vote,
+//     and a user cannot write one for someone else: a review message a
+//     user posts always starts with Gerrit's own "Patch Set N:" line,
+//     which records only that user's votes.
+//   - With SelfApproval, a vote no message records counts when it is a
+//     post-submit vote or the merged patch set is 1 (it was cast on the
+//     merged patch set), or when it would count whichever patch set up to
+//     the merged one it was cast on. Without SelfApproval it does not
+//     count: who cast it, on whose behalf, is unknown.
 //   - A vote cast on patch set P counts for the merged patch set M only if
 //     every patch set after P up to M is a TRIVIAL_REBASE,
 //     TRIVIAL_REBASE_WITH_MESSAGE_UPDATE, NO_CODE_CHANGE,
-//     MERGE_FIRST_PARENT_UPDATE or NO_CHANGE of the one before: the code it
-//     reviewed is the code that merged. A vote Gerrit copied across a
-//     REWORK (or a patch set of unknown kind) does not count; a vote cast
-//     on the REWORK patch set itself does.
-//   - Without SelfApproval, a vote cast on P does not count when the voter
-//     owns the change, uploaded P, or uploaded one of the patch sets P
-//     carries unchanged (walking back from P across the kinds above to the
-//     last REWORK, which is included). The submitter who uploaded the
-//     rebased patch set at submit time is not an uploader of the reviewed
-//     patch set, so their review of an earlier patch set still counts.
-//     Uploaders of earlier REWORK patch sets are not excluded: Gerrit does
-//     not say what of their code survived.
+//     MERGE_FIRST_PARENT_UPDATE or NO_CHANGE of the one before (copy-safe
+//     kinds): the code it reviewed is the code that merged. A vote Gerrit
+//     copied across a REWORK (or a patch set of unknown kind) does not
+//     count; a vote cast on the REWORK patch set itself does.
+//   - Without SelfApproval, a vote cast on P does not count when its voter
+//     (or, for a vote posted on the voter's behalf, the account that
+//     posted it: the message's real_author) may have written code in P:
+//     the change owner; the uploader of patch set 1 or of any patch set up
+//     to P that is not of a copy-safe kind (REWORK, unknown kinds), across
+//     every REWORK, since Gerrit does not say what of an earlier rework
+//     survived; and the git author of any patch set up to P, matched
+//     case-insensitively by the email Gerrit reports for the account. The
+//     uploader of a copy-safe patch set wrote no code (a reviewer who
+//     pressed Rebase, a submitter whose rebasing or cherry-picking submit
+//     wrote the merged patch set) and still counts. A patch set that is
+//     missing, an uploader without an account id, a git author without an
+//     email, or a voter whose email Gerrit does not report leaves the
+//     question open, and the vote does not count. Emails are compared with
+//     the account's preferred email only: a secondary email of the voter
+//     used as git author is not seen.
+//
+// Vetoes count every vote at or below the limit whoever cast it, as Gerrit
+// lists it on the merged patch set and as the change messages record it on
+// any patch set: a voter's veto stands until the same voter replaces it
+// with another value (or removes it: "-Label") on the same or a later patch
+// set. The latest record on the highest patch set the voter voted on is
+// what stands, so a voter who changed -2 to +1 on patch set 1 does not
+// veto, and one who vetoed patch set 2 is not lifted by a +1 they post on
+// patch set 1 afterwards. A veto on patch set 1 that the label's copy
+// condition dropped from patch set 2 still vetoes. A vote deleted by
+// someone else (Gerrit's "Removed Label-2 by ..." message) is not read as a
+// removal: the voter must vote again. A label Gerrit does not report on
+// the change at all fails the veto rule: Gerrit lists every label that
+// applies to a change, voted or not, so a missing one is a misspelt or
+// removed label, not the absence of a veto.
 
 import (
 	"fmt"
@@ -64,8 +90,12 @@ type review struct {
 	ch     Change
 	merged int // patch set number of the merged revision
 	byNum  map[int]Revision
-	cast   map[castKey]castOn
-	self   bool // the policy lets self-approvals count
+	// cast is the latest record of each voter's vote on each label;
+	// standing is the one that stands for vetoes: on the highest patch
+	// set, the latest there.
+	cast     map[castKey]castOn
+	standing map[castKey]castOn
+	self     bool // the policy lets self-approvals count
 }
 
 type castKey struct {
@@ -76,19 +106,23 @@ type castKey struct {
 type castOn struct {
 	patchSet int
 	value    int
+	voter    Account
+	by       Account // who posted it on the voter's behalf; zero if the voter did
 }
 
 // ballot is one vote as the gate judged it.
 type ballot struct {
 	Vote
-	PatchSet int // cast on; 0 when no message says
+	PatchSet int     // cast on; 0 when no message says
+	By       Account // posted on the voter's behalf by; zero if not
 	Counts   bool
 	Why      string // why it does not count
 	merged   int    // the merged patch set, for String
 }
 
 func newReview(p *Policy, ch Change, mergedSHA string) *review {
-	rv := &review{ch: ch, merged: ch.Revisions[mergedSHA].Number, byNum: map[int]Revision{}, cast: map[castKey]castOn{}, self: p.SelfApproval}
+	rv := &review{ch: ch, merged: ch.Revisions[mergedSHA].Number, byNum: map[int]Revision{},
+		cast: map[castKey]castOn{}, standing: map[castKey]castOn{}, self: p.SelfApproval}
 	dup := map[int]bool{}
 	for _, r := range ch.Revisions {
 		if _, seen := rv.byNum[r.Number]; seen {
@@ -110,7 +144,15 @@ func newReview(p *Policy, ch Change, mergedSHA string) *review {
 			continue
 		}
 		for label, value := range votes {
-			rv.cast[castKey{m.Author.ID, label}] = castOn{ps, value}
+			k := castKey{m.Author.ID, label}
+			on := castOn{patchSet: ps, value: value, voter: m.Author}
+			if m.RealAuthor.ID != 0 && m.RealAuthor.ID != m.Author.ID {
+				on.by = m.RealAuthor
+			}
+			rv.cast[k] = on
+			if prev, seen := rv.standing[k]; !seen || ps >= prev.patchSet {
+				rv.standing[k] = on
+			}
 		}
 	}
 	return rv
@@ -155,14 +197,21 @@ func (rv *review) judge(label string, v Vote) ballot {
 		}
 	}
 	c, known := rv.cast[castKey{v.Account.ID, label}]
+	recorded := known && c.value == v.Value
 	switch {
-	case known && c.value == v.Value:
-		b.PatchSet = c.patchSet
+	case recorded:
+		b.PatchSet, b.By = c.patchSet, c.by
+	case !rv.self:
+		b.Why = "no change message records this vote, so who cast it, and on whose behalf, is unknown" + selfNote
+		return b
 	case v.PostSubmit || rv.merged == 1:
 		b.PatchSet = rv.merged
 	}
 	if b.PatchSet != 0 {
 		b.Why = rv.problem(b.PatchSet, v.Account)
+		if b.Why == "" && b.By.ID != 0 && !rv.self {
+			b.Why = rv.poster(b.PatchSet, b.By)
+		}
 		b.Counts = b.Why == ""
 		return b
 	}
@@ -194,35 +243,81 @@ func (rv *review) problem(ps int, a Account) string {
 			return fmt.Sprintf("cast on patch set %d, and patch set %d is unknown, so the copy onto merged patch set %d cannot be checked", ps, k, rv.merged)
 		}
 		if !copySafe(rev.Kind) {
-			kind := rev.Kind
-			if kind == "" {
-				kind = "of unknown kind"
-			}
-			return fmt.Sprintf("cast on patch set %d, but patch set %d is %s: a vote does not carry over a code change", ps, k, kind)
+			return fmt.Sprintf("cast on patch set %d, but patch set %d is %s: a vote does not carry over a code change", ps, k, kindName(rev.Kind))
 		}
 	}
 	if rv.self {
 		return ""
 	}
+	return rv.authorship(ps, a)
+}
+
+// poster says why a vote posted on its voter's behalf by a, cast on patch
+// set ps, does not count: a may not approve code a may have written.
+func (rv *review) poster(ps int, a Account) string {
+	if a.ID == rv.ch.Owner.ID {
+		return fmt.Sprintf("posted on the voter's behalf by %s, the change owner", a.Display()) + selfNote
+	}
+	if why := rv.authorship(ps, a); why != "" {
+		return fmt.Sprintf("posted on the voter's behalf by %s, who is the %s", a.Display(), why)
+	}
+	return ""
+}
+
+// authorship says how a may have written code that patch set ps holds
+// (see the top of this file), or "".
+func (rv *review) authorship(ps int, a Account) string {
 	for k := ps; k >= 1; k-- {
 		rev, ok := rv.byNum[k]
 		if !ok {
-			return fmt.Sprintf("patch set %d is unknown, so its uploader cannot be ruled out", k) + selfNote
+			return fmt.Sprintf("patch set %d is unknown, so its uploader and author cannot be ruled out", k) + selfNote
 		}
-		if rev.Uploader.ID <= 0 {
-			return fmt.Sprintf("the uploader of patch set %d is unknown", k) + selfNote
-		}
-		if rev.Uploader.ID == a.ID {
-			if k == ps {
+		if k == 1 || !copySafe(rev.Kind) {
+			switch {
+			case rev.Uploader.ID <= 0:
+				return fmt.Sprintf("the uploader of patch set %d is unknown", k) + selfNote
+			case rev.Uploader.ID == a.ID && k == ps:
 				return fmt.Sprintf("uploader of patch set %d, the one reviewed", k) + selfNote
+			case rev.Uploader.ID == a.ID:
+				return fmt.Sprintf("uploader of patch set %d (%s), whose code the reviewed patch set %d may carry", k, kindName(rev.Kind), ps) + selfNote
 			}
-			return fmt.Sprintf("uploader of patch set %d, whose code the reviewed patch set %d carries", k, ps) + selfNote
 		}
-		if rev.Kind == "REWORK" {
-			break
+		switch {
+		case rev.Author.Email == "":
+			return fmt.Sprintf("the git author of patch set %d is unknown", k) + selfNote
+		case a.Email == "":
+			return fmt.Sprintf("Gerrit reports no email for %s, so they cannot be ruled out as git author of patch set %d (%s)", a.Display(), k, rev.Author.Email) + selfNote
+		case strings.EqualFold(strings.TrimSpace(rev.Author.Email), strings.TrimSpace(a.Email)):
+			return fmt.Sprintf("git author (%s) of patch set %d", rev.Author.Email, k) + selfNote
 		}
 	}
 	return ""
+}
+
+func kindName(kind string) string {
+	if kind == "" {
+		return "of unknown kind"
+	}
+	return kind
+}
+
+// recordedVetoes lists the standing vetoes on label at or below limit that the
+// change messages record and Gerrit no longer lists, for voters not in
+// listed.
+func (rv *review) recordedVetoes(label string, limit int, listed map[int]bool) []castOn {
+	var out []castOn
+	for k, c := range rv.standing {
+		if k.label == label && c.value <= limit && !listed[k.account] {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].patchSet != out[j].patchSet {
+			return out[i].patchSet < out[j].patchSet
+		}
+		return out[i].voter.ID < out[j].voter.ID
+	})
+	return out
 }
 
 // ballots judges the votes on label at or above min, in Gerrit's order.
@@ -247,6 +342,9 @@ func (b ballot) String() string {
 	}
 	if b.PatchSet != 0 && b.PatchSet != b.merged {
 		notes = append(notes, fmt.Sprintf("on patch set %d", b.PatchSet))
+	}
+	if b.By.ID != 0 {
+		notes = append(notes, "posted on its behalf by "+b.By.Display())
 	}
 	if !b.Counts {
 		notes = append(notes, "not counted: "+b.Why)

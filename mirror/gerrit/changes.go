@@ -268,6 +268,9 @@ func (ci *ChangeInfo) GateChange() (gate.Change, error) {
 			for _, p := range r.Commit.Parents {
 				rev.Parents = append(rev.Parents, p.Commit)
 			}
+			if r.Commit.Author != nil {
+				rev.Author = gate.Person{Name: r.Commit.Author.Name, Email: r.Commit.Author.Email}
+			}
 		}
 		ch.Revisions[sha] = rev
 	}
@@ -300,6 +303,14 @@ func (ci *ChangeInfo) GateChange() (gate.Change, error) {
 		gm := gate.Message{ID: m.ID, Date: m.Date.Time, Message: m.Message, RevisionNumber: m.RevisionNumber, Tag: m.Tag}
 		if m.Author != nil {
 			gm.Author = account(*m.Author)
+		}
+		if m.RealAuthor != nil {
+			// A vote posted on someone's behalf by an account the gate
+			// cannot name must not pass as the voter's own.
+			if m.RealAuthor.ID <= 0 {
+				return bad("message %s has a real author without an account id", bounded(m.ID, 64))
+			}
+			gm.RealAuthor = account(*m.RealAuthor)
 		}
 		ch.Messages = append(ch.Messages, gm)
 	}
