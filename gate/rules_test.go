@@ -306,6 +306,29 @@ func TestRuleVetoes(t *testing.T) {
 			f.reworked()
 			f.say(erin, 2, "Patch Set 2: Code-Review-2").say(erin, 1, "Patch Set 1: Code-Review+1")
 		}, failing: "veto Code-Review", detail: "Code-Review -2 by erin (on patch set 2"},
+		{what: "a veto in a message filed under another patch set still stands", fix: func(f *fixture) {
+			f.reworked().say(erin, 1, "Patch Set 1: Code-Review-2")
+			f.ch.Messages[len(f.ch.Messages)-1].RevisionNumber = 2
+		}, failing: "veto Code-Review", detail: "Code-Review -2 by erin (on patch set 2"},
+		{what: "a veto Gerrit removed (Remove Reviewer permission) no longer vetoes", fix: func(f *fixture) {
+			f.say(erin, 1, "Patch Set 1: Code-Review-2").say(dave, 1, "Removed Code-Review-2 by <GERRIT_ACCOUNT_1000005>\n")
+		}},
+		{what: "a veto removed with its reviewer no longer vetoes", fix: func(f *fixture) {
+			f.say(erin, 1, "Patch Set 1: Code-Review-2 Verified-1")
+			f.say(dave, 1, "Removed reviewer <GERRIT_ACCOUNT_1000005> with the following votes:\n\n* Code-Review-2 by <GERRIT_ACCOUNT_1000005>\n* Verified-1 by <GERRIT_ACCOUNT_1000005>\n")
+		}},
+		{what: "a removal on patch set 1 does not lift a veto cast on patch set 2", fix: func(f *fixture) {
+			f.reworked().say(erin, 2, "Patch Set 2: Code-Review-2").say(dave, 1, "Removed Code-Review-2 by <GERRIT_ACCOUNT_1000005>\n")
+		}, failing: "veto Code-Review", detail: "Code-Review -2 by erin (on patch set 2"},
+		{what: "a removal of another account's vote does not lift the veto", fix: func(f *fixture) {
+			f.say(erin, 1, "Patch Set 1: Code-Review-2").say(dave, 1, "Removed Code-Review-2 by <GERRIT_ACCOUNT_1000004>\n")
+		}, failing: "veto Code-Review", detail: "Code-Review -2 by erin (on patch set 1"},
+		{what: "a user's review that looks like a removal lifts nothing", fix: func(f *fixture) {
+			f.say(erin, 1, "Patch Set 1: Code-Review-2").say(dave, 1, "Patch Set 1:\n\nRemoved Code-Review-2 by <GERRIT_ACCOUNT_1000005>\n")
+		}, failing: "veto Code-Review", detail: "Code-Review -2 by erin (on patch set 1"},
+		{what: "a removal with no patch set lifts nothing", fix: func(f *fixture) {
+			f.say(erin, 1, "Patch Set 1: Code-Review-2").say(dave, 0, "Removed Code-Review-2 by <GERRIT_ACCOUNT_1000005>\n")
+		}, failing: "veto Code-Review", detail: "Code-Review -2 by erin (on patch set 1"},
 		{what: "another voter's +2 does not lift a veto", fix: func(f *fixture) {
 			f.say(erin, 1, "Patch Set 1: Code-Review-2").say(bob, 1, "Patch Set 1: Code-Review+2")
 		}, failing: "veto Code-Review", detail: "Code-Review -2 by erin (on patch set 1"},

@@ -52,9 +52,11 @@ package gate
 // what stands, so a voter who changed -2 to +1 on patch set 1 does not
 // veto, and one who vetoed patch set 2 is not lifted by a +1 they post on
 // patch set 1 afterwards. A veto on patch set 1 that the label's copy
-// condition dropped from patch set 2 still vetoes. A vote deleted by
-// someone else (Gerrit's "Removed Label-2 by ..." message) is not read as a
-// removal: the voter must vote again. A label Gerrit does not report on
+// condition dropped from patch set 2 still vetoes. A vote Gerrit deleted
+// (its message "Removed Label-2 by <GERRIT_ACCOUNT_N>", written when the
+// voter or an account with the Remove Reviewer permission deletes the vote
+// or the reviewer) is replaced by 0 on that message's patch set; the
+// owner cannot delete a negative vote. A label Gerrit does not report on
 // the change at all fails the veto rule: Gerrit lists every label that
 // applies to a change, voted or not, so a missing one is a misspelt or
 // removed label, not the absence of a veto.
@@ -73,6 +75,10 @@ var (
 	voteLineRE = regexp.MustCompile(`^(?:Patch Set|Uploaded patch set) ([1-9][0-9]{0,5})(?::(.*))?$`)
 	voteRE     = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9-]*?)([+-][0-9]{1,3})$`)
 	removeRE   = regexp.MustCompile(`^-([A-Za-z0-9][A-Za-z0-9-]*)$`)
+	// A vote Gerrit removed: "Removed Code-Review-2 by <GERRIT_ACCOUNT_1000005>",
+	// or one line "* Code-Review-2 by <GERRIT_ACCOUNT_1000005>" of "Removed
+	// reviewer ... with the following votes:".
+	removedRE = regexp.MustCompile(`^(?:Removed |\* )([A-Za-z0-9][A-Za-z0-9-]*?)[+-][0-9]{1,3} by <GERRIT_ACCOUNT_([1-9][0-9]{0,9})>$`)
 )
 
 // copySafe reports whether a patch set of this kind has the code of the one
@@ -139,18 +145,31 @@ func newReview(p *Policy, ch Change, mergedSHA string) *review {
 		if m.Author.ID <= 0 {
 			continue
 		}
+		for _, k := range parseRemovals(m.Message) {
+			// Gerrit names the patch set a removal happened on only in
+			// _revision_number; without it the removal lifts nothing.
+			if prev, seen := rv.standing[k]; m.RevisionNumber > 0 && (!seen || m.RevisionNumber >= prev.patchSet) {
+				rv.standing[k] = castOn{patchSet: m.RevisionNumber, voter: Account{ID: k.account}}
+			}
+		}
 		ps, votes, ok := parseVoteMessage(m.Message)
-		if !ok || (m.RevisionNumber != 0 && m.RevisionNumber != ps) {
+		if !ok {
 			continue
 		}
+		// A message filed under another patch set than it names proves no
+		// patch set for a vote to count, but a veto in it still stands,
+		// as if cast on the later of the two.
+		mismatch := m.RevisionNumber != 0 && m.RevisionNumber != ps
 		for label, value := range votes {
 			k := castKey{m.Author.ID, label}
-			on := castOn{patchSet: ps, value: value, voter: m.Author}
+			on := castOn{patchSet: max(ps, m.RevisionNumber), value: value, voter: m.Author}
 			if m.RealAuthor.ID != 0 && m.RealAuthor.ID != m.Author.ID {
 				on.by = m.RealAuthor
 			}
-			rv.cast[k] = on
-			if prev, seen := rv.standing[k]; !seen || ps >= prev.patchSet {
+			if !mismatch {
+				rv.cast[k] = on
+			}
+			if prev, seen := rv.standing[k]; !seen || on.patchSet >= prev.patchSet {
 				rv.standing[k] = on
 			}
 		}
@@ -177,6 +196,25 @@ func parseVoteMessage(msg string) (patchSet int, votes map[string]int, ok bool) 
 		}
 	}
 	return patchSet, votes, len(votes) > 0
+}
+
+// parseRemovals reads the votes a change message says Gerrit removed
+// ("Removed Code-Review-2 by <GERRIT_ACCOUNT_1000005>", or "Removed
+// reviewer ... with the following votes:" and a line per vote). Only
+// Gerrit writes a message that starts with "Removed": one a user posts
+// starts with "Patch Set N:".
+func parseRemovals(msg string) []castKey {
+	if !strings.HasPrefix(msg, "Removed ") {
+		return nil
+	}
+	var out []castKey
+	for _, line := range strings.Split(msg, "\n") {
+		if m := removedRE.FindStringSubmatch(strings.TrimSpace(line)); m != nil {
+			id, _ := strconv.Atoi(m[2])
+			out = append(out, castKey{account: id, label: m[1]})
+		}
+	}
+	return out
 }
 
 // judge decides whether vote v on label counts toward approval.

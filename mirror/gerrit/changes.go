@@ -300,6 +300,10 @@ func (ci *ChangeInfo) GateChange() (gate.Change, error) {
 		ch.SubmitRequirements = append(ch.SubmitRequirements, gate.SubmitRequirement{Name: sr.Name, Status: sr.Status, IsLegacy: sr.IsLegacy})
 	}
 	for _, m := range ci.Messages {
+		if m.Date.IsZero() {
+			// The gate orders votes by their messages' dates.
+			return bad("message %s has no date", bounded(m.ID, 64))
+		}
 		gm := gate.Message{ID: m.ID, Date: m.Date.Time, Message: m.Message, RevisionNumber: m.RevisionNumber, Tag: m.Tag}
 		if m.Author != nil {
 			gm.Author = account(*m.Author)

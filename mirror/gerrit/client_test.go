@@ -529,8 +529,9 @@ func TestGroupMembers(t *testing.T) {
 }
 
 // A vote posted on someone's behalf by an account Gerrit does not identify
-// must not pass as the voter's own: the change is refused, not mapped.
-func TestGateChangeRealAuthorWithoutID(t *testing.T) {
+// must not pass as the voter's own, and a message without a date cannot be
+// ordered: the change is refused, not mapped.
+func TestGateChangeRefusesMessagesItCannotPlace(t *testing.T) {
 	var ci ChangeInfo
 	if err := json.Unmarshal([]byte(mergedChange), &ci); err != nil {
 		t.Fatal(err)
@@ -541,5 +542,10 @@ func TestGateChangeRealAuthorWithoutID(t *testing.T) {
 	ci.Messages[0].RealAuthor = &AccountInfo{Username: "bot"}
 	if _, err := ci.GateChange(); err == nil || !strings.Contains(err.Error(), "message m1 has a real author without an account id") {
 		t.Errorf("GateChange = %v, want an error naming message m1", err)
+	}
+	ci.Messages[0].RealAuthor = nil
+	ci.Messages[1].Date = Timestamp{}
+	if _, err := ci.GateChange(); err == nil || !strings.Contains(err.Error(), "message m2 has no date") {
+		t.Errorf("GateChange = %v, want an error naming message m2", err)
 	}
 }
