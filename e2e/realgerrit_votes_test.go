@@ -296,3 +296,22 @@ policies:
 		t.Errorf("status message %q does not name pusher's veto on patch set 1", st.Message)
 	}
 }
+
+// Gerrit accepts a vote on an outdated patch set (before and after merge,
+// when it does not lower a vote), and it does not touch the vote on the
+// current one: alice's +2 on patch set 2, then another +2 on the outdated
+// patch set 1, still approves patch set 2.
+func TestRealGerritOutdatedPatchSetVote(t *testing.T) {
+	r, p, w, base, g := gatedProject(t, "MERGE_IF_NECESSARY")
+	c := w.upload(base, "C: reworked once")
+	w.amend(carol, c.sha, "replicas: 3\n")
+	r.approve(c) // alice +2 and bob Verified +1 on patch set 2
+	r.must(alice, http.MethodPost, c.path()+"/revisions/1/review", map[string]any{"labels": map[string]int{"Code-Review": 2}, "notify": "NONE"}, nil)
+	ri := r.revisions(c)
+	last := ri.Messages[len(ri.Messages)-1]
+	if last.Author.Username != alice || last.Message != "Patch Set 1: Code-Review+2" {
+		t.Fatalf("premise: Gerrit should record alice's vote on the outdated patch set 1; last message %+v", last)
+	}
+	tip := r.submit(c)
+	g.waitDeployed(p, "prod", tip)
+}

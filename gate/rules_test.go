@@ -576,6 +576,10 @@ func TestRuleSelfApproval(t *testing.T) {
 		{what: "the latest message records another value", fix: func(f *fixture) {
 			f.rebased("TRIVIAL_REBASE").say(bob, 1, "Patch Set 1: -Code-Review")
 		}, failing: "approvers", detail: "bob +2 (not counted: no change message records this vote"},
+		{what: "a vote cast later on an outdated patch set does not move the reviewed one", fix: func(f *fixture) {
+			// Gerrit 3.13 accepts votes on outdated patch sets, after merge too.
+			f.reworked().say(bob, 1, "Patch Set 1: Code-Review+2").say(carol, 1, "Patch Set 1: Code-Review+2")
+		}, passing: "approvers", detail: "has 2: bob +2, carol +2"},
 		{what: "a message on another patch set than it says is ignored", fix: func(f *fixture) {
 			f.rebased("TRIVIAL_REBASE")
 			f.ch.Messages[0].RevisionNumber = 2

@@ -9,9 +9,12 @@ package gate
 // vote may count toward Labels, Approvers and Owners:
 //
 //   - The patch set a vote was cast on is taken from the change messages:
-//     the latest "Patch Set N: Label+V" (or "Uploaded patch set N: ...")
-//     posted by the voter that mentions the label, when it records the
-//     value Gerrit reports. Gerrit writes such a message for every vote,
+//     of the "Patch Set N: Label+V" (or "Uploaded patch set N: ...")
+//     messages posted by the voter that mention the label, the latest on
+//     the highest patch set, when it records the value Gerrit reports.
+//     Gerrit accepts votes on outdated patch sets (after merge too, when
+//     they do not lower a vote), and those do not change the vote on the
+//     merged patch set. Gerrit writes such a message for every vote,
 //     and a user cannot write one for someone else: a review message a
 //     user posts always starts with Gerrit's own "Patch Set N:" line,
 //     which records only that user's votes.
@@ -96,9 +99,12 @@ type review struct {
 	ch     Change
 	merged int // patch set number of the merged revision
 	byNum  map[int]Revision
-	// cast is the latest record of each voter's vote on each label;
-	// standing is the one that stands for vetoes: on the highest patch
-	// set, the latest there.
+	// cast is the record of each voter's vote on each label that reached
+	// the newest patch set: on the highest patch set the voter voted on,
+	// the latest there (a vote cast later on an older patch set, which
+	// Gerrit accepts even after merge, does not replace it); standing is
+	// the same for vetoes, also from messages filed under another patch
+	// set and with Gerrit's removals.
 	cast     map[castKey]castOn
 	standing map[castKey]castOn
 	self     bool // the policy lets self-approvals count
@@ -166,7 +172,7 @@ func newReview(p *Policy, ch Change, mergedSHA string) *review {
 			if m.RealAuthor.ID != 0 && m.RealAuthor.ID != m.Author.ID {
 				on.by = m.RealAuthor
 			}
-			if !mismatch {
+			if prev, seen := rv.cast[k]; !mismatch && (!seen || ps >= prev.patchSet) {
 				rv.cast[k] = on
 			}
 			if prev, seen := rv.standing[k]; !seen || on.patchSet >= prev.patchSet {

@@ -105,7 +105,10 @@ type change struct {
 func (c *change) current() *patchSet { return c.patchSets[len(c.patchSets)-1] }
 
 func (c *change) currentApprovals() map[string]map[int]approval {
-	ps := c.current().number
+	return c.approvalsOn(c.current().number)
+}
+
+func (c *change) approvalsOn(ps int) map[string]map[int]approval {
 	if c.approvals[ps] == nil {
 		c.approvals[ps] = map[string]map[int]approval{}
 	}
@@ -436,15 +439,12 @@ func (s *Server) Review(number int, voter gate.Account, in ReviewInput) error {
 }
 
 func (s *Server) review(c *change, a *account, psNum int, in ReviewInput) error {
-	if len(in.Labels) > 0 {
-		if psNum != c.current().number {
-			return errorf(409, "cannot post review with votes on outdated patch set %d", psNum)
-		}
-		if c.status == StatusAbandoned {
-			return errorf(409, "change is abandoned")
-		}
+	// Gerrit 3.13.5 takes votes on an outdated patch set too (after merge
+	// as well, when they do not lower a vote there); they stay on it.
+	if len(in.Labels) > 0 && c.status == StatusAbandoned {
+		return errorf(409, "change is abandoned")
 	}
-	cur := c.currentApprovals()
+	cur := c.approvalsOn(psNum)
 	names := make([]string, 0, len(in.Labels))
 	for name := range in.Labels {
 		names = append(names, name)

@@ -637,3 +637,36 @@ func TestGroups(t *testing.T) {
 		t.Errorf("carol's visible groups = %+v, want only releasers", groups)
 	}
 }
+
+// As Gerrit 3.13.5 does, a vote on an outdated patch set is taken, before
+// and after merge (when it does not lower a vote there), written as
+// "Patch Set 1: ..." and left out of the current patch set's labels.
+func TestVoteOnOutdatedPatchSet(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.must(f.srv.CreateProject("p", ""))
+	c := f.change("p", "Work", map[string]string{"a": "1"})
+	_, err := f.srv.NewPatchSet(c.Number, f.alice, gerrittest.PatchSetInput{Files: map[string]string{"a": "2"}})
+	f.must(err)
+	review := func(labels map[string]int) error {
+		return f.client.PostReview(ctx, "p", c.Number, "1", gerrit.ReviewInput{Labels: labels})
+	}
+	f.must(review(map[string]int{"Code-Review": 1}))
+	f.must(f.srv.Vote(c.Number, f.bob, "Code-Review", 2))
+	_, err = f.srv.Submit(c.Number, f.bob)
+	f.must(err)
+	f.must(review(map[string]int{"Code-Review": 2}))
+	if err := review(map[string]int{"Code-Review": -2}); err == nil || !strings.Contains(err.Error(), "Cannot reduce vote") {
+		t.Errorf("lowering a vote on patch set 1 after submit: %v, want 409 Cannot reduce vote", err)
+	}
+	ch := f.gateChange("p", c.Number)
+	for _, v := range ch.Labels["Code-Review"] {
+		if v.Account.ID == f.svc.ID && v.Value != 0 {
+			t.Errorf("the vote on patch set 1 shows on the current patch set: %+v", v)
+		}
+	}
+	last := ch.Messages[len(ch.Messages)-1]
+	if last.Message != "Patch Set 1: Code-Review+2" || last.RevisionNumber != 1 || last.Author.ID != f.svc.ID {
+		t.Errorf("last message = %+v, want the post-submit vote on patch set 1", last)
+	}
+}
