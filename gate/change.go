@@ -27,10 +27,16 @@ type Change struct {
 	// Labels holds every vote on every label, 0 placeholders included, keyed
 	// by label name.
 	Labels map[string][]Vote
+	// LabelRanges holds the lowest and highest value of each label, where
+	// Gerrit said.
+	LabelRanges map[string]LabelRange
 
 	SubmitRequirements []SubmitRequirement
 	Messages           []Message
 }
+
+// LabelRange is the lowest and highest value a label has.
+type LabelRange struct{ Min, Max int }
 
 // Revision is one patch set of a change.
 type Revision struct {

@@ -141,6 +141,9 @@ func vetoRule(rv *review, label string, limit int) Rule {
 	if !reported {
 		return rule(name, false, "Gerrit reports no label %s on change %d, so a veto on it cannot be ruled out: is it misspelt in the policy, or was it removed from the project?", label, rv.ch.Number)
 	}
+	if r, known := rv.ch.LabelRanges[label]; known && limit < r.Min {
+		return rule(name, false, "label %s goes from %s to %s on change %d, so a veto at %s can never be cast: fix the policy", label, FormatValue(r.Min), FormatValue(r.Max), rv.ch.Number, FormatValue(limit))
+	}
 	var vetoes []string
 	listed := map[int]bool{}
 	for _, vote := range votes {

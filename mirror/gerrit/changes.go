@@ -292,6 +292,12 @@ func (ci *ChangeInfo) GateChange() (gate.Change, error) {
 			votes = append(votes, v)
 		}
 		ch.Labels[name] = votes
+		if lo, hi, ok := l.Range(); ok {
+			if ch.LabelRanges == nil {
+				ch.LabelRanges = map[string]gate.LabelRange{}
+			}
+			ch.LabelRanges[name] = gate.LabelRange{Min: lo, Max: hi}
+		}
 	}
 	for _, sr := range ci.SubmitRequirements {
 		if sr.Name == "" || sr.Status == "" {

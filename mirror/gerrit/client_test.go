@@ -448,6 +448,9 @@ func TestChangesForCommits(t *testing.T) {
 	if a := ch.Revisions[sha2].Author; a != (gate.Person{}) {
 		t.Errorf("revision 2 author = %+v, want none (Gerrit sent none)", a)
 	}
+	if r := ch.LabelRanges["Code-Review"]; r != (gate.LabelRange{Min: -2, Max: 2}) {
+		t.Errorf("Code-Review range = %+v, want -2..+2", r)
+	}
 	votes := ch.Labels["Code-Review"]
 	if len(votes) != 3 {
 		t.Fatalf("Code-Review votes = %+v, want 3 (the one without value dropped)", votes)
