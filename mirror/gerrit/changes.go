@@ -280,6 +280,9 @@ func (ci *ChangeInfo) GateChange() (gate.Change, error) {
 		}
 	}
 	for name, l := range ci.Labels {
+		if err := l.consistent(); err != nil {
+			return bad("label %s: %v", name, err)
+		}
 		votes := []gate.Vote{}
 		for _, a := range l.All {
 			if a.Value == nil {
@@ -325,6 +328,25 @@ func (ci *ChangeInfo) GateChange() (gate.Change, error) {
 		ch.Messages = append(ch.Messages, gm)
 	}
 	return ch, nil
+}
+
+// consistent checks that the accounts the label names as approving,
+// rejecting, recommending or disliking are among its votes: an "all" list
+// cut short must not hide a veto.
+func (l LabelInfo) consistent() error {
+	listed := map[int]bool{}
+	for _, a := range l.All {
+		listed[a.ID] = true
+	}
+	for _, n := range []struct {
+		role string
+		a    *AccountInfo
+	}{{"approved", l.Approved}, {"rejected", l.Rejected}, {"recommended", l.Recommended}, {"disliked", l.Disliked}} {
+		if n.a != nil && !listed[n.a.ID] {
+			return fmt.Errorf("names account %d as %s but lists no vote by it", n.a.ID, n.role)
+		}
+	}
+	return nil
 }
 
 func account(a AccountInfo) gate.Account {

@@ -532,8 +532,9 @@ func TestGroupMembers(t *testing.T) {
 }
 
 // A vote posted on someone's behalf by an account Gerrit does not identify
-// must not pass as the voter's own, and a message without a date cannot be
-// ordered: the change is refused, not mapped.
+// must not pass as the voter's own, a label whose vote list leaves out the
+// account it names as rejecting may hide a veto, and a message without a
+// date cannot be ordered: the change is refused, not mapped.
 func TestGateChangeRefusesMessagesItCannotPlace(t *testing.T) {
 	var ci ChangeInfo
 	if err := json.Unmarshal([]byte(mergedChange), &ci); err != nil {
@@ -547,6 +548,14 @@ func TestGateChangeRefusesMessagesItCannotPlace(t *testing.T) {
 		t.Errorf("GateChange = %v, want an error naming message m1", err)
 	}
 	ci.Messages[0].RealAuthor = nil
+	l := ci.Labels["Code-Review"]
+	l.Rejected = &AccountInfo{ID: 1000007}
+	ci.Labels["Code-Review"] = l
+	if _, err := ci.GateChange(); err == nil || !strings.Contains(err.Error(), "label Code-Review: names account 1000007 as rejected but lists no vote by it") {
+		t.Errorf("GateChange = %v, want an error naming the rejecting account missing from the votes", err)
+	}
+	l.Rejected = nil
+	ci.Labels["Code-Review"] = l
 	ci.Messages[1].Date = Timestamp{}
 	if _, err := ci.GateChange(); err == nil || !strings.Contains(err.Error(), "message m2 has no date") {
 		t.Errorf("GateChange = %v, want an error naming message m2", err)
