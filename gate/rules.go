@@ -75,7 +75,7 @@ func mergedByPush(ch Change) bool {
 // submitted as", "... cherry-picked as".
 func submitMessage(ch Change) bool {
 	for _, m := range ch.Messages {
-		if gerritMergeMessage(m) && m.Author.ID > 0 && m.Author.ID == ch.Submitter.ID && m.RealAuthor.ID == 0 &&
+		if gerritMergeMessage(m) && m.Author.ID > 0 && m.Author.ID == ch.Submitter.ID &&
 			!strings.Contains(firstLine(m.Message), "successfully pushed") {
 			return true
 		}
@@ -140,6 +140,10 @@ func vetoRule(rv *review, label string, limit int) Rule {
 	votes, reported := rv.ch.Labels[label]
 	if !reported {
 		return rule(name, false, "Gerrit reports no label %s on change %d, so a veto on it cannot be ruled out: is it misspelt in the policy, or was it removed from the project?", label, rv.ch.Number)
+	}
+	if len(rv.ch.Messages) == 0 && rv.merged != 1 {
+		// Every change has at least Gerrit's "Uploaded patch set 1."
+		return rule(name, false, "Gerrit reported no change messages for change %d, so vetoes on patch sets before the merged one cannot be checked", rv.ch.Number)
 	}
 	if r, known := rv.ch.LabelRanges[label]; known && limit < r.Min {
 		return rule(name, false, "label %s goes from %s to %s on change %d, so a veto at %s can never be cast: fix the policy", label, FormatValue(r.Min), FormatValue(r.Max), rv.ch.Number, FormatValue(limit))

@@ -62,7 +62,9 @@ package gate
 // owner cannot delete a negative vote. A label Gerrit does not report on
 // the change at all fails the veto rule: Gerrit lists every label that
 // applies to a change, voted or not, so a missing one is a misspelt or
-// removed label, not the absence of a veto.
+// removed label, not the absence of a veto; so does a veto below the
+// label's lowest value, which no vote can reach, and a change merged after
+// patch set 1 that has no change messages at all.
 
 import (
 	"fmt"
