@@ -15,6 +15,9 @@ type Commit struct {
 	// conflict-free merge of its parents (git merge-tree): it brings no
 	// content of its own. False for every other commit.
 	CleanMerge bool
+	// MergeCheck says why CleanMerge could not be decided (e.g. git
+	// refuses to merge unrelated histories); "" when it was.
+	MergeCheck string
 }
 
 // Range is everything Evaluate needs: the commits between the deployed tip
@@ -256,6 +259,10 @@ func evaluateCommit(p *Policy, r *Range, c Commit) Verdict {
 func mergeVerdict(v Verdict, c Commit) Verdict {
 	if len(c.Parents) != 2 {
 		v.Rules = []Rule{{Name: "provenance", Detail: fmt.Sprintf("octopus merge with %d parents belongs to no change", len(c.Parents))}}
+		return v
+	}
+	if c.MergeCheck != "" {
+		v.Rules = []Rule{{Name: "provenance", Detail: "merge commit belongs to no change and could not be checked for content of its own: " + c.MergeCheck}}
 		return v
 	}
 	if !c.CleanMerge {
