@@ -53,8 +53,12 @@ const (
 	NotApproved Reason = "NotApproved" // the next commit is not approved
 	Diverged    Reason = "Diverged"    // upstream no longer contains the deployed commit
 	NoUpstream  Reason = "NoUpstream"  // the upstream branch does not exist
-	Failed      Reason = "Failed"      // an error stopped the reconcile; nothing moved
-	Deployable  Reason = "Deployable"  // explain only: everything up to the head is approved
+	// AwaitingBaseline: deploy/<env> does not exist and the branch is not
+	// approved from its root; it waits for an operator to name a commit.
+	AwaitingBaseline Reason = "AwaitingBaseline"
+	Adopted          Reason = "Adopted"    // an operator named the commit deploy/<env> moved to
+	Failed           Reason = "Failed"     // an error stopped the reconcile; nothing moved
+	Deployable       Reason = "Deployable" // explain only: everything up to the head is approved
 )
 
 // Result is the outcome of one reconcile.
@@ -133,76 +137,142 @@ func (d *Deployer) Reconcile(ctx context.Context, t Target) Result {
 	return res
 }
 
-func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
+// state is where a target stands: what both Reconcile and Explain start
+// from.
+type state struct {
+	up, served *storage.Repo // served is nil for Explain before the first deploy
+	head, tip  plumbing.Hash
+}
+
+// load reads the target's upstream head and deploy tip. With create (the
+// service, which owns the data directory) missing repositories are made;
+// without (explain, beside a running service) a missing upstream mirror is
+// an error and a missing served repository means nothing is deployed yet.
+func (d *Deployer) load(t Target, create bool) (state, error) {
+	var st state
 	if t.Policy == nil {
-		return errors.New("no policy")
+		return st, errors.New("no policy")
 	}
-	up, err := d.store.Upstream(t.Project)
+	var err error
+	if create {
+		if st.up, err = d.store.Upstream(t.Project); err != nil {
+			return st, err
+		}
+		if st.served, err = d.store.Served(t.Project); err != nil {
+			return st, err
+		}
+	} else {
+		if st.up, err = d.store.ExistingUpstream(t.Project); err != nil {
+			return st, fmt.Errorf("upstream mirror of %s: %w", t.Project, err)
+		}
+		if st.served, err = d.store.ExistingServed(t.Project); err != nil {
+			st.served = nil
+		}
+	}
+	if st.head, err = st.up.Ref("refs/heads/" + t.Branch); err != nil {
+		return st, err
+	}
+	if st.served != nil {
+		if st.tip, err = st.served.Ref(t.Ref()); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
+	st, err := d.load(t, true)
 	if err != nil {
 		return err
 	}
-	served, err := d.store.Served(t.Project)
-	if err != nil {
-		return err
-	}
-	head, err := up.Ref("refs/heads/" + t.Branch)
-	if err != nil {
-		return err
-	}
-	tip, err := served.Ref(t.Ref())
-	if err != nil {
-		return err
-	}
-	res.From, res.To = hex(tip), hex(tip)
-	if head.IsZero() {
+	res.From, res.To = hex(st.tip), hex(st.tip)
+	if st.head.IsZero() {
 		res.Reason, res.Message = NoUpstream, fmt.Sprintf("upstream branch %s does not exist (yet)", t.Branch)
 		return nil
 	}
-	res.Head = head.String()
-
-	if tip.IsZero() {
-		return d.initialize(ctx, t, up, served, head, res)
+	res.Head = st.head.String()
+	if st.tip.IsZero() && t.Baseline != gate.BaselineUpstream {
+		return d.initialize(ctx, t, st.up, st.served, st.head, res)
 	}
-	if tip == head {
+	if st.tip.IsZero() {
+		// A branch the gate has never deployed is decided from its root
+		// like any pending range: nothing is adopted unchecked.
+		if was, err := st.served.Ref(t.BaselineRef()); err != nil {
+			return err
+		} else if !was.IsZero() {
+			return fmt.Errorf("deploy/%s is missing but was created before (baseline %s): refusing to start it again at a new baseline, which would skip the gate; restore the ref, or delete %s from the served repository to start over", t.Env, short(was), t.BaselineRef())
+		}
+	}
+	if st.tip == st.head {
 		res.Reason, res.Message = UpToDate, "deployed commit is the upstream head"
 		return nil
 	}
 
-	dec, diverged, err := d.decide(ctx, t, up, tip, head)
-	if err != nil {
-		return err
+	// Decide and advance window by window: a range longer than maxRange
+	// is walked in bounded steps through its approved prefix.
+	tip := st.tip
+	for {
+		dec, window, diverged, err := d.decide(ctx, t, st.up, tip, st.head)
+		if err != nil {
+			return err
+		}
+		if diverged {
+			res.Reason = Diverged
+			res.Message = fmt.Sprintf("upstream %s at %s no longer contains the deployed commit %s: history was rewritten; nothing is deployed until an operator decides", t.Branch, short(st.head), short(tip))
+			return nil
+		}
+		res.Decision = dec
+		if dec.Target == hex(tip) {
+			break
+		}
+		target := plumbing.NewHash(dec.Target)
+		var also []storage.RefUpdate
+		if tip.IsZero() {
+			also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: target})
+		}
+		if err := d.advance(ctx, t, st.up, st.served, tip, target, also...); err != nil {
+			return err
+		}
+		tip = target
+		res.To = tip.String()
+		if target != window || window == st.head {
+			break
+		}
 	}
-	if diverged {
-		res.Reason = Diverged
-		res.Message = fmt.Sprintf("upstream %s at %s no longer contains the deployed commit %s: history was rewritten; nothing is deployed until an operator decides", t.Branch, short(head), short(tip))
+	from := plumbing.NewHash(res.From)
+	switch {
+	case res.From == "" && tip.IsZero():
+		res.Reason = AwaitingBaseline
+		res.Message = fmt.Sprintf("deploy/%s does not exist yet: the history of %s is not approved from its root (%s); an operator can name a commit to start from with gerritgate adopt", t.Env, t.Branch, res.Decision.Why())
 		return nil
-	}
-	res.Decision = dec
-	if dec.Target == tip.String() {
-		res.Reason, res.Message = NotApproved, dec.Why()
+	case tip == from:
+		res.Reason, res.Message = NotApproved, res.Decision.Why()
 		return nil
+	case res.From == "":
+		res.Reason = Initialized
+		res.Message = fmt.Sprintf("created deploy/%s at %s: every commit from the root of %s up to it is approved", t.Env, short(tip), t.Branch)
+	default:
+		res.Reason = Advanced
+		res.Message = fmt.Sprintf("advanced deploy/%s from %s to %s", t.Env, short(from), short(tip))
 	}
-	target := plumbing.NewHash(dec.Target)
-	if err := d.advance(ctx, t, up, served, tip, target); err != nil {
-		return err
-	}
-	res.Reason, res.To = Advanced, target.String()
-	res.Message = fmt.Sprintf("advanced deploy/%s from %s to %s", t.Env, short(tip), short(target))
-	if dec.BlockedAt != "" {
-		res.Message += "; stopped before " + dec.Why()
+	if res.Decision.BlockedAt != "" {
+		res.Message += "; stopped before " + res.Decision.Why()
 	}
 	return nil
 }
 
-// decide evaluates the commits between base and head. diverged is true
-// when head does not descend from base.
-func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base, head plumbing.Hash) (dec *gate.Decision, diverged bool, err error) {
-	commits, reachesBase, err := d.pending(t.Project, up, base, head)
+// decide evaluates the commits between base (zero: from the root) and
+// head. When more than maxRange commits are pending it decides only a
+// window: the commits up to a first-parent ancestor of head (window) that
+// brings at most maxRange. diverged is true when head does not descend
+// from base.
+func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base, head plumbing.Hash) (dec *gate.Decision, window plumbing.Hash, diverged bool, err error) {
+	commits, window, reachesBase, err := d.pendingWindow(t.Project, up, base, head)
 	if err != nil {
-		return nil, false, err
+		return nil, window, false, err
 	}
-	if !reachesBase {
-		return nil, true, nil
+	if !base.IsZero() && !reachesBase {
+		return nil, window, true, nil
 	}
 	shas := make([]string, len(commits))
 	for i, c := range commits {
@@ -210,21 +280,21 @@ func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base,
 	}
 	changes, err := d.approvals.ChangesForCommits(ctx, t.Project, t.Branch, shas)
 	if err != nil {
-		return nil, false, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
+		return nil, window, false, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
 	}
 	rng := gate.Range{
 		Project: t.Project, Branch: t.Branch,
-		Base: base.String(), Head: head.String(),
+		Base: hex(base), Head: window.String(),
 		Commits: commits, Changes: changes,
 	}
 	if len(t.Policy.Owners) > 0 {
 		if rng.Files, err = changedFiles(up, commits); err != nil {
-			return nil, false, err
+			return nil, window, false, err
 		}
 		rng.Groups = d.groups(ctx, t)
 	}
 	out := gate.Evaluate(t.Policy, rng)
-	return &out, false, nil
+	return &out, window, false, nil
 }
 
 // groups resolves the members of every group the policy names. A group
@@ -286,59 +356,53 @@ func changedFiles(up *storage.Repo, commits []gate.Commit) (map[string][]string,
 }
 
 // Explain decides without moving anything, for people asking why: the
-// commits pending for deploy/<env> (last == 0), or the last commits on the
-// upstream branch's first-parent line (last > 0), for previewing a policy
-// edit against history that is already deployed.
+// commits pending for deploy/<env> (last == 0; from the branch's root when
+// nothing is deployed yet), or the last commits on the upstream branch's
+// first-parent line (last > 0), for previewing a policy edit against
+// history that is already deployed.
 func (d *Deployer) Explain(ctx context.Context, t Target, last int) (Result, error) {
 	res := Result{Project: t.Project, Branch: t.Branch, Env: t.Env, Time: time.Now().UTC()}
-	if t.Policy == nil {
-		return res, errors.New("no policy")
+	if t.Policy != nil {
+		res.Policy = t.Policy.Name
 	}
-	res.Policy = t.Policy.Name
-	up, err := d.store.ExistingUpstream(t.Project)
-	if err != nil {
-		return res, fmt.Errorf("upstream mirror of %s: %w", t.Project, err)
-	}
-	head, err := up.Ref("refs/heads/" + t.Branch)
+	st, err := d.load(t, false)
 	if err != nil {
 		return res, err
 	}
-	if head.IsZero() {
+	if st.head.IsZero() {
 		return res, fmt.Errorf("upstream branch %s of %s does not exist in the mirror", t.Branch, t.Project)
 	}
-	res.Head = head.String()
-	tip := plumbing.ZeroHash
-	if served, err := d.store.ExistingServed(t.Project); err == nil {
-		if tip, err = served.Ref(t.Ref()); err != nil {
+	res.Head = st.head.String()
+	res.From, res.To = hex(st.tip), hex(st.tip)
+	base := st.tip
+	if last > 0 {
+		if base, err = firstParentAncestor(st.up, st.head, last); err != nil {
 			return res, err
 		}
+	} else if st.tip.IsZero() && t.Baseline != gate.BaselineUpstream {
+		base = plumbing.NewHash(t.Baseline)
 	}
-	res.From, res.To = hex(tip), hex(tip)
-	base := tip
-	if last > 0 || tip.IsZero() {
-		if last <= 0 {
-			last = 20
-		}
-		if base, err = firstParentAncestor(up, head, last); err != nil {
-			return res, err
-		}
-	}
-	if base == head {
+	if base == st.head {
 		res.Reason, res.Message = UpToDate, "deployed commit is the upstream head"
 		return res, nil
 	}
-	dec, diverged, err := d.decide(ctx, t, up, base, head)
+	dec, window, diverged, err := d.decide(ctx, t, st.up, base, st.head)
 	if err != nil {
 		return res, err
 	}
 	if diverged {
-		res.Reason, res.Message = Diverged, fmt.Sprintf("upstream %s no longer contains the deployed commit %s", t.Branch, short(tip))
+		res.Reason, res.Message = Diverged, fmt.Sprintf("upstream %s no longer contains the deployed commit %s", t.Branch, short(st.tip))
 		return res, nil
 	}
 	res.Decision = dec
-	if dec.Target == head.String() {
+	switch {
+	case dec.Target == st.head.String():
 		res.Reason, res.Message = Deployable, "every commit up to the upstream head is approved"
-	} else {
+	case dec.Target == window.String():
+		res.Reason, res.Message = Deployable, fmt.Sprintf("every commit up to %s is approved; the range is longer than %d commits, and the rest is decided as deploy/%s advances", short(window), d.maxRange, t.Env)
+	case base.IsZero() && dec.Target == "":
+		res.Reason, res.Message = AwaitingBaseline, dec.Why()
+	default:
 		res.Reason, res.Message = NotApproved, dec.Why()
 	}
 	return res, nil

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,6 +11,50 @@ import (
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/storage"
 )
+
+// emptyTree is git's empty tree, the tree of the commit Gerrit creates a
+// project with.
+var emptyTree = plumbing.NewHash("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
+
+// errTooMany is pending's answer when the range exceeds maxRange.
+var errTooMany = errors.New("too many commits pending")
+
+// pendingWindow is pending, bounded: when more than maxRange commits lie
+// between base and head, it returns those up to the first-parent ancestor
+// of head (window) nearest to base's side that keeps them within
+// maxRange, the oldest first-parent steps, so the branch can advance
+// through an approved prefix and continue from there.
+func (d *Deployer) pendingWindow(project string, up *storage.Repo, base, head plumbing.Hash) ([]gate.Commit, plumbing.Hash, bool, error) {
+	commits, reaches, err := d.pending(project, up, base, head)
+	if !errors.Is(err, errTooMany) {
+		return commits, head, reaches, err
+	}
+	anc, aerr := d.ancestorsOf(project, up, base)
+	if aerr != nil {
+		return nil, head, false, aerr
+	}
+	// The first-parent line from head down to base, head first.
+	var line []plumbing.Hash
+	for h := head; !h.IsZero() && h != base && !anc[h]; {
+		line = append(line, h)
+		c, cerr := object.GetCommit(up.Git.Storer, h)
+		if cerr != nil {
+			return nil, head, false, cerr
+		}
+		h = plumbing.ZeroHash
+		if len(c.ParentHashes) > 0 {
+			h = c.ParentHashes[0]
+		}
+	}
+	for steps := min(d.maxRange, len(line)); steps >= 1; steps /= 2 {
+		window := line[len(line)-steps]
+		commits, reaches, err = d.pending(project, up, base, window)
+		if !errors.Is(err, errTooMany) {
+			return commits, window, reaches, err
+		}
+	}
+	return nil, head, false, fmt.Errorf("more than %d commits pending between %s and %s, and one first-parent step already brings more: refusing to decide so large a range at once", d.maxRange, hex(base), short(head))
+}
 
 // pending returns the commits reachable from head and not from base,
 // parents first, and whether head descends from base at all.
@@ -69,6 +114,7 @@ func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing
 		c := top.c
 		stack = stack[:len(stack)-1]
 		gc := gate.Commit{SHA: c.Hash.String(), Subject: subject(c.Message)}
+		gc.EmptyRoot = len(c.ParentHashes) == 0 && c.TreeHash == emptyTree
 		for _, p := range c.ParentHashes {
 			gc.Parents = append(gc.Parents, p.String())
 		}
@@ -83,7 +129,7 @@ func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing
 		}
 		out = append(out, gc)
 		if len(out) > d.maxRange {
-			return nil, false, fmt.Errorf("more than %d commits pending between %s and %s: refusing to decide so large a range at once", d.maxRange, short(base), short(head))
+			return nil, false, errTooMany
 		}
 	}
 	return out, reaches, nil
@@ -101,6 +147,9 @@ func parentsDone(c *object.Commit, base plumbing.Hash, anc, done map[plumbing.Ha
 // ancestorsOf returns every ancestor of base, cached per base: the deploy
 // ref moves rarely and a walk of the whole history is then done once.
 func (d *Deployer) ancestorsOf(project string, up *storage.Repo, base plumbing.Hash) (map[plumbing.Hash]bool, error) {
+	if base.IsZero() {
+		return map[plumbing.Hash]bool{}, nil // nothing deployed: no ancestors
+	}
 	key := project + "\x00" + base.String()
 	d.mu.Lock()
 	anc, ok := d.ancestors[key]

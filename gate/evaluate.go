@@ -18,6 +18,9 @@ type Commit struct {
 	// MergeCheck says why CleanMerge could not be decided (e.g. git
 	// refuses to merge unrelated histories); "" when it was.
 	MergeCheck string
+	// EmptyRoot is set for a commit with no parent and the empty tree,
+	// like the one Gerrit creates a project with: it deploys nothing.
+	EmptyRoot bool
 }
 
 // Range is everything Evaluate needs: the commits between the deployed tip
@@ -25,8 +28,10 @@ type Commit struct {
 type Range struct {
 	Project string
 	Branch  string
-	Base    string
-	Head    string
+	// Base is the deployed commit, "" when nothing is deployed yet: then
+	// the commits are decided from their roots.
+	Base string
+	Head string
 	// Commits are all commits reachable from Head and not from Base,
 	// parents before children.
 	Commits []Commit
@@ -118,6 +123,9 @@ func Evaluate(p *Policy, r Range) Decision {
 	desc := make([]bool, len(r.Commits))
 	for i, c := range r.Commits {
 		ok[i] = d.Verdicts[i].Approved
+		if len(c.Parents) == 0 && r.Base == "" {
+			desc[i] = true // nothing deployed yet: decided from the root
+		}
 		for _, par := range c.Parents {
 			if par == r.Base {
 				desc[i] = true
@@ -228,6 +236,11 @@ func evaluateCommit(p *Policy, r *Range, c Commit) Verdict {
 		}
 	}
 	if len(onBranch) == 0 {
+		if c.EmptyRoot && len(c.Parents) == 0 {
+			v.Approved = true
+			v.Rules = []Rule{{Name: "provenance", Pass: true, Detail: "a root commit with the empty tree (Gerrit's initial commit): it deploys nothing"}}
+			return v
+		}
 		if len(c.Parents) > 1 {
 			return mergeVerdict(v, c)
 		}

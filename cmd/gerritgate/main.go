@@ -36,6 +36,8 @@ Usage:
   gerritgate check policy.yaml                validate a policy file
   gerritgate explain --config gerritgate.yaml --project P --env E [--commit SHA] [--policy new.yaml] [--last N] [--json]
                                               why each pending commit is (not) deployable
+  gerritgate adopt --config gerritgate.yaml --project P --env E --commit SHA --reason "..."
+                                              move deploy/E to a commit the policy did not approve, recorded
   gerritgate token new --name READER         make a reader token; prints it once and the sha256 line for access.yaml
   gerritgate version
 `
@@ -63,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "explain":
 		return cmdExplain(ctx, args[1:], stdout, stderr)
+	case "adopt":
+		return cmdAdopt(ctx, args[1:], stdout, stderr)
 	case "token":
 		return cmdToken(args[1:], stdout, stderr)
 	case "check":

@@ -78,14 +78,16 @@ func (m *metrics) watchAccess(w *access.Watcher) {
 
 func (m *metrics) observe(r deploy.Result) {
 	m.reconciles.WithLabelValues(r.Project, r.Env, string(r.Reason)).Inc()
-	if r.Reason == deploy.Advanced || r.Reason == deploy.Initialized {
+	if r.Reason == deploy.Advanced || r.Reason == deploy.Initialized || r.Reason == deploy.Adopted {
 		m.lastAdvance.WithLabelValues(r.Project, r.Env).Set(float64(r.Time.Unix()))
 	}
 	switch {
-	case r.Reason == deploy.UpToDate || r.Reason == deploy.Initialized:
+	case r.Reason == deploy.UpToDate:
 		m.pending.WithLabelValues(r.Project, r.Env).Set(0)
 	case r.Decision != nil:
 		m.pending.WithLabelValues(r.Project, r.Env).Set(float64(r.Decision.Remaining))
+	case r.Reason == deploy.Initialized:
+		m.pending.WithLabelValues(r.Project, r.Env).Set(0)
 	}
 }
 
