@@ -97,4 +97,7 @@ func TestLateProjectAndBranchAreNotAdoptedUnchecked(t *testing.T) {
 	if !strings.Contains(g.log.String(), "operator adopted a commit") {
 		t.Errorf("the service did not log the adoption:\n%s", g.log)
 	}
+	if m := g.metrics(); !strings.Contains(m, `gerritgate_gerrit_requests_total{op="query changes",outcome="ok"}`) {
+		t.Errorf("metrics do not count Gerrit's REST calls:\n%s", grepLines(m, "gerritgate_gerrit_requests"))
+	}
 }

@@ -121,7 +121,8 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := gerritClient(cfg, password, logger)
+	metrics := newMetrics()
+	client, err := gerritClient(cfg, password, logger, gerrit.WithObserver(metrics.gerritCall))
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +163,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		mirror:       m,
 		deployer:     deploy.New(store, client, deploy.WithLogger(logger)),
 		logger:       logger,
-		metrics:      newMetrics(),
+		metrics:      metrics,
 		results:      map[string]deploy.Result{},
 		pendingCache: map[string]deploy.Result{},
 		nudge:        make(chan struct{}, 1),
