@@ -30,6 +30,9 @@ type Target struct {
 	Env      string
 	Policy   *gate.Policy
 	Baseline string
+	// AcceptFrom are other branches whose merged changes count
+	// (gate.Repo.AcceptFrom).
+	AcceptFrom []string
 }
 
 // Ref is the served ref this target moves.
@@ -284,7 +287,7 @@ func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base,
 	}
 	rng := gate.Range{
 		Project: t.Project, Branch: t.Branch,
-		Base: hex(base), Head: window.String(),
+		Base: hex(base), Head: window.String(), AcceptFrom: t.AcceptFrom,
 		Commits: commits, Changes: changes,
 	}
 	if len(t.Policy.Owners) > 0 {

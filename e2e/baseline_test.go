@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gerritgate/gerritgate/mirror/gerrit/gerrittest"
 )
 
 const latePolicy = lateFleetPolicy + `  - project: late/*
@@ -99,5 +102,64 @@ func TestLateProjectAndBranchAreNotAdoptedUnchecked(t *testing.T) {
 	}
 	if m := g.metrics(); !strings.Contains(m, `gerritgate_gerrit_requests_total{op="query changes",outcome="ok"}`) {
 		t.Errorf("metrics do not count Gerrit's REST calls:\n%s", grepLines(m, "gerritgate_gerrit_requests"))
+	}
+}
+
+const acceptStablePolicy = `repos:
+  - project: platform/fleet
+    branch: main
+    acceptFrom: [stable]
+    environments:
+      - {name: prod, policy: reviewed, baseline: upstream}
+policies:
+  reviewed:
+    labels: {Code-Review: {min: 2}, Verified: {min: 1}}
+`
+
+// A commit reviewed and merged on stable that reaches main through a
+// reviewed change of main is reported as belonging to its stable change;
+// with acceptFrom: [stable] it deploys when its stable change meets the
+// policy too.
+func TestCommitReviewedOnAnotherBranch(t *testing.T) {
+	for _, accept := range []bool{false, true} {
+		sim := newSim(t, "MERGE_IF_NECESSARY")
+		policy := reviewedPolicy
+		if accept {
+			policy = acceptStablePolicy
+		}
+		g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: policy})
+		root := sim.head()
+		g.waitDeployed(project, "prod", root)
+
+		sim.must(sim.srv.CreateBranch(project, "stable", root))
+		fix, err := sim.srv.CreateChange(gerrittest.ChangeInput{Project: project, Branch: "stable", Owner: sim.alice, Subject: "fix on stable", Files: map[string]string{"fix.yaml": "fix"}})
+		sim.must(err)
+		sim.must(sim.srv.Vote(fix.Number, sim.bob, "Code-Review", 2))
+		sim.must(sim.srv.Vote(fix.Number, sim.carol, "Verified", 1))
+		_, err = sim.srv.Submit(fix.Number, sim.bob)
+		sim.must(err)
+		fixSHA, err := sim.srv.BranchTip(project, "stable")
+		sim.must(err)
+
+		// A change of main built on stable's fix brings it into main.
+		up, err := sim.srv.CreateChange(gerrittest.ChangeInput{Project: project, Branch: "main", Owner: sim.alice, Subject: "bring stable's fix to main", Parent: fixSHA, Files: map[string]string{"main.yaml": "m"}})
+		sim.must(err)
+		sim.must(sim.srv.Vote(up.Number, sim.bob, "Code-Review", 2))
+		sim.must(sim.srv.Vote(up.Number, sim.carol, "Verified", 1))
+		head := sim.submit(up.Number)
+
+		if accept {
+			g.waitDeployed(project, "prod", head)
+			continue
+		}
+		g.settle()
+		if got := g.deployed(project, "prod"); got != root {
+			t.Errorf("without acceptFrom: deploy/prod = %s, want %s", got, root)
+		}
+		st := g.env(project, "prod")
+		want := fmt.Sprintf("belongs to change %d on branch stable", fix.Number)
+		if st.Decision == nil || st.Decision.BlockedAt != fixSHA || !strings.Contains(st.Message, want) {
+			t.Errorf("without acceptFrom: status %s %q, want blocked at %s saying %q", st.Reason, st.Message, fixSHA, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -32,6 +33,9 @@ type Range struct {
 	// the commits are decided from their roots.
 	Base string
 	Head string
+	// AcceptFrom are other branches of Project whose merged changes count
+	// for a commit, judged by the same policy (Repo.AcceptFrom).
+	AcceptFrom []string
 	// Commits are all commits reachable from Head and not from Base,
 	// parents before children.
 	Commits []Commit
@@ -231,7 +235,7 @@ func evaluateCommit(p *Policy, r *Range, c Commit) Verdict {
 	changes := r.Changes[c.SHA]
 	var onBranch []Change
 	for _, ch := range changes {
-		if _, has := ch.Revisions[c.SHA]; has && ch.Project == r.Project && ch.Branch == r.Branch {
+		if _, has := ch.Revisions[c.SHA]; has && ch.Project == r.Project && (ch.Branch == r.Branch || slices.Contains(r.AcceptFrom, ch.Branch)) {
 			onBranch = append(onBranch, ch)
 		}
 	}
@@ -246,7 +250,8 @@ func evaluateCommit(p *Policy, r *Range, c Commit) Verdict {
 		}
 		detail := "no Gerrit change has this commit as a patch set: it was pushed directly"
 		if len(changes) > 0 {
-			detail = fmt.Sprintf("the only changes with this commit are on other projects or branches (change %d)", changes[0].Number)
+			ch := changes[0]
+			detail = fmt.Sprintf("the commit belongs to change %d on branch %s of %s, not to a change of %s: a change reviewed for another branch counts only from a branch the repo entry lists under acceptFrom", ch.Number, ch.Branch, ch.Project, r.Branch)
 		}
 		v.Rules = []Rule{{Name: "provenance", Detail: detail}}
 		return v
@@ -259,6 +264,9 @@ func evaluateCommit(p *Policy, r *Range, c Commit) Verdict {
 	for i, ch := range onBranch {
 		cv := evaluateChange(p, r, c, ch)
 		cv.SHA, cv.Subject = c.SHA, c.Subject
+		if ch.Branch != r.Branch {
+			cv.Rules = append([]Rule{{Name: "provenance", Pass: true, Detail: fmt.Sprintf("change %d of branch %s, which %s accepts (acceptFrom), judged by this policy", ch.Number, ch.Branch, r.Branch)}}, cv.Rules...)
+		}
 		if cv.Approved {
 			return cv
 		}

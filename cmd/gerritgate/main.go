@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -193,7 +194,11 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	}
 	for _, r := range pc.Repos {
 		for _, e := range r.Environments {
-			fmt.Fprintf(stdout, "%s %s -> deploy/%s (policy %s, baseline %s)\n", r.Project, r.Branch, e.Name, e.Policy, e.Baseline)
+			accepts := ""
+			if len(r.AcceptFrom) > 0 {
+				accepts = ", also changes merged into " + strings.Join(r.AcceptFrom, ", ")
+			}
+			fmt.Fprintf(stdout, "%s %s -> deploy/%s (policy %s, baseline %s%s)\n", r.Project, r.Branch, e.Name, e.Policy, e.Baseline, accepts)
 			for _, line := range pc.Policies[e.Policy].Summary() {
 				fmt.Fprintf(stdout, "  - %s\n", line)
 			}

@@ -420,7 +420,7 @@ func TestChangesForCommits(t *testing.T) {
 		t.Errorf("%d queries for 27 distinct SHAs, want 2 (batches of %d)", len(c.requests), commitBatch)
 	}
 	q := c.requests[1].URL.Query()
-	wantQ := "(commit:" + shas[20] + " OR commit:" + shas[21] + " OR commit:" + shas[22] + " OR commit:" + shas[23] + " OR commit:" + shas[24] + " OR commit:" + sha1 + " OR commit:" + sha2 + `) project:"team/app" branch:"main"`
+	wantQ := "(commit:" + shas[20] + " OR commit:" + shas[21] + " OR commit:" + shas[22] + " OR commit:" + shas[23] + " OR commit:" + shas[24] + " OR commit:" + sha1 + " OR commit:" + sha2 + `) project:"team/app"`
 	if q.Get("q") != wantQ {
 		t.Errorf("q = %s\nwant %s", q.Get("q"), wantQ)
 	}

@@ -199,6 +199,17 @@ func (s *Server) isAncestor(dir, a, b string) (bool, error) {
 	return false, err
 }
 
+// onSomeBranch reports whether sha is reachable from any branch of the
+// repository: Gerrit's submit treats such commits as already accepted, so
+// a change may build on a commit merged into another branch.
+func (s *Server) onSomeBranch(dir, sha string) (bool, error) {
+	out, err := s.git(dir, nil, nil, "for-each-ref", "--contains", sha, "--format=%(refname)", "refs/heads/")
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(out) != "", nil
+}
+
 // updateRef moves ref from old ("" for must-not-exist) to sha.
 func (s *Server) updateRef(dir, ref, sha, old string) error {
 	if old == "" {

@@ -74,6 +74,9 @@ func (s *Server) submit(c *change, sub *account) error {
 	if tip != "" {
 		for _, par := range ps.parents {
 			ok, err := s.isAncestor(p.dir, par, tip)
+			if err == nil && !ok {
+				ok, err = s.onSomeBranch(p.dir, par)
+			}
 			if err != nil {
 				return err
 			}
