@@ -294,7 +294,7 @@ func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base,
 		if rng.Files, err = changedFiles(up, commits); err != nil {
 			return nil, window, false, err
 		}
-		rng.Groups = d.groups(ctx, t)
+		rng.Groups, rng.GroupErrors = d.groups(ctx, t)
 	}
 	out := gate.Evaluate(t.Policy, rng)
 	return &out, window, false, nil
@@ -302,18 +302,19 @@ func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base,
 
 // groups resolves the members of every group the policy names. A group
 // that cannot be resolved is left out, which fails the owner rules that
-// need it (with that said in their evidence), never passes them.
-func (d *Deployer) groups(ctx context.Context, t Target) map[string][]gate.Account {
-	out := map[string][]gate.Account{}
+// need it (with the reason in their evidence), never passes them.
+func (d *Deployer) groups(ctx context.Context, t Target) (map[string][]gate.Account, map[string]string) {
+	out, why := map[string][]gate.Account{}, map[string]string{}
 	for _, name := range t.Policy.GroupNames() {
 		members, err := d.approvals.GroupMembers(ctx, name, true)
 		if err != nil {
 			d.logger.Warn("cannot resolve group; owner rules needing it fail", "group", name, "project", t.Project, "err", err)
+			why[name] = err.Error()
 			continue
 		}
 		out[name] = members
 	}
-	return out
+	return out, why
 }
 
 // changedFiles lists, for each commit, the paths it changes against its

@@ -143,3 +143,29 @@ func TestRealGerritAcceptFrom(t *testing.T) {
 	g := startGate(t, gateSetup{gerritURL: r.url, username: r.env["GERRIT_GATE_USER"], password: r.env["GERRIT_GATE_PASSWORD"], policy: policy})
 	g.waitDeployed(p, "prod", head)
 }
+
+// Issue 8 item 11: the owners group deployers (set up by setup.sh; the
+// gate account owns it) includes pushers, which the gate account cannot
+// see. Gerrit leaves pusher out of deployers' members without a sign; the
+// gate notices the hidden subgroup and says which group and which
+// permission, instead of "no member voted (members: alice)".
+func TestRealGerritOwnersSubgroupHiddenFromGate(t *testing.T) {
+	r := newRealGerrit(t)
+	p := r.createProject("MERGE_IF_NECESSARY")
+	w := r.workspace(p)
+	root := r.tip(p)
+	policy := strings.Replace(realPolicy(p, "upstream"), "    vetoes: {Code-Review: -2}\n",
+		"    vetoes: {Code-Review: -2}\n    owners:\n      - paths: [\"clusters/**\"]\n        groups: [deployers]\n", 1)
+	g := startGate(t, gateSetup{gerritURL: r.url, username: r.env["GERRIT_GATE_USER"], password: r.env["GERRIT_GATE_PASSWORD"], policy: policy})
+	g.waitDeployed(p, "prod", root)
+
+	c := w.upload(root, "A: touches clusters/")
+	r.mustVote(pusher, c, map[string]int{"Code-Review": 2})
+	r.mustVote(bob, c, map[string]int{"Verified": 1})
+	a := r.submit(c)
+	st := stays(t, g, p, root, a)
+	approved, rules := verdict(t, st, a)
+	if approved || !strings.Contains(rules, "group deployers includes group pushers") || !strings.Contains(rules, "owner group") {
+		t.Errorf("verdict on A, approved by pusher (in pushers, inside deployers): approved=%v %s; want refused naming the hidden subgroup and the permission", approved, rules)
+	}
+}

@@ -51,6 +51,9 @@ type Range struct {
 	// could not be resolved and fails every owners entry that needs it; an
 	// empty list is a group without members.
 	Groups map[string][]Account
+	// GroupErrors says, for a group absent from Groups, why it could not
+	// be resolved (shown in the owners rule's evidence).
+	GroupErrors map[string]string
 }
 
 // Verdict is the decision on one commit.
@@ -313,7 +316,7 @@ func evaluateChange(p *Policy, r *Range, c Commit, ch Change) Verdict {
 	}
 	if len(p.Owners) > 0 {
 		files, known := r.Files[c.SHA]
-		v.Rules = append(v.Rules, ownersRule(p, rv, files, known, r.Groups))
+		v.Rules = append(v.Rules, ownersRule(p, rv, files, known, r.Groups, r.GroupErrors))
 	}
 	v.Approved = true
 	for _, r := range v.Rules {
