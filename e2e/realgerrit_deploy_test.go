@@ -24,13 +24,20 @@ func (w *workspace) uploadEdit(branch, base, subject string, edit func()) change
 	w.git(carol, "commit", "-q", "-m", subject+"\n\nChange-Id: "+c.changeID+"\n")
 	c.sha = w.git(carol, "rev-parse", "HEAD")
 	w.git(carol, "push", "-q", "origin", "HEAD:refs/for/"+branch)
-	var found []changeInfo
-	w.r.must(gateU, http.MethodGet, "/changes/?q="+url.QueryEscape("change:"+c.changeID+" project:"+w.project), nil, &found)
-	if len(found) != 1 {
-		w.t.Fatalf("upload %q: %d changes with Change-Id %s, want 1", subject, len(found), c.changeID)
-	}
-	c.number = found[0].Number
+	c.number = w.changeNumber(c.changeID)
 	return c
+}
+
+// changeNumber finds the one change of the workspace's project with a
+// Change-Id.
+func (w *workspace) changeNumber(changeID string) int {
+	w.t.Helper()
+	var found []changeInfo
+	w.r.must(gateU, http.MethodGet, "/changes/?q="+url.QueryEscape("change:"+changeID+" project:"+w.project), nil, &found)
+	if len(found) != 1 {
+		w.t.Fatalf("%d changes with Change-Id %s in %s, want 1", len(found), changeID, w.project)
+	}
+	return found[0].Number
 }
 
 func (w *workspace) write(path, content string) {
@@ -120,12 +127,7 @@ func TestRealGerritAcceptFrom(t *testing.T) {
 	w.git(carol, "merge", "-q", "--no-ff", "-m", "Merge stable into main\n\nChange-Id: "+up.changeID+"\n", fix.sha)
 	up.sha = w.git(carol, "rev-parse", "HEAD")
 	w.git(carol, "push", "-q", "origin", "HEAD:refs/for/main")
-	var found []changeInfo
-	r.must(gateU, http.MethodGet, "/changes/?q="+url.QueryEscape("change:"+up.changeID+" project:"+p), nil, &found)
-	if len(found) != 1 {
-		t.Fatalf("premise: the merge should be one change, found %d", len(found))
-	}
-	up.number = found[0].Number
+	up.number = w.changeNumber(up.changeID)
 	r.approve(up)
 	head := r.submit(up)
 	if head != up.sha {
