@@ -135,3 +135,30 @@ func TestLongRangeAdvancesInBoundedSteps(t *testing.T) {
 		t.Errorf("a merge bringing 4 commits, maxRange 2: %s %q, want Failed", res.Reason, res.Message)
 	}
 }
+
+// A deployed commit that the head reaches only through a second parent
+// cannot be stepped to along the first-parent line: the long range is
+// refused, not reported as diverged.
+func TestLongRangeOffTheFirstParentLine(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	d := New(store, f, WithMaxRange(2))
+	root := r.emptyRoot()
+	side := r.commit("side", root)
+	r.setBranch(side)
+	target.Baseline = side.String()
+	if res := d.Reconcile(context.Background(), target); res.Reason != Initialized {
+		t.Fatalf("first reconcile: %s %s", res.Reason, res.Message)
+	}
+	main := root
+	for _, s := range []string{"m1", "m2", "m3"} {
+		main = r.commit(s, main)
+		f.approved[main.String()] = true
+	}
+	merge := r.commit("merge side", main, side)
+	f.approved[merge.String()] = true
+	r.setBranch(merge)
+	res := d.Reconcile(context.Background(), target)
+	if res.Reason != Failed || !strings.Contains(res.Message, "first-parent line") {
+		t.Errorf("%s %q, want Failed saying the deployed commit is off the first-parent line", res.Reason, res.Message)
+	}
+}

@@ -35,7 +35,8 @@ func (d *Deployer) pendingWindow(project string, up *storage.Repo, base, head pl
 	}
 	// The first-parent line from head down to base, head first.
 	var line []plumbing.Hash
-	for h := head; !h.IsZero() && h != base && !anc[h]; {
+	h := head
+	for !h.IsZero() && h != base && !anc[h] {
 		line = append(line, h)
 		c, cerr := object.GetCommit(up.Git.Storer, h)
 		if cerr != nil {
@@ -45,6 +46,12 @@ func (d *Deployer) pendingWindow(project string, up *storage.Repo, base, head pl
 		if len(c.ParentHashes) > 0 {
 			h = c.ParentHashes[0]
 		}
+	}
+	if h != base {
+		// The deployed commit is not on head's first-parent line (merged
+		// in as a second parent): the oldest steps of the line do not
+		// descend from it, so windows would look diverged. Refuse.
+		return nil, head, false, fmt.Errorf("more than %d commits pending between %s and %s, and the deployed commit is not on the branch's first-parent line, so they cannot be decided in steps", d.maxRange, hex(base), short(head))
 	}
 	for steps := min(d.maxRange, len(line)); steps >= 1; steps /= 2 {
 		window := line[len(line)-steps]
