@@ -84,7 +84,6 @@ type Deployer struct {
 	store     *storage.Store
 	approvals Approvals
 	logger    *slog.Logger
-	gitPath   string
 	maxRange  int
 
 	mu        sync.Mutex
@@ -106,7 +105,6 @@ func New(store *storage.Store, approvals Approvals, opts ...Option) *Deployer {
 	d := &Deployer{
 		store: store, approvals: approvals,
 		logger:    slog.New(slog.DiscardHandler),
-		gitPath:   "git",
 		maxRange:  5000,
 		ancestors: map[string]map[plumbing.Hash]bool{},
 	}

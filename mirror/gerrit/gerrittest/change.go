@@ -194,7 +194,8 @@ type ChangeInput struct {
 	Subject string
 	Body    string // optional, between subject and footers
 	Files   map[string]string
-	Parent  string // base commit; default the branch tip
+	Delete  []string // paths the change deletes (a move: delete one, add the other)
+	Parent  string   // base commit; default the branch tip
 	Topic   string
 }
 
@@ -236,7 +237,11 @@ func (s *Server) CreateChange(in ChangeInput) (Change, error) {
 	msg += "Change-Id: " + changeID + "\n"
 	now := s.tick()
 	id := ident{owner.Name, owner.Email, now}
-	ps, err := s.writePatchSet(p, number, 1, parent, parent, contents(in.Files), msg, id, id, owner.ID, now)
+	files := contents(in.Files)
+	for _, d := range in.Delete {
+		files[d] = nil
+	}
+	ps, err := s.writePatchSet(p, number, 1, parent, parent, files, msg, id, id, owner.ID, now)
 	if err != nil {
 		return Change{}, err
 	}
