@@ -117,7 +117,7 @@ policies:
 `
 
 // A commit reviewed and merged on stable that reaches main through a
-// reviewed change of main is reported as belonging to its stable change;
+// reviewed merge of stable into main is reported as belonging to its stable change;
 // with acceptFrom: [stable] it deploys when its stable change meets the
 // policy too.
 func TestCommitReviewedOnAnotherBranch(t *testing.T) {
@@ -141,8 +141,12 @@ func TestCommitReviewedOnAnotherBranch(t *testing.T) {
 		fixSHA, err := sim.srv.BranchTip(project, "stable")
 		sim.must(err)
 
-		// A change of main built on stable's fix brings it into main.
-		up, err := sim.srv.CreateChange(gerrittest.ChangeInput{Project: project, Branch: "main", Owner: sim.alice, Subject: "bring stable's fix to main", Parent: fixSHA, Files: map[string]string{"main.yaml": "m"}})
+		// A change of main built on stable's fix is an implicit merge,
+		// refused as on Gerrit; a reviewed merge of stable brings it in.
+		if _, err := sim.srv.CreateChange(gerrittest.ChangeInput{Project: project, Branch: "main", Owner: sim.alice, Subject: "implicit", Parent: fixSHA}); err == nil || !strings.Contains(err.Error(), "Implicit Merge") {
+			t.Fatalf("premise: a change on main built on stable's commit: %v, want refused as an implicit merge", err)
+		}
+		up, err := sim.srv.CreateChange(gerrittest.ChangeInput{Project: project, Branch: "main", Owner: sim.alice, Subject: "Merge stable into main", Merge: fixSHA})
 		sim.must(err)
 		sim.must(sim.srv.Vote(up.Number, sim.bob, "Code-Review", 2))
 		sim.must(sim.srv.Vote(up.Number, sim.carol, "Verified", 1))
