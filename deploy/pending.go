@@ -13,7 +13,9 @@ import (
 )
 
 // emptyTree is git's empty tree, the tree of the commit Gerrit creates a
-// project with.
+// project with. A parentless commit with it passes whoever wrote it and
+// whatever its message says ("Initial empty repository" from Gerrit): it
+// deploys nothing, and its message is no evidence either way.
 var emptyTree = plumbing.NewHash("4b825dc642cb6eb9a060e54bf8d69288fbee4904")
 
 // errTooMany is pending's answer when the range exceeds maxRange.
