@@ -1,13 +1,10 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +30,9 @@ type Target struct {
 	Env      string
 	Policy   *gate.Policy
 	Baseline string
+	// AcceptFrom are other branches whose merged changes count
+	// (gate.Repo.AcceptFrom).
+	AcceptFrom []string
 }
 
 // Ref is the served ref this target moves.
@@ -56,8 +56,12 @@ const (
 	NotApproved Reason = "NotApproved" // the next commit is not approved
 	Diverged    Reason = "Diverged"    // upstream no longer contains the deployed commit
 	NoUpstream  Reason = "NoUpstream"  // the upstream branch does not exist
-	Failed      Reason = "Failed"      // an error stopped the reconcile; nothing moved
-	Deployable  Reason = "Deployable"  // explain only: everything up to the head is approved
+	// AwaitingBaseline: deploy/<env> does not exist and the branch is not
+	// approved from its root; it waits for an operator to name a commit.
+	AwaitingBaseline Reason = "AwaitingBaseline"
+	Adopted          Reason = "Adopted"    // an operator named the commit deploy/<env> moved to
+	Failed           Reason = "Failed"     // an error stopped the reconcile; nothing moved
+	Deployable       Reason = "Deployable" // explain only: everything up to the head is approved
 )
 
 // Result is the outcome of one reconcile.
@@ -80,7 +84,6 @@ type Deployer struct {
 	store     *storage.Store
 	approvals Approvals
 	logger    *slog.Logger
-	gitPath   string
 	maxRange  int
 
 	mu        sync.Mutex
@@ -102,7 +105,6 @@ func New(store *storage.Store, approvals Approvals, opts ...Option) *Deployer {
 	d := &Deployer{
 		store: store, approvals: approvals,
 		logger:    slog.New(slog.DiscardHandler),
-		gitPath:   "git",
 		maxRange:  5000,
 		ancestors: map[string]map[plumbing.Hash]bool{},
 	}
@@ -136,76 +138,142 @@ func (d *Deployer) Reconcile(ctx context.Context, t Target) Result {
 	return res
 }
 
-func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
+// state is where a target stands: what both Reconcile and Explain start
+// from.
+type state struct {
+	up, served *storage.Repo // served is nil for Explain before the first deploy
+	head, tip  plumbing.Hash
+}
+
+// load reads the target's upstream head and deploy tip. With create (the
+// service, which owns the data directory) missing repositories are made;
+// without (explain, beside a running service) a missing upstream mirror is
+// an error and a missing served repository means nothing is deployed yet.
+func (d *Deployer) load(t Target, create bool) (state, error) {
+	var st state
 	if t.Policy == nil {
-		return errors.New("no policy")
+		return st, errors.New("no policy")
 	}
-	up, err := d.store.Upstream(t.Project)
+	var err error
+	if create {
+		if st.up, err = d.store.Upstream(t.Project); err != nil {
+			return st, err
+		}
+		if st.served, err = d.store.Served(t.Project); err != nil {
+			return st, err
+		}
+	} else {
+		if st.up, err = d.store.ExistingUpstream(t.Project); err != nil {
+			return st, fmt.Errorf("upstream mirror of %s: %w", t.Project, err)
+		}
+		if st.served, err = d.store.ExistingServed(t.Project); err != nil {
+			st.served = nil
+		}
+	}
+	if st.head, err = st.up.Ref("refs/heads/" + t.Branch); err != nil {
+		return st, err
+	}
+	if st.served != nil {
+		if st.tip, err = st.served.Ref(t.Ref()); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
+	st, err := d.load(t, true)
 	if err != nil {
 		return err
 	}
-	served, err := d.store.Served(t.Project)
-	if err != nil {
-		return err
-	}
-	head, err := up.Ref("refs/heads/" + t.Branch)
-	if err != nil {
-		return err
-	}
-	tip, err := served.Ref(t.Ref())
-	if err != nil {
-		return err
-	}
-	res.From, res.To = hex(tip), hex(tip)
-	if head.IsZero() {
+	res.From, res.To = hex(st.tip), hex(st.tip)
+	if st.head.IsZero() {
 		res.Reason, res.Message = NoUpstream, fmt.Sprintf("upstream branch %s does not exist (yet)", t.Branch)
 		return nil
 	}
-	res.Head = head.String()
-
-	if tip.IsZero() {
-		return d.initialize(ctx, t, up, served, head, res)
+	res.Head = st.head.String()
+	if st.tip.IsZero() && t.Baseline != gate.BaselineUpstream {
+		return d.initialize(ctx, t, st.up, st.served, st.head, res)
 	}
-	if tip == head {
+	if st.tip.IsZero() {
+		// A branch the gate has never deployed is decided from its root
+		// like any pending range: nothing is adopted unchecked.
+		if was, err := st.served.Ref(t.BaselineRef()); err != nil {
+			return err
+		} else if !was.IsZero() {
+			return fmt.Errorf("deploy/%s is missing but was created before (baseline %s): refusing to start it again at a new baseline, which would skip the gate; restore the ref, or delete %s from the served repository to start over", t.Env, short(was), t.BaselineRef())
+		}
+	}
+	if st.tip == st.head {
 		res.Reason, res.Message = UpToDate, "deployed commit is the upstream head"
 		return nil
 	}
 
-	dec, diverged, err := d.decide(ctx, t, up, tip, head)
-	if err != nil {
-		return err
+	// Decide and advance window by window: a range longer than maxRange
+	// is walked in bounded steps through its approved prefix.
+	tip := st.tip
+	for {
+		dec, window, diverged, err := d.decide(ctx, t, st.up, tip, st.head)
+		if err != nil {
+			return err
+		}
+		if diverged {
+			res.Reason = Diverged
+			res.Message = fmt.Sprintf("upstream %s at %s no longer contains the deployed commit %s: history was rewritten; nothing is deployed until an operator decides", t.Branch, short(st.head), short(tip))
+			return nil
+		}
+		res.Decision = dec
+		if dec.Target == hex(tip) {
+			break
+		}
+		target := plumbing.NewHash(dec.Target)
+		var also []storage.RefUpdate
+		if tip.IsZero() {
+			also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: target})
+		}
+		if err := d.advance(ctx, t, st.up, st.served, tip, target, also...); err != nil {
+			return err
+		}
+		tip = target
+		res.To = tip.String()
+		if target != window || window == st.head {
+			break
+		}
 	}
-	if diverged {
-		res.Reason = Diverged
-		res.Message = fmt.Sprintf("upstream %s at %s no longer contains the deployed commit %s: history was rewritten; nothing is deployed until an operator decides", t.Branch, short(head), short(tip))
+	from := plumbing.NewHash(res.From)
+	switch {
+	case res.From == "" && tip.IsZero():
+		res.Reason = AwaitingBaseline
+		res.Message = fmt.Sprintf("deploy/%s does not exist yet: the history of %s is not approved from its root (%s); an operator can name a commit to start from with gerritgate adopt", t.Env, t.Branch, res.Decision.Why())
 		return nil
-	}
-	res.Decision = dec
-	if dec.Target == tip.String() {
-		res.Reason, res.Message = NotApproved, dec.Why()
+	case tip == from:
+		res.Reason, res.Message = NotApproved, res.Decision.Why()
 		return nil
+	case res.From == "":
+		res.Reason = Initialized
+		res.Message = fmt.Sprintf("created deploy/%s at %s: every commit from the root of %s up to it is approved", t.Env, short(tip), t.Branch)
+	default:
+		res.Reason = Advanced
+		res.Message = fmt.Sprintf("advanced deploy/%s from %s to %s", t.Env, short(from), short(tip))
 	}
-	target := plumbing.NewHash(dec.Target)
-	if err := d.advance(ctx, t, up, served, tip, target); err != nil {
-		return err
-	}
-	res.Reason, res.To = Advanced, target.String()
-	res.Message = fmt.Sprintf("advanced deploy/%s from %s to %s", t.Env, short(tip), short(target))
-	if dec.BlockedAt != "" {
-		res.Message += "; stopped before " + dec.Why()
+	if res.Decision.BlockedAt != "" {
+		res.Message += "; stopped before " + res.Decision.Why()
 	}
 	return nil
 }
 
-// decide evaluates the commits between base and head. diverged is true
-// when head does not descend from base.
-func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base, head plumbing.Hash) (dec *gate.Decision, diverged bool, err error) {
-	commits, reachesBase, err := d.pending(t.Project, up, base, head)
+// decide evaluates the commits between base (zero: from the root) and
+// head. When more than maxRange commits are pending it decides only a
+// window: the commits up to a first-parent ancestor of head (window) that
+// brings at most maxRange. diverged is true when head does not descend
+// from base.
+func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base, head plumbing.Hash) (dec *gate.Decision, window plumbing.Hash, diverged bool, err error) {
+	commits, window, reachesBase, err := d.pendingWindow(t.Project, up, base, head)
 	if err != nil {
-		return nil, false, err
+		return nil, window, false, err
 	}
-	if !reachesBase {
-		return nil, true, nil
+	if !base.IsZero() && !reachesBase {
+		return nil, window, true, nil
 	}
 	shas := make([]string, len(commits))
 	for i, c := range commits {
@@ -213,37 +281,38 @@ func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base,
 	}
 	changes, err := d.approvals.ChangesForCommits(ctx, t.Project, t.Branch, shas)
 	if err != nil {
-		return nil, false, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
+		return nil, window, false, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
 	}
 	rng := gate.Range{
 		Project: t.Project, Branch: t.Branch,
-		Base: base.String(), Head: head.String(),
+		Base: hex(base), Head: window.String(), AcceptFrom: t.AcceptFrom,
 		Commits: commits, Changes: changes,
 	}
 	if len(t.Policy.Owners) > 0 {
 		if rng.Files, err = changedFiles(up, commits); err != nil {
-			return nil, false, err
+			return nil, window, false, err
 		}
-		rng.Groups = d.groups(ctx, t)
+		rng.Groups, rng.GroupErrors = d.groups(ctx, t)
 	}
 	out := gate.Evaluate(t.Policy, rng)
-	return &out, false, nil
+	return &out, window, false, nil
 }
 
 // groups resolves the members of every group the policy names. A group
 // that cannot be resolved is left out, which fails the owner rules that
-// need it (with that said in their evidence), never passes them.
-func (d *Deployer) groups(ctx context.Context, t Target) map[string][]gate.Account {
-	out := map[string][]gate.Account{}
+// need it (with the reason in their evidence), never passes them.
+func (d *Deployer) groups(ctx context.Context, t Target) (map[string][]gate.Account, map[string]string) {
+	out, why := map[string][]gate.Account{}, map[string]string{}
 	for _, name := range t.Policy.GroupNames() {
 		members, err := d.approvals.GroupMembers(ctx, name, true)
 		if err != nil {
 			d.logger.Warn("cannot resolve group; owner rules needing it fail", "group", name, "project", t.Project, "err", err)
+			why[name] = err.Error()
 			continue
 		}
 		out[name] = members
 	}
-	return out
+	return out, why
 }
 
 // changedFiles lists, for each commit, the paths it changes against its
@@ -289,79 +358,56 @@ func changedFiles(up *storage.Repo, commits []gate.Commit) (map[string][]string,
 }
 
 // Explain decides without moving anything, for people asking why: the
-// commits pending for deploy/<env> (last == 0), or the last commits on the
-// upstream branch's first-parent line (last > 0), for previewing a policy
-// edit against history that is already deployed.
+// commits pending for deploy/<env> (last == 0; from the branch's root when
+// nothing is deployed yet), or the last commits on the upstream branch's
+// first-parent line (last > 0), for previewing a policy edit against
+// history that is already deployed.
 func (d *Deployer) Explain(ctx context.Context, t Target, last int) (Result, error) {
 	res := Result{Project: t.Project, Branch: t.Branch, Env: t.Env, Time: time.Now().UTC()}
-	if t.Policy == nil {
-		return res, errors.New("no policy")
+	if t.Policy != nil {
+		res.Policy = t.Policy.Name
 	}
-	res.Policy = t.Policy.Name
-	up, err := d.store.ExistingUpstream(t.Project)
-	if err != nil {
-		return res, fmt.Errorf("upstream mirror of %s: %w", t.Project, err)
-	}
-	head, err := up.Ref("refs/heads/" + t.Branch)
+	st, err := d.load(t, false)
 	if err != nil {
 		return res, err
 	}
-	if head.IsZero() {
+	if st.head.IsZero() {
 		return res, fmt.Errorf("upstream branch %s of %s does not exist in the mirror", t.Branch, t.Project)
 	}
-	res.Head = head.String()
-	tip := plumbing.ZeroHash
-	if served, err := d.store.ExistingServed(t.Project); err == nil {
-		if tip, err = served.Ref(t.Ref()); err != nil {
+	res.Head = st.head.String()
+	res.From, res.To = hex(st.tip), hex(st.tip)
+	base := st.tip
+	if last > 0 {
+		if base, err = firstParentAncestor(st.up, st.head, last); err != nil {
 			return res, err
 		}
+	} else if st.tip.IsZero() && t.Baseline != gate.BaselineUpstream {
+		base = plumbing.NewHash(t.Baseline)
 	}
-	res.From, res.To = hex(tip), hex(tip)
-	base := tip
-	if last > 0 || tip.IsZero() {
-		if last <= 0 {
-			last = 20
-		}
-		if base, err = firstParentAncestor(up, head, last); err != nil {
-			return res, err
-		}
-	}
-	if base == head {
+	if base == st.head {
 		res.Reason, res.Message = UpToDate, "deployed commit is the upstream head"
 		return res, nil
 	}
-	dec, diverged, err := d.decide(ctx, t, up, base, head)
+	dec, window, diverged, err := d.decide(ctx, t, st.up, base, st.head)
 	if err != nil {
 		return res, err
 	}
 	if diverged {
-		res.Reason, res.Message = Diverged, fmt.Sprintf("upstream %s no longer contains the deployed commit %s", t.Branch, short(tip))
+		res.Reason, res.Message = Diverged, fmt.Sprintf("upstream %s no longer contains the deployed commit %s", t.Branch, short(st.tip))
 		return res, nil
 	}
 	res.Decision = dec
-	if dec.Target == head.String() {
+	switch {
+	case dec.Target == st.head.String():
 		res.Reason, res.Message = Deployable, "every commit up to the upstream head is approved"
-	} else {
+	case dec.Target == window.String():
+		res.Reason, res.Message = Deployable, fmt.Sprintf("every commit up to %s is approved; the range is longer than %d commits, and the rest is decided as deploy/%s advances", short(window), d.maxRange, t.Env)
+	case base.IsZero() && dec.Target == "":
+		res.Reason, res.Message = AwaitingBaseline, dec.Why()
+	default:
 		res.Reason, res.Message = NotApproved, dec.Why()
 	}
 	return res, nil
-}
-
-// firstParentAncestor walks n steps down the first-parent line from head,
-// stopping at a root commit.
-func firstParentAncestor(up *storage.Repo, head plumbing.Hash, n int) (plumbing.Hash, error) {
-	h := head
-	for i := 0; i < n; i++ {
-		c, err := object.GetCommit(up.Git.Storer, h)
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
-		if len(c.ParentHashes) == 0 {
-			return h, nil
-		}
-		h = c.ParentHashes[0]
-	}
-	return h, nil
 }
 
 func (d *Deployer) initialize(ctx context.Context, t Target, up, served *storage.Repo, head plumbing.Hash, res *Result) error {
@@ -413,149 +459,6 @@ func (d *Deployer) advance(ctx context.Context, t Target, up, served *storage.Re
 		return served.SetHead(t.Ref())
 	}
 	return nil
-}
-
-// pending returns the commits reachable from head and not from base,
-// parents first, and whether head descends from base at all.
-func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing.Hash) ([]gate.Commit, bool, error) {
-	anc, err := d.ancestorsOf(project, up, base)
-	if err != nil {
-		return nil, false, err
-	}
-	var out []gate.Commit
-	reaches := false
-	type frame struct {
-		c        *object.Commit
-		expanded bool
-	}
-	// A commit is done once emitted; it may sit on the stack more than once
-	// until then (reached by several children), and is emitted only after
-	// all its parents, whatever order the paths reach it in.
-	done := map[plumbing.Hash]bool{}
-	hc, err := object.GetCommit(up.Git.Storer, head)
-	if err != nil {
-		return nil, false, err
-	}
-	stack := []frame{{c: hc}}
-	for len(stack) > 0 {
-		top := &stack[len(stack)-1]
-		if done[top.c.Hash] {
-			stack = stack[:len(stack)-1]
-			continue
-		}
-		if !top.expanded {
-			top.expanded = true
-			// Push parents in reverse so the first parent's history comes
-			// out first.
-			for i := len(top.c.ParentHashes) - 1; i >= 0; i-- {
-				p := top.c.ParentHashes[i]
-				if p == base {
-					reaches = true
-				}
-				if p == base || anc[p] || done[p] {
-					continue
-				}
-				pc, err := object.GetCommit(up.Git.Storer, p)
-				if err != nil {
-					return nil, false, fmt.Errorf("commit %s: %w", p, err)
-				}
-				stack = append(stack, frame{c: pc})
-			}
-			continue
-		}
-		if !parentsDone(top.c, base, anc, done) {
-			// A parent was reached first through this commit's own
-			// ancestry and is still below on the stack: expand again.
-			top.expanded = false
-			continue
-		}
-		done[top.c.Hash] = true
-		c := top.c
-		stack = stack[:len(stack)-1]
-		gc := gate.Commit{SHA: c.Hash.String(), Subject: subject(c.Message)}
-		for _, p := range c.ParentHashes {
-			gc.Parents = append(gc.Parents, p.String())
-		}
-		if len(c.ParentHashes) == 2 {
-			gc.CleanMerge, err = d.cleanMerge(up.Path, c)
-			if err != nil {
-				return nil, false, err
-			}
-		}
-		out = append(out, gc)
-		if len(out) > d.maxRange {
-			return nil, false, fmt.Errorf("more than %d commits pending between %s and %s: refusing to decide so large a range at once", d.maxRange, short(base), short(head))
-		}
-	}
-	return out, reaches, nil
-}
-
-func parentsDone(c *object.Commit, base plumbing.Hash, anc, done map[plumbing.Hash]bool) bool {
-	for _, p := range c.ParentHashes {
-		if p != base && !anc[p] && !done[p] {
-			return false
-		}
-	}
-	return true
-}
-
-// ancestorsOf returns every ancestor of base, cached per base: the deploy
-// ref moves rarely and a walk of the whole history is then done once.
-func (d *Deployer) ancestorsOf(project string, up *storage.Repo, base plumbing.Hash) (map[plumbing.Hash]bool, error) {
-	key := project + "\x00" + base.String()
-	d.mu.Lock()
-	anc, ok := d.ancestors[key]
-	d.mu.Unlock()
-	if ok {
-		return anc, nil
-	}
-	anc = map[plumbing.Hash]bool{base: true}
-	queue := []plumbing.Hash{base}
-	for len(queue) > 0 {
-		h := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		c, err := object.GetCommit(up.Git.Storer, h)
-		if err != nil {
-			return nil, fmt.Errorf("deployed commit %s is not in the upstream mirror: %w", short(h), err)
-		}
-		for _, p := range c.ParentHashes {
-			if !anc[p] {
-				anc[p] = true
-				queue = append(queue, p)
-			}
-		}
-	}
-	d.mu.Lock()
-	for k := range d.ancestors {
-		if strings.HasPrefix(k, project+"\x00") {
-			delete(d.ancestors, k)
-		}
-	}
-	d.ancestors[key] = anc
-	d.mu.Unlock()
-	return anc, nil
-}
-
-// cleanMerge reports whether a two-parent commit's tree is exactly what
-// merging its parents without conflicts gives, using C git's merge-tree
-// (go-git has no merge). A merge carrying anything else has content of its
-// own that no change brought.
-func (d *Deployer) cleanMerge(repoDir string, c *object.Commit) (bool, error) {
-	cmd := exec.Command(d.gitPath, "--git-dir", repoDir, "merge-tree", "--write-tree", "--no-messages",
-		c.ParentHashes[0].String(), c.ParentHashes[1].String())
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME=/nonexistent"}
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) && exit.ExitCode() == 1 {
-		return false, nil // conflicts: whatever the commit holds was resolved by hand
-	}
-	if err != nil {
-		return false, fmt.Errorf("git merge-tree for %s: %v: %s", short(c.Hash), err, strings.TrimSpace(stderr.String()))
-	}
-	tree := strings.TrimSpace(strings.SplitN(out.String(), "\n", 2)[0])
-	return tree == c.TreeHash.String(), nil
 }
 
 func subject(msg string) string {

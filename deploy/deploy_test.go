@@ -89,6 +89,25 @@ func (r *repo) commit(content string, parents ...plumbing.Hash) plumbing.Hash {
 	return h
 }
 
+// emptyRoot makes a commit like the one Gerrit creates a project with: no
+// parent, the empty tree.
+func (r *repo) emptyRoot() plumbing.Hash {
+	r.t.Helper()
+	st := r.up.Git.Storer
+	to := st.NewEncodedObject()
+	(&object.Tree{}).Encode(to)
+	th, _ := st.SetEncodedObject(to)
+	sig := object.Signature{Name: "gerrit", Email: "gerrit@example.com", When: time.Unix(1700000000, 0).UTC()}
+	c := &object.Commit{Author: sig, Committer: sig, Message: "Initial empty repository\n", TreeHash: th}
+	co := st.NewEncodedObject()
+	c.Encode(co)
+	h, err := st.SetEncodedObject(co)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return h
+}
+
 func (r *repo) setBranch(h plumbing.Hash) {
 	r.t.Helper()
 	if err := r.up.Git.Storer.SetReference(plumbing.NewHashReference("refs/heads/main", h)); err != nil {
@@ -126,7 +145,7 @@ func TestReconcile(t *testing.T) {
 		t.Fatalf("no branch: %s %s", res.Reason, res.Message)
 	}
 
-	base := r.commit("base")
+	base := r.emptyRoot()
 	r.setBranch(base)
 	a := r.commit("a", base)
 	b := r.commit("b", a)
@@ -138,7 +157,7 @@ func TestReconcile(t *testing.T) {
 		wantTip    plumbing.Hash
 		wantMsg    string
 	}{
-		{"baseline upstream adopts the head", nil, Initialized, base, "baseline"},
+		{"baseline upstream starts at Gerrit's initial empty commit", nil, Initialized, base, "created deploy/prod"},
 		{"nothing new", nil, UpToDate, base, ""},
 		{"a and b approved, c not", func() { r.setBranch(c); f.approved[a.String()], f.approved[b.String()] = true, true }, Advanced, b, "stopped before"},
 		{"still not approved", nil, NotApproved, b, "pushed directly"},
@@ -163,7 +182,7 @@ func TestReconcile(t *testing.T) {
 // A deploy ref deleted by hand is not created again at a new baseline.
 func TestDeletedDeployRefIsNotReinitialized(t *testing.T) {
 	store, r, _, d, target := setup(t)
-	base := r.commit("base")
+	base := r.emptyRoot()
 	r.setBranch(base)
 	if res := d.Reconcile(context.Background(), target); res.Reason != Initialized {
 		t.Fatalf("first reconcile: %s %s", res.Reason, res.Message)

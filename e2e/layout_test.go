@@ -16,6 +16,7 @@ func TestImportDirection(t *testing.T) {
 	allowed := map[string][]string{
 		"gate":                     {"internal/yamlfile"},
 		"internal/yamlfile":        {},
+		"internal/gitmerge":        {},
 		"storage":                  {},
 		"storage/githttp":          {"storage"},
 		"storage/gitssh":           {"storage", "storage/githttp"},
@@ -23,8 +24,8 @@ func TestImportDirection(t *testing.T) {
 		"access":                   {"internal/yamlfile", "storage/githttp"},
 		"mirror":                   {"storage"},
 		"mirror/gerrit":            {"gate"},
-		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit"},
-		"deploy":                   {"gate", "storage"},
+		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit", "internal/gitmerge"},
+		"deploy":                   {"gate", "storage", "internal/gitmerge"},
 		"cmd/gerritgate":           nil, // everything
 		"e2e":                      nil,
 	}

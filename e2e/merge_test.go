@@ -95,3 +95,50 @@ func TestProjectPattern(t *testing.T) {
 		t.Errorf("other/app is served at %s though no pattern matches it", got)
 	}
 }
+
+// Gerrit merges without rename detection (JGit), so these submits make
+// merge commits git merge-tree would call conflicts; the simulated Gerrit
+// merges the same way, and the gate deploys them.
+func TestRenameBlindMergesDeploy(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		setup  map[string]string
+		first  gerrittest.ChangeInput
+		second gerrittest.ChangeInput
+	}{
+		{
+			name:   "one change deletes a file another moves",
+			setup:  map[string]string{"apps/a.yaml": "a: 1\n"},
+			first:  gerrittest.ChangeInput{Subject: "X: drop a", Delete: []string{"apps/a.yaml"}},
+			second: gerrittest.ChangeInput{Subject: "Y: move a to b", Delete: []string{"apps/a.yaml"}, Files: map[string]string{"apps/b.yaml": "a: 1\n"}},
+		},
+		{
+			name:   "one change renames a directory another adds to",
+			setup:  map[string]string{"old/x.yaml": "x: 1\n"},
+			first:  gerrittest.ChangeInput{Subject: "X: old/ is now new/", Delete: []string{"old/x.yaml"}, Files: map[string]string{"new/x.yaml": "x: 1\n"}},
+			second: gerrittest.ChangeInput{Subject: "Y: add old/y", Files: map[string]string{"old/y.yaml": "y: 1\n"}},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sim := newSim(t, "MERGE_IF_NECESSARY")
+			g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+			base := sim.mergeApprovedFiles("setup", tt.setup)
+			g.waitDeployed(project, "prod", base)
+			var numbers []int
+			for _, in := range []gerrittest.ChangeInput{tt.first, tt.second} {
+				in.Project, in.Branch, in.Owner, in.Parent = project, "main", sim.alice, base
+				ch, err := sim.srv.CreateChange(in)
+				sim.must(err)
+				sim.must(sim.srv.Vote(ch.Number, sim.bob, "Code-Review", 2))
+				sim.must(sim.srv.Vote(ch.Number, sim.carol, "Verified", 1))
+				numbers = append(numbers, ch.Number)
+			}
+			x := sim.submit(numbers[0])
+			m := sim.submit(numbers[1])
+			if out, err := git(t, "", "--git-dir", sim.repoDir(), "merge-tree", "--write-tree", x, m+"^2"); err == nil {
+				t.Fatalf("premise: git merge-tree should call this merge a conflict:\n%s", out)
+			}
+			g.waitDeployed(project, "prod", m)
+		})
+	}
+}

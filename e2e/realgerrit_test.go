@@ -373,12 +373,7 @@ func (w *workspace) upload(base, subject string) change {
 	c := change{project: w.project, changeID: "I" + randomHex(w.t, 20)}
 	c.sha = w.commit(carol, base, subject, c.changeID)
 	w.git(carol, "push", "-q", "origin", "HEAD:refs/for/main")
-	var found []changeInfo
-	w.r.must(gateU, http.MethodGet, "/changes/?q="+url.QueryEscape("change:"+c.changeID+" project:"+w.project), nil, &found)
-	if len(found) != 1 {
-		w.t.Fatalf("upload %q: %d changes with Change-Id %s, want 1", subject, len(found), c.changeID)
-	}
-	c.number = found[0].Number
+	c.number = w.changeNumber(c.changeID)
 	return c
 }
 

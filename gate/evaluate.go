@@ -2,6 +2,7 @@ package gate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -15,6 +16,12 @@ type Commit struct {
 	// conflict-free merge of its parents (git merge-tree): it brings no
 	// content of its own. False for every other commit.
 	CleanMerge bool
+	// MergeCheck says why CleanMerge could not be decided (e.g. git
+	// refuses to merge unrelated histories); "" when it was.
+	MergeCheck string
+	// EmptyRoot is set for a commit with no parent and the empty tree,
+	// like the one Gerrit creates a project with: it deploys nothing.
+	EmptyRoot bool
 }
 
 // Range is everything Evaluate needs: the commits between the deployed tip
@@ -22,8 +29,13 @@ type Commit struct {
 type Range struct {
 	Project string
 	Branch  string
-	Base    string
-	Head    string
+	// Base is the deployed commit, "" when nothing is deployed yet: then
+	// the commits are decided from their roots.
+	Base string
+	Head string
+	// AcceptFrom are other branches of Project whose merged changes count
+	// for a commit, judged by the same policy (Repo.AcceptFrom).
+	AcceptFrom []string
 	// Commits are all commits reachable from Head and not from Base,
 	// parents before children.
 	Commits []Commit
@@ -39,6 +51,9 @@ type Range struct {
 	// could not be resolved and fails every owners entry that needs it; an
 	// empty list is a group without members.
 	Groups map[string][]Account
+	// GroupErrors says, for a group absent from Groups, why it could not
+	// be resolved (shown in the owners rule's evidence).
+	GroupErrors map[string]string
 }
 
 // Verdict is the decision on one commit.
@@ -115,6 +130,9 @@ func Evaluate(p *Policy, r Range) Decision {
 	desc := make([]bool, len(r.Commits))
 	for i, c := range r.Commits {
 		ok[i] = d.Verdicts[i].Approved
+		if len(c.Parents) == 0 && r.Base == "" {
+			desc[i] = true // nothing deployed yet: decided from the root
+		}
 		for _, par := range c.Parents {
 			if par == r.Base {
 				desc[i] = true
@@ -220,17 +238,23 @@ func evaluateCommit(p *Policy, r *Range, c Commit) Verdict {
 	changes := r.Changes[c.SHA]
 	var onBranch []Change
 	for _, ch := range changes {
-		if _, has := ch.Revisions[c.SHA]; has && ch.Project == r.Project && ch.Branch == r.Branch {
+		if _, has := ch.Revisions[c.SHA]; has && ch.Project == r.Project && (ch.Branch == r.Branch || slices.Contains(r.AcceptFrom, ch.Branch)) {
 			onBranch = append(onBranch, ch)
 		}
 	}
 	if len(onBranch) == 0 {
+		if c.EmptyRoot && len(c.Parents) == 0 {
+			v.Approved = true
+			v.Rules = []Rule{{Name: "provenance", Pass: true, Detail: "a root commit with the empty tree (Gerrit's initial commit): it deploys nothing"}}
+			return v
+		}
 		if len(c.Parents) > 1 {
 			return mergeVerdict(v, c)
 		}
 		detail := "no Gerrit change has this commit as a patch set: it was pushed directly"
 		if len(changes) > 0 {
-			detail = fmt.Sprintf("the only changes with this commit are on other projects or branches (change %d)", changes[0].Number)
+			ch := changes[0]
+			detail = fmt.Sprintf("the commit belongs to change %d on branch %s of %s, not to a change of %s: a change reviewed for another branch counts only from a branch the repo entry lists under acceptFrom", ch.Number, ch.Branch, ch.Project, r.Branch)
 		}
 		v.Rules = []Rule{{Name: "provenance", Detail: detail}}
 		return v
@@ -243,6 +267,9 @@ func evaluateCommit(p *Policy, r *Range, c Commit) Verdict {
 	for i, ch := range onBranch {
 		cv := evaluateChange(p, r, c, ch)
 		cv.SHA, cv.Subject = c.SHA, c.Subject
+		if ch.Branch != r.Branch {
+			cv.Rules = append([]Rule{{Name: "provenance", Pass: true, Detail: fmt.Sprintf("change %d of branch %s, which %s accepts (acceptFrom), judged by this policy", ch.Number, ch.Branch, r.Branch)}}, cv.Rules...)
+		}
 		if cv.Approved {
 			return cv
 		}
@@ -256,6 +283,10 @@ func evaluateCommit(p *Policy, r *Range, c Commit) Verdict {
 func mergeVerdict(v Verdict, c Commit) Verdict {
 	if len(c.Parents) != 2 {
 		v.Rules = []Rule{{Name: "provenance", Detail: fmt.Sprintf("octopus merge with %d parents belongs to no change", len(c.Parents))}}
+		return v
+	}
+	if c.MergeCheck != "" {
+		v.Rules = []Rule{{Name: "provenance", Detail: "merge commit belongs to no change and could not be checked for content of its own: " + c.MergeCheck}}
 		return v
 	}
 	if !c.CleanMerge {
@@ -285,7 +316,7 @@ func evaluateChange(p *Policy, r *Range, c Commit, ch Change) Verdict {
 	}
 	if len(p.Owners) > 0 {
 		files, known := r.Files[c.SHA]
-		v.Rules = append(v.Rules, ownersRule(p, rv, files, known, r.Groups))
+		v.Rules = append(v.Rules, ownersRule(p, rv, files, known, r.Groups, r.GroupErrors))
 	}
 	v.Approved = true
 	for _, r := range v.Rules {

@@ -104,12 +104,12 @@ func TestEvaluateCommit(t *testing.T) {
 			ch := merged(1, sha, approvedVotes())
 			ch.Branch = "dev"
 			return []Change{ch}
-		}, false, "provenance", "other projects or branches"},
+		}, false, "provenance", "belongs to change 1 on branch dev of platform/fleet, not to a change of main"},
 		{"other project", func() []Change {
 			ch := merged(1, sha, approvedVotes())
 			ch.Project = "platform/other"
 			return []Change{ch}
-		}, false, "provenance", "other projects or branches"},
+		}, false, "provenance", "change 1 on branch main of platform/other"},
 		{"one of two changes approved", func() []Change {
 			bad := merged(1, sha, map[string][]Vote{})
 			return []Change{bad, merged(2, sha, approvedVotes())}
@@ -252,4 +252,45 @@ func countUpTo(r Range, target string) int {
 	}
 	visit(target)
 	return len(in)
+}
+
+// A commit reviewed on a branch the repo entry accepts (acceptFrom) counts
+// when its change meets this environment's policy; from any other branch,
+// or failing the policy, it does not.
+func TestAcceptFrom(t *testing.T) {
+	sha := "1111111111111111111111111111111111111111"
+	base := "0000000000000000000000000000000000000001"
+	c := Commit{SHA: sha, Subject: "fix from stable", Parents: []string{base}}
+	onStable := func(votes map[string][]Vote) []Change {
+		ch := merged(7, sha, votes)
+		ch.Branch = "stable"
+		return []Change{ch}
+	}
+	weak := approvedVotes()
+	weak["Code-Review"] = []Vote{{Account: bob, Value: 1}}
+	for _, tt := range []struct {
+		what       string
+		acceptFrom []string
+		changes    []Change
+		want       bool
+		detail     string
+	}{
+		{"stable accepted, change approved", []string{"stable"}, onStable(approvedVotes()), true, "change 7 of branch stable, which main accepts"},
+		{"stable accepted, change not approved here", []string{"stable"}, onStable(weak), false, "needs Code-Review +2"},
+		{"stable not accepted", nil, onStable(approvedVotes()), false, "belongs to change 7 on branch stable"},
+		{"another branch accepted", []string{"release"}, onStable(approvedVotes()), false, "belongs to change 7 on branch stable"},
+	} {
+		d := Evaluate(reviewed(), Range{
+			Project: "platform/fleet", Branch: "main", Base: base, Head: sha, AcceptFrom: tt.acceptFrom,
+			Commits: []Commit{c}, Changes: map[string][]Change{sha: tt.changes},
+		})
+		v := d.Verdicts[0]
+		var details []string
+		for _, r := range v.Rules {
+			details = append(details, r.Detail)
+		}
+		if v.Approved != tt.want || !strings.Contains(strings.Join(details, "; "), tt.detail) {
+			t.Errorf("%s: approved %v, rules %q; want %v mentioning %q", tt.what, v.Approved, details, tt.want, tt.detail)
+		}
+	}
 }

@@ -100,7 +100,11 @@ func canonical(t *testing.T, c *Config) []byte {
 		for _, e := range r.Environments {
 			envs = append(envs, map[string]any{"name": e.Name, "policy": e.Policy, "baseline": e.Baseline})
 		}
-		repos = append(repos, map[string]any{"project": r.Project, "branch": r.Branch, "environments": envs})
+		repo := map[string]any{"project": r.Project, "branch": r.Branch, "environments": envs}
+		if r.AcceptFrom != nil {
+			repo["acceptFrom"] = r.AcceptFrom
+		}
+		repos = append(repos, repo)
 	}
 	policies := map[string]any{}
 	for name, p := range c.Policies {

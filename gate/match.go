@@ -83,7 +83,7 @@ func (c *Config) Match(project string) ([]Repo, error) {
 			}
 		}
 		if len(envs) > 0 {
-			out = append(out, Repo{Project: project, Branch: r.Branch, Environments: envs, Pattern: r.Project})
+			out = append(out, Repo{Project: project, Branch: r.Branch, AcceptFrom: r.AcceptFrom, Environments: envs, Pattern: r.Project})
 		}
 	}
 	return out, nil

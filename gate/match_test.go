@@ -3,6 +3,7 @@ package gate
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -166,5 +167,23 @@ func TestProjectsAndPatterns(t *testing.T) {
 	}
 	if got, want := strings.Join(c.Patterns(), " "), "platform/* */tools [ab]*/ci */ci"; got != want {
 		t.Errorf("Patterns() = %q, want %q", got, want)
+	}
+}
+
+func TestMatchKeepsAcceptFrom(t *testing.T) {
+	c, err := ParsePolicy("p.yaml", []byte(`repos:
+  - project: platform/*
+    branch: main
+    acceptFrom: [stable]
+    environments: [{name: prod, policy: p, baseline: upstream}]
+policies:
+  p: {labels: {Code-Review: {min: 2}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos, err := c.Match("platform/fleet")
+	if err != nil || len(repos) != 1 || !slices.Equal(repos[0].AcceptFrom, []string{"stable"}) {
+		t.Errorf("Match = %+v, %v; want one entry accepting stable", repos, err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // fails every entry that applies to the commit and names it, even when a
 // member of another group approved: an unresolvable group is a
 // configuration or permission error to fix, not something to route around.
-func ownersRule(p *Policy, rv *review, files []string, known bool, groups map[string][]Account) Rule {
+func ownersRule(p *Policy, rv *review, files []string, known bool, groups map[string][]Account, groupErrors map[string]string) Rule {
 	if !known {
 		return rule(RuleOwners, false, "the files this commit changes are unknown, so owner rules cannot be checked")
 	}
@@ -68,7 +68,17 @@ func ownersRule(p *Policy, rv *review, files []string, known bool, groups map[st
 		need := fmt.Sprintf("%s needs %s %s or more by a member of %s", what, ReviewLabel, FormatValue(min), strings.Join(o.Groups, " or "))
 		switch {
 		case len(unresolved) > 0:
-			bad = append(bad, fmt.Sprintf("%s: group %s could not be resolved", need, strings.Join(unresolved, ", ")))
+			var why []string
+			for _, g := range unresolved {
+				if e := groupErrors[g]; e != "" {
+					why = append(why, e)
+				}
+			}
+			msg := fmt.Sprintf("%s: group %s could not be resolved", need, strings.Join(unresolved, ", "))
+			if len(why) > 0 {
+				msg += " (" + strings.Join(why, "; ") + ")"
+			}
+			bad = append(bad, msg)
 		case len(approved) > 0:
 			ok = append(ok, fmt.Sprintf("%s approved by %s", what, strings.Join(approved, "; ")))
 		case len(discounted) > 0:

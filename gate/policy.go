@@ -30,6 +30,10 @@ type Repo struct {
 	Project      string        `yaml:"project"`
 	Branch       string        `yaml:"branch"`
 	Environments []Environment `yaml:"environments"`
+	// AcceptFrom names other branches of the project whose merged changes
+	// count for a commit of Branch (e.g. stable merged into main), judged
+	// by the environment's own policy like a change of Branch.
+	AcceptFrom []string `yaml:"acceptFrom"`
 	// Pattern is the project pattern of the policy file entry a Repo
 	// returned by Match came from; empty in Config.Repos.
 	Pattern string `yaml:"-"`
@@ -40,7 +44,9 @@ type Environment struct {
 	Name   string `yaml:"name"`
 	Policy string `yaml:"policy"`
 	// Baseline is where deploy/<Name> starts when it does not exist yet: a
-	// commit SHA, or "upstream" to adopt the branch head as first seen.
+	// commit SHA an operator names, or "upstream": the branch is decided
+	// from its root like any pending range (Gerrit's initial empty commit
+	// passes), and waits for an operator when its root is not approved.
 	Baseline string `yaml:"baseline"`
 }
 
@@ -428,6 +434,18 @@ func checkRepos(doc *yamlfile.Doc, c *Config) error {
 		}
 		if len(r.Environments) == 0 {
 			return doc.Errorf(at, "project %s branch %s has no environments", r.Project, r.Branch)
+		}
+		for k, b := range r.AcceptFrom {
+			bat := fmt.Sprintf("%s.acceptFrom[%d]", at, k)
+			if !branchRE.MatchString(b) || strings.Contains(b, "..") || strings.HasPrefix(b, "refs/") {
+				return doc.Errorf(bat, "bad branch %q (a short branch name such as stable)", b)
+			}
+			if b == r.Branch {
+				return doc.Errorf(bat, "acceptFrom names %s, the branch itself", b)
+			}
+			if slices.Contains(r.AcceptFrom[:k], b) {
+				return doc.Errorf(bat, "acceptFrom names %s twice", b)
+			}
 		}
 		for j, e := range r.Environments {
 			eat := fmt.Sprintf("%s.environments[%d]", at, j)

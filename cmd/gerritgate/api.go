@@ -101,8 +101,8 @@ var page = template.Must(template.New("status").Funcs(template.FuncMap{
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #ddd;padding:.4em .6em;text-align:left;vertical-align:top}
-code{font-size:.9em}.Advanced,.UpToDate,.Initialized{color:#176117}
-.NotApproved,.Diverged,.NoUpstream{color:#9a5b00}.Failed{color:#b00020}
+code{font-size:.9em}.Advanced,.UpToDate,.Initialized,.Adopted{color:#176117}
+.NotApproved,.Diverged,.NoUpstream,.AwaitingBaseline{color:#9a5b00}.Failed{color:#b00020}
 </style></head><body>
 <h1>gerritgate</h1>
 <p>{{.Polls}} polls. Refreshes every 5 seconds. JSON: <a href="/api/v1/status">/api/v1/status</a>, metrics: <a href="/metrics">/metrics</a>.</p>

@@ -156,8 +156,8 @@ func gerritPassword(cfg *Config) (string, error) {
 }
 
 // gerritClient builds the REST client from the service config.
-func gerritClient(cfg *Config, password string, logger *slog.Logger) (*gerrit.Client, error) {
-	opts := []gerrit.Option{gerrit.WithLogger(logger), gerrit.WithPageSize(cfg.Gerrit.PageSize)}
+func gerritClient(cfg *Config, password string, logger *slog.Logger, more ...gerrit.Option) (*gerrit.Client, error) {
+	opts := append([]gerrit.Option{gerrit.WithLogger(logger), gerrit.WithPageSize(cfg.Gerrit.PageSize)}, more...)
 	if password != "" {
 		opts = append(opts, gerrit.WithBasicAuth(cfg.Gerrit.Username, password))
 	}

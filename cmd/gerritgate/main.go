@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,6 +37,8 @@ Usage:
   gerritgate check policy.yaml                validate a policy file
   gerritgate explain --config gerritgate.yaml --project P --env E [--commit SHA] [--policy new.yaml] [--last N] [--json]
                                               why each pending commit is (not) deployable
+  gerritgate adopt --config gerritgate.yaml --project P --env E --commit SHA --reason "..."
+                                              move deploy/E to a commit the policy did not approve, recorded
   gerritgate token new --name READER         make a reader token; prints it once and the sha256 line for access.yaml
   gerritgate version
 `
@@ -63,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "explain":
 		return cmdExplain(ctx, args[1:], stdout, stderr)
+	case "adopt":
+		return cmdAdopt(ctx, args[1:], stdout, stderr)
 	case "token":
 		return cmdToken(args[1:], stdout, stderr)
 	case "check":
@@ -117,7 +122,8 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := gerritClient(cfg, password, logger)
+	metrics := newMetrics()
+	client, err := gerritClient(cfg, password, logger, gerrit.WithObserver(metrics.gerritCall))
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +164,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		mirror:       m,
 		deployer:     deploy.New(store, client, deploy.WithLogger(logger)),
 		logger:       logger,
-		metrics:      newMetrics(),
+		metrics:      metrics,
 		results:      map[string]deploy.Result{},
 		pendingCache: map[string]deploy.Result{},
 		nudge:        make(chan struct{}, 1),
@@ -188,7 +194,11 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	}
 	for _, r := range pc.Repos {
 		for _, e := range r.Environments {
-			fmt.Fprintf(stdout, "%s %s -> deploy/%s (policy %s, baseline %s)\n", r.Project, r.Branch, e.Name, e.Policy, e.Baseline)
+			accepts := ""
+			if len(r.AcceptFrom) > 0 {
+				accepts = ", also changes merged into " + strings.Join(r.AcceptFrom, ", ")
+			}
+			fmt.Fprintf(stdout, "%s %s -> deploy/%s (policy %s, baseline %s%s)\n", r.Project, r.Branch, e.Name, e.Policy, e.Baseline, accepts)
 			for _, line := range pc.Policies[e.Policy].Summary() {
 				fmt.Fprintf(stdout, "  - %s\n", line)
 			}

@@ -21,6 +21,7 @@ type metrics struct {
 	gitRequests  *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
 	events       *prometheus.CounterVec
+	gerritCalls  *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -48,8 +49,11 @@ func newMetrics() *metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_gerrit_events_total", Help: "Events read from gerrit stream-events, by type (stream-connected counts (re)connections).",
 		}, []string{"type"}),
+		gerritCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_gerrit_requests_total", Help: "REST calls to Gerrit, by call and outcome (ok, not_found, unauthorized, conflict, client_error, server_error, bad_answer, network).",
+		}, []string{"op", "outcome"}),
 	}
-	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events,
+	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events, m.gerritCalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -76,16 +80,21 @@ func (m *metrics) watchAccess(w *access.Watcher) {
 	)
 }
 
+// gerritCall counts one REST call to Gerrit (gerrit.WithObserver).
+func (m *metrics) gerritCall(op, outcome string) { m.gerritCalls.WithLabelValues(op, outcome).Inc() }
+
 func (m *metrics) observe(r deploy.Result) {
 	m.reconciles.WithLabelValues(r.Project, r.Env, string(r.Reason)).Inc()
-	if r.Reason == deploy.Advanced || r.Reason == deploy.Initialized {
+	if r.Reason == deploy.Advanced || r.Reason == deploy.Initialized || r.Reason == deploy.Adopted {
 		m.lastAdvance.WithLabelValues(r.Project, r.Env).Set(float64(r.Time.Unix()))
 	}
 	switch {
-	case r.Reason == deploy.UpToDate || r.Reason == deploy.Initialized:
+	case r.Reason == deploy.UpToDate:
 		m.pending.WithLabelValues(r.Project, r.Env).Set(0)
 	case r.Decision != nil:
 		m.pending.WithLabelValues(r.Project, r.Env).Set(float64(r.Decision.Remaining))
+	case r.Reason == deploy.Initialized:
+		m.pending.WithLabelValues(r.Project, r.Env).Set(0)
 	}
 }
 

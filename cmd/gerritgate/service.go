@@ -92,7 +92,7 @@ func targetsFor(pc *gate.Config, project string) ([]deploy.Target, error) {
 		for _, e := range r.Environments {
 			out = append(out, deploy.Target{
 				Project: project, Branch: r.Branch, Env: e.Name,
-				Policy: pc.Policies[e.Policy], Baseline: e.Baseline,
+				Policy: pc.Policies[e.Policy], Baseline: e.Baseline, AcceptFrom: r.AcceptFrom,
 			})
 		}
 	}
@@ -152,6 +152,7 @@ func (s *service) pollOnce(ctx context.Context) {
 		}
 	}
 	s.forgetExcept(byProject)
+	adoptions, adoptionIDs := deploy.AdoptionRequests(s.store.Dir())
 	for _, p := range projects {
 		if ctx.Err() != nil {
 			return
@@ -159,6 +160,7 @@ func (s *service) pollOnce(ctx context.Context) {
 		fctx, cancel := context.WithTimeout(ctx, s.fetchTimeout)
 		_, ferr := s.mirror.Fetch(fctx, p)
 		cancel()
+		s.adopt(ctx, pc, p, adoptions, adoptionIDs)
 		for _, t := range byProject[p] {
 			var res deploy.Result
 			if ferr != nil {
@@ -175,8 +177,44 @@ func (s *service) pollOnce(ctx context.Context) {
 			s.record(res)
 		}
 	}
+	for _, id := range adoptionIDs {
+		if a, waiting := adoptions[id]; waiting {
+			s.finishAdoption(id, deploy.Result{Project: a.Project, Env: a.Env, Reason: deploy.Failed, Time: time.Now().UTC(),
+				Message: fmt.Sprintf("adopt: the policy gates no environment %q for project %q", a.Env, a.Project)})
+		}
+	}
 	s.polls.Add(1)
 	s.metrics.pollDuration.Observe(time.Since(start).Seconds())
+}
+
+// adopt applies the waiting adoption requests (from gerritgate adopt) for
+// project, after its fetch so the named commit can be in the mirror, and
+// removes them from adoptions.
+func (s *service) adopt(ctx context.Context, pc *gate.Config, project string, adoptions map[string]deploy.Adoption, ids []string) {
+	for _, id := range ids {
+		a, waiting := adoptions[id]
+		if !waiting || a.Project != project {
+			continue
+		}
+		delete(adoptions, id)
+		t, err := findTarget(pc, a.Project, a.Env)
+		var res deploy.Result
+		if err != nil {
+			res = deploy.Result{Project: a.Project, Env: a.Env, Reason: deploy.Failed, Message: "adopt: " + err.Error(), Time: time.Now().UTC()}
+		} else {
+			res = s.deployer.Adopt(ctx, t, a)
+		}
+		s.finishAdoption(id, res)
+		if res.Reason == deploy.Adopted {
+			s.record(res)
+		}
+	}
+}
+
+func (s *service) finishAdoption(id string, res deploy.Result) {
+	if err := deploy.FinishAdoption(s.store.Dir(), id, res); err != nil {
+		s.logger.Error("cannot answer an adoption request", "id", id, "err", err)
+	}
 }
 
 // forgetExcept drops the results of environments the policy no longer

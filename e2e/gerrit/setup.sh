@@ -8,7 +8,11 @@
 #   accounts  gate (Service Users; HTTP password + SSH key), alice, bob, carol,
 #             pusher (SSH key); every HTTP password is "<name>-secret"
 #   groups    sre (visible to all; member alice; includes sre-leads),
-#             sre-leads (member bob), pushers (member pusher)
+#             sre-leads (member bob), pushers (member pusher),
+#             gate-group-owners (member gate), deployers (visible to all;
+#             member alice; owned by gate-group-owners; includes pushers,
+#             which the gate account cannot see: owning deployers lets it
+#             see that pushers is included, not pushers itself)
 #   label     Verified -1..+1 on All-Projects with a submit requirement
 #   access    All-Projects refs/heads/*: Registered Users may vote
 #             Code-Review -2..+2 and Verified -1..+1 and submit; pushers may
@@ -105,6 +109,10 @@ api PUT "/groups/sre/groups/sre-leads" </dev/null >/dev/null
 group pushers false pusher
 SRE_UUID=$(api GET /groups/sre | jq -r .id)
 PUSHERS_UUID=$(api GET /groups/pushers | jq -r .id)
+group gate-group-owners false gate
+group deployers true alice
+jq -n '{owner: "gate-group-owners"}' | api PUT "/groups/deployers/owner" >/dev/null
+api PUT "/groups/deployers/groups/pushers" </dev/null >/dev/null
 
 # --- Verified label and its submit requirement on All-Projects -----------------
 if ! api_status GET /projects/All-Projects/labels/Verified >/dev/null; then

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -103,9 +104,13 @@ func (c *Client) GateChange(ctx context.Context, project string, number int) (ga
 }
 
 // ChangesForCommits maps each of shas (full, hex) to the changes of project
-// and branch that have it as one of their patch sets; map keys are lower
-// case. A SHA that belongs to no change (a direct push, or a merge commit
-// Gerrit wrote) is absent from the map.
+// that have it as one of their patch sets, on any branch, so the gate can
+// say that a commit belongs to a change on another branch, or count it
+// when the policy accepts that branch; map keys are lower case. The changes
+// of branch come first. A SHA that belongs to no change of the project (a
+// direct push, or a merge commit Gerrit wrote) is absent from the map.
+// Other projects are not asked: their names and changes are not for the
+// readers of this one.
 func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, shas []string) (map[string][]gate.Change, error) {
 	want := map[string]bool{}
 	var uniq []string
@@ -127,7 +132,7 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 		for i, s := range batch {
 			terms[i] = "commit:" + s
 		}
-		q := "(" + strings.Join(terms, " OR ") + ") project:" + QuoteQuery(project) + " branch:" + QuoteQuery(branch)
+		q := "(" + strings.Join(terms, " OR ") + ") project:" + QuoteQuery(project)
 		infos, err := c.QueryChanges(ctx, q, gateOptions...)
 		if err != nil {
 			return nil, err
@@ -138,8 +143,8 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 				return nil, err
 			}
 			// Trust the revisions, not the query: the change must really
-			// hold the SHA, and be of the project and branch asked for.
-			if ch.Project != project || ch.Branch != branch {
+			// hold the SHA, and be of the project asked for.
+			if ch.Project != project {
 				continue
 			}
 			for sha := range ch.Revisions {
@@ -148,6 +153,9 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 				}
 			}
 		}
+	}
+	for _, cs := range out {
+		sort.SliceStable(cs, func(i, j int) bool { return cs[i].Branch == branch && cs[j].Branch != branch })
 	}
 	return out, nil
 }

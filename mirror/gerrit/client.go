@@ -79,6 +79,7 @@ type Client struct {
 	pageSize int
 	maxBody  int64
 	logger   *slog.Logger
+	observe  func(op, outcome string)
 }
 
 // Option configures a Client.
@@ -101,6 +102,16 @@ func WithMaxResponse(n int64) Option { return func(c *Client) { c.maxBody = n } 
 
 // WithLogger sets the logger for request lines (at debug level).
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l } }
+
+// WithObserver has observe called once per REST call with the call's op
+// (a fixed name such as "query changes") and its outcome: "ok",
+// "not_found", "unauthorized" (401, 403), "conflict" (409),
+// "client_error" (other 4xx), "server_error" (5xx), "bad_answer" (a 2xx
+// that is not the JSON expected) or "network" (no answer). Both sets are
+// bounded, so they suit metric labels.
+func WithObserver(observe func(op, outcome string)) Option {
+	return func(c *Client) { c.observe = observe }
+}
 
 // New returns a client for the Gerrit at baseURL (e.g. https://review.example.org
 // or https://example.org/r). Credentials go in WithBasicAuth, never in the URL.
@@ -163,8 +174,39 @@ func (r request) pathAndQuery(authed bool) string {
 }
 
 // call performs r and decodes the JSON answer into out (which may be nil to
-// discard it).
+// discard it), and reports the outcome to the observer.
 func (c *Client) call(ctx context.Context, r request, out any) error {
+	err := c.do(ctx, r, out)
+	if c.observe != nil {
+		c.observe(r.op, outcome(err))
+	}
+	return err
+}
+
+// outcome names how a call went, for WithObserver.
+func outcome(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return "ok"
+	case !errors.As(err, &e) || e.StatusCode == 0:
+		return "network"
+	case e.StatusCode >= 200 && e.StatusCode <= 299:
+		return "bad_answer"
+	case e.StatusCode == http.StatusNotFound:
+		return "not_found"
+	case e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden:
+		return "unauthorized"
+	case e.StatusCode == http.StatusConflict:
+		return "conflict"
+	case e.StatusCode >= 400 && e.StatusCode <= 499:
+		return "client_error"
+	default:
+		return "server_error"
+	}
+}
+
+func (c *Client) do(ctx context.Context, r request, out any) error {
 	authed := c.user != ""
 	pq := r.pathAndQuery(authed)
 	fail := func(status int, body string, err error) error {

@@ -422,7 +422,7 @@ func TestChangesForCommits(t *testing.T) {
 		t.Errorf("%d queries for 27 distinct SHAs, want 2 (batches of %d)", len(c.requests), commitBatch)
 	}
 	q := c.requests[1].URL.Query()
-	wantQ := "(commit:" + shas[20] + " OR commit:" + shas[21] + " OR commit:" + shas[22] + " OR commit:" + shas[23] + " OR commit:" + shas[24] + " OR commit:" + sha1 + " OR commit:" + sha2 + `) project:"team/app" branch:"main"`
+	wantQ := "(commit:" + shas[20] + " OR commit:" + shas[21] + " OR commit:" + shas[22] + " OR commit:" + shas[23] + " OR commit:" + shas[24] + " OR commit:" + sha1 + " OR commit:" + sha2 + `) project:"team/app"`
 	if q.Get("q") != wantQ {
 		t.Errorf("q = %s\nwant %s", q.Get("q"), wantQ)
 	}
@@ -512,18 +512,24 @@ func TestPostReviewEscapesProject(t *testing.T) {
 func TestGroupMembers(t *testing.T) {
 	uuid := "0123456789abcdef0123456789abcdef01234567"
 	c, srv := newCanned(t, func(w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.URL.Path, uuid) {
+		switch {
+		case !strings.Contains(r.URL.Path, uuid):
 			http.Error(w, "Not found: x", http.StatusNotFound)
-			return
+		case strings.HasSuffix(r.URL.Path, "/groups/"):
+			gerritJSON(w, `[]`)
+		default:
+			gerritJSON(w, `[{"_account_id":1000000,"name":"Alice","email":"a@x","username":"alice"}]`)
 		}
-		gerritJSON(w, `[{"_account_id":1000000,"name":"Alice","email":"a@x","username":"alice"}]`)
 	})
 	cl, _ := New(srv.URL, WithBasicAuth("svc", "pw"))
 	got, err := cl.GroupMembers(context.Background(), uuid, true)
 	if err != nil || len(got) != 1 || got[0].ID != 1000000 || got[0].Username != "alice" {
 		t.Fatalf("GroupMembers = %+v, %v", got, err)
 	}
-	if r := c.requests[0]; r.URL.Path != "/a/groups/"+uuid+"/members/" || r.URL.RawQuery != "recursive" {
+	if r := c.requests[0]; r.URL.Path != "/a/groups/"+uuid+"/groups/" {
+		t.Errorf("first request = %s, want the included groups", r.URL.Path)
+	}
+	if r := c.requests[1]; r.URL.Path != "/a/groups/"+uuid+"/members/" || r.URL.RawQuery != "recursive" {
 		t.Errorf("request = %s?%s", r.URL.Path, r.URL.RawQuery)
 	}
 	if _, err := cl.GroupMembers(context.Background(), "nope", false); !errors.Is(err, ErrNotFound) {

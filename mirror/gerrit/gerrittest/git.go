@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gerritgate/gerritgate/internal/gitmerge"
 )
 
 // zeroSHA is git's "no object" for update-ref's old value.
@@ -176,6 +178,20 @@ func (s *Server) mergeTrees(dir, ours, theirs string) (string, error) {
 
 var errConflict = errors.New("merge conflict")
 
+// jgitMerge merges like Gerrit's submit does (JGit: no rename detection),
+// so a change deleting a file another moves merges cleanly, as on a real
+// Gerrit. With several merge bases it falls back to git's own merge.
+func (s *Server) jgitMerge(dir, ours, theirs string) (string, error) {
+	tree, err := gitmerge.Merge(dir, ours, theirs)
+	if errors.Is(err, gitmerge.ErrNoSingleBase) {
+		return s.mergeTrees(dir, ours, theirs)
+	}
+	if errors.Is(err, gitmerge.ErrConflict) {
+		return "", errConflict
+	}
+	return tree, err
+}
+
 func (s *Server) revParse(dir, rev string) (string, error) {
 	out, err := s.git(dir, nil, nil, "rev-parse", "--verify", "-q", rev)
 	if err != nil {
@@ -197,6 +213,17 @@ func (s *Server) isAncestor(dir, a, b string) (bool, error) {
 		return false, nil
 	}
 	return false, err
+}
+
+// onSomeBranch reports whether sha is reachable from any branch of the
+// repository: Gerrit's submit treats such commits as already accepted, so
+// a change may build on a commit merged into another branch.
+func (s *Server) onSomeBranch(dir, sha string) (bool, error) {
+	out, err := s.git(dir, nil, nil, "for-each-ref", "--contains", sha, "--format=%(refname)", "refs/heads/")
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(out) != "", nil
 }
 
 // updateRef moves ref from old ("" for must-not-exist) to sha.

@@ -153,7 +153,9 @@ func (s *Server) findGroup(id string) *group {
 
 // members returns the account ids of a group, with recursive those of
 // included groups too (cycles are allowed in Gerrit and tolerated here).
-func (s *Server) members(g *group, recursive bool, seen map[string]bool) map[int]bool {
+// With a caller, like Gerrit's REST API, included groups the caller cannot
+// see are left out, silently; nil is the server's own view.
+func (s *Server) members(g *group, recursive bool, seen map[string]bool, caller *account) map[int]bool {
 	out := map[int]bool{}
 	if seen[g.uuid] {
 		return out
@@ -164,8 +166,8 @@ func (s *Server) members(g *group, recursive bool, seen map[string]bool) map[int
 	}
 	if recursive {
 		for _, u := range g.subgroups {
-			if sg := s.groupByUUID(u); sg != nil {
-				for m := range s.members(sg, true, seen) {
+			if sg := s.groupByUUID(u); sg != nil && (caller == nil || s.visible(sg, caller)) {
+				for m := range s.members(sg, true, seen, caller) {
 					out[m] = true
 				}
 			}
@@ -175,7 +177,26 @@ func (s *Server) members(g *group, recursive bool, seen map[string]bool) map[int
 }
 
 func (s *Server) isMember(g *group, accountID int) bool {
-	return s.members(g, true, map[string]bool{})[accountID]
+	return s.members(g, true, map[string]bool{}, nil)[accountID]
+}
+
+// owns reports whether caller is in g's owner group.
+func (s *Server) owns(g *group, caller *account) bool {
+	og := s.groupByUUID(g.owner)
+	return caller != nil && og != nil && s.isMember(og, caller.ID)
+}
+
+// subgroupsJSON answers GET /groups/{id}/groups/: the included groups the
+// caller can see, or all of them when the caller owns the group (as Gerrit
+// 3.13 does).
+func (s *Server) subgroupsJSON(g *group, caller *account) []any {
+	list := []any{}
+	for _, u := range g.subgroups {
+		if sg := s.groupByUUID(u); sg != nil && (s.owns(g, caller) || s.visible(sg, caller)) {
+			list = append(list, s.groupJSON(sg))
+		}
+	}
+	return list
 }
 
 // visible reports whether caller (nil for anonymous) may see g: visible to
@@ -190,10 +211,7 @@ func (s *Server) visible(g *group, caller *account) bool {
 	if s.isMember(g, caller.ID) {
 		return true
 	}
-	if og := s.groupByUUID(g.owner); og != nil && s.isMember(og, caller.ID) {
-		return true
-	}
-	return false
+	return s.owns(g, caller)
 }
 
 func (s *Server) groupJSON(g *group) map[string]any {
@@ -227,7 +245,7 @@ func (s *Server) groupMembersJSON(id string, recursive bool, caller *account) (a
 	if g == nil || !s.visible(g, caller) {
 		return nil, errorf(404, "%s", id)
 	}
-	ids := s.members(g, recursive, map[string]bool{})
+	ids := s.members(g, recursive, map[string]bool{}, caller)
 	var accts []*account
 	for id := range ids {
 		if a := s.accountByID(id); a != nil {

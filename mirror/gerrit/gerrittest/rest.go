@@ -79,13 +79,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, path string, 
 		if g == nil || !s.visible(g, caller) {
 			err = errorf(404, "%s", segs[1])
 		} else {
-			list := []any{}
-			for _, u := range g.subgroups {
-				if sg := s.groupByUUID(u); sg != nil {
-					list = append(list, s.groupJSON(sg))
-				}
-			}
-			v = list
+			v = s.subgroupsJSON(g, caller)
 		}
 		s.mu.Unlock()
 	case get && route(3, "groups", "*", "members"):

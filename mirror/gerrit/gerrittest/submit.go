@@ -74,6 +74,9 @@ func (s *Server) submit(c *change, sub *account) error {
 	if tip != "" {
 		for _, par := range ps.parents {
 			ok, err := s.isAncestor(p.dir, par, tip)
+			if err == nil && !ok {
+				ok, err = s.onSomeBranch(p.dir, par)
+			}
 			if err != nil {
 				return err
 			}
@@ -97,7 +100,7 @@ func (s *Server) submit(c *change, sub *account) error {
 		}
 	case MergeIfNecessary, MergeAlways:
 		if tip != "" && (!ff || p.submitType == MergeAlways) {
-			tree, err := s.mergeTrees(p.dir, tip, ps.sha)
+			tree, err := s.jgitMerge(p.dir, tip, ps.sha)
 			if err == errConflict {
 				return submitFailed(c.number, "Change could not be merged due to a path conflict. Please rebase the change locally and upload the rebased commit for review.")
 			} else if err != nil {

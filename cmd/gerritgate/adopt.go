@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"time"
+
+	"github.com/gerritgate/gerritgate/deploy"
+	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/storage"
+)
+
+// cmdAdopt moves deploy/<env> to a commit an operator names, past the
+// policy, and records the act. Without a running service it does so
+// itself; beside one (which owns the data directory) it leaves a request
+// the service applies at its next poll, nudges it, and waits for the
+// answer.
+func cmdAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("adopt", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "gerritgate.yaml", "service config file")
+	project := fs.String("project", "", "Gerrit project (required)")
+	env := fs.String("env", "", "environment (required)")
+	commit := fs.String("commit", "", "the full SHA deploy/<env> moves to (required)")
+	reason := fs.String("reason", "", "why, recorded with the act (required)")
+	wait := fs.Duration("wait", 2*time.Minute, "how long to wait for a running service to apply the request")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *project == "" || *env == "" || *commit == "" || *reason == "" {
+		return errors.New("adopt needs --project, --env, --commit and --reason")
+	}
+	cfg, err := LoadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	pc, err := gate.LoadPolicy(cfg.Policy)
+	if err != nil {
+		return err
+	}
+	t, err := findTarget(pc, *project, *env)
+	if err != nil {
+		return err
+	}
+	a := deploy.Adoption{Project: *project, Env: *env, Commit: *commit, Reason: *reason, By: operator(), At: time.Now().UTC()}
+
+	store, err := storage.Open(cfg.DataDir)
+	if err == nil {
+		defer store.Close()
+		return printAdoption(stdout, deploy.New(store, nil, deploy.WithLogger(newLogger(stderr, cfg.LogJSON))).Adopt(ctx, t, a))
+	}
+	if !errors.Is(err, storage.ErrLocked) {
+		return err
+	}
+	id, err := deploy.RequestAdoption(cfg.DataDir, a)
+	if err != nil {
+		return fmt.Errorf("leave the request for the running service: %w", err)
+	}
+	fmt.Fprintf(stderr, "the service owns %s: request %s left for it\n", cfg.DataDir, id)
+	nudge(ctx, cfg.HTTP.Listen)
+	deadline := time.Now().Add(*wait)
+	for time.Now().Before(deadline) {
+		res, done, err := deploy.AdoptionResult(cfg.DataDir, id)
+		if err != nil {
+			return err
+		}
+		if done {
+			return printAdoption(stdout, res)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the service has not answered request %s within %s; it applies it at its next poll", id, *wait)
+}
+
+func printAdoption(w io.Writer, res deploy.Result) error {
+	if res.Reason != deploy.Adopted {
+		return errors.New(res.Message)
+	}
+	fmt.Fprintln(w, res.Message)
+	return nil
+}
+
+// operator names who runs the command, for the record.
+func operator() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
+}
+
+// nudge asks the local service to poll now (best effort): the same
+// unauthenticated nudge Gerrit's webhook sends.
+func nudge(ctx context.Context, listen string) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+net.JoinHostPort(host, port)+"/api/v1/hooks/gerrit", nil)
+	if err != nil {
+		return
+	}
+	if resp, err := (&http.Client{}).Do(req); err == nil {
+		resp.Body.Close()
+	}
+}

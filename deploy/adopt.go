@@ -1,0 +1,266 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	enchex "encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/gerritgate/gerritgate/storage"
+)
+
+// Adoption is an operator naming the commit deploy/<Env> moves to without
+// the policy's approval: the one way a commit reaches deploy/* other than
+// passing the policy (a baseline SHA in the policy is the other naming).
+type Adoption struct {
+	Project string    `json:"project"`
+	Env     string    `json:"environment"`
+	Commit  string    `json:"commit"` // full SHA
+	Reason  string    `json:"reason"`
+	By      string    `json:"by"` // who asked (OS user and host of the adopt command)
+	At      time.Time `json:"at"`
+}
+
+// AdoptedRef records every adoption of an environment in the served
+// repository: a chain of commits, newest first, each with the adopted
+// commit as first parent, the previous record as second, and the who, why
+// and when in its message (`git log --first-parent` is not needed: `git
+// log refs/gerritgate/adopted/<env>` reads it). Hidden from clients.
+func (t Target) AdoptedRef() string { return "refs/gerritgate/adopted/" + t.Env }
+
+// Adopt moves deploy/<Env> to a.Commit because an operator named it: the
+// commit must be on the upstream branch and, when the environment is
+// deployed already, descend from what is deployed (adoption never
+// rewinds). The act is recorded under AdoptedRef in the same transaction
+// as the move, and logged.
+func (d *Deployer) Adopt(ctx context.Context, t Target, a Adoption) Result {
+	res := Result{Project: t.Project, Branch: t.Branch, Env: t.Env, Time: a.At}
+	if t.Policy != nil {
+		res.Policy = t.Policy.Name
+	}
+	if err := d.adopt(ctx, t, a, &res); err != nil {
+		res.Reason, res.Message, res.To = Failed, "adopt: "+err.Error(), res.From
+		d.logger.Warn(res.Message, "project", t.Project, "env", t.Env, "commit", a.Commit, "by", a.By)
+		return res
+	}
+	d.logger.Warn("operator adopted a commit without the policy's approval", "project", t.Project, "env", t.Env,
+		"from", res.From, "to", res.To, "by", a.By, "reason", a.Reason)
+	return res
+}
+
+func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result) error {
+	if len(a.Commit) != 40 || !isHex(a.Commit) {
+		return fmt.Errorf("commit %q is not a full 40-hex SHA", a.Commit)
+	}
+	if strings.TrimSpace(a.Reason) == "" || strings.TrimSpace(a.By) == "" {
+		return errors.New("an adoption needs a reason and who asked")
+	}
+	st, err := d.load(t, true)
+	if err != nil {
+		return err
+	}
+	res.From, res.To = hex(st.tip), hex(st.tip)
+	if st.head.IsZero() {
+		return fmt.Errorf("upstream branch %s does not exist", t.Branch)
+	}
+	res.Head = st.head.String()
+	target := plumbing.NewHash(a.Commit)
+	c, err := object.GetCommit(st.up.Git.Storer, target)
+	if err != nil {
+		return fmt.Errorf("commit %s is not in the upstream mirror of %s", short(target), t.Project)
+	}
+	if !d.descends(st.up, st.head, c) {
+		return fmt.Errorf("commit %s is not on upstream branch %s", short(target), t.Branch)
+	}
+	if !st.tip.IsZero() {
+		if st.tip == target {
+			return fmt.Errorf("deploy/%s is at %s already", t.Env, short(target))
+		}
+		if !d.descends(st.up, target, mustCommit(st.up, st.tip)) {
+			return fmt.Errorf("commit %s does not descend from the deployed %s: adoption never rewinds deploy/%s", short(target), short(st.tip), t.Env)
+		}
+	}
+	if err := storage.CopyObjects(ctx, st.served, st.up, target); err != nil {
+		return fmt.Errorf("copy objects: %w", err)
+	}
+	prev, err := st.served.Ref(t.AdoptedRef())
+	if err != nil {
+		return err
+	}
+	record, err := writeRecord(st.served, t, a, c, st.tip, prev)
+	if err != nil {
+		return err
+	}
+	updates := []storage.RefUpdate{
+		{Name: t.Ref(), Old: st.tip, New: target},
+		{Name: t.AdoptedRef(), Old: prev, New: record},
+	}
+	if was, err := st.served.Ref(t.BaselineRef()); err != nil {
+		return err
+	} else if was.IsZero() {
+		updates = append(updates, storage.RefUpdate{Name: t.BaselineRef(), New: target})
+	}
+	if err := st.served.UpdateRefs(updates...); err != nil {
+		return err
+	}
+	if headRef, err := st.served.Head(); err == nil {
+		if h, _ := st.served.Ref(headRef); h.IsZero() {
+			if err := st.served.SetHead(t.Ref()); err != nil {
+				return err
+			}
+		}
+	}
+	res.Reason, res.To = Adopted, target.String()
+	res.Message = fmt.Sprintf("an operator (%s) adopted %s as deploy/%s without the policy's approval: %s (recorded in %s)", a.By, short(target), t.Env, a.Reason, t.AdoptedRef())
+	return nil
+}
+
+// writeRecord writes the commit that records an adoption into the served
+// repository. Its tree is the adopted commit's, so it adds no content.
+func writeRecord(served *storage.Repo, t Target, a Adoption, c *object.Commit, from, prev plumbing.Hash) (plumbing.Hash, error) {
+	fromText := "nothing (deploy/" + t.Env + " did not exist)"
+	if !from.IsZero() {
+		fromText = from.String()
+	}
+	msg := fmt.Sprintf("adopt %s as deploy/%s of %s\n\nAn operator named this commit; the policy did not approve it.\n\nReason: %s\nBy: %s\nAt: %s\nFrom: %s\n",
+		c.Hash, t.Env, t.Project, oneLine(a.Reason), oneLine(a.By), a.At.UTC().Format(time.RFC3339), fromText)
+	sig := object.Signature{Name: "gerritgate", Email: "gerritgate@localhost", When: a.At.UTC()}
+	rec := &object.Commit{Author: sig, Committer: sig, Message: msg, TreeHash: c.TreeHash, ParentHashes: []plumbing.Hash{c.Hash}}
+	if !prev.IsZero() {
+		rec.ParentHashes = append(rec.ParentHashes, prev)
+	}
+	obj := served.Git.Storer.NewEncodedObject()
+	if err := rec.Encode(obj); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return served.Git.Storer.SetEncodedObject(obj)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// descends reports whether c is head or one of its ancestors.
+func (d *Deployer) descends(up *storage.Repo, head plumbing.Hash, c *object.Commit) bool {
+	if c == nil {
+		return false
+	}
+	if c.Hash == head {
+		return true
+	}
+	hc, err := object.GetCommit(up.Git.Storer, head)
+	if err != nil {
+		return false
+	}
+	ok, err := c.IsAncestor(hc)
+	return err == nil && ok
+}
+
+func mustCommit(up *storage.Repo, h plumbing.Hash) *object.Commit {
+	c, err := object.GetCommit(up.Git.Storer, h)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+func isHex(s string) bool {
+	_, err := enchex.DecodeString(s)
+	return err == nil
+}
+
+// An adopt command run while the service owns the data directory leaves a
+// request in <dataDir>/adopt/ and the service applies it at its next poll,
+// writing the outcome beside it. Whoever can write the data directory is
+// an operator already; no network endpoint can adopt.
+const adoptDir = "adopt"
+
+// RequestAdoption leaves a for the service that owns dataDir and returns
+// the request's id.
+func RequestAdoption(dataDir string, a Adoption) (string, error) {
+	dir := filepath.Join(dataDir, adoptDir)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", err
+	}
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	id := a.At.UTC().Format("20060102T150405Z") + "-" + enchex.EncodeToString(b)
+	data, err := json.Marshal(a)
+	if err != nil {
+		return "", err
+	}
+	tmp := filepath.Join(dir, "."+id+".tmp")
+	if err := os.WriteFile(tmp, data, 0o640); err != nil {
+		return "", err
+	}
+	return id, os.Rename(tmp, filepath.Join(dir, id+".json"))
+}
+
+// AdoptionRequests returns the requests waiting in dataDir, oldest first.
+// A request that does not parse is answered at once with an error.
+func AdoptionRequests(dataDir string) (map[string]Adoption, []string) {
+	dir := filepath.Join(dataDir, adoptDir)
+	names, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	out := map[string]Adoption{}
+	var ids []string
+	for _, n := range names {
+		if strings.HasSuffix(n, ".result.json") {
+			continue
+		}
+		id := strings.TrimSuffix(filepath.Base(n), ".json")
+		var a Adoption
+		data, err := os.ReadFile(n)
+		if err == nil {
+			err = json.Unmarshal(data, &a)
+		}
+		if err != nil {
+			FinishAdoption(dataDir, id, Result{Reason: Failed, Message: "adopt: request does not parse: " + err.Error()})
+			continue
+		}
+		out[id] = a
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return out, ids
+}
+
+// FinishAdoption writes the outcome of request id and removes the request.
+func FinishAdoption(dataDir, id string, res Result) error {
+	dir := filepath.Join(dataDir, adoptDir)
+	data, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, "."+id+".result.tmp")
+	if err := os.WriteFile(tmp, data, 0o640); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, id+".result.json")); err != nil {
+		return err
+	}
+	return os.Remove(filepath.Join(dir, id+".json"))
+}
+
+// AdoptionResult reads the outcome of request id, if the service has
+// answered it yet.
+func AdoptionResult(dataDir, id string) (Result, bool, error) {
+	data, err := os.ReadFile(filepath.Join(dataDir, adoptDir, id+".result.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, err
+	}
+	var res Result
+	return res, true, json.Unmarshal(data, &res)
+}

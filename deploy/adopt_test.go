@@ -1,0 +1,109 @@
+package deploy
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// An operator's adoption is the only way past the policy: it moves
+// deploy/<env> forward to a named commit of the branch, never back or off
+// the branch, and leaves a durable record of who, why and when.
+func TestAdopt(t *testing.T) {
+	store, r, f, d, target := setup(t)
+	ctx := context.Background()
+	imported := r.commit("imported")
+	a := r.commit("a", imported)
+	pushed := r.commit("pushed past review", a)
+	b := r.commit("b", pushed)
+	f.approved[a.String()], f.approved[b.String()] = true, true
+	elsewhere := r.commit("not on the branch", a)
+	r.setBranch(b)
+	if res := d.Reconcile(ctx, target); res.Reason != AwaitingBaseline {
+		t.Fatalf("imported root: %s %s, want AwaitingBaseline", res.Reason, res.Message)
+	}
+	now := time.Date(2026, 12, 2, 17, 0, 0, 0, time.UTC)
+	adopt := func(c plumbing.Hash, reason string) Result {
+		return d.Adopt(ctx, target, Adoption{Project: target.Project, Env: target.Env, Commit: c.String(), Reason: reason, By: "ops@host", At: now})
+	}
+	served, _ := store.Served("platform/fleet")
+	deployed := func() plumbing.Hash { h, _ := served.Ref(target.Ref()); return h }
+
+	for _, tt := range []struct {
+		what    string
+		commit  plumbing.Hash
+		reason  string
+		want    Reason
+		wantTip plumbing.Hash
+	}{
+		{"a commit off the branch", elsewhere, "x", Failed, plumbing.ZeroHash},
+		{"no reason", a, " ", Failed, plumbing.ZeroHash},
+		{"the reviewed commit after the import", a, "imported from the old repo, reviewed there", Adopted, a},
+		{"back to the import", imported, "x", Failed, a},
+	} {
+		res := adopt(tt.commit, tt.reason)
+		if res.Reason != tt.want || deployed() != tt.wantTip {
+			t.Errorf("%s: %s %q, deploy/prod %s; want %s at %s", tt.what, res.Reason, res.Message, deployed(), tt.want, tt.wantTip)
+		}
+	}
+	if base, _ := served.Ref(target.BaselineRef()); base != a {
+		t.Errorf("baseline ref = %s, want the adopted %s", base, a)
+	}
+	if res := d.Reconcile(ctx, target); res.Reason != NotApproved || deployed() != a {
+		t.Errorf("after adopting a: %s %q, want NotApproved at the push", res.Reason, res.Message)
+	}
+	if res := adopt(pushed, "hotfix during the outage, INC-42"); res.Reason != Adopted {
+		t.Fatalf("adopt the push: %s %s", res.Reason, res.Message)
+	}
+	if res := d.Reconcile(ctx, target); res.Reason != Advanced || deployed() != b {
+		t.Errorf("after adopting the push: %s %q, want Advanced to b", res.Reason, res.Message)
+	}
+
+	rec, _ := served.Ref(target.AdoptedRef())
+	c, err := object.GetCommit(served.Git.Storer, rec)
+	if err != nil {
+		t.Fatalf("adoption record: %v", err)
+	}
+	for _, want := range []string{pushed.String(), "INC-42", "ops@host", "2026-12-02T17:00:00Z", "From: " + a.String()} {
+		if !strings.Contains(c.Message, want) {
+			t.Errorf("record %q does not say %q", c.Message, want)
+		}
+	}
+	if len(c.ParentHashes) != 2 || c.ParentHashes[0] != pushed {
+		t.Fatalf("record parents = %v, want the adopted commit and the previous record", c.ParentHashes)
+	}
+	first, err := object.GetCommit(served.Git.Storer, c.ParentHashes[1])
+	if err != nil || !strings.Contains(first.Message, "reviewed there") {
+		t.Errorf("previous record: %v %q", err, first.Message)
+	}
+}
+
+func TestAdoptionRequests(t *testing.T) {
+	dir := t.TempDir()
+	a := Adoption{Project: "p", Env: "prod", Commit: strings.Repeat("a", 40), Reason: "r", By: "me", At: time.Unix(1, 0).UTC()}
+	id, err := RequestAdoption(dir, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, done, _ := AdoptionResult(dir, id); done {
+		t.Fatal("answered before the service saw it")
+	}
+	reqs, ids := AdoptionRequests(dir)
+	if len(ids) != 1 || ids[0] != id || reqs[id] != a {
+		t.Fatalf("requests = %v %v, want %s: %+v", ids, reqs, id, a)
+	}
+	if err := FinishAdoption(dir, id, Result{Reason: Adopted, Message: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ids := AdoptionRequests(dir); len(ids) != 0 {
+		t.Errorf("request still waiting after it was answered: %v", ids)
+	}
+	res, done, err := AdoptionResult(dir, id)
+	if err != nil || !done || res.Reason != Adopted {
+		t.Errorf("result = %+v %v %v", res, done, err)
+	}
+}

@@ -1,0 +1,164 @@
+package deploy
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// With baseline: upstream, a branch the gate has never deployed (a new
+// environment, a branch that appears later, a project a glob matches later)
+// is decided from its root: only Gerrit's empty initial commit and
+// approved commits are deployed, never the head as it happens to be.
+func TestBaselineUpstreamIsDecidedFromTheRoot(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		build      func(r *repo, approve func(...plumbing.Hash)) (head, want plumbing.Hash)
+		wantReason Reason
+		wantMsg    string
+	}{
+		{
+			name: "Gerrit's initial empty commit only",
+			build: func(r *repo, approve func(...plumbing.Hash)) (plumbing.Hash, plumbing.Hash) {
+				root := r.emptyRoot()
+				return root, root
+			},
+			wantReason: Initialized,
+		},
+		{
+			name: "reviewed history after the empty commit, then a direct push",
+			build: func(r *repo, approve func(...plumbing.Hash)) (plumbing.Hash, plumbing.Hash) {
+				a := r.commit("a", r.emptyRoot())
+				b := r.commit("b", a)
+				approve(a, b)
+				return r.commit("pushed past review", b), b
+			},
+			wantReason: Initialized,
+			wantMsg:    "stopped before",
+		},
+		{
+			name: "a root pushed directly (an imported repository)",
+			build: func(r *repo, approve func(...plumbing.Hash)) (plumbing.Hash, plumbing.Hash) {
+				a := r.commit("a", r.commit("imported"))
+				approve(a)
+				return a, plumbing.ZeroHash
+			},
+			wantReason: AwaitingBaseline,
+			wantMsg:    "gerritgate adopt",
+		},
+		{
+			name: "a reviewed root",
+			build: func(r *repo, approve func(...plumbing.Hash)) (plumbing.Hash, plumbing.Hash) {
+				root := r.commit("root through review")
+				a := r.commit("a", root)
+				approve(root, a)
+				return a, a
+			},
+			wantReason: Initialized,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store, r, f, d, target := setup(t)
+			head, want := tt.build(r, func(hs ...plumbing.Hash) {
+				for _, h := range hs {
+					f.approved[h.String()] = true
+				}
+			})
+			r.setBranch(head)
+			res := d.Reconcile(context.Background(), target)
+			if res.Reason != tt.wantReason || !strings.Contains(res.Message, tt.wantMsg) {
+				t.Errorf("reconcile: %s %q, want %s containing %q", res.Reason, res.Message, tt.wantReason, tt.wantMsg)
+			}
+			served, _ := store.Served("platform/fleet")
+			got, _ := served.Ref(target.Ref())
+			if got != want {
+				t.Errorf("deploy/prod = %s, want %s", got, want)
+			}
+			if baseline, _ := served.Ref(target.BaselineRef()); baseline != want {
+				t.Errorf("baseline ref = %s, want %s", baseline, want)
+			}
+			ex, err := d.Explain(context.Background(), target, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantReason == AwaitingBaseline && ex.Reason != AwaitingBaseline {
+				t.Errorf("explain: %s %q, want %s", ex.Reason, ex.Message, AwaitingBaseline)
+			}
+		})
+	}
+}
+
+// More pending commits than maxRange are decided in bounded windows of
+// first-parent steps, so the branch advances through the approved prefix
+// instead of failing every poll.
+func TestLongRangeAdvancesInBoundedSteps(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	d := New(store, f, WithMaxRange(2))
+	root := r.emptyRoot()
+	r.setBranch(root)
+	if res := d.Reconcile(context.Background(), target); res.Reason != Initialized {
+		t.Fatalf("first reconcile: %s %s", res.Reason, res.Message)
+	}
+	var line []plumbing.Hash
+	prev := root
+	for _, s := range []string{"c1", "c2", "c3", "c4", "c5", "c6", "c7"} {
+		prev = r.commit(s, prev)
+		line = append(line, prev)
+	}
+	for _, h := range line[:5] {
+		f.approved[h.String()] = true
+	}
+	r.setBranch(line[6])
+	res := d.Reconcile(context.Background(), target)
+	if res.Reason != Advanced || res.To != line[4].String() {
+		t.Errorf("7 pending, maxRange 2, c6 unapproved: %s to %s %q, want Advanced to c5 %s", res.Reason, res.To, res.Message, line[4])
+	}
+	for _, asked := range f.asked {
+		if len(asked) > 2 {
+			t.Errorf("asked Gerrit about %d commits at once, more than maxRange 2", len(asked))
+		}
+	}
+	f.approved[line[5].String()], f.approved[line[6].String()] = true, true
+	if res := d.Reconcile(context.Background(), target); res.Reason != Advanced || res.To != line[6].String() {
+		t.Errorf("all approved: %s to %s %q, want Advanced to the head", res.Reason, res.To, res.Message)
+	}
+
+	// One first-parent step that brings more than maxRange commits still
+	// cannot be decided at once, and says so.
+	side := r.commit("s1", line[6])
+	side = r.commit("s2", side)
+	side = r.commit("s3", side)
+	r.setBranch(r.commit("merge", line[6], side))
+	if res := d.Reconcile(context.Background(), target); res.Reason != Failed || !strings.Contains(res.Message, "more than 2 commits") {
+		t.Errorf("a merge bringing 4 commits, maxRange 2: %s %q, want Failed", res.Reason, res.Message)
+	}
+}
+
+// A deployed commit that the head reaches only through a second parent
+// cannot be stepped to along the first-parent line: the long range is
+// refused, not reported as diverged.
+func TestLongRangeOffTheFirstParentLine(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	d := New(store, f, WithMaxRange(2))
+	root := r.emptyRoot()
+	side := r.commit("side", root)
+	r.setBranch(side)
+	target.Baseline = side.String()
+	if res := d.Reconcile(context.Background(), target); res.Reason != Initialized {
+		t.Fatalf("first reconcile: %s %s", res.Reason, res.Message)
+	}
+	main := root
+	for _, s := range []string{"m1", "m2", "m3"} {
+		main = r.commit(s, main)
+		f.approved[main.String()] = true
+	}
+	merge := r.commit("merge side", main, side)
+	f.approved[merge.String()] = true
+	r.setBranch(merge)
+	res := d.Reconcile(context.Background(), target)
+	if res.Reason != Failed || !strings.Contains(res.Message, "first-parent line") {
+		t.Errorf("%s %q, want Failed saying the deployed commit is off the first-parent line", res.Reason, res.Message)
+	}
+}
