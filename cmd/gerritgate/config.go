@@ -32,6 +32,12 @@ type Config struct {
 	// once, HTTP and SSH together (default 32); a clone over it is told to
 	// retry.
 	MaxConcurrentClones int `yaml:"maxConcurrentClones"`
+	// MaxClonesPerReader and MaxClonesPerAddress bound the share of
+	// those one reader and one source address may hold (default a
+	// quarter of maxConcurrentClones each, at least 1), so no single
+	// reader or address can take every slot.
+	MaxClonesPerReader  int `yaml:"maxClonesPerReader"`
+	MaxClonesPerAddress int `yaml:"maxClonesPerAddress"`
 
 	file string
 }
@@ -179,6 +185,17 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	if c.MaxConcurrentClones < 1 || c.MaxConcurrentClones > 10000 {
 		return nil, doc.Errorf("$.maxConcurrentClones", "maxConcurrentClones must be between 1 and 10000, got %d", c.MaxConcurrentClones)
+	}
+	for _, share := range []struct {
+		key string
+		n   *int
+	}{{"maxClonesPerReader", &c.MaxClonesPerReader}, {"maxClonesPerAddress", &c.MaxClonesPerAddress}} {
+		if *share.n == 0 {
+			*share.n = max(1, c.MaxConcurrentClones/4)
+		}
+		if *share.n < 1 || *share.n > c.MaxConcurrentClones {
+			return nil, doc.Errorf("$."+share.key, "%s must be between 1 and maxConcurrentClones (%d), got %d", share.key, c.MaxConcurrentClones, *share.n)
+		}
 	}
 	if c.Policy == "" {
 		return nil, doc.Errorf("$", "policy (the policy file's path) is required")

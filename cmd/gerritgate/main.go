@@ -150,7 +150,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		fetchTimeout: cfg.Gerrit.fetchTimeout,
 		hostKeys:     cfg.SSH.HostKeyFiles,
 		access:       readers,
-		clones:       githttp.NewLimiter(cfg.MaxConcurrentClones),
+		clones:       githttp.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
 		poll:         cfg.Poll,
 		listen:       cfg.HTTP.Listen,
 		policyFile:   cfg.Policy,

@@ -154,7 +154,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, "not_found", "repository not found")
 		return
 	}
-	release, ok := h.limit.TryAcquire()
+	release, ok := h.limit.TryAcquire(Peer{Reader: reader, Addr: PeerAddr(r.RemoteAddr)})
 	if !ok {
 		w.Header().Set("Retry-After", "5")
 		fail(http.StatusServiceUnavailable, "busy", "too many clones in progress; retry shortly")
