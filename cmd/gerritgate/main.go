@@ -151,6 +151,8 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		hostKeys:     cfg.SSH.HostKeyFiles,
 		access:       readers,
 		clones:       githttp.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
+		http:         cfg.HTTP,
+		connsPerAddr: cfg.MaxConnectionsPerAddress,
 		poll:         cfg.Poll,
 		listen:       cfg.HTTP.Listen,
 		policyFile:   cfg.Policy,

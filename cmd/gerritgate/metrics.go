@@ -21,6 +21,7 @@ type metrics struct {
 	gitRequests  *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
 	events       *prometheus.CounterVec
+	connsRefused *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -48,8 +49,11 @@ func newMetrics() *metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_gerrit_events_total", Help: "Events read from gerrit stream-events, by type (stream-connected counts (re)connections).",
 		}, []string{"type"}),
+		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_connections_refused_total", Help: "Connections closed at once because their source address already held maxConnectionsPerAddress, by listener.",
+		}, []string{"listener"}),
 	}
-	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events,
+	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events, m.connsRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
