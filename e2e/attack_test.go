@@ -18,11 +18,13 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -255,12 +257,18 @@ func TestAttackIdleKeepAlives(t *testing.T) {
 // postFromAttacker starts a POST git-upload-pack from the attacker's
 // address with its token, declaring contentLength, and sends body.
 func (e *attackEnv) postFromAttacker(extraHeaders string, contentLength int, body []byte) (net.Conn, error) {
-	c, err := dialAttacker(strings.TrimPrefix(e.url, "http://"))
+	return attackerPost(e.url, e.evil.token, extraHeaders, contentLength, body)
+}
+
+// attackerPost starts a POST git-upload-pack of platform/fleet on the gate
+// at base from the attacker's address with a token.
+func attackerPost(base, token, extraHeaders string, contentLength int, body []byte) (net.Conn, error) {
+	c, err := dialAttacker(strings.TrimPrefix(base, "http://"))
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(c, "POST /%s.git/git-upload-pack HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer %s\r\n"+
-		"Content-Type: application/x-git-upload-pack-request\r\n%sContent-Length: %d\r\n\r\n", project, e.evil.token, extraHeaders, contentLength)
+		"Content-Type: application/x-git-upload-pack-request\r\n%sContent-Length: %d\r\n\r\n", project, token, extraHeaders, contentLength)
 	c.Write(body)
 	return c, nil
 }
@@ -312,17 +320,16 @@ func gzipBomb(t *testing.T) []byte {
 	return b.Bytes()
 }
 
-// sendBombs sends n gzip bombs at once from the attacker and returns the
-// statuses they got.
-func (e *attackEnv) sendBombs(t *testing.T, bomb []byte, n int) map[int]int {
-	t.Helper()
+// sendBombs sends n gzip bombs at once from the attacker to the gate at
+// base and returns the statuses they got.
+func sendBombs(base, token string, bomb []byte, n int) map[int]int {
 	var mu sync.Mutex
 	codes := map[int]int{}
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Go(func() {
 			code := 0
-			if c, err := e.postFromAttacker("Content-Encoding: gzip\r\n", len(bomb), bomb); err == nil {
+			if c, err := attackerPost(base, token, "Content-Encoding: gzip\r\n", len(bomb), bomb); err == nil {
 				c.SetReadDeadline(time.Now().Add(30 * time.Second))
 				if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
 					code = resp.StatusCode
@@ -352,7 +359,7 @@ func TestAttackGzipBombs(t *testing.T) {
 		if round == 1 {
 			wg.Go(func() { got = e.legitClonesOK(t, 3*time.Second) })
 		}
-		codes = append(codes, e.sendBombs(t, bomb, 32))
+		codes = append(codes, sendBombs(e.url, e.evil.token, bomb, 32))
 	}
 	wg.Wait()
 	for i, c := range codes {
@@ -364,4 +371,63 @@ func TestAttackGzipBombs(t *testing.T) {
 	_, now := memoryMiB(t, e.cmd.Process.Pid)
 	t.Logf("figures: attack 3: 3 rounds of 32 bombs of %d KB, statuses %v, legit clone http %v (unattacked %v) ssh %v (unattacked %v), peak RSS %d MiB, RSS after %d MiB",
 		len(bomb)/1000, codes, got["http"].Round(time.Millisecond), e.base["http"].Round(time.Millisecond), got["ssh"].Round(time.Millisecond), e.base["ssh"].Round(time.Millisecond), peak, now)
+}
+
+// Attack 3 on `gerritgate demo`, the simulated Gerrit in the same process:
+// 32 gzip bombs at once, three times, while the demo's clone commands are
+// run; the process stays well under 512 MiB.
+func TestAttackGzipBombsOnDemo(t *testing.T) {
+	useBinary(t)
+	cmd := exec.Command(binary, "demo", "--dir", t.TempDir(), "--listen", freeAddr(t), "--ssh-listen", freeAddr(t))
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	clones := map[string]string{}
+	sc := bufio.NewScanner(stdout)
+	for len(clones) < 2 && sc.Scan() {
+		for tr, prefix := range map[string]string{"http": "over HTTP:  ", "ssh": "over SSH:   "} {
+			if _, c, ok := strings.Cut(sc.Text(), prefix); ok {
+				clones[tr] = c
+			}
+		}
+	}
+	go io.Copy(io.Discard, stdout)
+	m := regexp.MustCompile(`http://demo:([^@]+)@([^/]+)/`).FindStringSubmatch(clones["http"])
+	if m == nil {
+		t.Fatalf("no HTTP clone command with a token in the demo's output: %q", clones)
+	}
+	registerSecret(m[1])
+	base := "http://" + m[2]
+	bomb := gzipBomb(t)
+	// The demo's first deploy takes a moment: wait until a clone works.
+	waitFor(t, 30*time.Second, "the demo to serve deploy/prod", func() bool {
+		_, err := exec.Command("bash", "-c", clones["http"]+" "+filepath.Join(t.TempDir(), "c")).CombinedOutput()
+		return err == nil
+	})
+	var wg sync.WaitGroup
+	var codes []map[int]int
+	for round := 0; round < 3; round++ {
+		if round == 1 {
+			for tr, c := range clones {
+				wg.Go(func() {
+					if out, err := exec.Command("bash", "-c", c+" "+filepath.Join(t.TempDir(), tr)).CombinedOutput(); err != nil {
+						t.Errorf("demo %s clone under attack: %v\n%s", tr, err, out)
+					}
+				})
+			}
+		}
+		codes = append(codes, sendBombs(base, m[1], bomb, 32))
+	}
+	wg.Wait()
+	peak, now := memoryMiB(t, cmd.Process.Pid)
+	if peak >= memoryBoundMiB {
+		t.Errorf("demo's peak RSS %d MiB, bound %d MiB", peak, memoryBoundMiB)
+	}
+	t.Logf("figures: attack 3 on the demo: statuses %v, peak RSS %d MiB, RSS after %d MiB", codes, peak, now)
 }
