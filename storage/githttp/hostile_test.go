@@ -30,7 +30,7 @@ func TestMalformedRequests(t *testing.T) {
 		wantText                        string
 	}{
 		{"unknown service", "GET", "/platform/fleet.git/info/refs?service=git-frobnicate", "", "", 400, "unknown service"},
-		{"wrong content type", "POST", upload, "application/json", pkt("want " + sha + "\n") + "0000", 415, "content type"},
+		{"wrong content type", "POST", upload, "application/json", pkt("want "+sha+"\n") + "0000", 415, "content type"},
 		{"empty body", "POST", upload, ct, "", 400, "empty request"},
 		{"not pkt-lines", "POST", upload, ct, "hello, git", 400, "malformed upload-pack request"},
 		{"truncated pkt-line", "POST", upload, ct, "0032want " + sha[:10], 400, "malformed upload-pack request"},
