@@ -91,6 +91,7 @@ type gateProc struct {
 	dir     string // holds config, policy, secrets, data
 	url     string // http://127.0.0.1:port
 	cmd     *exec.Cmd
+	hook    string // the webhook secret, if any
 	log     *syncBuffer
 	done    chan struct{}
 	exitErr error
@@ -105,6 +106,9 @@ type gateSetup struct {
 	policy    string
 	extra     string // more top-level config YAML
 	httpExtra string // more keys of the http section, indented two spaces
+	// webhookSecret, when set, is written to a file named as
+	// http.webhookSecretFile: nudges must carry it.
+	webhookSecret string
 	// sshKey and knownHosts, when set, are written to files and named
 	// as gerrit.sshKeyFile and gerrit.knownHostsFile (for an ssh gitURL).
 	sshKey     []byte
@@ -136,7 +140,13 @@ func writeGateConfig(t testing.TB, dir, addr string, s gateSetup) string {
 	if poll == "" {
 		poll = "@every 1s"
 	}
-	cfg := fmt.Sprintf("dataDir: ./data\npoll: %q\nhttp:\n  listen: %s\n%spolicy: ./policy.yaml\ngerrit:\n  url: %s\n", poll, addr, s.httpExtra, s.gerritURL)
+	httpExtra := s.httpExtra
+	if s.webhookSecret != "" {
+		registerSecret(s.webhookSecret)
+		must(os.WriteFile(filepath.Join(dir, "webhook-secret"), []byte(s.webhookSecret+"\n"), 0o600))
+		httpExtra += "  webhookSecretFile: ./webhook-secret\n"
+	}
+	cfg := fmt.Sprintf("dataDir: ./data\npoll: %q\nhttp:\n  listen: %s\n%spolicy: ./policy.yaml\ngerrit:\n  url: %s\n", poll, addr, httpExtra, s.gerritURL)
 	if s.gitURL != "" {
 		cfg += fmt.Sprintf("  gitURL: %s\n", s.gitURL)
 	}
@@ -164,7 +174,7 @@ func startGate(t testing.TB, s gateSetup) *gateProc {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	writeGateConfig(t, dir, addr, s)
-	g := &gateProc{t: t, dir: dir, url: "http://" + addr}
+	g := &gateProc{t: t, dir: dir, url: "http://" + addr, hook: s.webhookSecret}
 	g.start()
 	t.Cleanup(g.stop)
 	return g

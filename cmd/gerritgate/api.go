@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"html/template"
-	"io"
 	"net/http"
 	"time"
 
@@ -116,15 +115,4 @@ code{font-size:.9em}.Advanced,.UpToDate,.Initialized{color:#176117}
 func (s *service) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	page.Execute(w, statusReply{Polls: s.polls.Load(), Environments: s.visible(r)})
-}
-
-// serveNudge answers POST /api/v1/hooks/gerrit, where Gerrit's webhooks
-// plugin (or anything watching stream-events) reports that something
-// changed: the gate polls at once instead of at the next tick. The body is
-// not trusted or even read for facts: every decision still comes from
-// Gerrit's REST API and git, so a nudge can only make the gate look sooner.
-func (s *service) serveNudge(w http.ResponseWriter, r *http.Request) {
-	io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
-	s.poke()
-	w.WriteHeader(http.StatusAccepted)
 }

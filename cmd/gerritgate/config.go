@@ -92,6 +92,9 @@ type HTTPConfig struct {
 	// 65536), a quarter of it for one source address.
 	MaxRequestBodyKiB int `yaml:"maxRequestBodyKiB"`
 	MaxBufferedKiB    int `yaml:"maxBufferedKiB"`
+	// WebhookSecretFile holds the shared secret nudges must carry
+	// (POST /api/v1/hooks/gerrit); without it nudges are refused.
+	WebhookSecretFile string `yaml:"webhookSecretFile"`
 
 	readHeaderTimeout, bodyTimeout, idleTimeout, stallTimeout, uploadPackTimeout time.Duration
 }
@@ -253,6 +256,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	c.DataDir = abs(c.DataDir)
 	c.Policy = abs(c.Policy)
 	c.Gerrit.PasswordFile = abs(c.Gerrit.PasswordFile)
+	c.HTTP.WebhookSecretFile = abs(c.HTTP.WebhookSecretFile)
 	c.Gerrit.SSHKeyFile = abs(c.Gerrit.SSHKeyFile)
 	c.Gerrit.KnownHostsFile = abs(c.Gerrit.KnownHostsFile)
 	return &c, nil

@@ -43,6 +43,7 @@ type service struct {
 	clones       *githttp.Limiter // shared by the HTTP and SSH front ends
 	http         HTTPConfig       // timeouts and body bounds
 	connsPerAddr int              // open connections from one address, per listener
+	webhook      *webhook
 	policy       atomic.Pointer[gate.Config]
 	store        *storage.Store
 	mirror       *mirror.Mirror
@@ -413,6 +414,7 @@ func (s *service) handler() http.Handler {
 	})
 	api.HandleFunc("GET /api/v1/status", s.serveStatus)
 	api.HandleFunc("POST /api/v1/hooks/gerrit", s.serveNudge)
+	api.HandleFunc("POST /api/v1/hooks/gerrit/{secret}", s.serveNudge)
 	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}", s.serveEnvironment)
 	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}/pending", s.servePending)
 	api.Handle("GET /metrics", s.requireMetrics(s.metrics.handler()))
