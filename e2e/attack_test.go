@@ -17,6 +17,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -30,6 +32,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gerritgate/gerritgate/access"
 )
 
 // attackerAddr is where attacks come from; the legitimate reader uses
@@ -45,6 +49,7 @@ const memoryBoundMiB = 256
 type attackEnv struct {
 	*accessGate
 	flux, evil reader
+	scrape     string // metrics token
 	sha        string
 	base       map[string]time.Duration // unattacked clone time per transport
 }
@@ -52,15 +57,20 @@ type attackEnv struct {
 // baselineRun reports whether the tests run against an older binary.
 func baselineRun() bool { return os.Getenv("GERRITGATE_E2E_BINARY") != "" }
 
-func startAttackEnv(t *testing.T, setup gateSetup) *attackEnv {
+// startAttackEnv starts the gate with setup's config and deploys a commit
+// with files (nil: a small one).
+func startAttackEnv(t *testing.T, setup gateSetup, files map[string]string) *attackEnv {
 	t.Helper()
+	scrape, _, _ := access.NewToken()
+	registerSecret(scrape)
+	metricsEntry := fmt.Sprintf("metrics:\n  tokens: [%q]\n", access.HashToken(scrape))
 	if baselineRun() {
-		setup = gateSetup{}
+		setup, metricsEntry = gateSetup{}, ""
 	}
 	sim := newSim(t, "MERGE_IF_NECESSARY")
 	flux, evil := newReader(t, "flux"), newReader(t, "attacker")
-	g := startAccessGateWith(t, sim, "readers:\n"+flux.entry(`"platform/fleet"`, "")+evil.entry(`"platform/fleet"`, ""), setup)
-	e := &attackEnv{accessGate: g, flux: flux, evil: evil, sha: sim.mergeApproved("A")}
+	g := startAccessGateWith(t, sim, "readers:\n"+flux.entry(`"platform/fleet"`, "")+evil.entry(`"platform/fleet"`, "")+metricsEntry, setup)
+	e := &attackEnv{accessGate: g, flux: flux, evil: evil, scrape: scrape, sha: sim.mergeApprovedFiles("A", files)}
 	g.waitDeployedAs(flux, project, e.sha)
 	e.base = map[string]time.Duration{}
 	for _, tr := range []string{"http", "ssh"} {
@@ -210,7 +220,7 @@ func closeAll(conns []net.Conn) {
 // /healthz) stays up for everyone else.
 func TestAttackIdleKeepAlives(t *testing.T) {
 	const idle = 3 * time.Second
-	e := startAttackEnv(t, gateSetup{httpExtra: "  idleTimeout: 3s\n"})
+	e := startAttackEnv(t, gateSetup{httpExtra: "  idleTimeout: 3s\n"}, nil)
 	addr := strings.TrimPrefix(e.url, "http://")
 	var mu sync.Mutex
 	var conns []net.Conn
@@ -278,7 +288,7 @@ func attackerPost(base, token, extraHeaders string, contentLength int, body []by
 // read, so clones go on; each staller gets 408 after the body timeout.
 func TestAttackStalledUploadPackBodies(t *testing.T) {
 	const bodyTimeout = 8 * time.Second
-	e := startAttackEnv(t, gateSetup{httpExtra: "  bodyTimeout: 8s\n"})
+	e := startAttackEnv(t, gateSetup{httpExtra: "  bodyTimeout: 8s\n"}, nil)
 	var conns []net.Conn
 	for i := 0; i < 32; i++ {
 		c, err := e.postFromAttacker("", 100_000, []byte("0032want "))
@@ -350,7 +360,7 @@ func sendBombs(base, token string, bomb []byte, n int) map[int]int {
 // per-request bound (413) or for want of buffer room (503), and the gate
 // stays under its memory bound.
 func TestAttackGzipBombs(t *testing.T) {
-	e := startAttackEnv(t, gateSetup{})
+	e := startAttackEnv(t, gateSetup{}, nil)
 	bomb := gzipBomb(t)
 	var codes []map[int]int
 	var got map[string]time.Duration
@@ -430,4 +440,74 @@ func TestAttackGzipBombsOnDemo(t *testing.T) {
 		t.Errorf("demo's peak RSS %d MiB, bound %d MiB", peak, memoryBoundMiB)
 	}
 	t.Logf("figures: attack 3 on the demo: statuses %v, peak RSS %d MiB, RSS after %d MiB", codes, peak, now)
+}
+
+// clonesInProgress reads gerritgate_clones_in_progress (-1 if absent).
+func (e *attackEnv) clonesInProgress(t *testing.T) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+e.scrape)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "gerritgate_clones_in_progress "); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return -1
+}
+
+// randomFiles is n files of size random (incompressible) bytes, base64.
+func randomFiles(n, size int) map[string]string {
+	files := map[string]string{}
+	for i := 0; i < n; i++ {
+		b := make([]byte, size*3/4)
+		rand.Read(b)
+		files[fmt.Sprintf("blobs/b%d", i)] = base64.StdEncoding.EncodeToString(b)
+	}
+	return files
+}
+
+// Slow readers: 32 clones of a 32 MB deploy branch from the attacker that
+// never read the pack. One reader holds at most maxClonesPerReader slots,
+// so the legitimate reader clones on; and a response nobody reads for the
+// stall timeout is cut off, giving its slot back.
+func TestAttackSlowReaders(t *testing.T) {
+	const stall = 2 * time.Second
+	e := startAttackEnv(t, gateSetup{httpExtra: "  stallTimeout: 2s\n"}, randomFiles(4, 8<<20))
+	want := fmt.Sprintf("%04x", len("want "+e.sha+" side-band-64k\n")+4) + "want " + e.sha + " side-band-64k\n" + "0000" + "0009done\n"
+	var conns []net.Conn
+	refused := 0
+	for i := 0; i < 32; i++ {
+		c, err := e.postFromAttacker("", len(want), []byte(want))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	defer closeAll(conns)
+	time.Sleep(500 * time.Millisecond)
+	held := e.clonesInProgress(t)
+	got := e.legitClonesOK(t, 3*time.Second)
+	// Refused ones were answered at once (503); count them by peeking.
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		b := make([]byte, 12)
+		if n, _ := io.ReadFull(c, b); n == 12 && string(b) == "HTTP/1.1 503" {
+			refused++
+		}
+	}
+	if !baselineRun() && (held < 1 || held > 8) {
+		t.Errorf("%d clone slots held by one reader, want between 1 and maxClonesPerReader (8)", held)
+	}
+	start := time.Now()
+	waitFor(t, stall+10*time.Second, "the stalled clones to be cut off", func() bool { return e.clonesInProgress(t) <= 0 })
+	peak := e.memoryOK(t)
+	t.Logf("figures: slow readers: 32 clones of %d MiB not read, %d slots held, %d refused at once (503), slots free %v after, legit clone http %v (unattacked %v) ssh %v (unattacked %v), peak RSS %d MiB",
+		32, held, refused, time.Since(start).Round(100*time.Millisecond), got["http"].Round(time.Millisecond), e.base["http"].Round(time.Millisecond), got["ssh"].Round(time.Millisecond), e.base["ssh"].Round(time.Millisecond), peak)
 }

@@ -183,6 +183,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		}
 	}
 	s.policy.Store(pc)
+	s.metrics.watchClones(s.clones)
 	if readers != nil {
 		s.metrics.watchAccess(readers)
 	}

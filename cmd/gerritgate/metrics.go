@@ -9,6 +9,7 @@ import (
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
+	"github.com/gerritgate/gerritgate/storage/githttp"
 )
 
 // metrics is the service's own registry: no global collectors.
@@ -78,6 +79,13 @@ func (m *metrics) watchAccess(w *access.Watcher) {
 			return 1
 		}),
 	)
+}
+
+// watchClones exposes how many clone slots are taken.
+func (m *metrics) watchClones(l *githttp.Limiter) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gerritgate_clones_in_progress", Help: "git upload-pack processes running now, HTTP and SSH together (bounded by maxConcurrentClones).",
+	}, func() float64 { return float64(l.InUse()) }))
 }
 
 func (m *metrics) observe(r deploy.Result) {
