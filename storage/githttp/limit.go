@@ -29,15 +29,22 @@ type Peer struct {
 	Addr   netip.Addr
 }
 
-// PeerAddr returns the address of a "host:port" string such as
-// http.Request.RemoteAddr or net.Addr.String(), unmapped (::ffff:127.0.0.1
-// and 127.0.0.1 are one address), or the zero Addr if it has none.
+// PeerAddr returns the source a "host:port" string such as
+// http.Request.RemoteAddr or net.Addr.String() counts as for per-address
+// bounds: its IPv4 address (::ffff:127.0.0.1 and 127.0.0.1 are one), or
+// its IPv6 /64, since one host or site is routinely given a whole /64 and
+// could otherwise take a share per address; the zero Addr if it has none.
 func PeerAddr(hostport string) netip.Addr {
 	ap, err := netip.ParseAddrPort(hostport)
 	if err != nil {
 		return netip.Addr{}
 	}
-	return ap.Addr().WithZone("").Unmap()
+	a := ap.Addr().WithZone("").Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		a = p.Addr()
+	}
+	return a
 }
 
 // NewLimiter allows max upload-packs at once, of which at most perReader
