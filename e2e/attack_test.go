@@ -156,8 +156,10 @@ func (e *attackEnv) healthOK(t *testing.T) {
 }
 
 // dialAttacker connects to addr from the attacker's address.
-func dialAttacker(addr string) (net.Conn, error) {
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(attackerAddr)}, Timeout: 5 * time.Second}
+func dialAttacker(addr string) (net.Conn, error) { return dialFromAddr(attackerAddr, addr) }
+
+func dialFromAddr(src, addr string) (net.Conn, error) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
 	return d.Dial("tcp", addr)
 }
 
@@ -221,32 +223,8 @@ func closeAll(conns []net.Conn) {
 func TestAttackIdleKeepAlives(t *testing.T) {
 	const idle = 3 * time.Second
 	e := startAttackEnv(t, gateSetup{httpExtra: "  idleTimeout: 3s\n"}, nil)
-	addr := strings.TrimPrefix(e.url, "http://")
-	var mu sync.Mutex
-	var conns []net.Conn
-	var wg sync.WaitGroup
 	start := time.Now()
-	for i := 0; i < 1030; i++ {
-		wg.Go(func() {
-			c, err := dialAttacker(addr)
-			if err != nil {
-				return
-			}
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: gate\r\n\r\n")
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil {
-				c.Close()
-				return
-			}
-			resp.Body.Close()
-			c.SetDeadline(time.Time{})
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	conns := idleKeepAlives(strings.TrimPrefix(e.url, "http://"), []string{attackerAddr}, 1030)
 	defer closeAll(conns)
 	held := stillOpen(conns)
 	if held == 0 || held > 64 {
@@ -510,4 +488,55 @@ func TestAttackSlowReaders(t *testing.T) {
 	peak := e.memoryOK(t)
 	t.Logf("figures: slow readers: 32 clones of %d MiB not read, %d slots held, %d refused at once (503), slots free %v after, legit clone http %v (unattacked %v) ssh %v (unattacked %v), peak RSS %d MiB",
 		32, held, refused, time.Since(start).Round(100*time.Millisecond), got["http"].Round(time.Millisecond), e.base["http"].Round(time.Millisecond), got["ssh"].Round(time.Millisecond), e.base["ssh"].Round(time.Millisecond), peak)
+}
+
+// idleKeepAlives opens n connections to addr from each of srcs, sends one
+// GET /healthz on each and returns those that got an answer, left idle.
+func idleKeepAlives(addr string, srcs []string, n int) []net.Conn {
+	var mu sync.Mutex
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	for _, src := range srcs {
+		for i := 0; i < n; i++ {
+			wg.Go(func() {
+				c, err := dialFromAddr(src, addr)
+				if err != nil {
+					return
+				}
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: gate\r\n\r\n")
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					c.Close()
+					return
+				}
+				resp.Body.Close()
+				c.SetDeadline(time.Time{})
+				mu.Lock()
+				conns = append(conns, c)
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	return conns
+}
+
+// Attack 1 from many addresses: 20 addresses with 60 idle keep-alive
+// connections each (1,200, past the listener's 1,024, each address under
+// its own bound). The idle timeout is the default minute, yet new clients
+// get in at once: a full listener closes its oldest idle connection.
+func TestAttackIdleKeepAlivesManyAddresses(t *testing.T) {
+	e := startAttackEnv(t, gateSetup{}, nil)
+	var srcs []string
+	for i := 2; i < 22; i++ {
+		srcs = append(srcs, fmt.Sprintf("127.0.0.%d", i))
+	}
+	conns := idleKeepAlives(strings.TrimPrefix(e.url, "http://"), srcs, 60)
+	defer closeAll(conns)
+	e.healthOK(t)
+	got := e.legitClonesOK(t, 3*time.Second)
+	peak := e.memoryOK(t)
+	t.Logf("figures: attack 1 from 20 addresses: %d of 1200 idle connections answered, legit clone http %v (unattacked %v) ssh %v (unattacked %v), peak RSS %d MiB",
+		len(conns), got["http"].Round(time.Millisecond), e.base["http"].Round(time.Millisecond), got["ssh"].Round(time.Millisecond), e.base["ssh"].Round(time.Millisecond), peak)
 }

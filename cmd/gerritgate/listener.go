@@ -2,8 +2,12 @@ package main
 
 import (
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
+	"time"
+
+	"golang.org/x/net/netutil"
 
 	"github.com/gerritgate/gerritgate/storage/githttp"
 )
@@ -17,12 +21,78 @@ type addrLimitListener struct {
 	max      int
 	onRefuse func() // counts refusals (metrics); may be nil
 
-	mu   sync.Mutex
-	open map[netip.Addr]int
+	mu    sync.Mutex
+	open  map[netip.Addr]int
+	total int
 }
 
-func limitPerAddress(ln net.Listener, max int, onRefuse func()) net.Listener {
+func limitPerAddress(ln net.Listener, max int, onRefuse func()) *addrLimitListener {
 	return &addrLimitListener{Listener: ln, max: max, onRefuse: onRefuse, open: map[netip.Addr]int{}}
+}
+
+// limitListener bounds ln to max open connections, perAddr from one
+// source address. When it is full, a new client need not wait for the
+// idle timeout: the oldest connection idle (if any, tracked by idle)
+// is closed to make room, as a connection that holds no request costs
+// its client nothing to reopen.
+func limitListener(ln net.Listener, max, perAddr int, onRefuse func(), idle *idleConns) net.Listener {
+	byAddr := limitPerAddress(ln, perAddr, onRefuse)
+	limited := netutil.LimitListener(byAddr, max)
+	if idle == nil {
+		return limited
+	}
+	return &reclaimListener{Listener: limited, full: func() bool { return byAddr.openConns() >= max }, idle: idle}
+}
+
+type reclaimListener struct {
+	net.Listener
+	full func() bool
+	idle *idleConns
+}
+
+func (l *reclaimListener) Accept() (net.Conn, error) {
+	if l.full() {
+		l.idle.closeOldest()
+	}
+	return l.Listener.Accept()
+}
+
+// idleConns follows an http.Server's connections (as its ConnState hook)
+// and knows which hold no request: new ones that have sent nothing yet
+// and keep-alive ones between requests.
+type idleConns struct {
+	mu    sync.Mutex
+	since map[net.Conn]time.Time
+}
+
+func newIdleConns() *idleConns { return &idleConns{since: map[net.Conn]time.Time{}} }
+
+func (i *idleConns) track(c net.Conn, st http.ConnState) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	switch st {
+	case http.StateNew, http.StateIdle:
+		i.since[c] = time.Now()
+	default:
+		delete(i.since, c)
+	}
+}
+
+// closeOldest closes the connection idle the longest, if any.
+func (i *idleConns) closeOldest() {
+	i.mu.Lock()
+	var oldest net.Conn
+	var at time.Time
+	for c, t := range i.since {
+		if oldest == nil || t.Before(at) {
+			oldest, at = c, t
+		}
+	}
+	delete(i.since, oldest)
+	i.mu.Unlock()
+	if oldest != nil {
+		oldest.Close()
+	}
 }
 
 func (l *addrLimitListener) Accept() (net.Conn, error) {
@@ -36,6 +106,7 @@ func (l *addrLimitListener) Accept() (net.Conn, error) {
 		full := l.open[a] >= l.max
 		if !full {
 			l.open[a]++
+			l.total++
 		}
 		l.mu.Unlock()
 		if full {
@@ -52,9 +123,16 @@ func (l *addrLimitListener) Accept() (net.Conn, error) {
 func (l *addrLimitListener) release(a netip.Addr) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.total--
 	if l.open[a]--; l.open[a] <= 0 {
 		delete(l.open, a)
 	}
+}
+
+func (l *addrLimitListener) openConns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
 }
 
 // addrConn gives its address's place back when closed (once, however

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -75,4 +79,51 @@ func TestLimitPerAddress(t *testing.T) {
 	}
 	s2.Close()
 	sb.Close()
+}
+
+// A full HTTP listener makes room for a new client by closing the
+// connection idle the longest; without that the client waits for the idle
+// timeout.
+func TestFullListenerReclaimsIdle(t *testing.T) {
+	for _, reclaim := range []bool{true, false} {
+		raw, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var idle *idleConns
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+		if reclaim {
+			idle = newIdleConns()
+			srv.ConnState = idle.track
+		}
+		go srv.Serve(limitListener(raw, 3, 3, nil, idle))
+		addr := raw.Addr().String()
+		var held []net.Conn
+		for i := 0; i < 3; i++ {
+			c := dialFrom(t, "127.0.0.2", addr)
+			fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+				t.Fatalf("idle client %d: %v", i, err)
+			}
+			held = append(held, c)
+			time.Sleep(10 * time.Millisecond) // distinct idle times
+		}
+		client := http.Client{Timeout: time.Second}
+		resp, err := client.Get("http://" + addr + "/")
+		if reclaim {
+			if err != nil {
+				t.Errorf("full listener with idle connections: new client got %v", err)
+			} else {
+				resp.Body.Close()
+			}
+			if !closedByServer(held[0]) || closedByServer(held[2]) {
+				t.Errorf("want the oldest idle connection closed and the newest kept")
+			}
+		} else if err == nil {
+			resp.Body.Close()
+			t.Errorf("without reclaiming, a new client got in: the test proves nothing")
+		}
+		srv.Close()
+	}
 }

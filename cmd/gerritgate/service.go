@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
-	"golang.org/x/net/netutil"
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
@@ -86,10 +85,10 @@ const maxConnections = 1024
 const maxHeaderBytes = 64 << 10
 
 // limitListener bounds a listener's open connections, all together and
-// from one source address.
-func (s *service) limitListener(ln net.Listener, name string) net.Listener {
-	refused := s.metrics.connsRefused.WithLabelValues(name)
-	return netutil.LimitListener(limitPerAddress(ln, s.connsPerAddr, refused.Inc), maxConnections)
+// from one source address; idle (may be nil) are its connections that
+// may be closed to make room.
+func (s *service) limitListener(ln net.Listener, name string, idle *idleConns) net.Listener {
+	return limitListener(ln, maxConnections, s.connsPerAddr, s.metrics.connsRefused.WithLabelValues(name).Inc, idle)
 }
 
 func resultKey(project, env string) string { return project + "\x00" + env }
@@ -260,8 +259,10 @@ func (s *service) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("http listener: %w", err)
 	}
-	ln = s.limitListener(ln, "http")
+	idle := newIdleConns()
+	ln = s.limitListener(ln, "http", idle)
 	srv := &http.Server{
+		ConnState:         idle.track,
 		Handler:           s.handler(),
 		ReadHeaderTimeout: s.http.readHeaderTimeout,
 		IdleTimeout:       s.http.idleTimeout,
@@ -292,7 +293,7 @@ func (s *service) run(ctx context.Context) error {
 			srv.Close()
 			return fmt.Errorf("ssh listener: %w", err)
 		}
-		sln = s.limitListener(sln, "ssh")
+		sln = s.limitListener(sln, "ssh", nil)
 		s.logger.Info("serving", "ssh", sln.Addr().String())
 		bg.Go(func() {
 			if err := sshSrv.Serve(sln); err != nil && !errors.Is(err, gitssh.ErrServerClosed) {
