@@ -540,3 +540,65 @@ func TestAttackIdleKeepAlivesManyAddresses(t *testing.T) {
 	t.Logf("figures: attack 1 from 20 addresses: %d of 1200 idle connections answered, legit clone http %v (unattacked %v) ssh %v (unattacked %v), peak RSS %d MiB",
 		len(conns), got["http"].Round(time.Millisecond), e.base["http"].Round(time.Millisecond), got["ssh"].Round(time.Millisecond), e.base["ssh"].Round(time.Millisecond), peak)
 }
+
+// Headers: 64 connections that trickle a request's headers a byte at a
+// time are closed after the header timeout however much they send, and a
+// request with 100 KB of headers is refused (431) without being read on.
+func TestAttackSlowAndHugeHeaders(t *testing.T) {
+	const headerTimeout = 2 * time.Second
+	e := startAttackEnv(t, gateSetup{httpExtra: "  readHeaderTimeout: 2s\n"}, nil)
+	addr := strings.TrimPrefix(e.url, "http://")
+	var conns []net.Conn
+	for i := 0; i < 64; i++ {
+		c, err := dialAttacker(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	defer closeAll(conns)
+	start := time.Now()
+	stop := make(chan struct{})
+	trickled := make(chan struct{})
+	go func() {
+		defer close(trickled)
+		line := "GET /healthz HTTP/1.1\r\nX-Slow: " + strings.Repeat("a", 1000)
+		for i := 0; ; i++ {
+			for _, c := range conns {
+				c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+				c.Write([]byte{line[i%len(line)]})
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	got := e.legitClonesOK(t, 3*time.Second)
+	time.Sleep(time.Until(start.Add(headerTimeout + 2*time.Second)))
+	close(stop)
+	<-trickled
+	left := stillOpen(conns)
+	if left != 0 {
+		t.Errorf("%d of 64 trickling connections still open %v after connecting, header timeout %v", left, time.Since(start).Round(100*time.Millisecond), headerTimeout)
+	}
+
+	c, err := dialAttacker(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	go fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: gate\r\nX-Big: %s\r\n\r\n", strings.Repeat("b", 100_000))
+	code := 0
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+		code = resp.StatusCode
+	}
+	if code != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("100 KB of headers: %d, want 431", code)
+	}
+	peak := e.memoryOK(t)
+	t.Logf("figures: headers: 64 trickling connections, %d open after the header timeout; 100 KB headers answered %d; legit clone http %v (unattacked %v) ssh %v (unattacked %v), peak RSS %d MiB",
+		left, code, got["http"].Round(time.Millisecond), e.base["http"].Round(time.Millisecond), got["ssh"].Round(time.Millisecond), e.base["ssh"].Round(time.Millisecond), peak)
+}
