@@ -98,6 +98,7 @@ func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSe
 	}
 	writeGateConfig(t, dir, addr, gateSetup{
 		gerritURL: sim.url, username: "gate", password: sim.password, policy: twoProjectPolicy,
+		webhookSecret: setup.webhookSecret,
 		extra:     fmt.Sprintf("ssh:\n  listen: %s\n  hostKeyFiles: [./host_key]\naccess: ./access.yaml\n", sshAddr) + setup.extra,
 		httpExtra: setup.httpExtra,
 	})
@@ -105,7 +106,7 @@ func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSe
 	block, _ := ssh.MarshalPrivateKey(hostPriv, "host")
 	os.WriteFile(filepath.Join(dir, "host_key"), pem.EncodeToMemory(block), 0o600)
 	hostPub, _ := ssh.NewPublicKey(hostPriv.Public())
-	g := &gateProc{t: t, dir: dir, url: "http://" + addr}
+	g := &gateProc{t: t, dir: dir, url: "http://" + addr, hook: setup.webhookSecret}
 	g.start()
 	t.Cleanup(g.stop)
 	return &accessGate{gateProc: g, sshAddr: sshAddr, accessFile: accessFile,
