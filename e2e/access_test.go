@@ -99,8 +99,8 @@ func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSe
 	writeGateConfig(t, dir, addr, gateSetup{
 		gerritURL: sim.url, username: "gate", password: sim.password, policy: twoProjectPolicy,
 		webhookSecret: setup.webhookSecret,
-		extra:     fmt.Sprintf("ssh:\n  listen: %s\n  hostKeyFiles: [./host_key]\naccess: ./access.yaml\n", sshAddr) + setup.extra,
-		httpExtra: setup.httpExtra,
+		extra:         fmt.Sprintf("ssh:\n  listen: %s\n  hostKeyFiles: [./host_key]\naccess: ./access.yaml\n", sshAddr) + setup.extra,
+		httpExtra:     setup.httpExtra,
 	})
 	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
 	block, _ := ssh.MarshalPrivateKey(hostPriv, "host")

@@ -602,3 +602,35 @@ func TestAttackSlowAndHugeHeaders(t *testing.T) {
 	t.Logf("figures: headers: 64 trickling connections, %d open after the header timeout; 100 KB headers answered %d; legit clone http %v (unattacked %v) ssh %v (unattacked %v), peak RSS %d MiB",
 		left, code, got["http"].Round(time.Millisecond), e.base["http"].Round(time.Millisecond), got["ssh"].Round(time.Millisecond), e.base["ssh"].Round(time.Millisecond), peak)
 }
+
+// The stall timeout bounds each write, not the connection: a keep-alive
+// connection that was sent a pack can serve another request after longer
+// than the stall timeout.
+func TestStallTimeoutSparesKeepAlive(t *testing.T) {
+	e := startAttackEnv(t, gateSetup{httpExtra: "  stallTimeout: 1s\n"}, nil)
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	want := fmt.Sprintf("%04x", len("want "+e.sha+"\n")+4) + "want " + e.sha + "\n" + "0000" + "0009done\n"
+	for i, req := range []string{
+		fmt.Sprintf("POST /%s.git/git-upload-pack HTTP/1.1\r\nHost: gate\r\nAuthorization: Bearer %s\r\nContent-Type: application/x-git-upload-pack-request\r\nContent-Length: %d\r\n\r\n%s", project, e.flux.token, len(want), want),
+		"GET /healthz HTTP/1.1\r\nHost: gate\r\n\r\n",
+	} {
+		if i > 0 {
+			time.Sleep(1500 * time.Millisecond)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, req)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d on the kept-alive connection: %v", i+1, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || err != nil {
+			t.Fatalf("request %d: %d %v %.60q", i+1, resp.StatusCode, err, body)
+		}
+	}
+}

@@ -28,7 +28,11 @@ func TestKill9LeavesServedReposConsistent(t *testing.T) {
 		sha    string
 	}
 	var pending []change // unapproved, to approve in the next round
-	for round := 0; round < 10; round++ {
+	rounds := 10         // GERRITGATE_E2E_KILLS=100 for the figure in docs/reliability.md
+	if n, err := strconv.Atoi(os.Getenv("GERRITGATE_E2E_KILLS")); err == nil && n > 0 {
+		rounds = n
+	}
+	for round := 0; round < rounds; round++ {
 		for _, ch := range pending {
 			sim.approve(ch.number)
 			passed[ch.sha] = true

@@ -226,10 +226,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req, code, msg := h.readRequest(w, r, peer.Addr)
 		defer req.free()
 		if code != 0 {
+			o := "bad_request"
 			if code == http.StatusServiceUnavailable {
 				h.busy(w)
+				o = "busy"
 			}
-			fail(code, "bad_request", msg)
+			fail(code, o, msg)
 			return
 		}
 		release, ok := slot()
