@@ -634,3 +634,32 @@ func TestStallTimeoutSparesKeepAlive(t *testing.T) {
 		}
 	}
 }
+
+// Stalled bodies on the API: 32 POSTs to /api/v1/hooks/gerrit declaring
+// 100 KB and stalling. net/http would read an unread body after the
+// handler without end; the whole request must arrive within the body
+// timeout, so the connections are closed.
+func TestAttackStalledAPIBodies(t *testing.T) {
+	const bodyTimeout = 2 * time.Second
+	e := startAttackEnv(t, gateSetup{httpExtra: "  bodyTimeout: 2s\n"}, nil)
+	addr := strings.TrimPrefix(e.url, "http://")
+	var conns []net.Conn
+	for i := 0; i < 32; i++ {
+		c, err := dialAttacker(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "POST /api/v1/hooks/gerrit HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"type\":")
+		conns = append(conns, c)
+	}
+	defer closeAll(conns)
+	start := time.Now()
+	got := e.legitClonesOK(t, 3*time.Second)
+	time.Sleep(time.Until(start.Add(bodyTimeout + 2*time.Second)))
+	left := stillOpen(conns)
+	if left != 0 {
+		t.Errorf("%d of 32 stalled API requests still open %v in, body timeout %v", left, time.Since(start).Round(100*time.Millisecond), bodyTimeout)
+	}
+	t.Logf("figures: stalled API bodies: %d of 32 open after the body timeout, legit clone http %v (unattacked %v) ssh %v (unattacked %v)",
+		left, got["http"].Round(time.Millisecond), e.base["http"].Round(time.Millisecond), got["ssh"].Round(time.Millisecond), e.base["ssh"].Round(time.Millisecond))
+}

@@ -117,13 +117,11 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	hook := &webhook{limit: newAddrRate(10, 200*time.Millisecond)} // nudged polls are 200ms apart anyway
+	var hookSecret string
 	if cfg.HTTP.WebhookSecretFile != "" {
-		secret, err := readSecret(cfg.HTTP.WebhookSecretFile)
-		if err != nil {
+		if hookSecret, err = readSecret(cfg.HTTP.WebhookSecretFile); err != nil {
 			return nil, fmt.Errorf("http.webhookSecretFile: %w", err)
 		}
-		hook.secret = []byte(secret)
 	}
 	client, err := gerritClient(cfg, password, logger)
 	if err != nil {
@@ -161,7 +159,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		clones:       githttp.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
 		http:         cfg.HTTP,
 		connsPerAddr: cfg.MaxConnectionsPerAddress,
-		webhook:      hook,
+		webhook:      newWebhook([]byte(hookSecret)),
 		poll:         cfg.Poll,
 		listen:       cfg.HTTP.Listen,
 		policyFile:   cfg.Policy,

@@ -22,11 +22,20 @@ import (
 type webhook struct {
 	secret []byte // empty: nudges are refused
 	limit  *addrRate
+	signed chan struct{} // bodies being read for their HMAC
 }
 
-// maxNudgeBody bounds what is read of a nudge's body (for its HMAC);
+func newWebhook(secret []byte) *webhook {
+	return &webhook{secret: secret, limit: newAddrRate(10, 200*time.Millisecond), signed: make(chan struct{}, maxSignedReads)}
+}
+
+// maxNudgeBody bounds what is read of a nudge's body (for its HMAC), and
+// maxSignedReads how many are read at once, so nudges hold at most 1 MiB:
 // Gerrit's events are a few KB.
-const maxNudgeBody = 1 << 20
+const (
+	maxNudgeBody   = 256 << 10
+	maxSignedReads = 4
+)
 
 // authorized reports whether a nudge carries the secret, in one of the
 // forms senders can produce:
@@ -35,26 +44,45 @@ const maxNudgeBody = 1 << 20
 //   - Authorization: Bearer <secret>;
 //   - X-Signature or X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the
 //     body keyed by the secret>, as Flux and GitHub-style relays sign.
-func (h *webhook) authorized(r *http.Request, body []byte) bool {
+//
+// It returns 0 when the nudge may go on, else the status to answer with.
+// Only a signed nudge's body is read (bounded, a few at a time).
+func (h *webhook) authorize(w http.ResponseWriter, r *http.Request) int {
 	if len(h.secret) == 0 {
-		return false
+		return http.StatusForbidden
+	}
+	verdict := func(ok bool) int {
+		if ok {
+			return 0
+		}
+		return http.StatusUnauthorized
 	}
 	equal := func(got string) bool { return subtle.ConstantTimeCompare([]byte(got), h.secret) == 1 }
 	if p := r.PathValue("secret"); p != "" {
-		return equal(p)
+		return verdict(equal(p))
 	}
 	if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		return equal(strings.TrimSpace(token))
+		return verdict(equal(strings.TrimSpace(token)))
 	}
 	for _, name := range []string{"X-Signature", "X-Hub-Signature-256"} {
 		if sig, ok := strings.CutPrefix(r.Header.Get(name), "sha256="); ok {
+			select {
+			case h.signed <- struct{}{}:
+				defer func() { <-h.signed }()
+			default:
+				return http.StatusServiceUnavailable
+			}
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxNudgeBody))
+			if err != nil {
+				return http.StatusBadRequest
+			}
 			got, err := hex.DecodeString(sig)
 			mac := hmac.New(sha256.New, h.secret)
 			mac.Write(body)
-			return err == nil && hmac.Equal(got, mac.Sum(nil))
+			return verdict(err == nil && hmac.Equal(got, mac.Sum(nil)))
 		}
 	}
-	return false
+	return http.StatusUnauthorized
 }
 
 // serveNudge answers POST /api/v1/hooks/gerrit[/<secret>], where Gerrit's
@@ -70,16 +98,19 @@ func (s *service) serveNudge(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many nudges from this address", http.StatusTooManyRequests)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxNudgeBody))
-	if err != nil {
-		http.Error(w, "nudge body too large or unreadable", http.StatusBadRequest)
-		return
-	}
-	if len(s.webhook.secret) == 0 {
+	switch s.webhook.authorize(w, r) {
+	case 0:
+	case http.StatusForbidden:
 		http.Error(w, "nudges are off: set http.webhookSecretFile", http.StatusForbidden)
 		return
-	}
-	if !s.webhook.authorized(r, body) {
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many signed nudges being read", http.StatusServiceUnavailable)
+		return
+	case http.StatusBadRequest:
+		http.Error(w, "nudge body too large or unreadable", http.StatusBadRequest)
+		return
+	default:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gerritgate webhook"`)
 		http.Error(w, "webhook secret required", http.StatusUnauthorized)
 		return

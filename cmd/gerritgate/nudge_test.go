@@ -39,7 +39,7 @@ func TestNudgeAuth(t *testing.T) {
 		{"no credentials", "/api/v1/hooks/gerrit", nil, 401},
 	}
 	for _, tt := range tests {
-		s := &service{metrics: newMetrics(), nudge: make(chan struct{}, 1), webhook: &webhook{secret: []byte(secret), limit: newAddrRate(100, time.Second)}}
+		s := &service{metrics: newMetrics(), nudge: make(chan struct{}, 1), webhook: newWebhook([]byte(secret))}
 		h := s.handler()
 		r := httptest.NewRequest("POST", tt.path, strings.NewReader(body))
 		for k, v := range tt.header {
@@ -56,7 +56,7 @@ func TestNudgeAuth(t *testing.T) {
 	}
 
 	// Without a secret configured, nothing nudges.
-	s := &service{metrics: newMetrics(), nudge: make(chan struct{}, 1), webhook: &webhook{limit: newAddrRate(100, time.Second)}}
+	s := &service{metrics: newMetrics(), nudge: make(chan struct{}, 1), webhook: newWebhook(nil)}
 	for _, r := range []*http.Request{
 		httptest.NewRequest("POST", "/api/v1/hooks/gerrit", strings.NewReader(body)),
 		httptest.NewRequest("POST", "/api/v1/hooks/gerrit/x", strings.NewReader(body)),
@@ -105,5 +105,29 @@ func TestAddrRate(t *testing.T) {
 	}
 	if len(l.buckets) > maxAddrs {
 		t.Errorf("%d buckets, bound %d", len(l.buckets), maxAddrs)
+	}
+}
+
+// Signed nudges are read a few at a time: past that, 503 before reading.
+func TestSignedNudgeReadsBounded(t *testing.T) {
+	h := newWebhook([]byte("k"))
+	for i := 0; i < maxSignedReads; i++ {
+		h.signed <- struct{}{}
+	}
+	r := httptest.NewRequest("POST", "/api/v1/hooks/gerrit", strings.NewReader("{}"))
+	r.Header.Set("X-Signature", sign("k", "{}"))
+	if got := h.authorize(httptest.NewRecorder(), r); got != http.StatusServiceUnavailable {
+		t.Errorf("with every read slot taken: %d, want 503", got)
+	}
+	<-h.signed
+	r = httptest.NewRequest("POST", "/api/v1/hooks/gerrit", strings.NewReader("{}"))
+	r.Header.Set("X-Signature", sign("k", "{}"))
+	if got := h.authorize(httptest.NewRecorder(), r); got != 0 {
+		t.Errorf("with a slot free: %d, want 0", got)
+	}
+	big := httptest.NewRequest("POST", "/api/v1/hooks/gerrit", strings.NewReader(strings.Repeat("x", maxNudgeBody+1)))
+	big.Header.Set("X-Signature", sign("k", strings.Repeat("x", maxNudgeBody+1)))
+	if got := h.authorize(httptest.NewRecorder(), big); got != http.StatusBadRequest {
+		t.Errorf("body over the bound: %d, want 400", got)
 	}
 }

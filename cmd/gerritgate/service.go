@@ -425,6 +425,11 @@ func (s *service) handler() http.Handler {
 			git.ServeHTTP(w, r)
 			return
 		}
+		// The whole request, body included, within the body timeout:
+		// net/http reads an unread body after the handler, without end.
+		if s.http.bodyTimeout > 0 {
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.http.bodyTimeout))
+		}
 		api.ServeHTTP(w, r)
 	})
 }
