@@ -210,6 +210,23 @@ func stillOpen(conns []net.Conn) int {
 	return n
 }
 
+// attackerConns opens n connections to addr from the attacker's address
+// and sends first on each.
+func attackerConns(t *testing.T, addr string, n int, first string) []net.Conn {
+	t.Helper()
+	var conns []net.Conn
+	for i := 0; i < n; i++ {
+		c, err := dialAttacker(addr)
+		if err != nil {
+			closeAll(conns)
+			t.Fatal(err)
+		}
+		io.WriteString(c, first)
+		conns = append(conns, c)
+	}
+	return conns
+}
+
 func closeAll(conns []net.Conn) {
 	for _, c := range conns {
 		c.Close()
@@ -548,14 +565,7 @@ func TestAttackSlowAndHugeHeaders(t *testing.T) {
 	const headerTimeout = 2 * time.Second
 	e := startAttackEnv(t, gateSetup{httpExtra: "  readHeaderTimeout: 2s\n"}, nil)
 	addr := strings.TrimPrefix(e.url, "http://")
-	var conns []net.Conn
-	for i := 0; i < 64; i++ {
-		c, err := dialAttacker(addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-	}
+	conns := attackerConns(t, addr, 64, "")
 	defer closeAll(conns)
 	start := time.Now()
 	stop := make(chan struct{})
@@ -642,16 +652,8 @@ func TestStallTimeoutSparesKeepAlive(t *testing.T) {
 func TestAttackStalledAPIBodies(t *testing.T) {
 	const bodyTimeout = 2 * time.Second
 	e := startAttackEnv(t, gateSetup{httpExtra: "  bodyTimeout: 2s\n"}, nil)
-	addr := strings.TrimPrefix(e.url, "http://")
-	var conns []net.Conn
-	for i := 0; i < 32; i++ {
-		c, err := dialAttacker(addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(c, "POST /api/v1/hooks/gerrit HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"type\":")
-		conns = append(conns, c)
-	}
+	conns := attackerConns(t, strings.TrimPrefix(e.url, "http://"), 32,
+		"POST /api/v1/hooks/gerrit HTTP/1.1\r\nHost: gate\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"type\":")
 	defer closeAll(conns)
 	start := time.Now()
 	got := e.legitClonesOK(t, 3*time.Second)
