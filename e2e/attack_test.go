@@ -478,6 +478,7 @@ func TestAttackSlowReaders(t *testing.T) {
 	want := fmt.Sprintf("%04x", len("want "+e.sha+" side-band-64k\n")+4) + "want " + e.sha + " side-band-64k\n" + "0000" + "0009done\n"
 	var conns []net.Conn
 	refused := 0
+	start := time.Now()
 	for i := 0; i < 32; i++ {
 		c, err := e.postFromAttacker("", len(want), []byte(want))
 		if err != nil {
@@ -500,10 +501,9 @@ func TestAttackSlowReaders(t *testing.T) {
 	if !baselineRun() && (held < 1 || held > 8) {
 		t.Errorf("%d clone slots held by one reader, want between 1 and maxClonesPerReader (8)", held)
 	}
-	start := time.Now()
 	waitFor(t, stall+10*time.Second, "the stalled clones to be cut off", func() bool { return e.clonesInProgress(t) <= 0 })
 	peak := e.memoryOK(t)
-	t.Logf("figures: slow readers: 32 clones of %d MiB not read, %d slots held, %d refused at once (503), slots free %v after, legit clone http %v (unattacked %v) ssh %v (unattacked %v), peak RSS %d MiB",
+	t.Logf("figures: slow readers: 32 clones of %d MiB not read, %d slots held, %d refused at once (503), slots free %v after the attack began, legit clone http %v (unattacked %v) ssh %v (unattacked %v), peak RSS %d MiB",
 		32, held, refused, time.Since(start).Round(100*time.Millisecond), got["http"].Round(time.Millisecond), e.base["http"].Round(time.Millisecond), got["ssh"].Round(time.Millisecond), e.base["ssh"].Round(time.Millisecond), peak)
 }
 
