@@ -21,7 +21,7 @@ func TestClonesDuringAdvances(t *testing.T) {
 	}
 	sim := newSim(t, "MERGE_IF_NECESSARY")
 	flux := newReader(t, "flux")
-	g := startAccessGateWith(t, sim, "readers:\n"+flux.entry(`"platform/fleet"`, ""), gateSetup{webhookSecret: "hook-" + randomHex(t)})
+	g := startAccessGateWith(t, sim, "readers:\n"+flux.entry(`"platform/fleet"`, ""), gateSetup{webhookSecret: "hook-" + randomHex(t, 16)})
 	var mu sync.Mutex
 	passed := map[string]bool{sim.head(): true}
 	g.waitDeployedAs(flux, project, sim.head())

@@ -18,7 +18,7 @@ func TestKill9LeavesServedReposConsistent(t *testing.T) {
 		t.Skip("slow: kills and restarts the binary several times")
 	}
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, webhookSecret: "hook-" + randomHex(t)})
+	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, webhookSecret: "hook-" + randomHex(t, 16)})
 	g.waitDeployed(project, "prod", sim.head())
 	passed := map[string]bool{sim.head(): true}
 	rng := rand.New(rand.NewPCG(1, 2)) // fixed seed: the same kill points each run

@@ -20,7 +20,7 @@ import (
 // poll at once: with an hourly schedule, the merge is deployed anyway.
 func TestNudgePollsAtOnce(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, poll: "@every 1h", webhookSecret: "hook-" + randomHex(t)})
+	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, poll: "@every 1h", webhookSecret: "hook-" + randomHex(t, 16)})
 	g.waitDeployed(project, "prod", sim.head()) // the first poll runs at start
 	a := sim.mergeApproved("A")
 	time.Sleep(1500 * time.Millisecond)
@@ -55,8 +55,10 @@ func (g *gateProc) postNudge(path, authorization string) int {
 	return resp.StatusCode
 }
 
-func randomHex(t testing.TB) string {
-	b := make([]byte, 16)
+// randomHex returns n random bytes as hex.
+func randomHex(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +70,7 @@ func randomHex(t testing.TB) string {
 // the path (all Gerrit's webhooks plugin can send) works.
 func TestNudgeNeedsSecretAndIsRateLimited(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, poll: "@every 1h", webhookSecret: "hook-" + randomHex(t)})
+	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, poll: "@every 1h", webhookSecret: "hook-" + randomHex(t, 16)})
 	g.waitDeployed(project, "prod", sim.head())
 	a := sim.mergeApproved("A")
 	for _, auth := range []string{"", "Bearer wrong", "Basic " + base64.StdEncoding.EncodeToString([]byte("x:"+g.hook))} {
@@ -105,7 +107,7 @@ func TestNudgeNeedsSecretAndIsRateLimited(t *testing.T) {
 //	go test ./e2e -run '^$' -bench MergeToDeployNudged -benchtime 20x
 func BenchmarkMergeToDeployNudged(b *testing.B) {
 	sim := newSim(b, "MERGE_IF_NECESSARY")
-	g := startGate(b, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, poll: "@every 1h", webhookSecret: "hook-" + randomHex(b)})
+	g := startGate(b, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, poll: "@every 1h", webhookSecret: "hook-" + randomHex(b, 16)})
 	g.waitDeployed(project, "prod", sim.head())
 	var total, worst time.Duration
 	b.ResetTimer()
