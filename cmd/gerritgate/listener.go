@@ -148,3 +148,33 @@ func (c *addrConn) Close() error {
 	c.once.Do(c.release)
 	return err
 }
+
+// stallWrites bounds every write on ln's connections: a write whose bytes
+// the client does not take within d fails, and the server closes the
+// connection, whatever the handler (status page, API, git) was sending.
+func stallWrites(ln net.Listener, d time.Duration) net.Listener {
+	return &stallListener{Listener: ln, d: d}
+}
+
+type stallListener struct {
+	net.Listener
+	d time.Duration
+}
+
+func (l *stallListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &stallConn{Conn: c, d: l.d}, nil
+}
+
+type stallConn struct {
+	net.Conn
+	d time.Duration
+}
+
+func (c *stallConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.d))
+	return c.Conn.Write(p)
+}

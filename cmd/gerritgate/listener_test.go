@@ -127,3 +127,44 @@ func TestFullListenerReclaimsIdle(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// A write the client takes nothing of fails after the stall timeout; one
+// it reads goes through however long the whole takes.
+func TestStallWrites(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := stallWrites(raw, 300*time.Millisecond)
+	defer ln.Close()
+	dialFrom(t, "127.0.0.1", raw.Addr().String()) // reads nothing
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	start := time.Now()
+	_, err = server.Write(make([]byte, 64<<20)) // more than any socket buffer
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("write to a client that reads nothing: %v after %v, want a timeout after 300ms", err, time.Since(start))
+	}
+	// A slow but steady reader is not cut off.
+	server2Ln := stallWrites(raw, time.Second)
+	client2 := dialFrom(t, "127.0.0.1", raw.Addr().String())
+	server2, _ := server2Ln.Accept()
+	defer server2.Close()
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			time.Sleep(5 * time.Millisecond)
+			if _, err := client2.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	for i := 0; i < 20; i++ {
+		if _, err := server2.Write(make([]byte, 256<<10)); err != nil {
+			t.Fatalf("write %d to a reading client: %v", i, err)
+		}
+	}
+}

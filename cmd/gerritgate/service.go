@@ -260,7 +260,7 @@ func (s *service) run(ctx context.Context) error {
 		return fmt.Errorf("http listener: %w", err)
 	}
 	idle := newIdleConns()
-	ln = s.limitListener(ln, "http", idle)
+	ln = stallWrites(s.limitListener(ln, "http", idle), s.http.stallTimeout)
 	srv := &http.Server{
 		ConnState:         idle.track,
 		Handler:           s.handler(),
