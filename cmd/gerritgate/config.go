@@ -89,7 +89,7 @@ type HTTPConfig struct {
 	// MaxRequestBodyKiB bounds one upload-pack request after
 	// decompression (default 4096); MaxBufferedKiB bounds the request
 	// bodies held in memory at once, all requests together (default
-	// 65536), a quarter of it for one source address.
+	// 65536), a quarter of it for one reader and for one source address.
 	MaxRequestBodyKiB int `yaml:"maxRequestBodyKiB"`
 	MaxBufferedKiB    int `yaml:"maxBufferedKiB"`
 	// WebhookSecretFile holds the shared secret nudges must carry

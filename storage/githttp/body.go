@@ -10,50 +10,58 @@ import (
 	"sync"
 )
 
-// Budget bounds the request bodies held in memory at once, all requests
-// together and those from one source address: with it, what the HTTP
-// front end buffers is bounded by design, whatever many clients send at
-// once. A nil *Budget bounds nothing (one request's own bound still holds).
+// Budget bounds the request bodies held in memory at once: all requests
+// together, those of one reader and those from one source address. With
+// it, what the HTTP front end buffers is bounded by design, whatever many
+// clients send at once, and one reader or address cannot take the room
+// every other client needs. A nil *Budget bounds nothing (one request's
+// own bound still holds).
 type Budget struct {
-	total, perAddr int64
+	total, share int64
 
-	mu     sync.Mutex
-	used   int64
-	byAddr map[netip.Addr]int64
+	mu       sync.Mutex
+	used     int64
+	byAddr   map[netip.Addr]int64
+	byReader map[string]int64
 }
 
-// NewBudget allows total bytes of request bodies at once, at most perAddr
-// of them for one source address (below 1 or above total: total).
-func NewBudget(total, perAddr int64) *Budget {
-	if perAddr < 1 || perAddr > total {
-		perAddr = total
+// NewBudget allows total bytes of request bodies at once, at most share
+// of them for one reader and for one source address (below 1 or above
+// total: total).
+func NewBudget(total, share int64) *Budget {
+	if share < 1 || share > total {
+		share = total
 	}
-	return &Budget{total: total, perAddr: perAddr, byAddr: map[netip.Addr]int64{}}
+	return &Budget{total: total, share: share, byAddr: map[netip.Addr]int64{}, byReader: map[string]int64{}}
 }
 
-func (b *Budget) reserve(a netip.Addr, n int64) bool {
+func (b *Budget) reserve(p Peer, n int64) bool {
 	if b == nil {
 		return true
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.used+n > b.total || b.byAddr[a]+n > b.perAddr {
+	if b.used+n > b.total || b.byAddr[p.Addr]+n > b.share || b.byReader[p.Reader]+n > b.share {
 		return false
 	}
 	b.used += n
-	b.byAddr[a] += n
+	b.byAddr[p.Addr] += n
+	b.byReader[p.Reader] += n
 	return true
 }
 
-func (b *Budget) release(a netip.Addr, n int64) {
+func (b *Budget) release(p Peer, n int64) {
 	if b == nil || n == 0 {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.used -= n
-	if b.byAddr[a] -= n; b.byAddr[a] <= 0 {
-		delete(b.byAddr, a)
+	if b.byAddr[p.Addr] -= n; b.byAddr[p.Addr] <= 0 {
+		delete(b.byAddr, p.Addr)
+	}
+	if b.byReader[p.Reader] -= n; b.byReader[p.Reader] <= 0 {
+		delete(b.byReader, p.Reader)
 	}
 }
 
@@ -82,17 +90,17 @@ type body struct {
 	chunks [][]byte
 	size   int64
 	budget *Budget
-	addr   netip.Addr
+	peer   Peer
 }
 
-// readBody reads r to the end into memory reserved from budget for addr,
+// readBody reads r to the end into memory reserved from budget for peer,
 // failing with errTooLarge past max bytes and errBusy when the budget has
 // no room. The caller must call free once the body is no longer needed
 // (also after an error).
-func readBody(r io.Reader, max int64, budget *Budget, addr netip.Addr) (*body, error) {
-	b := &body{budget: budget, addr: addr}
+func readBody(r io.Reader, max int64, budget *Budget, peer Peer) (*body, error) {
+	b := &body{budget: budget, peer: peer}
 	for {
-		if !budget.reserve(addr, chunkSize) {
+		if !budget.reserve(peer, chunkSize) {
 			return b, errBusy
 		}
 		buf := make([]byte, chunkSize)
@@ -122,7 +130,7 @@ func (b *body) reader() io.Reader {
 
 // free gives the body's memory back to the budget.
 func (b *body) free() {
-	b.budget.release(b.addr, int64(len(b.chunks))*chunkSize)
+	b.budget.release(b.peer, int64(len(b.chunks))*chunkSize)
 	b.chunks = nil
 }
 

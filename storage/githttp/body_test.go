@@ -41,11 +41,12 @@ func TestCheckPktLines(t *testing.T) {
 
 func TestReadBodyBudget(t *testing.T) {
 	a, b := netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.1")
+	evilA, evilB, flux := Peer{"evil", a}, Peer{"evil", b}, Peer{"flux", b}
 	budget := NewBudget(4*chunkSize, 2*chunkSize)
 
-	// A body of two chunks fits a's share and is returned whole.
+	// A body of two chunks fits the share and is returned whole.
 	data := bytes.Repeat([]byte("x"), chunkSize+10)
-	got, err := readBody(bytes.NewReader(data), 1<<20, budget, a)
+	got, err := readBody(bytes.NewReader(data), 1<<20, budget, evilA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,15 +56,18 @@ func TestReadBodyBudget(t *testing.T) {
 	if budget.InUse() != 2*chunkSize {
 		t.Errorf("in use %d, want %d", budget.InUse(), 2*chunkSize)
 	}
-	// a is at its share; b is not.
-	if more, err := readBody(strings.NewReader("x"), 1<<20, budget, a); err != errBusy {
-		t.Errorf("over a's share: %v, want errBusy", err)
-	} else {
-		more.free()
+	// evil is at its share from address a, and from another address too;
+	// flux is not.
+	for _, p := range []Peer{evilA, evilB, {"other", a}} {
+		if more, err := readBody(strings.NewReader("x"), 1<<20, budget, p); err != errBusy {
+			t.Errorf("%v over its reader's or address's share: %v, want errBusy", p, err)
+		} else {
+			more.free()
+		}
 	}
-	other, err := readBody(strings.NewReader("x"), 1<<20, budget, b)
+	other, err := readBody(strings.NewReader("x"), 1<<20, budget, flux)
 	if err != nil {
-		t.Errorf("b within its share: %v", err)
+		t.Errorf("flux within its share: %v", err)
 	}
 	got.free()
 	other.free()
@@ -71,7 +75,7 @@ func TestReadBodyBudget(t *testing.T) {
 		t.Errorf("after free: in use %d", budget.InUse())
 	}
 	// Past the per-request bound.
-	big, err := readBody(bytes.NewReader(data), chunkSize, budget, b)
+	big, err := readBody(bytes.NewReader(data), chunkSize, budget, flux)
 	if err != errTooLarge {
 		t.Errorf("over max: %v, want errTooLarge", err)
 	}

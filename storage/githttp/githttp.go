@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"regexp"
@@ -223,7 +222,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The whole request is read, bounded and checked before a clone
 		// slot is taken: a client that declares a body and stalls, or
 		// sends garbage, holds no slot and no git process.
-		req, code, msg := h.readRequest(w, r, peer.Addr)
+		req, code, msg := h.readRequest(w, r, peer)
 		defer req.free()
 		if code != 0 {
 			o := "bad_request"
@@ -261,12 +260,12 @@ func (h *Handler) busy(w http.ResponseWriter) { w.Header().Set("Retry-After", "5
 // readRequest reads an upload-pack request body within the body timeout,
 // decompressing it if need be, and checks its pkt-line framing. On
 // failure it returns the status and message to answer with.
-func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, addr netip.Addr) (*body, int, string) {
+func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, peer Peer) (*body, int, string) {
 	rc := http.NewResponseController(w)
 	if h.bodyTime > 0 {
 		rc.SetReadDeadline(time.Now().Add(h.bodyTime))
 	}
-	req, code, msg := h.decodeBody(w, r, addr)
+	req, code, msg := h.decodeBody(w, r, peer)
 	if code != 0 {
 		// Whatever of the body is left is not read (net/http would try,
 		// with no deadline): the connection closes after the answer.
@@ -278,7 +277,7 @@ func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, addr netip
 	return req, code, msg
 }
 
-func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, addr netip.Addr) (*body, int, string) {
+func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, peer Peer) (*body, int, string) {
 	in := io.Reader(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if r.Header.Get("Content-Encoding") == "gzip" {
 		zr, err := gzip.NewReader(in)
@@ -288,7 +287,7 @@ func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, addr netip.
 		defer zr.Close()
 		in = zr
 	}
-	req, err := readBody(in, h.maxBody, h.budget, addr)
+	req, err := readBody(in, h.maxBody, h.budget, peer)
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.Is(err, errBusy):
