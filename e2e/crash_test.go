@@ -18,7 +18,7 @@ func TestKill9LeavesServedReposConsistent(t *testing.T) {
 		t.Skip("slow: kills and restarts the binary several times")
 	}
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, webhookSecret: "hook-" + randomHex(t, 16)})
 	g.waitDeployed(project, "prod", sim.head())
 	passed := map[string]bool{sim.head(): true}
 	rng := rand.New(rand.NewPCG(1, 2)) // fixed seed: the same kill points each run
@@ -28,7 +28,11 @@ func TestKill9LeavesServedReposConsistent(t *testing.T) {
 		sha    string
 	}
 	var pending []change // unapproved, to approve in the next round
-	for round := 0; round < 10; round++ {
+	rounds := 10         // GERRITGATE_E2E_KILLS=100 for the figure in docs/reliability.md
+	if n, err := strconv.Atoi(os.Getenv("GERRITGATE_E2E_KILLS")); err == nil && n > 0 {
+		rounds = n
+	}
+	for round := 0; round < rounds; round++ {
 		for _, ch := range pending {
 			sim.approve(ch.number)
 			passed[ch.sha] = true

@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build gerritgate: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	if other := os.Getenv("GERRITGATE_E2E_BINARY"); other != "" {
+		binary = other // to measure an older build (see attack_test.go)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -88,6 +91,7 @@ type gateProc struct {
 	dir     string // holds config, policy, secrets, data
 	url     string // http://127.0.0.1:port
 	cmd     *exec.Cmd
+	hook    string // the webhook secret, if any
 	log     *syncBuffer
 	done    chan struct{}
 	exitErr error
@@ -101,6 +105,10 @@ type gateSetup struct {
 	password  string
 	policy    string
 	extra     string // more top-level config YAML
+	httpExtra string // more keys of the http section, indented two spaces
+	// webhookSecret, when set, is written to a file named as
+	// http.webhookSecretFile: nudges must carry it.
+	webhookSecret string
 	// sshKey and knownHosts, when set, are written to files and named
 	// as gerrit.sshKeyFile and gerrit.knownHostsFile (for an ssh gitURL).
 	sshKey     []byte
@@ -132,7 +140,13 @@ func writeGateConfig(t testing.TB, dir, addr string, s gateSetup) string {
 	if poll == "" {
 		poll = "@every 1s"
 	}
-	cfg := fmt.Sprintf("dataDir: ./data\npoll: %q\nhttp:\n  listen: %s\npolicy: ./policy.yaml\ngerrit:\n  url: %s\n", poll, addr, s.gerritURL)
+	httpExtra := s.httpExtra
+	if s.webhookSecret != "" {
+		registerSecret(s.webhookSecret)
+		must(os.WriteFile(filepath.Join(dir, "webhook-secret"), []byte(s.webhookSecret+"\n"), 0o600))
+		httpExtra += "  webhookSecretFile: ./webhook-secret\n"
+	}
+	cfg := fmt.Sprintf("dataDir: ./data\npoll: %q\nhttp:\n  listen: %s\n%spolicy: ./policy.yaml\ngerrit:\n  url: %s\n", poll, addr, httpExtra, s.gerritURL)
 	if s.gitURL != "" {
 		cfg += fmt.Sprintf("  gitURL: %s\n", s.gitURL)
 	}
@@ -160,7 +174,7 @@ func startGate(t testing.TB, s gateSetup) *gateProc {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	writeGateConfig(t, dir, addr, s)
-	g := &gateProc{t: t, dir: dir, url: "http://" + addr}
+	g := &gateProc{t: t, dir: dir, url: "http://" + addr, hook: s.webhookSecret}
 	g.start()
 	t.Cleanup(g.stop)
 	return g

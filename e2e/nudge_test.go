@@ -3,6 +3,8 @@ package e2e
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"net/http"
 	"strings"
@@ -18,7 +20,7 @@ import (
 // poll at once: with an hourly schedule, the merge is deployed anyway.
 func TestNudgePollsAtOnce(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, poll: "@every 1h"})
+	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, poll: "@every 1h", webhookSecret: "hook-" + randomHex(t, 16)})
 	g.waitDeployed(project, "prod", sim.head()) // the first poll runs at start
 	a := sim.mergeApproved("A")
 	time.Sleep(1500 * time.Millisecond)
@@ -31,14 +33,71 @@ func TestNudgePollsAtOnce(t *testing.T) {
 
 func (g *gateProc) nudge() {
 	g.t.Helper()
-	resp, err := http.Post(g.url+"/api/v1/hooks/gerrit", "application/json", strings.NewReader(`{"type":"change-merged"}`))
+	if code := g.postNudge("/api/v1/hooks/gerrit", "Bearer "+g.hook); code != http.StatusAccepted {
+		g.t.Fatalf("nudge: %d", code)
+	}
+}
+
+// postNudge posts an event to path with an Authorization header (if not
+// empty) and returns the status.
+func (g *gateProc) postNudge(path, authorization string) int {
+	g.t.Helper()
+	req, _ := http.NewRequest("POST", g.url+path, strings.NewReader(`{"type":"change-merged"}`))
+	req.Header.Set("Content-Type", "application/json")
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		g.t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		g.t.Fatalf("nudge: %d", resp.StatusCode)
+	return resp.StatusCode
+}
+
+// randomHex returns n random bytes as hex.
+func randomHex(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
 	}
+	return hex.EncodeToString(b)
+}
+
+// Attack 7: a nudge without the webhook secret is refused and polls
+// nothing; one source gets a few nudges a second at most; the secret in
+// the path (all Gerrit's webhooks plugin can send) works.
+func TestNudgeNeedsSecretAndIsRateLimited(t *testing.T) {
+	sim := newSim(t, "MERGE_IF_NECESSARY")
+	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, poll: "@every 1h", webhookSecret: "hook-" + randomHex(t, 16)})
+	g.waitDeployed(project, "prod", sim.head())
+	a := sim.mergeApproved("A")
+	for _, auth := range []string{"", "Bearer wrong", "Basic " + base64.StdEncoding.EncodeToString([]byte("x:"+g.hook))} {
+		if code := g.postNudge("/api/v1/hooks/gerrit", auth); code != http.StatusUnauthorized {
+			t.Errorf("nudge with Authorization %.12q...: %d, want 401", auth, code)
+		}
+	}
+	if code := g.postNudge("/api/v1/hooks/gerrit/wrong", ""); code != http.StatusUnauthorized {
+		t.Errorf("nudge with a wrong secret in the path: %d, want 401", code)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got := g.deployed(project, "prod"); got == a {
+		t.Fatal("unauthenticated nudges made the gate poll")
+	}
+	// Past the burst the same source is told to slow down, secret or not.
+	limited := false
+	for i := 0; i < 20 && !limited; i++ {
+		limited = g.postNudge("/api/v1/hooks/gerrit", "Bearer wrong") == http.StatusTooManyRequests
+	}
+	if !limited {
+		t.Error("20 nudges at once from one source were never answered 429")
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if code := g.postNudge("/api/v1/hooks/gerrit/"+g.hook, ""); code != http.StatusAccepted {
+		t.Fatalf("nudge with the secret in the path: %d, want 202", code)
+	}
+	g.waitDeployed(project, "prod", a)
 }
 
 // BenchmarkMergeToDeployNudged is BenchmarkMergeToDeploy with a nudge
@@ -48,7 +107,7 @@ func (g *gateProc) nudge() {
 //	go test ./e2e -run '^$' -bench MergeToDeployNudged -benchtime 20x
 func BenchmarkMergeToDeployNudged(b *testing.B) {
 	sim := newSim(b, "MERGE_IF_NECESSARY")
-	g := startGate(b, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, poll: "@every 1h"})
+	g := startGate(b, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, poll: "@every 1h", webhookSecret: "hook-" + randomHex(b, 16)})
 	g.waitDeployed(project, "prod", sim.head())
 	var total, worst time.Duration
 	b.ResetTimer()

@@ -11,9 +11,7 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -163,16 +161,6 @@ func (r *realGerrit) must(user, method, path string, in, out any) {
 	if err := r.call(user, method, path, in, out); err != nil {
 		r.t.Fatal(err)
 	}
-}
-
-// randomHex returns n random bytes as hex.
-func randomHex(t *testing.T, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
 
 // createProject makes a fresh project e2e/<test>-<random> with a branch main

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"html/template"
-	"io"
 	"net/http"
 	"time"
 
@@ -44,17 +43,15 @@ func (s *service) visible(r *http.Request) []deploy.Result {
 	return out
 }
 
-// requireReader answers 401 unless the request carries a reader's token
-// (when there is an access file): for /metrics, whose labels name every
-// project.
-func (s *service) requireReader(next http.Handler) http.Handler {
+// requireMetrics answers 401 unless the request carries a metrics token
+// from the access file's metrics section (when there is an access file):
+// /metrics' labels name every project, so no reader's token opens it.
+func (s *service) requireMetrics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.access != nil {
-			if reader, _ := s.viewer(r); reader == access.Anonymous {
-				w.Header().Set("WWW-Authenticate", `Basic realm="gerritgate"`)
-				http.Error(w, "authentication required", http.StatusUnauthorized)
-				return
-			}
+		if s.access != nil && !access.NewHTTPAuth(s.access).Metrics(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gerritgate metrics"`)
+			http.Error(w, "metrics token required (access file: metrics.tokens)", http.StatusUnauthorized)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -118,15 +115,4 @@ code{font-size:.9em}.Advanced,.UpToDate,.Initialized,.Adopted{color:#176117}
 func (s *service) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	page.Execute(w, statusReply{Polls: s.polls.Load(), Environments: s.visible(r)})
-}
-
-// serveNudge answers POST /api/v1/hooks/gerrit, where Gerrit's webhooks
-// plugin (or anything watching stream-events) reports that something
-// changed: the gate polls at once instead of at the next tick. The body is
-// not trusted or even read for facts: every decision still comes from
-// Gerrit's REST API and git, so a nudge can only make the gate look sooner.
-func (s *service) serveNudge(w http.ResponseWriter, r *http.Request) {
-	io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
-	s.poke()
-	w.WriteHeader(http.StatusAccepted)
 }

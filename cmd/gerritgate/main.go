@@ -122,6 +122,12 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
+	var hookSecret string
+	if cfg.HTTP.WebhookSecretFile != "" {
+		if hookSecret, err = readSecret(cfg.HTTP.WebhookSecretFile); err != nil {
+			return nil, fmt.Errorf("http.webhookSecretFile: %w", err)
+		}
+	}
 	metrics := newMetrics()
 	client, err := gerritClient(cfg, password, logger, gerrit.WithObserver(metrics.gerritCall))
 	if err != nil {
@@ -156,7 +162,10 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		fetchTimeout: cfg.Gerrit.fetchTimeout,
 		hostKeys:     cfg.SSH.HostKeyFiles,
 		access:       readers,
-		clones:       githttp.NewLimiter(cfg.MaxConcurrentClones),
+		clones:       githttp.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
+		http:         cfg.HTTP,
+		connsPerAddr: cfg.MaxConnectionsPerAddress,
+		webhook:      newWebhook([]byte(hookSecret)),
 		poll:         cfg.Poll,
 		listen:       cfg.HTTP.Listen,
 		policyFile:   cfg.Policy,
@@ -178,6 +187,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		}
 	}
 	s.policy.Store(pc)
+	s.metrics.watchClones(s.clones)
 	if readers != nil {
 		s.metrics.watchAccess(readers)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
+	"github.com/gerritgate/gerritgate/storage/githttp"
 )
 
 // metrics is the service's own registry: no global collectors.
@@ -22,6 +23,7 @@ type metrics struct {
 	reloads      *prometheus.CounterVec
 	events       *prometheus.CounterVec
 	gerritCalls  *prometheus.CounterVec
+	connsRefused *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -52,8 +54,11 @@ func newMetrics() *metrics {
 		gerritCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_gerrit_requests_total", Help: "REST calls to Gerrit, by call and outcome (ok, not_found, unauthorized, conflict, client_error, server_error, bad_answer, network).",
 		}, []string{"op", "outcome"}),
+		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_connections_refused_total", Help: "Connections closed at once because their source address already held maxConnectionsPerAddress, by listener.",
+		}, []string{"listener"}),
 	}
-	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events, m.gerritCalls,
+	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events, m.gerritCalls, m.connsRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -82,6 +87,13 @@ func (m *metrics) watchAccess(w *access.Watcher) {
 
 // gerritCall counts one REST call to Gerrit (gerrit.WithObserver).
 func (m *metrics) gerritCall(op, outcome string) { m.gerritCalls.WithLabelValues(op, outcome).Inc() }
+
+// watchClones exposes how many clone slots are taken.
+func (m *metrics) watchClones(l *githttp.Limiter) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gerritgate_clones_in_progress", Help: "git upload-pack processes running now, HTTP and SSH together (bounded by maxConcurrentClones).",
+	}, func() float64 { return float64(l.InUse()) }))
+}
 
 func (m *metrics) observe(r deploy.Result) {
 	m.reconciles.WithLabelValues(r.Project, r.Env, string(r.Reason)).Inc()

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
-	"golang.org/x/net/netutil"
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
@@ -41,6 +40,9 @@ type service struct {
 	hostKeys     []string
 	access       *access.Watcher  // nil: anonymous HTTP, no SSH
 	clones       *githttp.Limiter // shared by the HTTP and SSH front ends
+	http         HTTPConfig       // timeouts and body bounds
+	connsPerAddr int              // open connections from one address, per listener
+	webhook      *webhook
 	policy       atomic.Pointer[gate.Config]
 	store        *storage.Store
 	mirror       *mirror.Mirror
@@ -77,6 +79,17 @@ func (s *service) poke() {
 // new ones wait in the kernel's backlog, so a flood of idle connections
 // cannot exhaust the process's file descriptors.
 const maxConnections = 1024
+
+// maxHeaderBytes bounds a request's headers: git, Flux and browsers send
+// a few hundred bytes.
+const maxHeaderBytes = 64 << 10
+
+// limitListener bounds a listener's open connections, all together and
+// from one source address; idle (may be nil) are its connections that
+// may be closed to make room.
+func (s *service) limitListener(ln net.Listener, name string, idle *idleConns) net.Listener {
+	return limitListener(ln, maxConnections, s.connsPerAddr, s.metrics.connsRefused.WithLabelValues(name).Inc, idle)
+}
 
 func resultKey(project, env string) string { return project + "\x00" + env }
 
@@ -284,8 +297,16 @@ func (s *service) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("http listener: %w", err)
 	}
-	ln = netutil.LimitListener(ln, maxConnections)
-	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	idle := newIdleConns()
+	ln = stallWrites(s.limitListener(ln, "http", idle), s.http.stallTimeout)
+	srv := &http.Server{
+		ConnState:         idle.track,
+		Handler:           s.handler(),
+		ReadHeaderTimeout: s.http.readHeaderTimeout,
+		IdleTimeout:       s.http.idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.logger.Info("serving", "http", "http://"+ln.Addr().String(), "poll", s.poll)
@@ -310,7 +331,7 @@ func (s *service) run(ctx context.Context) error {
 			srv.Close()
 			return fmt.Errorf("ssh listener: %w", err)
 		}
-		sln = netutil.LimitListener(sln, maxConnections)
+		sln = s.limitListener(sln, "ssh", nil)
 		s.logger.Info("serving", "ssh", sln.Addr().String())
 		bg.Go(func() {
 			if err := sshSrv.Serve(sln); err != nil && !errors.Is(err, gitssh.ErrServerClosed) {
@@ -408,6 +429,11 @@ func (s *service) handler() http.Handler {
 	opts := []githttp.Option{
 		githttp.WithLogger(s.logger),
 		githttp.WithLimiter(s.clones),
+		githttp.WithBodyTimeout(s.http.bodyTimeout),
+		githttp.WithStallTimeout(s.http.stallTimeout),
+		githttp.WithTimeout(s.http.uploadPackTimeout),
+		githttp.WithMaxRequestBody(int64(s.http.MaxRequestBodyKiB) << 10),
+		githttp.WithBudget(githttp.NewBudget(int64(s.http.MaxBufferedKiB)<<10, int64(s.http.MaxBufferedKiB)<<10/4)),
 		githttp.WithObserver(func(project, outcome string) {
 			s.metrics.gitRequests.WithLabelValues("http", outcome).Inc()
 		}),
@@ -427,14 +453,20 @@ func (s *service) handler() http.Handler {
 	})
 	api.HandleFunc("GET /api/v1/status", s.serveStatus)
 	api.HandleFunc("POST /api/v1/hooks/gerrit", s.serveNudge)
+	api.HandleFunc("POST /api/v1/hooks/gerrit/{secret}", s.serveNudge)
 	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}", s.serveEnvironment)
 	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}/pending", s.servePending)
-	api.Handle("GET /metrics", s.requireReader(s.metrics.handler()))
+	api.Handle("GET /metrics", s.requireMetrics(s.metrics.handler()))
 	api.HandleFunc("GET /{$}", s.servePage)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if githttp.IsGitPath(r.URL.Path) {
 			git.ServeHTTP(w, r)
 			return
+		}
+		// The whole request, body included, within the body timeout:
+		// net/http reads an unread body after the handler, without end.
+		if s.http.bodyTimeout > 0 {
+			http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.http.bodyTimeout))
 		}
 		api.ServeHTTP(w, r)
 	})

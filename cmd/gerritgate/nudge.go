@@ -1,0 +1,175 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gerritgate/gerritgate/storage/githttp"
+)
+
+// webhook authenticates nudges (POST /api/v1/hooks/gerrit) with a shared
+// secret and rate-limits them per source address. A nudge can only make
+// the gate poll sooner, but unbounded nudges make it poll Gerrit without
+// end, so they need the secret too.
+type webhook struct {
+	secret []byte // empty: nudges are refused
+	limit  *addrRate
+	signed chan struct{} // bodies being read for their HMAC
+}
+
+func newWebhook(secret []byte) *webhook {
+	return &webhook{secret: secret, limit: newAddrRate(10, 200*time.Millisecond), signed: make(chan struct{}, maxSignedReads)}
+}
+
+// maxNudgeBody bounds what is read of a nudge's body (for its HMAC), and
+// maxSignedReads how many are read at once, so nudges hold at most 1 MiB:
+// Gerrit's events are a few KB.
+const (
+	maxNudgeBody   = 256 << 10
+	maxSignedReads = 4
+)
+
+// authorized reports whether a nudge carries the secret, in one of the
+// forms senders can produce:
+//   - in the path, /api/v1/hooks/gerrit/<secret>: Gerrit's webhooks plugin
+//     can set only a URL;
+//   - Authorization: Bearer <secret>;
+//   - X-Signature or X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the
+//     body keyed by the secret>, as Flux and GitHub-style relays sign.
+//
+// It returns 0 when the nudge may go on, else the status to answer with.
+// Only a signed nudge's body is read (bounded, a few at a time).
+func (h *webhook) authorize(w http.ResponseWriter, r *http.Request) int {
+	if len(h.secret) == 0 {
+		return http.StatusForbidden
+	}
+	verdict := func(ok bool) int {
+		if ok {
+			return 0
+		}
+		return http.StatusUnauthorized
+	}
+	equal := func(got string) bool { return subtle.ConstantTimeCompare([]byte(got), h.secret) == 1 }
+	if p := r.PathValue("secret"); p != "" {
+		return verdict(equal(p))
+	}
+	if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return verdict(equal(strings.TrimSpace(token)))
+	}
+	for _, name := range []string{"X-Signature", "X-Hub-Signature-256"} {
+		if sig, ok := strings.CutPrefix(r.Header.Get(name), "sha256="); ok {
+			select {
+			case h.signed <- struct{}{}:
+				defer func() { <-h.signed }()
+			default:
+				return http.StatusServiceUnavailable
+			}
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxNudgeBody))
+			if err != nil {
+				return http.StatusBadRequest
+			}
+			got, err := hex.DecodeString(sig)
+			mac := hmac.New(sha256.New, h.secret)
+			mac.Write(body)
+			return verdict(err == nil && hmac.Equal(got, mac.Sum(nil)))
+		}
+	}
+	return http.StatusUnauthorized
+}
+
+// serveNudge answers POST /api/v1/hooks/gerrit[/<secret>], where Gerrit's
+// webhooks plugin (or anything watching stream-events) reports that
+// something changed: the gate polls at once instead of at the next tick.
+// The body is not trusted or even read for facts: every decision still
+// comes from Gerrit's REST API and git, so a nudge can only make the gate
+// look sooner. Each source address gets a few nudges a second at most,
+// whether they carry the secret or not.
+func (s *service) serveNudge(w http.ResponseWriter, r *http.Request) {
+	if !s.webhook.limit.allow(githttp.PeerAddr(r.RemoteAddr), time.Now()) {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many nudges from this address", http.StatusTooManyRequests)
+		return
+	}
+	switch s.webhook.authorize(w, r) {
+	case 0:
+	case http.StatusForbidden:
+		http.Error(w, "nudges are off: set http.webhookSecretFile", http.StatusForbidden)
+		return
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many signed nudges being read", http.StatusServiceUnavailable)
+		return
+	case http.StatusBadRequest:
+		http.Error(w, "nudge body too large or unreadable", http.StatusBadRequest)
+		return
+	default:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gerritgate webhook"`)
+		http.Error(w, "webhook secret required", http.StatusUnauthorized)
+		return
+	}
+	s.poke()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// addrRate is a token bucket per source address: burst requests at once,
+// then one every interval. It remembers at most maxAddrs addresses; when
+// full, it forgets those whose bucket has refilled, and refuses new ones
+// if that is not enough (a flood of addresses loses its nudges, not the
+// process its memory).
+type addrRate struct {
+	burst    float64
+	interval time.Duration
+
+	mu      sync.Mutex
+	buckets map[netip.Addr]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+const maxAddrs = 4096
+
+func newAddrRate(burst int, interval time.Duration) *addrRate {
+	return &addrRate{burst: float64(burst), interval: interval, buckets: map[netip.Addr]*bucket{}}
+}
+
+func (l *addrRate) allow(a netip.Addr, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[a]
+	if !ok {
+		if len(l.buckets) >= maxAddrs {
+			l.forgetFull(now)
+		}
+		if len(l.buckets) >= maxAddrs {
+			return false
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[a] = b
+	}
+	b.tokens = min(l.burst, b.tokens+float64(now.Sub(b.last))/float64(l.interval))
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+func (l *addrRate) forgetFull(now time.Time) {
+	for a, b := range l.buckets {
+		if b.tokens+float64(now.Sub(b.last))/float64(l.interval) >= l.burst {
+			delete(l.buckets, a)
+		}
+	}
+}

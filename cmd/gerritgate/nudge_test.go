@@ -1,0 +1,133 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sign(secret, body string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(body))
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func TestNudgeAuth(t *testing.T) {
+	const secret, body = "hook-s3cret", `{"type":"change-merged"}`
+	tests := []struct {
+		what, path string
+		header     map[string]string
+		want       int
+	}{
+		{"secret in the path", "/api/v1/hooks/gerrit/" + secret, nil, 202},
+		{"wrong secret in the path", "/api/v1/hooks/gerrit/hook-s3cre", nil, 401},
+		{"bearer", "/api/v1/hooks/gerrit", map[string]string{"Authorization": "Bearer " + secret}, 202},
+		{"wrong bearer", "/api/v1/hooks/gerrit", map[string]string{"Authorization": "Bearer nope"}, 401},
+		{"basic is not accepted", "/api/v1/hooks/gerrit", map[string]string{"Authorization": "Basic Z2F0ZTpob29rLXMzY3JldA=="}, 401},
+		{"hmac in X-Signature", "/api/v1/hooks/gerrit", map[string]string{"X-Signature": sign(secret, body)}, 202},
+		{"hmac in X-Hub-Signature-256", "/api/v1/hooks/gerrit", map[string]string{"X-Hub-Signature-256": sign(secret, body)}, 202},
+		{"hmac of another body", "/api/v1/hooks/gerrit", map[string]string{"X-Signature": sign(secret, body+" ")}, 401},
+		{"hmac with another key", "/api/v1/hooks/gerrit", map[string]string{"X-Signature": sign("other", body)}, 401},
+		{"hmac not hex", "/api/v1/hooks/gerrit", map[string]string{"X-Signature": "sha256=zz"}, 401},
+		{"no credentials", "/api/v1/hooks/gerrit", nil, 401},
+	}
+	for _, tt := range tests {
+		s := &service{metrics: newMetrics(), nudge: make(chan struct{}, 1), webhook: newWebhook([]byte(secret))}
+		h := s.handler()
+		r := httptest.NewRequest("POST", tt.path, strings.NewReader(body))
+		for k, v := range tt.header {
+			r.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tt.want {
+			t.Errorf("%s: %d %q, want %d", tt.what, w.Code, w.Body, tt.want)
+		}
+		if poked := len(s.nudge) == 1; poked != (tt.want == 202) {
+			t.Errorf("%s: poll asked for = %v", tt.what, poked)
+		}
+	}
+
+	// Without a secret configured, nothing nudges.
+	s := &service{metrics: newMetrics(), nudge: make(chan struct{}, 1), webhook: newWebhook(nil)}
+	for _, r := range []*http.Request{
+		httptest.NewRequest("POST", "/api/v1/hooks/gerrit", strings.NewReader(body)),
+		httptest.NewRequest("POST", "/api/v1/hooks/gerrit/x", strings.NewReader(body)),
+	} {
+		r.Header.Set("Authorization", "Bearer ")
+		w := httptest.NewRecorder()
+		s.handler().ServeHTTP(w, r)
+		if w.Code != http.StatusForbidden || len(s.nudge) != 0 {
+			t.Errorf("no secret configured: %s %s = %d", r.Method, r.URL.Path, w.Code)
+		}
+	}
+}
+
+func TestAddrRate(t *testing.T) {
+	a, b := netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.1")
+	l := newAddrRate(3, time.Second)
+	t0 := time.Unix(1000, 0)
+	var got []bool
+	for i := 0; i < 5; i++ {
+		got = append(got, l.allow(a, t0))
+	}
+	if want := []bool{true, true, true, false, false}; !slices.Equal(got, want) {
+		t.Errorf("burst: %v, want %v", got, want)
+	}
+	if !l.allow(b, t0) {
+		t.Error("another address is limited by the first one's nudges")
+	}
+	if l.allow(a, t0.Add(500*time.Millisecond)) {
+		t.Error("allowed half an interval after the burst")
+	}
+	if !l.allow(a, t0.Add(1100*time.Millisecond)) || l.allow(a, t0.Add(1100*time.Millisecond)) {
+		t.Error("one interval later: want exactly one more")
+	}
+
+	// A flood of addresses fills the table: new ones are refused until
+	// old buckets have refilled, and then forgotten.
+	l = newAddrRate(1, time.Second)
+	for i := 0; i < maxAddrs; i++ {
+		l.allow(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), t0)
+	}
+	if l.allow(a, t0) {
+		t.Error("a new address was let in past the table's bound")
+	}
+	if !l.allow(a, t0.Add(2*time.Second)) {
+		t.Error("refilled buckets were not forgotten")
+	}
+	if len(l.buckets) > maxAddrs {
+		t.Errorf("%d buckets, bound %d", len(l.buckets), maxAddrs)
+	}
+}
+
+// Signed nudges are read a few at a time: past that, 503 before reading.
+func TestSignedNudgeReadsBounded(t *testing.T) {
+	h := newWebhook([]byte("k"))
+	for i := 0; i < maxSignedReads; i++ {
+		h.signed <- struct{}{}
+	}
+	r := httptest.NewRequest("POST", "/api/v1/hooks/gerrit", strings.NewReader("{}"))
+	r.Header.Set("X-Signature", sign("k", "{}"))
+	if got := h.authorize(httptest.NewRecorder(), r); got != http.StatusServiceUnavailable {
+		t.Errorf("with every read slot taken: %d, want 503", got)
+	}
+	<-h.signed
+	r = httptest.NewRequest("POST", "/api/v1/hooks/gerrit", strings.NewReader("{}"))
+	r.Header.Set("X-Signature", sign("k", "{}"))
+	if got := h.authorize(httptest.NewRecorder(), r); got != 0 {
+		t.Errorf("with a slot free: %d, want 0", got)
+	}
+	big := httptest.NewRequest("POST", "/api/v1/hooks/gerrit", strings.NewReader(strings.Repeat("x", maxNudgeBody+1)))
+	big.Header.Set("X-Signature", sign("k", strings.Repeat("x", maxNudgeBody+1)))
+	if got := h.authorize(httptest.NewRecorder(), big); got != http.StatusBadRequest {
+		t.Errorf("body over the bound: %d, want 400", got)
+	}
+}

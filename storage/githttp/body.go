@@ -1,0 +1,168 @@
+package githttp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"sync"
+)
+
+// Budget bounds the request bodies held in memory at once: all requests
+// together, those of one reader and those from one source address. With
+// it, what the HTTP front end buffers is bounded by design, whatever many
+// clients send at once, and one reader or address cannot take the room
+// every other client needs. A nil *Budget bounds nothing (one request's
+// own bound still holds).
+type Budget struct {
+	total, share int64
+
+	mu       sync.Mutex
+	used     int64
+	byAddr   map[netip.Addr]int64
+	byReader map[string]int64
+}
+
+// NewBudget allows total bytes of request bodies at once, at most share
+// of them for one reader and for one source address (below 1 or above
+// total: total).
+func NewBudget(total, share int64) *Budget {
+	if share < 1 || share > total {
+		share = total
+	}
+	return &Budget{total: total, share: share, byAddr: map[netip.Addr]int64{}, byReader: map[string]int64{}}
+}
+
+func (b *Budget) reserve(p Peer, n int64) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.total || b.byAddr[p.Addr]+n > b.share || b.byReader[p.Reader]+n > b.share {
+		return false
+	}
+	b.used += n
+	b.byAddr[p.Addr] += n
+	b.byReader[p.Reader] += n
+	return true
+}
+
+func (b *Budget) release(p Peer, n int64) {
+	if b == nil || n == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+	if b.byAddr[p.Addr] -= n; b.byAddr[p.Addr] <= 0 {
+		delete(b.byAddr, p.Addr)
+	}
+	if b.byReader[p.Reader] -= n; b.byReader[p.Reader] <= 0 {
+		delete(b.byReader, p.Reader)
+	}
+}
+
+// InUse returns the bytes reserved now, for metrics and tests.
+func (b *Budget) InUse() int64 {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
+
+// chunkSize is the unit a body is buffered (and budgeted) in: memory is
+// reserved before it is allocated, so the budget bounds real allocations.
+const chunkSize = 16 << 10
+
+// Errors readBody returns besides the reader's own.
+var (
+	errTooLarge = errors.New("request body too large")
+	errBusy     = errors.New("too many request bytes buffered")
+)
+
+// body is a request body held in budgeted chunks.
+type body struct {
+	chunks [][]byte
+	size   int64
+	budget *Budget
+	peer   Peer
+}
+
+// readBody reads r to the end into memory reserved from budget for peer,
+// failing with errTooLarge past max bytes and errBusy when the budget has
+// no room. The caller must call free once the body is no longer needed
+// (also after an error).
+func readBody(r io.Reader, max int64, budget *Budget, peer Peer) (*body, error) {
+	b := &body{budget: budget, peer: peer}
+	for {
+		if !budget.reserve(peer, chunkSize) {
+			return b, errBusy
+		}
+		buf := make([]byte, chunkSize)
+		b.chunks = append(b.chunks, buf[:0])
+		n, err := io.ReadFull(r, buf)
+		b.chunks[len(b.chunks)-1] = buf[:n]
+		b.size += int64(n)
+		if b.size > max {
+			return b, errTooLarge
+		}
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			return b, nil
+		case err != nil:
+			return b, err
+		}
+	}
+}
+
+func (b *body) reader() io.Reader {
+	rs := make([]io.Reader, len(b.chunks))
+	for i, c := range b.chunks {
+		rs[i] = bytes.NewReader(c)
+	}
+	return io.MultiReader(rs...)
+}
+
+// free gives the body's memory back to the budget.
+func (b *body) free() {
+	b.budget.release(b.peer, int64(len(b.chunks))*chunkSize)
+	b.chunks = nil
+}
+
+// checkPktLines checks that r is a non-empty sequence of well-formed
+// pkt-lines (gitprotocol-common(5)): four hex digits of length (0000
+// flush, 0001 delimiter and 0002 response-end are the only lengths below
+// 4), then that many bytes less four, up to 65520 in all, and nothing
+// after the last one.
+func checkPktLines(r io.Reader) error {
+	var hdr [4]byte
+	for i := 0; ; i++ {
+		_, err := io.ReadFull(r, hdr[:])
+		if err == io.EOF {
+			if i == 0 {
+				return errors.New("empty request")
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("pkt-line %d: truncated length", i+1)
+		}
+		n, err := strconv.ParseUint(string(hdr[:]), 16, 16)
+		switch {
+		case err != nil:
+			return fmt.Errorf("pkt-line %d: bad length %q", i+1, hdr[:])
+		case n <= 2:
+			continue
+		case n < 4 || n > 65520:
+			return fmt.Errorf("pkt-line %d: bad length %q", i+1, hdr[:])
+		}
+		if m, _ := io.CopyN(io.Discard, r, int64(n)-4); m != int64(n)-4 {
+			return fmt.Errorf("pkt-line %d: truncated", i+1)
+		}
+	}
+}
