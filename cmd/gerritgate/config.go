@@ -32,6 +32,10 @@ type Config struct {
 	// once, HTTP and SSH together (default 32); a clone over it is told to
 	// retry.
 	MaxConcurrentClones int `yaml:"maxConcurrentClones"`
+	// MaxConnectionsPerAddress bounds the connections open at once from
+	// one source address (an IPv6 /64 counts as one) on each listener
+	// (default 64); past it new ones are closed at once.
+	MaxConnectionsPerAddress int `yaml:"maxConnectionsPerAddress"`
 
 	file string
 }
@@ -69,6 +73,23 @@ type HTTPConfig struct {
 type SSHConfig struct {
 	Listen       string   `yaml:"listen"`
 	HostKeyFiles []string `yaml:"hostKeyFiles"`
+	// HandshakeTimeout closes a connection on which no command has
+	// started within it of the accept (or of the last command's end),
+	// however slowly the client trickles its bytes (default 10s).
+	HandshakeTimeout string `yaml:"handshakeTimeout"`
+	// IdleTimeout closes a connection with no traffic, and an upload-pack
+	// whose git data has not moved, for that long (default 30s).
+	IdleTimeout string `yaml:"idleTimeout"`
+	// MaxConnectionTime bounds a connection's life, and so each
+	// upload-pack (default 10m).
+	MaxConnectionTime string `yaml:"maxConnectionTime"`
+	// MaxFailedLogins failed logins from one address within
+	// FailedLoginWindow refuse that address for FailedLoginWindow
+	// (defaults 10 and 1m).
+	MaxFailedLogins   int    `yaml:"maxFailedLogins"`
+	FailedLoginWindow string `yaml:"failedLoginWindow"`
+
+	handshakeTimeout, idleTimeout, maxConnectionTime, failedLoginWindow time.Duration
 }
 
 const defaultPoll = "@every 30s"
@@ -170,6 +191,30 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 			return nil, doc.Errorf("$.ssh", "ssh needs an access file (access: ./access.yaml) naming the readers' keys")
 		}
 	}
+	for _, d := range []struct {
+		field, value, def string
+		min               time.Duration
+		out               *time.Duration
+	}{
+		{"handshakeTimeout", c.SSH.HandshakeTimeout, "10s", 100 * time.Millisecond, &c.SSH.handshakeTimeout},
+		{"idleTimeout", c.SSH.IdleTimeout, "30s", 100 * time.Millisecond, &c.SSH.idleTimeout},
+		{"maxConnectionTime", c.SSH.MaxConnectionTime, "10m", time.Second, &c.SSH.maxConnectionTime},
+		{"failedLoginWindow", c.SSH.FailedLoginWindow, "1m", time.Second, &c.SSH.failedLoginWindow},
+	} {
+		v := d.value
+		if v == "" {
+			v = d.def
+		}
+		if *d.out, err = time.ParseDuration(v); err != nil || *d.out < d.min {
+			return nil, doc.Errorf("$.ssh."+d.field, "ssh.%s must be a duration of at least %v (e.g. %s), got %q", d.field, d.min, d.def, v)
+		}
+	}
+	if c.SSH.MaxFailedLogins == 0 {
+		c.SSH.MaxFailedLogins = 10
+	}
+	if c.SSH.MaxFailedLogins < 1 || c.SSH.MaxFailedLogins > 1000 {
+		return nil, doc.Errorf("$.ssh.maxFailedLogins", "ssh.maxFailedLogins must be between 1 and 1000, got %d", c.SSH.MaxFailedLogins)
+	}
 	for i := range c.SSH.HostKeyFiles {
 		c.SSH.HostKeyFiles[i] = abs(c.SSH.HostKeyFiles[i])
 	}
@@ -179,6 +224,12 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	if c.MaxConcurrentClones < 1 || c.MaxConcurrentClones > 10000 {
 		return nil, doc.Errorf("$.maxConcurrentClones", "maxConcurrentClones must be between 1 and 10000, got %d", c.MaxConcurrentClones)
+	}
+	if c.MaxConnectionsPerAddress == 0 {
+		c.MaxConnectionsPerAddress = 64
+	}
+	if c.MaxConnectionsPerAddress < 1 || c.MaxConnectionsPerAddress > maxConnections {
+		return nil, doc.Errorf("$.maxConnectionsPerAddress", "maxConnectionsPerAddress must be between 1 and %d, got %d", maxConnections, c.MaxConnectionsPerAddress)
 	}
 	if c.Policy == "" {
 		return nil, doc.Errorf("$", "policy (the policy file's path) is required")

@@ -149,6 +149,8 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		sshListen:    cfg.SSH.Listen,
 		fetchTimeout: cfg.Gerrit.fetchTimeout,
 		hostKeys:     cfg.SSH.HostKeyFiles,
+		sshLimits:    cfg.SSH,
+		perAddress:   cfg.MaxConnectionsPerAddress,
 		access:       readers,
 		clones:       githttp.NewLimiter(cfg.MaxConcurrentClones),
 		poll:         cfg.Poll,

@@ -21,6 +21,8 @@ type metrics struct {
 	gitRequests  *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
 	events       *prometheus.CounterVec
+	sshLogins    prometheus.Counter
+	sshRefused   *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -48,8 +50,15 @@ func newMetrics() *metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_gerrit_events_total", Help: "Events read from gerrit stream-events, by type (stream-connected counts (re)connections).",
 		}, []string{"type"}),
+		sshLogins: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gerritgate_ssh_failed_logins_total", Help: "SSH connections that tried to authenticate and failed.",
+		}),
+		sshRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_ssh_connections_cut_total",
+			Help: "SSH connections refused at accept (address_limit, blocked after failed logins) or closed by a bound (handshake_timeout, idle_timeout).",
+		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events,
+	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events, m.sshLogins, m.sshRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -87,6 +96,15 @@ func (m *metrics) observe(r deploy.Result) {
 	case r.Decision != nil:
 		m.pending.WithLabelValues(r.Project, r.Env).Set(float64(r.Decision.Remaining))
 	}
+}
+
+// observeSSH counts the SSH server's connection events.
+func (m *metrics) observeSSH(event string) {
+	if event == "login_failed" {
+		m.sshLogins.Inc()
+		return
+	}
+	m.sshRefused.WithLabelValues(event).Inc()
 }
 
 func (m *metrics) handler() http.Handler {

@@ -39,6 +39,8 @@ type service struct {
 	fetchTimeout time.Duration
 	sshListen    string
 	hostKeys     []string
+	sshLimits    SSHConfig        // its timeouts and failed-login bound
+	perAddress   int              // maxConnectionsPerAddress
 	access       *access.Watcher  // nil: anonymous HTTP, no SSH
 	clones       *githttp.Limiter // shared by the HTTP and SSH front ends
 	policy       atomic.Pointer[gate.Config]
@@ -359,6 +361,12 @@ func (s *service) sshServer() (*gitssh.Server, error) {
 		gitssh.WithObserver(func(project, outcome string) {
 			s.metrics.gitRequests.WithLabelValues("ssh", outcome).Inc()
 		}),
+		gitssh.WithHandshakeTimeout(s.sshLimits.handshakeTimeout),
+		gitssh.WithIdleTimeout(s.sshLimits.idleTimeout),
+		gitssh.WithMaxTimeout(s.sshLimits.maxConnectionTime),
+		gitssh.WithMaxConnectionsPerAddress(s.perAddress),
+		gitssh.WithFailedLoginLimit(s.sshLimits.MaxFailedLogins, s.sshLimits.failedLoginWindow),
+		gitssh.WithConnectionObserver(s.metrics.observeSSH),
 	}
 	for _, k := range s.hostKeys {
 		opts = append(opts, gitssh.WithHostKeyFile(k))
