@@ -16,13 +16,14 @@ func TestImportDirection(t *testing.T) {
 	allowed := map[string][]string{
 		"gate":                     {"internal/yamlfile"},
 		"internal/yamlfile":        {},
+		"internal/redact":          {},
 		"storage":                  {},
 		"storage/githttp":          {"storage"},
 		"storage/gitssh":           {"storage", "storage/githttp"},
 		"storage/storagetest":      {"storage"},
 		"access":                   {"internal/yamlfile", "storage/githttp"},
-		"mirror":                   {"storage"},
-		"mirror/gerrit":            {"gate"},
+		"mirror":                   {"storage", "internal/redact"},
+		"mirror/gerrit":            {"gate", "internal/redact"},
 		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit"},
 		"deploy":                   {"gate", "storage"},
 		"cmd/gerritgate":           nil, // everything
