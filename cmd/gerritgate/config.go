@@ -32,9 +32,15 @@ type Config struct {
 	// once, HTTP and SSH together (default 32); a clone over it is told to
 	// retry.
 	MaxConcurrentClones int `yaml:"maxConcurrentClones"`
-	// MaxConnectionsPerAddress bounds the connections open at once from
-	// one source address (an IPv6 /64 counts as one) on each listener
-	// (default 64); past it new ones are closed at once.
+	// MaxClonesPerReader and MaxClonesPerAddress bound the share of
+	// those one reader and one source address may hold (default a
+	// quarter of maxConcurrentClones each, at least 1), so no single
+	// reader or address can take every slot.
+	MaxClonesPerReader  int `yaml:"maxClonesPerReader"`
+	MaxClonesPerAddress int `yaml:"maxClonesPerAddress"`
+	// MaxConnectionsPerAddress bounds the open connections from one
+	// source address on each listener (default 64), so one address
+	// cannot fill a listener's 1,024.
 	MaxConnectionsPerAddress int `yaml:"maxConnectionsPerAddress"`
 
 	file string
@@ -64,8 +70,30 @@ type GerritConfig struct {
 }
 
 // HTTPConfig is the HTTP listener: git, API, status page, metrics.
+// Every wait on a client is bounded, so a client that stops sending or
+// stops reading gives its connection back.
 type HTTPConfig struct {
 	Listen string `yaml:"listen"`
+	// ReadHeaderTimeout bounds reading a request's headers (default 10s).
+	ReadHeaderTimeout string `yaml:"readHeaderTimeout"`
+	// BodyTimeout bounds reading a request's body (default 30s).
+	BodyTimeout string `yaml:"bodyTimeout"`
+	// IdleTimeout closes a keep-alive connection with no request for
+	// that long (default 60s).
+	IdleTimeout string `yaml:"idleTimeout"`
+	// StallTimeout closes a connection whose client has read nothing of
+	// the response for that long (default 60s).
+	StallTimeout string `yaml:"stallTimeout"`
+	// UploadPackTimeout bounds one upload-pack run (default 10m).
+	UploadPackTimeout string `yaml:"uploadPackTimeout"`
+	// MaxRequestBodyKiB bounds one upload-pack request after
+	// decompression (default 4096); MaxBufferedKiB bounds the request
+	// bodies held in memory at once, all requests together (default
+	// 65536), a quarter of it for one source address.
+	MaxRequestBodyKiB int `yaml:"maxRequestBodyKiB"`
+	MaxBufferedKiB    int `yaml:"maxBufferedKiB"`
+
+	readHeaderTimeout, bodyTimeout, idleTimeout, stallTimeout, uploadPackTimeout time.Duration
 }
 
 // SSHConfig is the SSH listener (git upload-pack only). Off unless Listen
@@ -168,11 +196,25 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	if c.Gerrit.PageSize < 1 || c.Gerrit.PageSize > 500 {
 		return nil, doc.Errorf("$.gerrit.pageSize", "gerrit.pageSize must be between 1 and 500, got %d", c.Gerrit.PageSize)
 	}
-	if c.Gerrit.FetchTimeout == "" {
-		c.Gerrit.FetchTimeout = "5m"
-	}
-	if c.Gerrit.fetchTimeout, err = time.ParseDuration(c.Gerrit.FetchTimeout); err != nil || c.Gerrit.fetchTimeout < time.Second {
-		return nil, doc.Errorf("$.gerrit.fetchTimeout", "gerrit.fetchTimeout must be a duration of at least 1s (e.g. 5m), got %q", c.Gerrit.FetchTimeout)
+	for _, d := range []struct {
+		key, def string
+		min      time.Duration
+		val      *string
+		out      *time.Duration
+	}{
+		{"gerrit.fetchTimeout", "5m", time.Second, &c.Gerrit.FetchTimeout, &c.Gerrit.fetchTimeout},
+		{"http.readHeaderTimeout", "10s", 10 * time.Millisecond, &c.HTTP.ReadHeaderTimeout, &c.HTTP.readHeaderTimeout},
+		{"http.bodyTimeout", "30s", 10 * time.Millisecond, &c.HTTP.BodyTimeout, &c.HTTP.bodyTimeout},
+		{"http.idleTimeout", "60s", 10 * time.Millisecond, &c.HTTP.IdleTimeout, &c.HTTP.idleTimeout},
+		{"http.stallTimeout", "60s", 10 * time.Millisecond, &c.HTTP.StallTimeout, &c.HTTP.stallTimeout},
+		{"http.uploadPackTimeout", "10m", time.Second, &c.HTTP.UploadPackTimeout, &c.HTTP.uploadPackTimeout},
+	} {
+		if *d.val == "" {
+			*d.val = d.def
+		}
+		if *d.out, err = time.ParseDuration(*d.val); err != nil || *d.out < d.min {
+			return nil, doc.Errorf("$."+d.key, "%s must be a duration of at least %v (e.g. %s), got %q", d.key, d.min, d.def, *d.val)
+		}
 	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8080"
@@ -225,11 +267,26 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	if c.MaxConcurrentClones < 1 || c.MaxConcurrentClones > 10000 {
 		return nil, doc.Errorf("$.maxConcurrentClones", "maxConcurrentClones must be between 1 and 10000, got %d", c.MaxConcurrentClones)
 	}
-	if c.MaxConnectionsPerAddress == 0 {
-		c.MaxConnectionsPerAddress = 64
+	for _, n := range []struct {
+		key           string
+		def, min, max int
+		val           *int
+	}{
+		{"maxClonesPerReader", max(1, c.MaxConcurrentClones/4), 1, c.MaxConcurrentClones, &c.MaxClonesPerReader},
+		{"maxClonesPerAddress", max(1, c.MaxConcurrentClones/4), 1, c.MaxConcurrentClones, &c.MaxClonesPerAddress},
+		{"maxConnectionsPerAddress", 64, 1, maxConnections, &c.MaxConnectionsPerAddress},
+		{"http.maxRequestBodyKiB", 4096, 1, 1 << 20, &c.HTTP.MaxRequestBodyKiB},
+		{"http.maxBufferedKiB", 65536, 1, 1 << 22, &c.HTTP.MaxBufferedKiB},
+	} {
+		if *n.val == 0 {
+			*n.val = n.def
+		}
+		if *n.val < n.min || *n.val > n.max {
+			return nil, doc.Errorf("$."+n.key, "%s must be between %d and %d, got %d", n.key, n.min, n.max, *n.val)
+		}
 	}
-	if c.MaxConnectionsPerAddress < 1 || c.MaxConnectionsPerAddress > maxConnections {
-		return nil, doc.Errorf("$.maxConnectionsPerAddress", "maxConnectionsPerAddress must be between 1 and %d, got %d", maxConnections, c.MaxConnectionsPerAddress)
+	if c.HTTP.MaxBufferedKiB < c.HTTP.MaxRequestBodyKiB {
+		return nil, doc.Errorf("$.http.maxBufferedKiB", "http.maxBufferedKiB (%d) must be at least http.maxRequestBodyKiB (%d)", c.HTTP.MaxBufferedKiB, c.HTTP.MaxRequestBodyKiB)
 	}
 	if c.Policy == "" {
 		return nil, doc.Errorf("$", "policy (the policy file's path) is required")

@@ -32,6 +32,15 @@ func TestParseConfig(t *testing.T) {
 		c.SSH.maxConnectionTime != 10*time.Minute || c.SSH.MaxFailedLogins != 10 || c.SSH.failedLoginWindow != time.Minute {
 		t.Errorf("defaults: %+v", c)
 	}
+	if c.HTTP.idleTimeout != time.Minute || c.HTTP.bodyTimeout != 30*time.Second || c.HTTP.readHeaderTimeout != 10*time.Second || c.HTTP.stallTimeout != time.Minute || c.HTTP.uploadPackTimeout != 10*time.Minute {
+		t.Errorf("HTTP timeouts: %+v", c.HTTP)
+	}
+	if c.MaxConnectionsPerAddress != 64 || c.HTTP.MaxRequestBodyKiB != 4096 || c.HTTP.MaxBufferedKiB != 65536 {
+		t.Errorf("connection and body bounds: %d, %+v", c.MaxConnectionsPerAddress, c.HTTP)
+	}
+	if c.MaxConcurrentClones != 32 || c.MaxClonesPerReader != 8 || c.MaxClonesPerAddress != 8 {
+		t.Errorf("clone bounds: %d, per reader %d, per address %d; want 32, 8, 8", c.MaxConcurrentClones, c.MaxClonesPerReader, c.MaxClonesPerAddress)
+	}
 }
 
 func TestParseConfigErrors(t *testing.T) {
@@ -54,6 +63,11 @@ func TestParseConfigErrors(t *testing.T) {
 		{"fetch timeout not a duration", "  username: gate\n", "  username: gate\n  fetchTimeout: soon\n", "gerritgate.yaml:6:17: gerrit.fetchTimeout must be a duration"},
 		{"password in an unparsable url", "url: http://127.0.0.1:8081", `url: "https://gate:Sup3rS3cret%zz@gerrit.example"`, "gerrit.url must be an http(s) URL"},
 		{"clone bound", "policy:", "maxConcurrentClones: -1\npolicy:", "maxConcurrentClones must be between 1 and 10000"},
+		{"reader share above the bound", "policy:", "maxConcurrentClones: 4\nmaxClonesPerReader: 5\npolicy:", "gerritgate.yaml:10:21: maxClonesPerReader must be between 1 and 4, got 5"},
+		{"address share negative", "policy:", "maxClonesPerAddress: -2\npolicy:", "gerritgate.yaml:9:22: maxClonesPerAddress must be between 1 and 32, got -2"},
+		{"connections per address", "policy:", "maxConnectionsPerAddress: 2000\npolicy:", "gerritgate.yaml:9:27: maxConnectionsPerAddress must be between 1 and 1024, got 2000"},
+		{"idle timeout", "  listen: 127.0.0.1:8080\n", "  listen: 127.0.0.1:8080\n  idleTimeout: forever\n", "gerritgate.yaml:9:16: http.idleTimeout must be a duration of at least 10ms (e.g. 60s), got \"forever\""},
+		{"body bound above the buffer", "  listen: 127.0.0.1:8080\n", "  listen: 127.0.0.1:8080\n  maxRequestBodyKiB: 8\n  maxBufferedKiB: 4\n", "gerritgate.yaml:10:19: http.maxBufferedKiB (4) must be at least http.maxRequestBodyKiB (8)"},
 		{"events url not ssh", "  username: gate\n", "  username: gate\n  eventsURL: http://x\n", "gerritgate.yaml:6:14: gerrit.eventsURL must be ssh://user@host:port"},
 		{"events url without key", "  username: gate\n", "  username: gate\n  eventsURL: ssh://gate@x:29418\n", "needs gerrit.sshKeyFile and gerrit.knownHostsFile"},
 		{"per-address bound", "policy:", "maxConnectionsPerAddress: 5000\npolicy:", "maxConnectionsPerAddress must be between 1 and 1024"},

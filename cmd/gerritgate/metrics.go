@@ -21,6 +21,7 @@ type metrics struct {
 	gitRequests  *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
 	events       *prometheus.CounterVec
+	connsRefused *prometheus.CounterVec
 	sshLogins    prometheus.Counter
 	sshRefused   *prometheus.CounterVec
 }
@@ -55,10 +56,13 @@ func newMetrics() *metrics {
 		}),
 		sshRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_ssh_connections_cut_total",
-			Help: "SSH connections refused at accept (address_limit, blocked after failed logins) or closed by a bound (handshake_timeout, idle_timeout).",
+			Help: "SSH connections refused at accept (blocked after failed logins) or closed by a bound (handshake_timeout, idle_timeout).",
 		}, []string{"reason"}),
+		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_connections_refused_total", Help: "Connections closed at once because their source address already held maxConnectionsPerAddress, by listener.",
+		}, []string{"listener"}),
 	}
-	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events, m.sshLogins, m.sshRefused,
+	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events, m.connsRefused, m.sshLogins, m.sshRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -40,9 +40,10 @@ type service struct {
 	sshListen    string
 	hostKeys     []string
 	sshLimits    SSHConfig        // its timeouts and failed-login bound
-	perAddress   int              // maxConnectionsPerAddress
 	access       *access.Watcher  // nil: anonymous HTTP, no SSH
 	clones       *githttp.Limiter // shared by the HTTP and SSH front ends
+	http         HTTPConfig       // timeouts and body bounds
+	connsPerAddr int              // open connections from one address, per listener
 	policy       atomic.Pointer[gate.Config]
 	store        *storage.Store
 	mirror       *mirror.Mirror
@@ -79,6 +80,17 @@ func (s *service) poke() {
 // new ones wait in the kernel's backlog, so a flood of idle connections
 // cannot exhaust the process's file descriptors.
 const maxConnections = 1024
+
+// maxHeaderBytes bounds a request's headers: git, Flux and browsers send
+// a few hundred bytes.
+const maxHeaderBytes = 64 << 10
+
+// limitListener bounds a listener's open connections, all together and
+// from one source address.
+func (s *service) limitListener(ln net.Listener, name string) net.Listener {
+	refused := s.metrics.connsRefused.WithLabelValues(name)
+	return netutil.LimitListener(limitPerAddress(ln, s.connsPerAddr, refused.Inc), maxConnections)
+}
 
 func resultKey(project, env string) string { return project + "\x00" + env }
 
@@ -248,8 +260,14 @@ func (s *service) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("http listener: %w", err)
 	}
-	ln = netutil.LimitListener(ln, maxConnections)
-	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	ln = s.limitListener(ln, "http")
+	srv := &http.Server{
+		Handler:           s.handler(),
+		ReadHeaderTimeout: s.http.readHeaderTimeout,
+		IdleTimeout:       s.http.idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.logger.Info("serving", "http", "http://"+ln.Addr().String(), "poll", s.poll)
@@ -274,7 +292,7 @@ func (s *service) run(ctx context.Context) error {
 			srv.Close()
 			return fmt.Errorf("ssh listener: %w", err)
 		}
-		sln = netutil.LimitListener(sln, maxConnections)
+		sln = s.limitListener(sln, "ssh")
 		s.logger.Info("serving", "ssh", sln.Addr().String())
 		bg.Go(func() {
 			if err := sshSrv.Serve(sln); err != nil && !errors.Is(err, gitssh.ErrServerClosed) {
@@ -364,7 +382,6 @@ func (s *service) sshServer() (*gitssh.Server, error) {
 		gitssh.WithHandshakeTimeout(s.sshLimits.handshakeTimeout),
 		gitssh.WithIdleTimeout(s.sshLimits.idleTimeout),
 		gitssh.WithMaxTimeout(s.sshLimits.maxConnectionTime),
-		gitssh.WithMaxConnectionsPerAddress(s.perAddress),
 		gitssh.WithFailedLoginLimit(s.sshLimits.MaxFailedLogins, s.sshLimits.failedLoginWindow),
 		gitssh.WithConnectionObserver(s.metrics.observeSSH),
 	}
@@ -378,6 +395,11 @@ func (s *service) handler() http.Handler {
 	opts := []githttp.Option{
 		githttp.WithLogger(s.logger),
 		githttp.WithLimiter(s.clones),
+		githttp.WithBodyTimeout(s.http.bodyTimeout),
+		githttp.WithStallTimeout(s.http.stallTimeout),
+		githttp.WithTimeout(s.http.uploadPackTimeout),
+		githttp.WithMaxRequestBody(int64(s.http.MaxRequestBodyKiB) << 10),
+		githttp.WithBudget(githttp.NewBudget(int64(s.http.MaxBufferedKiB)<<10, int64(s.http.MaxBufferedKiB)<<10/4)),
 		githttp.WithObserver(func(project, outcome string) {
 			s.metrics.gitRequests.WithLabelValues("http", outcome).Inc()
 		}),

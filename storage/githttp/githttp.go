@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"regexp"
@@ -51,6 +52,9 @@ type Handler struct {
 	realm     string
 	onRequest func(project, outcome string)
 	limit     *Limiter
+	budget    *Budget
+	bodyTime  time.Duration
+	stall     time.Duration
 }
 
 // Option configures a Handler.
@@ -66,8 +70,21 @@ func WithAuthorizer(a Authorizer) Option { return func(h *Handler) { h.auth = a 
 func WithGit(path string) Option { return func(h *Handler) { h.gitPath = path } }
 
 // WithMaxRequestBody bounds an upload-pack request after decompression
-// (default 64 MiB): a client's wants and haves, never pack data.
+// (default 4 MiB): a client's wants and haves, never pack data.
 func WithMaxRequestBody(n int64) Option { return func(h *Handler) { h.maxBody = n } }
+
+// WithBudget bounds the request bodies buffered at once across requests;
+// a request that finds no room gets 503 with Retry-After.
+func WithBudget(b *Budget) Option { return func(h *Handler) { h.budget = b } }
+
+// WithBodyTimeout bounds reading one request body (default 30s): a client
+// that declares a body and stalls gets 408 and holds nothing.
+func WithBodyTimeout(d time.Duration) Option { return func(h *Handler) { h.bodyTime = d } }
+
+// WithStallTimeout closes a response the client has read nothing of for
+// d (default 60s), ending its upload-pack; upload-pack sends keepalives
+// while it prepares a pack, so a reading client always makes progress.
+func WithStallTimeout(d time.Duration) Option { return func(h *Handler) { h.stall = d } }
 
 // WithTimeout bounds one upload-pack run (default 10 minutes).
 func WithTimeout(d time.Duration) Option { return func(h *Handler) { h.timeout = d } }
@@ -88,8 +105,10 @@ func New(r Resolver, opts ...Option) *Handler {
 		resolver: r,
 		logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		gitPath:  "git",
-		maxBody:  64 << 20,
+		maxBody:  4 << 20,
 		timeout:  10 * time.Minute,
+		bodyTime: 30 * time.Second,
+		stall:    time.Minute,
 		realm:    "gerritgate",
 	}
 	for _, o := range opts {
@@ -154,13 +173,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, "not_found", "repository not found")
 		return
 	}
-	release, ok := h.limit.TryAcquire()
-	if !ok {
-		w.Header().Set("Retry-After", "5")
-		fail(http.StatusServiceUnavailable, "busy", "too many clones in progress; retry shortly")
-		return
+	peer := Peer{Reader: reader, Addr: PeerAddr(r.RemoteAddr)}
+	slot := func() (release func(), ok bool) {
+		if release, ok = h.limit.TryAcquire(peer); !ok {
+			h.busy(w)
+			fail(http.StatusServiceUnavailable, "busy", "too many clones in progress; retry shortly")
+		}
+		return release, ok
 	}
-	defer release()
 	protocol := r.Header.Get("Git-Protocol")
 	if !validProtocol(protocol) {
 		protocol = ""
@@ -168,10 +188,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case route == "info/refs" && r.Method == http.MethodGet:
-		if service != "git-upload-pack" {
+		switch service {
+		case "":
 			fail(http.StatusForbidden, "dumb_refused", "only the smart HTTP protocol is served")
 			return
+		case "git-upload-pack":
+		default:
+			fail(http.StatusBadRequest, "bad_request", "unknown service: only git-upload-pack is served")
+			return
 		}
+		release, ok := slot()
+		if !ok {
+			return
+		}
+		defer release()
 		var out bytes.Buffer
 		if err := h.run(r.Context(), dir, protocol, true, nil, &out); err != nil {
 			log.Warn("upload-pack --advertise-refs failed", "err", err)
@@ -187,35 +217,120 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write(out.Bytes())
 	case route == "git-upload-pack" && r.Method == http.MethodPost:
 		if ct := r.Header.Get("Content-Type"); ct != "application/x-git-upload-pack-request" {
-			fail(http.StatusUnsupportedMediaType, "bad_request", "unexpected content type")
+			fail(http.StatusUnsupportedMediaType, "bad_request", "unexpected content type: want application/x-git-upload-pack-request")
 			return
 		}
-		body := io.Reader(http.MaxBytesReader(w, r.Body, h.maxBody))
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(body)
-			if err != nil {
-				fail(http.StatusBadRequest, "bad_request", "bad gzip body")
+		// The whole request is read, bounded and checked before a clone
+		// slot is taken: a client that declares a body and stalls, or
+		// sends garbage, holds no slot and no git process.
+		req, code, msg := h.readRequest(w, r, peer.Addr)
+		defer req.free()
+		if code != 0 {
+			if code == http.StatusServiceUnavailable {
+				h.busy(w)
+			}
+			fail(code, "bad_request", msg)
+			return
+		}
+		release, ok := slot()
+		if !ok {
+			return
+		}
+		defer release()
+		out := &responseWriter{w: w, rc: http.NewResponseController(w), stall: h.stall}
+		if err := h.run(r.Context(), dir, protocol, false, req.reader(), out); err != nil {
+			log.Warn("upload-pack failed", "err", err)
+			if !out.started {
+				// Nothing sent yet: the client gets a status, not an
+				// empty 200.
+				fail(http.StatusBadRequest, "bad_request", "upload-pack refused the request")
 				return
 			}
-			defer zr.Close()
-			body = zr
-		}
-		// Read the whole request first: it is small (wants and haves),
-		// bounded, and a client that stalls must not hold a git process.
-		req, err := io.ReadAll(io.LimitReader(body, h.maxBody+1))
-		if err != nil || int64(len(req)) > h.maxBody {
-			fail(http.StatusRequestEntityTooLarge, "bad_request", "request body too large or unreadable")
-			return
-		}
-		noCache(w)
-		w.Header().Set("Content-Type", "application/x-git-upload-pack-result")
-		if err := h.run(r.Context(), dir, protocol, false, bytes.NewReader(req), w); err != nil {
 			outcome = "error"
-			log.Warn("upload-pack failed", "err", err)
 		}
 	default:
+		w.Header().Set("Allow", map[string]string{"info/refs": "GET", "git-upload-pack": "POST"}[route])
 		fail(http.StatusMethodNotAllowed, "bad_request", "method not allowed")
 	}
+}
+
+func (h *Handler) busy(w http.ResponseWriter) { w.Header().Set("Retry-After", "5") }
+
+// readRequest reads an upload-pack request body within the body timeout,
+// decompressing it if need be, and checks its pkt-line framing. On
+// failure it returns the status and message to answer with.
+func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, addr netip.Addr) (*body, int, string) {
+	rc := http.NewResponseController(w)
+	if h.bodyTime > 0 {
+		rc.SetReadDeadline(time.Now().Add(h.bodyTime))
+	}
+	req, code, msg := h.decodeBody(w, r, addr)
+	if code != 0 {
+		// Whatever of the body is left is not read (net/http would try,
+		// with no deadline): the connection closes after the answer.
+		w.Header().Set("Connection", "close")
+		rc.SetReadDeadline(time.Unix(1, 0))
+	} else if h.bodyTime > 0 {
+		rc.SetReadDeadline(time.Time{})
+	}
+	return req, code, msg
+}
+
+func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, addr netip.Addr) (*body, int, string) {
+	in := io.Reader(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(in)
+		if err != nil {
+			return &body{}, http.StatusBadRequest, "bad gzip body"
+		}
+		defer zr.Close()
+		in = zr
+	}
+	req, err := readBody(in, h.maxBody, h.budget, addr)
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.Is(err, errBusy):
+		return req, http.StatusServiceUnavailable, "too many requests being read; retry shortly"
+	case errors.Is(err, errTooLarge) || errors.As(err, &maxErr):
+		return req, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", h.maxBody)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return req, http.StatusRequestTimeout, "request body not received in time"
+	case err != nil:
+		return req, http.StatusBadRequest, "request body unreadable"
+	}
+	if err := checkPktLines(req.reader()); err != nil {
+		return req, http.StatusBadRequest, "malformed upload-pack request: " + err.Error()
+	}
+	return req, 0, ""
+}
+
+// responseWriter sends upload-pack's output as it comes. The headers go
+// with the first byte, so a run that fails before any can still answer
+// with an error status; every write must reach the client within the
+// stall timeout, so a client that stops reading ends the run.
+type responseWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	stall   time.Duration
+	started bool
+}
+
+func (o *responseWriter) Write(p []byte) (int, error) {
+	if !o.started {
+		o.started = true
+		noCache(o.w)
+		o.w.Header().Set("Content-Type", "application/x-git-upload-pack-result")
+	}
+	if o.stall > 0 {
+		o.rc.SetWriteDeadline(time.Now().Add(o.stall))
+	}
+	n, err := o.w.Write(p)
+	if err == nil {
+		if ferr := o.rc.Flush(); !errors.Is(ferr, http.ErrNotSupported) {
+			err = ferr
+		}
+	}
+	return n, err
 }
 
 func (h *Handler) run(ctx context.Context, dir, protocol string, advertise bool, stdin io.Reader, stdout io.Writer) error {

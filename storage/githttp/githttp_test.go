@@ -143,11 +143,11 @@ func hex4(n int) string {
 // A request over the upload-pack bound gets 503 with Retry-After, at once.
 func TestLimiter(t *testing.T) {
 	s := storagetest.Serve(t, "platform/fleet")
-	l := githttp.NewLimiter(1)
+	l := githttp.NewLimiter(1, 1, 1)
 	srv := httptest.NewServer(githttp.New(s.Store, githttp.WithLimiter(l)))
 	defer srv.Close()
 	url := srv.URL + "/platform/fleet.git/info/refs?service=git-upload-pack"
-	release, _ := l.TryAcquire()
+	release, _ := l.TryAcquire(githttp.Peer{Reader: "other"})
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)

@@ -1,29 +1,109 @@
 package githttp
 
+import (
+	"net/netip"
+	"sync"
+)
+
 // Limiter bounds how many git upload-pack processes run at once, across
 // the HTTP and SSH front ends: each is a process with memory and CPU of its
 // own, and a client (or many) must not be able to start them without end.
-// A nil *Limiter limits nothing.
+// Besides the global bound it bounds each reader and each source address,
+// so one reader (one token, one key) or one address cannot take the
+// capacity every other reader needs. A nil *Limiter limits nothing.
 type Limiter struct {
-	slots chan struct{}
+	max, perReader, perAddr int
+
+	mu     sync.Mutex
+	total  int
+	reader map[string]int
+	addr   map[netip.Addr]int
 }
 
-// NewLimiter allows n upload-packs at once.
-func NewLimiter(n int) *Limiter {
-	return &Limiter{slots: make(chan struct{}, n)}
+// Peer is who asks for a clone slot: the reader the access list named
+// ("" for anonymous readers, who then share one reader's share) and the
+// source address (the zero Addr when unknown; unknown addresses share one
+// address's share).
+type Peer struct {
+	Reader string
+	Addr   netip.Addr
 }
 
-// TryAcquire takes a slot if one is free; the caller must call release
+// PeerAddr returns the source a per-address bound counts for a
+// "host:port" string such as http.Request.RemoteAddr or net.Addr.String():
+// the IPv4 address, unmapped (::ffff:127.0.0.1 and 127.0.0.1 are one
+// address), or the /64 of an IPv6 one, since one host commonly holds a
+// whole /64 and could otherwise pick a new address per connection; the
+// zero Addr if it has none.
+func PeerAddr(hostport string) netip.Addr {
+	ap, err := netip.ParseAddrPort(hostport)
+	if err != nil {
+		return netip.Addr{}
+	}
+	a := ap.Addr().WithZone("").Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.Addr()
+	}
+	return a
+}
+
+// NewLimiter allows max upload-packs at once, of which at most perReader
+// for one reader and at most perAddr from one source address. A bound
+// below 1 or above max is taken as max.
+func NewLimiter(max, perReader, perAddr int) *Limiter {
+	clamp := func(n int) int {
+		if n < 1 || n > max {
+			return max
+		}
+		return n
+	}
+	return &Limiter{
+		max: max, perReader: clamp(perReader), perAddr: clamp(perAddr),
+		reader: map[string]int{},
+		addr:   map[netip.Addr]int{},
+	}
+}
+
+// TryAcquire takes a slot for p if the global, p's reader's and p's
+// address's bounds all leave one; the caller must call release (once)
 // when its upload-pack has ended. It never waits: a busy server answers at
 // once and the client retries.
-func (l *Limiter) TryAcquire() (release func(), ok bool) {
+func (l *Limiter) TryAcquire(p Peer) (release func(), ok bool) {
 	if l == nil {
 		return func() {}, true
 	}
-	select {
-	case l.slots <- struct{}{}:
-		return func() { <-l.slots }, true
-	default:
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.total >= l.max || l.reader[p.Reader] >= l.perReader || l.addr[p.Addr] >= l.perAddr {
 		return nil, false
 	}
+	l.total++
+	l.reader[p.Reader]++
+	l.addr[p.Addr]++
+	var once sync.Once
+	return func() { once.Do(func() { l.release(p) }) }, true
+}
+
+func (l *Limiter) release(p Peer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	// Delete at zero so the maps hold only peers with a clone running.
+	if l.reader[p.Reader]--; l.reader[p.Reader] == 0 {
+		delete(l.reader, p.Reader)
+	}
+	if l.addr[p.Addr]--; l.addr[p.Addr] == 0 {
+		delete(l.addr, p.Addr)
+	}
+}
+
+// InUse returns how many slots are taken, for metrics and tests.
+func (l *Limiter) InUse() int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
 }

@@ -1,7 +1,6 @@
 package gitssh_test
 
 import (
-	"bufio"
 	"io"
 	"net"
 	"strings"
@@ -116,42 +115,6 @@ func TestHandshakeTimeoutWithoutCommand(t *testing.T) {
 	}
 }
 
-// Connections from one address are bounded; other addresses are not
-// affected, and a closed connection frees its slot.
-func TestConnectionsPerAddress(t *testing.T) {
-	var mu sync.Mutex
-	events := map[string]int{}
-	e := start(t, gitssh.WithMaxConnectionsPerAddress(2), gitssh.WithConnectionObserver(func(ev string) {
-		mu.Lock()
-		defer mu.Unlock()
-		events[ev]++
-	}))
-	banner := func(c net.Conn) bool {
-		c.SetReadDeadline(time.Now().Add(3 * time.Second))
-		line, err := bufio.NewReader(c).ReadString('\n')
-		return err == nil && strings.HasPrefix(line, "SSH-2.0-")
-	}
-	first := dialFrom(t, "127.0.0.2", e.addr)
-	second := dialFrom(t, "127.0.0.2", e.addr)
-	if !banner(first) || !banner(second) {
-		t.Fatal("the first two connections got no banner")
-	}
-	third := dialFrom(t, "127.0.0.2", e.addr)
-	if banner(third) {
-		t.Error("a third connection from 127.0.0.2 got a banner, want it closed at accept")
-	}
-	if _, err := e.sshFrom(t, "127.0.0.1", e.flux); err != nil {
-		t.Errorf("127.0.0.1 refused while 127.0.0.2 is at its bound: %v", err)
-	}
-	first.Close()
-	eventually(t, "a closed connection frees its slot", func() bool { return banner(dialFrom(t, "127.0.0.2", e.addr)) })
-	mu.Lock()
-	defer mu.Unlock()
-	if events["address_limit"] < 1 {
-		t.Errorf("observed %v, want address_limit counted", events)
-	}
-}
-
 // After a few failed logins an address is refused outright for a while;
 // another address still gets in, and a client that tries a wrong key
 // before the right one (an agent with several keys) is not counted.
@@ -216,7 +179,7 @@ func TestFailedLoginsBlockAddress(t *testing.T) {
 // after the advertisement is closed at the idle timeout and frees its
 // clone slot.
 func TestIdleUploadPackClosed(t *testing.T) {
-	l := githttp.NewLimiter(1)
+	l := githttp.NewLimiter(1, 1, 1)
 	var mu sync.Mutex
 	var outcomes []string
 	e := start(t, gitssh.WithLimiter(l), gitssh.WithIdleTimeout(time.Second), gitssh.WithObserver(func(_, outcome string) {
@@ -256,7 +219,7 @@ wait:
 		}
 	}
 	eventually(t, "the clone slot is freed", func() bool {
-		release, ok := l.TryAcquire()
+		release, ok := l.TryAcquire(githttp.Peer{Reader: "someone else"})
 		if ok {
 			release()
 		}

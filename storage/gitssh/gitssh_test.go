@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -977,10 +978,10 @@ func TestObserver(t *testing.T) {
 // A session over the shared upload-pack bound is refused at once, and
 // served again once a slot is free.
 func TestLimiter(t *testing.T) {
-	l := githttp.NewLimiter(1)
+	l := githttp.NewLimiter(1, 1, 1)
 	e := start(t, gitssh.WithLimiter(l))
 	c := e.dial(t, e.flux)
-	release, ok := l.TryAcquire() // another clone holds the only slot
+	release, ok := l.TryAcquire(githttp.Peer{Reader: "other", Addr: netip.MustParseAddr("192.0.2.1")}) // another clone holds the only slot
 	if !ok {
 		t.Fatal("fresh limiter has no slot")
 	}

@@ -8,23 +8,23 @@ import (
 
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/gerritgate/gerritgate/storage/githttp"
 )
 
 // maxChannelsPerConn bounds the sessions open at once on one connection.
 // git opens one; a multiplexing OpenSSH client (ControlMaster) a few.
 const maxChannelsPerConn = 4
 
-// guard is one connection's bookkeeping: its per-address slot, whether it
-// logged in, and the timer that closes it when no command runs. The timer
+// guard is one connection's bookkeeping: whether it logged in, and the timer that closes it when no command runs. The timer
 // starts at accept, so the handshake and authentication must fit in it
 // however slowly a client trickles bytes, stops while a command runs and
 // starts again when the last one ends.
 type guard struct {
-	srv     *Server
-	conn    net.Conn // the raw connection: closing it ends everything on it
-	addr    netip.Addr
-	release func() // the per-address slot
-	timer   *time.Timer
+	srv   *Server
+	conn  net.Conn // the raw connection: closing it ends everything on it
+	addr  netip.Addr
+	timer *time.Timer
 
 	mu       sync.Mutex
 	running  int  // commands
@@ -41,16 +41,15 @@ func guardOf(ctx ssh.Context) *guard {
 	return g
 }
 
-// connCallback admits a new connection or closes it at once: an address
-// over its connection bound, or blocked for failed logins, gets nothing.
+// connCallback admits a new connection, or closes it at once when its
+// address is blocked for failed logins.
 func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
-	addr := PeerAddr(c.RemoteAddr())
-	release, refused := s.peers.admit(addr, time.Now())
-	if refused != "" {
-		s.observeConn(refused)
+	addr := githttp.PeerAddr(c.RemoteAddr().String())
+	if s.peers.blocked(addr, time.Now()) {
+		s.observeConn("blocked")
 		return nil
 	}
-	g := &guard{srv: s, conn: c, addr: addr, release: release}
+	g := &guard{srv: s, conn: c, addr: addr}
 	g.timer = time.AfterFunc(s.handshakeTimeout, g.expire)
 	ctx.SetValue(guardKey{}, g)
 	return &guardedConn{Conn: c, g: g}
@@ -114,8 +113,8 @@ func (g *guard) authAttempt(method string, err error) {
 	}
 }
 
-// close runs once, when the connection closes: it frees the address's
-// slot and counts a failed login if the client tried and never got in.
+// close runs once, when the connection closes: it counts a failed login
+// if the client tried and never got in.
 func (g *guard) close() {
 	g.mu.Lock()
 	if g.closed {
@@ -126,7 +125,6 @@ func (g *guard) close() {
 	failed := g.tried && !g.authed
 	g.mu.Unlock()
 	g.timer.Stop()
-	g.release()
 	if failed {
 		g.srv.observeConn("login_failed")
 		if g.srv.peers.failed(g.addr, time.Now()) {

@@ -50,7 +50,6 @@ type Server struct {
 	limit        *githttp.Limiter
 
 	handshakeTimeout time.Duration
-	maxConnsPerAddr  int
 	maxFailedLogins  int
 	failedLoginsFor  time.Duration
 	peers            *peers
@@ -104,11 +103,6 @@ func WithHandshakeTimeout(d time.Duration) Option {
 	return func(s *Server) { s.handshakeTimeout = d }
 }
 
-// WithMaxConnectionsPerAddress bounds the connections open at once from
-// one source address (an IPv6 /64 counts as one); past it a new
-// connection is closed at accept (default 0: no bound).
-func WithMaxConnectionsPerAddress(n int) Option { return func(s *Server) { s.maxConnsPerAddr = n } }
-
 // WithFailedLoginLimit refuses every connection from an address for d
 // once n connections from it have tried to authenticate and failed
 // within d (default 10 per minute; n 0 turns it off).
@@ -117,7 +111,7 @@ func WithFailedLoginLimit(n int, d time.Duration) Option {
 }
 
 // WithConnectionObserver is called for each connection refused or closed
-// by a bound: "address_limit", "blocked", "handshake_timeout",
+// by a bound: "blocked", "handshake_timeout",
 // "idle_timeout", and for each failed login, "login_failed"; e.g. for
 // metrics.
 func WithConnectionObserver(f func(event string)) Option {
@@ -159,7 +153,7 @@ func New(r Resolver, opts ...Option) (*Server, error) {
 	if s.handshakeTimeout <= 0 || s.idleTimeout <= 0 || s.maxTimeout <= 0 {
 		return nil, errors.New("gitssh: timeouts must be positive")
 	}
-	s.peers = newPeers(s.maxConnsPerAddr, s.maxFailedLogins, s.failedLoginsFor)
+	s.peers = newPeers(s.maxFailedLogins, s.failedLoginsFor)
 	if len(s.hostKeyFiles) == 0 {
 		// gliderlabs/ssh would make up a new key on every start, which
 		// every client would then refuse.

@@ -161,7 +161,7 @@ func (s *Server) serve(sess ssh.Session) result {
 		res.outcome, res.err = "not_found", err
 		return refuse(res, msgNotFound)
 	}
-	release, ok := s.limit.TryAcquire()
+	release, ok := s.limit.TryAcquire(githttp.Peer{Reader: reader, Addr: githttp.PeerAddr(sess.RemoteAddr().String())})
 	if !ok {
 		res.outcome = "busy"
 		return refuse(res, "gerritgate is busy: too many clones in progress; retry shortly")

@@ -1,0 +1,133 @@
+package githttp_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/storagetest"
+)
+
+// Malformed git requests get a 4xx with a plain-text reason (which C git
+// shows as "remote: ..."), never a 200 with an empty body.
+func TestMalformedRequests(t *testing.T) {
+	_, url, sha := served(t)
+	const upload = "/platform/fleet.git/git-upload-pack"
+	const ct = "application/x-git-upload-pack-request"
+	tests := []struct {
+		what, method, path, ctype, body string
+		want                            int
+		wantText                        string
+	}{
+		{"unknown service", "GET", "/platform/fleet.git/info/refs?service=git-frobnicate", "", "", 400, "unknown service"},
+		{"wrong content type", "POST", upload, "application/json", pkt("want "+sha+"\n") + "0000", 415, "content type"},
+		{"empty body", "POST", upload, ct, "", 400, "empty request"},
+		{"not pkt-lines", "POST", upload, ct, "hello, git", 400, "malformed upload-pack request"},
+		{"truncated pkt-line", "POST", upload, ct, "0032want " + sha[:10], 400, "malformed upload-pack request"},
+		{"framed garbage", "POST", upload, ct, pkt("frobnicate\n") + "0000", 400, "upload-pack refused"},
+		// upload-pack's own error, which C git shows as "remote error".
+		{"want of an unknown object", "POST", upload, ct, pkt("want "+strings.Repeat("1", 40)+"\n") + "0000" + pkt("done\n"), 200, "ERR upload-pack: not our ref"},
+		{"wrong method", "PUT", upload, ct, "", 405, "method not allowed"},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, url+tt.path, strings.NewReader(tt.body))
+		if tt.ctype != "" {
+			req.Header.Set("Content-Type", tt.ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want || !strings.Contains(string(text), tt.wantText) {
+			t.Errorf("%s: %d %q, want %d with %q", tt.what, resp.StatusCode, text, tt.want, tt.wantText)
+		}
+		if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 && !strings.HasPrefix(ct, "text/plain") {
+			t.Errorf("%s: content type %q, want text/plain", tt.what, ct)
+		}
+	}
+}
+
+// A client that declares a body and stalls holds no clone slot: with one
+// slot, a clone succeeds meanwhile, and the staller gets 408 once the body
+// timeout has passed.
+func TestStalledBodyHoldsNoSlot(t *testing.T) {
+	s := storagetest.Serve(t, "platform/fleet")
+	l := githttp.NewLimiter(1, 1, 1)
+	srv := httptest.NewServer(githttp.New(s.Store, githttp.WithLimiter(l), githttp.WithBodyTimeout(500*time.Millisecond)))
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	fmt.Fprintf(c, "POST /platform/fleet.git/git-upload-pack HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-git-upload-pack-request\r\nContent-Length: 100000\r\n\r\n0032want ")
+
+	dst := t.TempDir() + "/c"
+	if out, err := gitRun(t, "", nil, "clone", "-q", "--depth", "1", "-b", "deploy/prod", srv.URL+"/platform/fleet.git", dst); err != nil {
+		t.Fatalf("clone while a body stalls: %v\n%s", err, out)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to the stalled request: %v", err)
+	}
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("stalled body: %d, want 408", resp.StatusCode)
+	}
+	if d := time.Since(start); d < 500*time.Millisecond {
+		t.Errorf("answered after %v, before the body timeout", d)
+	}
+}
+
+// Decompressed bodies are bounded one by one (413) and together (503 once
+// the budget is spent); all the memory is given back.
+func TestGzipBombsBounded(t *testing.T) {
+	s := storagetest.Serve(t, "platform/fleet")
+	budget := githttp.NewBudget(1<<20, 0)
+	srv := httptest.NewServer(githttp.New(s.Store, githttp.WithBudget(budget), githttp.WithMaxRequestBody(256<<10)))
+	defer srv.Close()
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	zw.Write(bytes.Repeat([]byte("0"), 64<<20)) // 64 MiB of "0000" flushes, 65 KB gzipped
+	zw.Close()
+
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for i := 0; i < 32; i++ {
+		wg.Go(func() {
+			req, _ := http.NewRequest("POST", srv.URL+"/platform/fleet.git/git-upload-pack", bytes.NewReader(bomb.Bytes()))
+			req.Header.Set("Content-Type", "application/x-git-upload-pack-request")
+			req.Header.Set("Content-Encoding", "gzip")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			mu.Lock()
+			codes[resp.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if codes[413]+codes[503] != 32 || codes[413] == 0 {
+		t.Errorf("statuses %v, want only 413 and 503 and some 413", codes)
+	}
+	if n := budget.InUse(); n != 0 {
+		t.Errorf("%d bytes still reserved after every request ended", n)
+	}
+}
