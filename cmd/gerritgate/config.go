@@ -118,6 +118,10 @@ type SSHConfig struct {
 	FailedLoginWindow string `yaml:"failedLoginWindow"`
 
 	handshakeTimeout, idleTimeout, maxConnectionTime, failedLoginWindow time.Duration
+	// Session channels open at once, in all and per reader: twice the
+	// clone bounds, so a session can wait for its slot (each buffers up
+	// to 2 MiB its client sent).
+	maxSessions, maxSessionsPerReader int
 }
 
 const defaultPoll = "@every 30s"
@@ -288,6 +292,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	if c.HTTP.MaxBufferedKiB < c.HTTP.MaxRequestBodyKiB {
 		return nil, doc.Errorf("$.http.maxBufferedKiB", "http.maxBufferedKiB (%d) must be at least http.maxRequestBodyKiB (%d)", c.HTTP.MaxBufferedKiB, c.HTTP.MaxRequestBodyKiB)
 	}
+	c.SSH.maxSessions, c.SSH.maxSessionsPerReader = 2*c.MaxConcurrentClones, 2*c.MaxClonesPerReader
 	if c.Policy == "" {
 		return nil, doc.Errorf("$", "policy (the policy file's path) is required")
 	}

@@ -29,7 +29,8 @@ func TestParseConfig(t *testing.T) {
 	}
 	if c.Gerrit.PageSize != 100 || c.Poll != "@every 30s" || c.Gerrit.fetchTimeout != 5*time.Minute ||
 		c.MaxConnectionsPerAddress != 64 || c.SSH.handshakeTimeout != 10*time.Second || c.SSH.idleTimeout != 30*time.Second ||
-		c.SSH.maxConnectionTime != 10*time.Minute || c.SSH.MaxFailedLogins != 10 || c.SSH.failedLoginWindow != time.Minute {
+		c.SSH.maxConnectionTime != 10*time.Minute || c.SSH.MaxFailedLogins != 10 || c.SSH.failedLoginWindow != time.Minute ||
+		c.SSH.maxSessions != 64 || c.SSH.maxSessionsPerReader != 16 {
 		t.Errorf("defaults: %+v", c)
 	}
 	if c.HTTP.idleTimeout != time.Minute || c.HTTP.bodyTimeout != 30*time.Second || c.HTTP.readHeaderTimeout != 10*time.Second || c.HTTP.stallTimeout != time.Minute || c.HTTP.uploadPackTimeout != 10*time.Minute {

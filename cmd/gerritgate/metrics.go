@@ -56,7 +56,7 @@ func newMetrics() *metrics {
 		}),
 		sshRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_ssh_connections_cut_total",
-			Help: "SSH connections refused at accept (blocked after failed logins) or closed by a bound (handshake_timeout, idle_timeout).",
+			Help: "SSH connections refused at accept (blocked after failed logins) or closed by a bound (handshake_timeout, idle_timeout), and sessions refused (session_limit).",
 		}, []string{"reason"}),
 		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_connections_refused_total", Help: "Connections closed at once because their source address already held maxConnectionsPerAddress, by listener.",

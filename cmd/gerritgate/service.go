@@ -383,6 +383,7 @@ func (s *service) sshServer() (*gitssh.Server, error) {
 		gitssh.WithIdleTimeout(s.sshLimits.idleTimeout),
 		gitssh.WithMaxTimeout(s.sshLimits.maxConnectionTime),
 		gitssh.WithFailedLoginLimit(s.sshLimits.MaxFailedLogins, s.sshLimits.failedLoginWindow),
+		gitssh.WithMaxSessions(s.sshLimits.maxSessions, s.sshLimits.maxSessionsPerReader),
 		gitssh.WithConnectionObserver(s.metrics.observeSSH),
 	}
 	for _, k := range s.hostKeys {

@@ -272,3 +272,54 @@ func TestSessionsPerConnection(t *testing.T) {
 		return err == nil
 	})
 }
+
+// Sessions are bounded per reader and in all, whatever the connections:
+// each may buffer 2 MiB of what its client sent.
+func TestSessionsPerReader(t *testing.T) {
+	var mu sync.Mutex
+	events := map[string]int{}
+	e := start(t, gitssh.WithMaxSessions(3, 2), gitssh.WithConnectionObserver(func(ev string) {
+		mu.Lock()
+		defer mu.Unlock()
+		events[ev]++
+	}))
+	session := func(key clientKey) (*gossh.Session, error) {
+		cl, err := e.sshFrom(t, "127.0.0.1", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl.NewSession()
+	}
+	var open []*gossh.Session
+	for i := range 2 {
+		s, err := session(e.flux)
+		if err != nil {
+			t.Fatalf("flux session %d: %v", i, err)
+		}
+		open = append(open, s)
+	}
+	if _, err := session(e.flux); err == nil || !strings.Contains(err.Error(), "too many sessions") {
+		t.Errorf("a third session of one reader (bound 2), on a new connection: %v, want refused", err)
+	}
+	s, err := session(e.other)
+	if err != nil {
+		t.Fatalf("another reader refused while under the total: %v", err)
+	}
+	open = append(open, s)
+	if _, err := session(e.other); err == nil {
+		t.Errorf("a fourth session in all (bound 3) was accepted")
+	}
+	open[0].Close()
+	eventually(t, "a closed session frees its reader's place", func() bool {
+		s, err := session(e.flux)
+		if err == nil {
+			s.Close()
+		}
+		return err == nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if events["session_limit"] < 2 {
+		t.Errorf("observed %v, want session_limit counted", events)
+	}
+}

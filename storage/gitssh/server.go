@@ -50,6 +50,7 @@ type Server struct {
 	limit        *githttp.Limiter
 
 	handshakeTimeout time.Duration
+	sessions         *githttp.Limiter // open session channels, all and per reader
 	maxFailedLogins  int
 	failedLoginsFor  time.Duration
 	peers            *peers
@@ -110,8 +111,17 @@ func WithFailedLoginLimit(n int, d time.Duration) Option {
 	return func(s *Server) { s.maxFailedLogins, s.failedLoginsFor = n, d }
 }
 
+// WithMaxSessions bounds the session channels open at once, in all and
+// for one reader (defaults 64 and 16). Each may hold up to 2 MiB its client
+// sent and git has not read yet (x/crypto/ssh's window), so this bounds
+// that memory: 128 MiB by default, 32 MiB for one reader.
+func WithMaxSessions(total, perReader int) Option {
+	return func(s *Server) { s.sessions = githttp.NewLimiter(total, perReader, total) }
+}
+
 // WithConnectionObserver is called for each connection refused or closed
-// by a bound: "blocked", "handshake_timeout",
+// by a bound: "blocked", "handshake_timeout", "session_limit" (a session
+// refused),
 // "idle_timeout", and for each failed login, "login_failed"; e.g. for
 // metrics.
 func WithConnectionObserver(f func(event string)) Option {
@@ -154,6 +164,9 @@ func New(r Resolver, opts ...Option) (*Server, error) {
 		return nil, errors.New("gitssh: timeouts must be positive")
 	}
 	s.peers = newPeers(s.maxFailedLogins, s.failedLoginsFor)
+	if s.sessions == nil {
+		s.sessions = githttp.NewLimiter(64, 16, 64)
+	}
 	if len(s.hostKeyFiles) == 0 {
 		// gliderlabs/ssh would make up a new key on every start, which
 		// every client would then refuse.
@@ -187,7 +200,7 @@ func New(r Resolver, opts ...Option) (*Server, error) {
 		ReversePortForwardingCallback: deny,
 		// Only session channels: no direct-tcpip (ssh -L, -W), and no
 		// global request handlers, so no tcpip-forward (ssh -R).
-		ChannelHandlers:      map[string]ssh.ChannelHandler{"session": sessionChannel},
+		ChannelHandlers:      map[string]ssh.ChannelHandler{"session": s.sessionChannel},
 		ConnCallback:         s.connCallback,
 		ServerConfigCallback: s.serverConfig,
 		RequestHandlers:      map[string]ssh.RequestHandler{},
@@ -297,14 +310,29 @@ func (s *Server) connectionFailed(conn net.Conn, err error) {
 // channel requests: agent forwarding, which it would accept, is refused,
 // and of the environment only GIT_PROTOCOL is let through, a few times at
 // most (it keeps every variable a client sends). A connection has a few
-// sessions open at most.
-func sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, ch gossh.NewChannel, ctx ssh.Context) {
+// sessions open at most, a reader and the server a bounded number.
+func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, ch gossh.NewChannel, ctx ssh.Context) {
 	g := guardOf(ctx)
 	if g == nil || !g.openChannel() {
 		ch.Reject(gossh.ResourceShortage, "too many sessions on one connection")
 		return
 	}
 	defer g.closeChannel()
+	key, _ := ctx.Value(ssh.ContextKeyPublicKey).(ssh.PublicKey)
+	if key == nil || s.auth == nil {
+		ch.Reject(gossh.Prohibited, "not logged in")
+		return
+	}
+	// A key taken out of the access list since the handshake counts as
+	// reader "" here; handle then refuses its command with a message.
+	reader, _ := s.auth.AuthorizeKey(key)
+	release, ok := s.sessions.TryAcquire(githttp.Peer{Reader: reader, Addr: g.addr})
+	if !ok {
+		s.observeConn("session_limit")
+		ch.Reject(gossh.ResourceShortage, "gerritgate is busy: too many sessions open; retry shortly")
+		return
+	}
+	defer release()
 	ssh.DefaultSessionHandler(srv, conn, filteredChannel{ch}, ctx)
 }
 
