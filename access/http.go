@@ -58,6 +58,13 @@ func (a *HTTPAuth) Reader(r *http.Request) (string, bool) {
 	return "", false
 }
 
+// Metrics reports whether the request carries a metrics token (see
+// List.MetricsToken); a reader's token is not one.
+func (a *HTTPAuth) Metrics(r *http.Request) bool {
+	token, ok := requestToken(r)
+	return ok && a.src.Current().MetricsToken(token)
+}
+
 // CanSee reports whether reader (Anonymous for none) may know of project.
 func (a *HTTPAuth) CanSee(reader, project string) bool {
 	l := a.src.Current()

@@ -59,3 +59,40 @@ func basic(user, password string) string {
 	r.SetBasicAuth(user, password)
 	return r.Header.Get("Authorization")
 }
+
+// Only a metrics token opens /metrics: no reader's token does.
+func TestHTTPAuthMetrics(t *testing.T) {
+	in := "readers:\n  - name: flux\n    projects: [\"*\"]\n    tokens: [\"" + HashToken("reader") + "\"]\n" +
+		"metrics:\n  tokens: [\"" + HashToken("scrape") + "\", \"" + HashToken("scrape2") + "\"]\n"
+	l, err := Parse("access.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewHTTPAuth(l)
+	for _, tt := range []struct {
+		what, header string
+		want         bool
+	}{
+		{"bearer metrics token", "Bearer scrape", true},
+		{"second metrics token", "Bearer scrape2", true},
+		{"basic metrics token", basic("prometheus", "scrape"), true},
+		{"reader token", "Bearer reader", false},
+		{"no credentials", "", false},
+		{"wrong token", "Bearer scrap", false},
+		{"hash instead of token", "Bearer " + HashToken("scrape"), false},
+	} {
+		r := httptest.NewRequest("GET", "/metrics", nil)
+		if tt.header != "" {
+			r.Header.Set("Authorization", tt.header)
+		}
+		if got := a.Metrics(r); got != tt.want {
+			t.Errorf("%s: Metrics = %v, want %v", tt.what, got, tt.want)
+		}
+	}
+	noMetrics, _ := Parse("access.yaml", []byte("readers:\n  - name: flux\n    tokens: [\""+HashToken("reader")+"\"]\n"))
+	r := httptest.NewRequest("GET", "/metrics", nil)
+	r.Header.Set("Authorization", "Bearer reader")
+	if NewHTTPAuth(noMetrics).Metrics(r) {
+		t.Error("without a metrics section a reader's token opens /metrics")
+	}
+}

@@ -31,6 +31,7 @@ type List struct {
 	anonymous []string
 	tokens    []tokenEntry
 	keys      []keyEntry
+	metrics   [][sha256.Size]byte // tokens that may read /metrics
 	now       func() time.Time
 }
 
@@ -60,6 +61,13 @@ func WithClock(now func() time.Time) Option { return func(l *List) { l.now = now
 type accessFile struct {
 	Readers   []readerYAML `yaml:"readers"`
 	Anonymous []string     `yaml:"anonymous"`
+	Metrics   metricsYAML  `yaml:"metrics"`
+}
+
+// metricsYAML names the credentials of whoever scrapes /metrics (whose
+// labels name every project): no reader's token opens it.
+type metricsYAML struct {
+	Tokens []string `yaml:"tokens"`
 }
 
 type readerYAML struct {
@@ -159,6 +167,20 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 			l.byName[ry.Name] = idx
 		}
 		l.readers = append(l.readers, r)
+	}
+	for j, tok := range f.Metrics.Tokens {
+		tat := fmt.Sprintf("$.metrics.tokens[%d]", j)
+		h, err := parseTokenHash(tok)
+		if err != nil {
+			bad(tat, "%v", err)
+			continue
+		}
+		if other, dup := seenToken[h]; dup {
+			bad(tat, "token hash is reader %q's: give metrics a token of its own", other)
+			continue
+		}
+		seenToken[h] = "metrics"
+		l.metrics = append(l.metrics, h)
 	}
 	for j, p := range f.Anonymous {
 		if err := checkGlob(p); err != nil {
@@ -278,6 +300,20 @@ func (l *List) AuthorizeToken(token string) (reader string, ok bool) {
 		}
 	}
 	return l.active(found)
+}
+
+// MetricsToken reports whether token may read /metrics, comparing every
+// stored hash in constant time.
+func (l *List) MetricsToken(token string) bool {
+	if token == "" {
+		return false
+	}
+	h := sha256.Sum256([]byte(token))
+	ok := 0
+	for _, m := range l.metrics {
+		ok |= subtle.ConstantTimeCompare(h[:], m[:])
+	}
+	return ok == 1
 }
 
 // AuthorizeKey returns the reader whose SSH public key this is, comparing

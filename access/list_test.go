@@ -79,6 +79,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad expiry", "readers:\n  - name: a\n    expires: next year\n", 3, 14, "RFC 3339"},
 		{"wrong type", "readers:\n  - name: a\n    tokens: " + secret + "\n", 3, 13, "sequence is expected"},
 		{"empty file", "\n", 0, 0, "empty"},
+		{"plaintext metrics token", "metrics:\n  tokens: [" + secret + "]\n", 2, 12, "plaintext token: store only its hash"},
+		{"metrics token of a reader", "readers:\n  - name: a\n    tokens: [\"" + hash + "\"]\nmetrics:\n  tokens: [\"" + hash + "\"]\n", 5, 12, `token hash is reader "a"'s: give metrics a token of its own`},
+		{"unknown metrics key", "metrics:\n  token: [x]\n", 2, 3, `unknown field "token"`},
 	}
 	for _, tt := range tests {
 		_, err := Parse("access.yaml", []byte(tt.in))

@@ -80,6 +80,13 @@ policies:
 
 func startAccessGate(t *testing.T, sim *sim, accessYAML string) *accessGate {
 	t.Helper()
+	return startAccessGateWith(t, sim, accessYAML, gateSetup{})
+}
+
+// startAccessGateWith is startAccessGate with more config: setup's extra
+// and httpExtra are added to the gate's config.
+func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSetup) *accessGate {
+	t.Helper()
 	if err := sim.srv.CreateProject("platform/other", "MERGE_IF_NECESSARY"); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +98,8 @@ func startAccessGate(t *testing.T, sim *sim, accessYAML string) *accessGate {
 	}
 	writeGateConfig(t, dir, addr, gateSetup{
 		gerritURL: sim.url, username: "gate", password: sim.password, policy: twoProjectPolicy,
-		extra: fmt.Sprintf("ssh:\n  listen: %s\n  hostKeyFiles: [./host_key]\naccess: ./access.yaml\n", sshAddr),
+		extra:     fmt.Sprintf("ssh:\n  listen: %s\n  hostKeyFiles: [./host_key]\naccess: ./access.yaml\n", sshAddr) + setup.extra,
+		httpExtra: setup.httpExtra,
 	})
 	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
 	block, _ := ssh.MarshalPrivateKey(hostPriv, "host")
@@ -126,7 +134,10 @@ func (g *accessGate) httpURL(r reader, project string) string {
 func TestAccessOverSSHAndHTTP(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
 	fluxR, other := newReader(t, "flux-prod"), newReader(t, "other-team")
-	g := startAccessGate(t, sim, "readers:\n"+fluxR.entry(`"platform/fleet"`, "")+other.entry(`"platform/other"`, ""))
+	scrape, _, _ := access.NewToken()
+	registerSecret(scrape)
+	metricsEntry := fmt.Sprintf("metrics:\n  tokens: [%q]\n", access.HashToken(scrape))
+	g := startAccessGate(t, sim, "readers:\n"+fluxR.entry(`"platform/fleet"`, "")+other.entry(`"platform/other"`, "")+metricsEntry)
 	a := sim.mergeApproved("A")
 	g.waitDeployedAs(fluxR, project, a)
 
@@ -225,7 +236,12 @@ func TestAccessOverSSHAndHTTP(t *testing.T) {
 			{"flux-prod pending", fleetEnv + "/pending", fluxR.token, 200, "platform/fleet", ""},
 			{"other-team environment", fleetEnv, other.token, 404, "", a},
 			{"other-team status", "/api/v1/status", other.token, 200, "platform/other", "platform/fleet"},
-			{"reader metrics", "/metrics", other.token, 200, "gerritgate_reconciles_total", ""},
+			// Attack 5: /metrics names every project, so no reader's
+			// token opens it (other-team may not even see platform/fleet).
+			{"reader metrics", "/metrics", other.token, 401, "", "platform/"},
+			{"all-project reader metrics", "/metrics", fluxR.token, 401, "", "platform/"},
+			{"metrics token", "/metrics", scrape, 200, `project="platform/fleet"`, ""},
+			{"metrics token reads no status", "/api/v1/status", scrape, 200, "", "platform/"},
 			{"unknown project pending", "/api/v1/projects/platform%2Fnope/environments/prod/pending", fluxR.token, 404, "", ""},
 			{"health is public", "/healthz", "", 200, "ok", ""},
 		} {

@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build gerritgate: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	if other := os.Getenv("GERRITGATE_E2E_BINARY"); other != "" {
+		binary = other // to measure an older build (see attack_test.go)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -101,6 +104,7 @@ type gateSetup struct {
 	password  string
 	policy    string
 	extra     string // more top-level config YAML
+	httpExtra string // more keys of the http section, indented two spaces
 	// sshKey and knownHosts, when set, are written to files and named
 	// as gerrit.sshKeyFile and gerrit.knownHostsFile (for an ssh gitURL).
 	sshKey     []byte
@@ -132,7 +136,7 @@ func writeGateConfig(t testing.TB, dir, addr string, s gateSetup) string {
 	if poll == "" {
 		poll = "@every 1s"
 	}
-	cfg := fmt.Sprintf("dataDir: ./data\npoll: %q\nhttp:\n  listen: %s\npolicy: ./policy.yaml\ngerrit:\n  url: %s\n", poll, addr, s.gerritURL)
+	cfg := fmt.Sprintf("dataDir: ./data\npoll: %q\nhttp:\n  listen: %s\n%spolicy: ./policy.yaml\ngerrit:\n  url: %s\n", poll, addr, s.httpExtra, s.gerritURL)
 	if s.gitURL != "" {
 		cfg += fmt.Sprintf("  gitURL: %s\n", s.gitURL)
 	}

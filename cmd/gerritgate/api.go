@@ -44,17 +44,15 @@ func (s *service) visible(r *http.Request) []deploy.Result {
 	return out
 }
 
-// requireReader answers 401 unless the request carries a reader's token
-// (when there is an access file): for /metrics, whose labels name every
-// project.
-func (s *service) requireReader(next http.Handler) http.Handler {
+// requireMetrics answers 401 unless the request carries a metrics token
+// from the access file's metrics section (when there is an access file):
+// /metrics' labels name every project, so no reader's token opens it.
+func (s *service) requireMetrics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.access != nil {
-			if reader, _ := s.viewer(r); reader == access.Anonymous {
-				w.Header().Set("WWW-Authenticate", `Basic realm="gerritgate"`)
-				http.Error(w, "authentication required", http.StatusUnauthorized)
-				return
-			}
+		if s.access != nil && !access.NewHTTPAuth(s.access).Metrics(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gerritgate metrics"`)
+			http.Error(w, "metrics token required (access file: metrics.tokens)", http.StatusUnauthorized)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -422,7 +422,7 @@ func (s *service) handler() http.Handler {
 	api.HandleFunc("POST /api/v1/hooks/gerrit", s.serveNudge)
 	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}", s.serveEnvironment)
 	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}/pending", s.servePending)
-	api.Handle("GET /metrics", s.requireReader(s.metrics.handler()))
+	api.Handle("GET /metrics", s.requireMetrics(s.metrics.handler()))
 	api.HandleFunc("GET /{$}", s.servePage)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if githttp.IsGitPath(r.URL.Path) {
