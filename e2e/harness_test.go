@@ -105,6 +105,7 @@ type gateSetup struct {
 	policy    string
 	extra     string // more top-level config YAML
 	httpExtra string // more keys of the http section, indented two spaces
+	sshExtra  string // more keys of the ssh section (startAccessGateWith), indented two spaces
 	// sshKey and knownHosts, when set, are written to files and named
 	// as gerrit.sshKeyFile and gerrit.knownHostsFile (for an ssh gitURL).
 	sshKey     []byte
