@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -321,5 +322,48 @@ func TestSessionsPerReader(t *testing.T) {
 	defer mu.Unlock()
 	if events["session_limit"] < 2 {
 		t.Errorf("observed %v, want session_limit counted", events)
+	}
+}
+
+// A session that keeps git busy (protocol v2 ls-refs, again and again) is
+// not idle, but its connection ends at the max timeout all the same.
+func TestMaxTimeoutBoundsBusySession(t *testing.T) {
+	e := start(t, gitssh.WithMaxTimeout(2*time.Second), gitssh.WithIdleTimeout(time.Minute))
+	cl, err := e.sshFrom(t, "127.0.0.1", e.flux)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cl.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Setenv("GIT_PROTOCOL", "version=2"); err != nil {
+		t.Fatal(err)
+	}
+	stdin, _ := s.StdinPipe()
+	stdout, _ := s.StdoutPipe()
+	if err := s.Start("git-upload-pack 'platform/fleet'"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ended := make(chan struct{})
+	var got atomic.Int64
+	go func() { n, _ := io.Copy(io.Discard, stdout); got.Store(n); close(ended) }()
+	timeout := time.After(6 * time.Second)
+	for {
+		select {
+		case <-ended:
+			if d := time.Since(start); d > 4*time.Second {
+				t.Errorf("ended after %v, max timeout 2s", d)
+			}
+			if got.Load() < 1000 {
+				t.Errorf("git answered %d bytes: the session was not kept busy", got.Load())
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+			io.WriteString(stdin, "0014command=ls-refs\n0000")
+		case <-timeout:
+			t.Fatal("a busy session ran past the max timeout")
+		}
 	}
 }
