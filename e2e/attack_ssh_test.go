@@ -339,3 +339,80 @@ func TestAttackSSHSessionBuffers(t *testing.T) {
 	t.Logf("figures: SSH session buffers: %d connections, %d sessions opened by one reader, peak RSS %d MiB (now %d); %s",
 		len(clients), sessions.Load(), peak, now, e.legitFigures(got))
 }
+
+// Attack 4 with reconnects: the same 1,030 trickling connections, each
+// dialled again as soon as the gate closes it. No connection outlives the
+// handshake timeout, and clones started in the middle of the churn still
+// get through.
+func TestAttackSSHTrickleReconnecting(t *testing.T) {
+	const handshake = 2 * time.Second
+	e := startAttackEnv(t, gateSetup{sshExtra: "  handshakeTimeout: 2s\n"})
+	stop := make(chan struct{})
+	var longest, admitted atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 1030 {
+		wg.Go(func() {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(fmt.Sprintf("127.0.0.%d", 2+i%16))}, Timeout: 2 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := d.Dial("tcp", e.sshAddr)
+				if err != nil {
+					time.Sleep(100 * time.Millisecond)
+					continue
+				}
+				// Held from the gate's banner (sent at accept) to its close;
+				// time in the kernel's backlog before the accept is not the
+				// gate's doing.
+				var born atomic.Int64
+				dead := make(chan int64)
+				go func() {
+					n, _ := c.Read(make([]byte, 64))
+					if n > 0 {
+						born.Store(time.Now().UnixNano())
+					}
+					io.Copy(io.Discard, c)
+					dead <- int64(n)
+				}()
+				tick := time.NewTicker(time.Second)
+				var got int64
+			trickle:
+				for {
+					select {
+					case got = <-dead:
+						break trickle
+					case <-tick.C:
+						c.Write([]byte("S"))
+					case <-stop:
+						c.Close()
+						<-dead
+						tick.Stop()
+						return
+					}
+				}
+				tick.Stop()
+				c.Close()
+				if got > 0 { // the gate let it in (it sent its banner)
+					admitted.Add(1)
+					longest.Store(max(longest.Load(), int64(time.Since(time.Unix(0, born.Load())))))
+				} else {
+					time.Sleep(100 * time.Millisecond) // refused at accept: dial again soon
+				}
+			}
+		})
+	}
+	defer func() { close(stop); wg.Wait() }()
+	time.Sleep(500 * time.Millisecond)
+	first := e.legitClonesOK(t, handshake+3*time.Second)
+	time.Sleep(2 * handshake)
+	second := e.legitClonesOK(t, handshake+3*time.Second)
+	if d := time.Duration(longest.Load()); d > handshake+time.Second {
+		t.Errorf("an attacking connection lived %v, handshake timeout %v", d, handshake)
+	}
+	peak := e.memoryOK(t)
+	t.Logf("figures: SSH attack 4 with reconnects: %d attacker connections admitted, the longest lived %v; first %s; second %s; peak RSS %d MiB",
+		admitted.Load(), time.Duration(longest.Load()).Round(time.Millisecond), e.legitFigures(first), e.legitFigures(second), peak)
+}
