@@ -83,8 +83,8 @@ func startAccessGate(t *testing.T, sim *sim, accessYAML string) *accessGate {
 	return startAccessGateWith(t, sim, accessYAML, gateSetup{})
 }
 
-// startAccessGateWith is startAccessGate with more config: setup's extra
-// and httpExtra are added to the gate's config.
+// startAccessGateWith is startAccessGate with more config: setup's extra,
+// httpExtra and sshExtra are added to the gate's config.
 func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSetup) *accessGate {
 	t.Helper()
 	if err := sim.srv.CreateProject("platform/other", "MERGE_IF_NECESSARY"); err != nil {
@@ -99,7 +99,7 @@ func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSe
 	writeGateConfig(t, dir, addr, gateSetup{
 		gerritURL: sim.url, username: "gate", password: sim.password, policy: twoProjectPolicy,
 		webhookSecret: setup.webhookSecret,
-		extra:         fmt.Sprintf("ssh:\n  listen: %s\n  hostKeyFiles: [./host_key]\naccess: ./access.yaml\n", sshAddr) + setup.extra,
+		extra:         fmt.Sprintf("ssh:\n  listen: %s\n  hostKeyFiles: [./host_key]\n%saccess: ./access.yaml\n", sshAddr, setup.sshExtra) + setup.extra,
 		httpExtra:     setup.httpExtra,
 	})
 	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)

@@ -109,6 +109,7 @@ type gateSetup struct {
 	// webhookSecret, when set, is written to a file named as
 	// http.webhookSecretFile: nudges must carry it.
 	webhookSecret string
+	sshExtra      string // more keys of the ssh section (startAccessGateWith), indented two spaces
 	// sshKey and knownHosts, when set, are written to files and named
 	// as gerrit.sshKeyFile and gerrit.knownHostsFile (for an ssh gitURL).
 	sshKey     []byte

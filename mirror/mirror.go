@@ -25,6 +25,7 @@ import (
 	gssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/gerritgate/gerritgate/internal/redact"
 	"github.com/gerritgate/gerritgate/storage"
 )
 
@@ -39,6 +40,8 @@ type Mirror struct {
 	// sshCommand, for ssh:// URLs, is the GIT_SSH_COMMAND C git fetches
 	// with (see Fetch).
 	sshCommand string
+	// secrets are scrubbed from fetch errors, which quote Gerrit.
+	secrets *redact.Secrets
 }
 
 // Options say where and how to fetch.
@@ -62,7 +65,7 @@ func New(store *storage.Store, o Options) (*Mirror, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gerrit git URL: %w", err)
 	}
-	m := &Mirror{store: store, base: u, logger: o.Logger}
+	m := &Mirror{store: store, base: u, logger: o.Logger, secrets: redact.NewSecrets(o.Username, o.Password)}
 	if m.logger == nil {
 		m.logger = slog.New(slog.DiscardHandler)
 	}
@@ -153,7 +156,8 @@ func (m *Mirror) fetchGoGit(ctx context.Context, repo *storage.Repo, project str
 	case errors.Is(err, git.NoErrAlreadyUpToDate):
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 	case err != nil:
-		return &FetchError{Project: project, URL: m.URL(project), Err: err}
+		// go-git quotes the server: an error body, a remote error line.
+		return &FetchError{Project: project, URL: m.URL(project), Err: redact.Err(err, maxErrorText, m.secrets)}
 	}
 	return nil
 }
@@ -184,17 +188,14 @@ func (m *Mirror) fetchSSH(ctx context.Context, repo *storage.Repo, project strin
 		return &FetchError{Project: project, URL: m.URL(project), Err: ctx.Err()}
 	}
 	if err != nil {
-		return &FetchError{Project: project, URL: m.URL(project), Err: fmt.Errorf("%v: %s", err, bounded(strings.TrimSpace(string(out)), 500))}
+		return &FetchError{Project: project, URL: m.URL(project), Err: fmt.Errorf("%v: %s", err, redact.Tail(string(out), maxErrorText, m.secrets))}
 	}
 	return nil
 }
 
-func bounded(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
-}
+// maxErrorText bounds what a fetch error repeats of Gerrit's or git's
+// words.
+const maxErrorText = 300
 
 // FetchError is a failed fetch. It never holds credentials: they are not
 // part of the URL.

@@ -104,6 +104,27 @@ type HTTPConfig struct {
 type SSHConfig struct {
 	Listen       string   `yaml:"listen"`
 	HostKeyFiles []string `yaml:"hostKeyFiles"`
+	// HandshakeTimeout closes a connection on which no command has
+	// started within it of the accept (or of the last command's end),
+	// however slowly the client trickles its bytes (default 10s).
+	HandshakeTimeout string `yaml:"handshakeTimeout"`
+	// IdleTimeout closes a connection with no traffic, and an upload-pack
+	// whose git data has not moved, for that long (default 30s).
+	IdleTimeout string `yaml:"idleTimeout"`
+	// MaxConnectionTime bounds a connection's life, and so each
+	// upload-pack (default 10m).
+	MaxConnectionTime string `yaml:"maxConnectionTime"`
+	// MaxFailedLogins failed logins from one address within
+	// FailedLoginWindow refuse that address for FailedLoginWindow
+	// (defaults 10 and 1m).
+	MaxFailedLogins   int    `yaml:"maxFailedLogins"`
+	FailedLoginWindow string `yaml:"failedLoginWindow"`
+
+	handshakeTimeout, idleTimeout, maxConnectionTime, failedLoginWindow time.Duration
+	// Session channels open at once, in all and per reader: twice the
+	// clone bounds, so a session can wait for its slot (each buffers up
+	// to 2 MiB its client sent).
+	maxSessions, maxSessionsPerReader int
 }
 
 const defaultPoll = "@every 30s"
@@ -219,6 +240,30 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 			return nil, doc.Errorf("$.ssh", "ssh needs an access file (access: ./access.yaml) naming the readers' keys")
 		}
 	}
+	for _, d := range []struct {
+		field, value, def string
+		min               time.Duration
+		out               *time.Duration
+	}{
+		{"handshakeTimeout", c.SSH.HandshakeTimeout, "10s", 100 * time.Millisecond, &c.SSH.handshakeTimeout},
+		{"idleTimeout", c.SSH.IdleTimeout, "30s", 100 * time.Millisecond, &c.SSH.idleTimeout},
+		{"maxConnectionTime", c.SSH.MaxConnectionTime, "10m", time.Second, &c.SSH.maxConnectionTime},
+		{"failedLoginWindow", c.SSH.FailedLoginWindow, "1m", time.Second, &c.SSH.failedLoginWindow},
+	} {
+		v := d.value
+		if v == "" {
+			v = d.def
+		}
+		if *d.out, err = time.ParseDuration(v); err != nil || *d.out < d.min {
+			return nil, doc.Errorf("$.ssh."+d.field, "ssh.%s must be a duration of at least %v (e.g. %s), got %q", d.field, d.min, d.def, v)
+		}
+	}
+	if c.SSH.MaxFailedLogins == 0 {
+		c.SSH.MaxFailedLogins = 10
+	}
+	if c.SSH.MaxFailedLogins < 1 || c.SSH.MaxFailedLogins > 1000 {
+		return nil, doc.Errorf("$.ssh.maxFailedLogins", "ssh.maxFailedLogins must be between 1 and 1000, got %d", c.SSH.MaxFailedLogins)
+	}
 	for i := range c.SSH.HostKeyFiles {
 		c.SSH.HostKeyFiles[i] = abs(c.SSH.HostKeyFiles[i])
 	}
@@ -250,6 +295,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	if c.HTTP.MaxBufferedKiB < c.HTTP.MaxRequestBodyKiB {
 		return nil, doc.Errorf("$.http.maxBufferedKiB", "http.maxBufferedKiB (%d) must be at least http.maxRequestBodyKiB (%d)", c.HTTP.MaxBufferedKiB, c.HTTP.MaxRequestBodyKiB)
 	}
+	c.SSH.maxSessions, c.SSH.maxSessionsPerReader = 2*c.MaxConcurrentClones, 2*c.MaxClonesPerReader
 	if c.Policy == "" {
 		return nil, doc.Errorf("$", "policy (the policy file's path) is required")
 	}

@@ -27,7 +27,10 @@ func TestParseConfig(t *testing.T) {
 	if c.DataDir != "/etc/gg/data" || c.Policy != "/etc/gg/policy.yaml" || c.Gerrit.PasswordFile != "/etc/gg/secrets/gerrit-password" {
 		t.Errorf("relative paths not resolved against the config's directory: %+v", c)
 	}
-	if c.Gerrit.PageSize != 100 || c.Poll != "@every 30s" || c.Gerrit.fetchTimeout != 5*time.Minute {
+	if c.Gerrit.PageSize != 100 || c.Poll != "@every 30s" || c.Gerrit.fetchTimeout != 5*time.Minute ||
+		c.MaxConnectionsPerAddress != 64 || c.SSH.handshakeTimeout != 10*time.Second || c.SSH.idleTimeout != 30*time.Second ||
+		c.SSH.maxConnectionTime != 10*time.Minute || c.SSH.MaxFailedLogins != 10 || c.SSH.failedLoginWindow != time.Minute ||
+		c.SSH.maxSessions != 64 || c.SSH.maxSessionsPerReader != 16 {
 		t.Errorf("defaults: %+v", c)
 	}
 	if c.HTTP.idleTimeout != time.Minute || c.HTTP.bodyTimeout != 30*time.Second || c.HTTP.readHeaderTimeout != 10*time.Second || c.HTTP.stallTimeout != time.Minute || c.HTTP.uploadPackTimeout != 10*time.Minute {
@@ -68,6 +71,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"body bound above the buffer", "  listen: 127.0.0.1:8080\n", "  listen: 127.0.0.1:8080\n  maxRequestBodyKiB: 8\n  maxBufferedKiB: 4\n", "gerritgate.yaml:10:19: http.maxBufferedKiB (4) must be at least http.maxRequestBodyKiB (8)"},
 		{"events url not ssh", "  username: gate\n", "  username: gate\n  eventsURL: http://x\n", "gerritgate.yaml:6:14: gerrit.eventsURL must be ssh://user@host:port"},
 		{"events url without key", "  username: gate\n", "  username: gate\n  eventsURL: ssh://gate@x:29418\n", "needs gerrit.sshKeyFile and gerrit.knownHostsFile"},
+		{"per-address bound", "policy:", "maxConnectionsPerAddress: 5000\npolicy:", "maxConnectionsPerAddress must be between 1 and 1024"},
+		{"ssh handshake timeout", "policy:", "ssh:\n  handshakeTimeout: 1ms\npolicy:", "gerritgate.yaml:10:21: ssh.handshakeTimeout must be a duration of at least 100ms"},
+		{"ssh idle timeout", "policy:", "ssh:\n  idleTimeout: never\npolicy:", "gerritgate.yaml:10:16: ssh.idleTimeout must be a duration"},
+		{"ssh failed logins", "policy:", "ssh:\n  maxFailedLogins: -3\npolicy:", "ssh.maxFailedLogins must be between 1 and 1000"},
 		{"no policy", "policy: ./policy.yaml\n", "", "policy (the policy file's path) is required"},
 	}
 	for _, tt := range tests {

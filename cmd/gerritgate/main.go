@@ -161,6 +161,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		sshListen:    cfg.SSH.Listen,
 		fetchTimeout: cfg.Gerrit.fetchTimeout,
 		hostKeys:     cfg.SSH.HostKeyFiles,
+		sshLimits:    cfg.SSH,
 		access:       readers,
 		clones:       githttp.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
 		http:         cfg.HTTP,

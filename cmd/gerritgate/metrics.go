@@ -24,6 +24,8 @@ type metrics struct {
 	events       *prometheus.CounterVec
 	gerritCalls  *prometheus.CounterVec
 	connsRefused *prometheus.CounterVec
+	sshLogins    prometheus.Counter
+	sshRefused   *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -54,11 +56,18 @@ func newMetrics() *metrics {
 		gerritCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_gerrit_requests_total", Help: "REST calls to Gerrit, by call and outcome (ok, not_found, unauthorized, conflict, client_error, server_error, bad_answer, network).",
 		}, []string{"op", "outcome"}),
+		sshLogins: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gerritgate_ssh_failed_logins_total", Help: "SSH connections that tried to authenticate and failed.",
+		}),
+		sshRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_ssh_connections_cut_total",
+			Help: "SSH connections refused at accept (blocked after failed logins) or closed by a bound (handshake_timeout, idle_timeout), and sessions refused (session_limit).",
+		}, []string{"reason"}),
 		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_connections_refused_total", Help: "Connections closed at once because their source address already held maxConnectionsPerAddress, by listener.",
 		}, []string{"listener"}),
 	}
-	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events, m.gerritCalls, m.connsRefused,
+	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events, m.gerritCalls, m.connsRefused, m.sshLogins, m.sshRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -108,6 +117,15 @@ func (m *metrics) observe(r deploy.Result) {
 	case r.Reason == deploy.Initialized:
 		m.pending.WithLabelValues(r.Project, r.Env).Set(0)
 	}
+}
+
+// observeSSH counts the SSH server's connection events.
+func (m *metrics) observeSSH(event string) {
+	if event == "login_failed" {
+		m.sshLogins.Inc()
+		return
+	}
+	m.sshRefused.WithLabelValues(event).Inc()
 }
 
 func (m *metrics) handler() http.Handler {

@@ -38,6 +38,7 @@ type service struct {
 	fetchTimeout time.Duration
 	sshListen    string
 	hostKeys     []string
+	sshLimits    SSHConfig        // its timeouts and failed-login bound
 	access       *access.Watcher  // nil: anonymous HTTP, no SSH
 	clones       *githttp.Limiter // shared by the HTTP and SSH front ends
 	http         HTTPConfig       // timeouts and body bounds
@@ -418,6 +419,12 @@ func (s *service) sshServer() (*gitssh.Server, error) {
 		gitssh.WithObserver(func(project, outcome string) {
 			s.metrics.gitRequests.WithLabelValues("ssh", outcome).Inc()
 		}),
+		gitssh.WithHandshakeTimeout(s.sshLimits.handshakeTimeout),
+		gitssh.WithIdleTimeout(s.sshLimits.idleTimeout),
+		gitssh.WithMaxTimeout(s.sshLimits.maxConnectionTime),
+		gitssh.WithFailedLoginLimit(s.sshLimits.MaxFailedLogins, s.sshLimits.failedLoginWindow),
+		gitssh.WithMaxSessions(s.sshLimits.maxSessions, s.sshLimits.maxSessionsPerReader),
+		gitssh.WithConnectionObserver(s.metrics.observeSSH),
 	}
 	for _, k := range s.hostKeys {
 		opts = append(opts, gitssh.WithHostKeyFile(k))

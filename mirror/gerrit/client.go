@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gerritgate/gerritgate/internal/redact"
 )
 
 // ErrNotFound is matched (errors.Is) by an *Error for a 404 answer.
@@ -28,8 +30,8 @@ type Error struct {
 	Op         string // the call, e.g. "query changes"
 	URL        string // path and query of the request; never credentials or host
 	StatusCode int    // the HTTP status, 0 if the request never got an answer
-	Body       string // Gerrit's plain-text error message, trimmed and bounded
-	Err        error  // the underlying cause, if any
+	Body       string // Gerrit's plain-text error message, bounded and redacted (see fail)
+	Err        error  // the underlying cause, if any, its text redacted
 }
 
 func (e *Error) Error() string {
@@ -67,7 +69,8 @@ const magic = ")]}'"
 const (
 	defaultPageSize = 100
 	defaultMaxBody  = 32 << 20
-	maxErrorBody    = 1024
+	// maxErrorBody bounds the text of Gerrit's that an error repeats.
+	maxErrorBody = 200
 )
 
 // Client talks to one Gerrit server. It is safe for concurrent use.
@@ -80,6 +83,7 @@ type Client struct {
 	maxBody  int64
 	logger   *slog.Logger
 	observe  func(op, outcome string)
+	secrets  *redact.Secrets // scrubbed from every error
 }
 
 // Option configures a Client.
@@ -149,6 +153,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if c.hc == nil {
 		return nil, errors.New("gerrit: nil HTTP client")
 	}
+	c.secrets = redact.NewSecrets(c.user, c.password)
 	return c, nil
 }
 
@@ -209,8 +214,13 @@ func outcome(err error) string {
 func (c *Client) do(ctx context.Context, r request, out any) error {
 	authed := c.user != ""
 	pq := r.pathAndQuery(authed)
+	// Whatever Gerrit (or a proxy before it) answers is shown in logs, on
+	// the status page and in the API: bounded, and stripped of anything
+	// that looks like a credential, ours first (an upstream that echoes
+	// request headers would show our Basic credential).
 	fail := func(status int, body string, err error) error {
-		return &Error{Op: r.op, URL: pq, StatusCode: status, Body: body, Err: err}
+		return &Error{Op: r.op, URL: pq, StatusCode: status,
+			Body: redact.Text(body, maxErrorBody, c.secrets), Err: redact.Err(err, maxErrorBody, c.secrets)}
 	}
 
 	var body io.Reader
@@ -255,7 +265,7 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		return fail(resp.StatusCode, "", fmt.Errorf("response larger than %d bytes", c.maxBody))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fail(resp.StatusCode, errorBody(data), nil)
+		return fail(resp.StatusCode, string(data), nil)
 	}
 	if out == nil {
 		return nil
@@ -278,11 +288,6 @@ func stripMagic(b []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return rest, true
-}
-
-func errorBody(b []byte) string {
-	s := strings.TrimSpace(strings.ToValidUTF8(string(b), "?"))
-	return bounded(s, maxErrorBody)
 }
 
 // Version returns the server's version, e.g. "3.13.1".

@@ -2,6 +2,7 @@ package gerrit
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,6 +100,9 @@ func TestAuthPrefixAndVersion(t *testing.T) {
 	}
 }
 
+// basicSvc is the Basic credential of svc:hunter2, as a header carries it.
+var basicSvc = base64.StdEncoding.EncodeToString([]byte("svc:hunter2"))
+
 func TestErrors(t *testing.T) {
 	big := strings.Repeat("x", 5000)
 	tests := []struct {
@@ -119,6 +123,11 @@ func TestErrors(t *testing.T) {
 		{"magic but junk", 200, ")]}'\n{not json", 200, false, false, "decoding"},
 		{"json without magic", 200, `"3.13.1"`, 200, false, false, "not Gerrit JSON"},
 		{"wrong json type", 200, ")]}'\n{\"a\":1}", 200, false, false, "decoding"},
+		// An upstream that echoes the request's headers must not show
+		// the gate's credential (issue 9, attack 6).
+		{"echoed headers", 400, "bad request\nAuthorization: Basic " + basicSvc + "\nCookie: GerritAccount=aSceprt", 400, false, false, "Authorization: [redacted]"},
+		{"echoed password", 500, "you sent hunter2", 500, false, false, "you sent [redacted]"},
+		{"echoed headers instead of json", 200, "Authorization: Basic " + basicSvc, 200, false, false, "not Gerrit JSON"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,7 +161,8 @@ func TestErrors(t *testing.T) {
 			if !strings.Contains(msg, tt.wantInErr) {
 				t.Errorf("error %q does not contain %q", msg, tt.wantInErr)
 			}
-			if strings.Contains(msg, "hunter2") || strings.Contains(msg, "svc:") || strings.Contains(msg, "127.0.0.1") {
+			if strings.Contains(msg, "hunter2") || strings.Contains(msg, "svc:") || strings.Contains(msg, "127.0.0.1") ||
+				strings.Contains(msg, basicSvc) || strings.Contains(msg, "aSceprt") {
 				t.Errorf("error %q shows credentials or host", msg)
 			}
 		})

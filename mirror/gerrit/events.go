@@ -9,6 +9,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/gerritgate/gerritgate/internal/redact"
+
 	"golang.org/x/crypto/ssh"
 )
 
@@ -50,7 +52,8 @@ func (e *EventStream) Run(ctx context.Context, on func(Event)) {
 		if time.Since(start) > time.Minute {
 			backoff = time.Second // it ran a while: the server was fine
 		}
-		log.Warn("gerrit stream-events ended; reconnecting", "addr", e.Addr, "err", err, "in", backoff)
+		// The error may quote the server (an exit-signal message).
+		log.Warn("gerrit stream-events ended; reconnecting", "addr", e.Addr, "err", redact.Err(err, maxErrorBody, nil), "in", backoff)
 		select {
 		case <-ctx.Done():
 			return

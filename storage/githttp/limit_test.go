@@ -87,11 +87,12 @@ func TestPeerAddr(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"127.0.0.2:4242", "127.0.0.2"},
 		{"[::ffff:127.0.0.1]:80", "127.0.0.1"},
+		// An IPv6 /64 is one source: its host may use any address in it.
 		{"[fe80::1%eth0]:22", "fe80::"},
 		{"[::1]:22", "::"},
-		{"[2001:db8:1:2:aaaa::1]:443", "2001:db8:1:2::"},
-		{"[2001:db8:1:2:ffff:ffff:ffff:ffff]:443", "2001:db8:1:2::"},
-		{"[2001:db8:1:3::1]:443", "2001:db8:1:3::"},
+		{"[2001:db8:1:2:aaaa::1]:4000", "2001:db8:1:2::"},
+		{"[2001:db8:1:2:bbbb::9]:4001", "2001:db8:1:2::"},
+		{"[2001:db8:1:3::1]:4000", "2001:db8:1:3::"},
 		{"not an address", "invalid IP"},
 		{"", "invalid IP"},
 	}

@@ -46,7 +46,14 @@ type Server struct {
 	maxTimeout   time.Duration
 	hostKeyFiles []string
 	onSession    func(project, outcome string)
+	onConn       func(event string)
 	limit        *githttp.Limiter
+
+	handshakeTimeout time.Duration
+	sessions         *githttp.Limiter // open session channels, all and per reader
+	maxFailedLogins  int
+	failedLoginsFor  time.Duration
+	peers            *peers
 
 	srv     *ssh.Server
 	signers []gossh.Signer
@@ -78,18 +85,54 @@ func WithAuthorizer(a Authorizer) Option { return func(s *Server) { s.auth = a }
 // WithGit sets the git binary (default "git" from PATH).
 func WithGit(path string) Option { return func(s *Server) { s.gitPath = path } }
 
-// WithIdleTimeout closes a connection with no traffic for d (default two
-// minutes; upload-pack sends keepalives while it prepares a pack).
+// WithIdleTimeout closes a connection with no traffic for d, and an
+// upload-pack whose git data has not moved either way for d: a client that
+// sends nothing while git waits for its wants, or takes nothing of the
+// pack (default 30 seconds; upload-pack sends keepalives every 5 seconds
+// while it prepares a pack).
 func WithIdleTimeout(d time.Duration) Option { return func(s *Server) { s.idleTimeout = d } }
 
-// WithMaxTimeout bounds a connection's whole life (default 10 minutes,
-// like one HTTP upload-pack run).
+// WithMaxTimeout bounds a connection's whole life, and so each
+// upload-pack on it (default 10 minutes, like one HTTP upload-pack run).
 func WithMaxTimeout(d time.Duration) Option { return func(s *Server) { s.maxTimeout = d } }
+
+// WithHandshakeTimeout closes a connection on which no command has
+// started within d of its accept, or of the end of its last command
+// (default 10 seconds). Bytes trickled during the handshake do not extend
+// it, so a client must finish the key exchange and authenticate within d.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(s *Server) { s.handshakeTimeout = d }
+}
+
+// WithFailedLoginLimit refuses every connection from an address for d
+// once n connections from it have tried to authenticate and failed
+// within d (default 10 per minute; n 0 turns it off).
+func WithFailedLoginLimit(n int, d time.Duration) Option {
+	return func(s *Server) { s.maxFailedLogins, s.failedLoginsFor = n, d }
+}
+
+// WithMaxSessions bounds the session channels open at once, in all and
+// for one reader (defaults 64 and 16). Each may hold up to 2 MiB its client
+// sent and git has not read yet (x/crypto/ssh's window), so this bounds
+// that memory: 128 MiB by default, 32 MiB for one reader.
+func WithMaxSessions(total, perReader int) Option {
+	return func(s *Server) { s.sessions = githttp.NewLimiter(total, perReader, total) }
+}
+
+// WithConnectionObserver is called for each connection refused or closed
+// by a bound: "blocked", "handshake_timeout", "session_limit" (a session
+// refused),
+// "idle_timeout", and for each failed login, "login_failed"; e.g. for
+// metrics.
+func WithConnectionObserver(f func(event string)) Option {
+	return func(s *Server) { s.onConn = f }
+}
 
 // WithObserver is called once per session with the project (or "" unless
 // it named a served repository the reader may read, so clients cannot
 // invent label values) and the outcome ("ok", "denied", "not_found",
-// "push_refused", "refused", "bad_request", "unauthenticated", "error"),
+// "push_refused", "refused", "bad_request", "unauthenticated", "busy",
+// "timeout" (no progress within the idle timeout), "error"),
 // e.g. for metrics.
 func WithObserver(f func(project, outcome string)) Option {
 	return func(s *Server) { s.onSession = f }
@@ -106,12 +149,23 @@ func New(r Resolver, opts ...Option) (*Server, error) {
 		resolver:    r,
 		logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		gitPath:     "git",
-		idleTimeout: 2 * time.Minute,
+		idleTimeout: 30 * time.Second,
 		maxTimeout:  10 * time.Minute,
 		kill:        make(chan struct{}),
+
+		handshakeTimeout: 10 * time.Second,
+		maxFailedLogins:  10,
+		failedLoginsFor:  time.Minute,
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.handshakeTimeout <= 0 || s.idleTimeout <= 0 || s.maxTimeout <= 0 {
+		return nil, errors.New("gitssh: timeouts must be positive")
+	}
+	s.peers = newPeers(s.maxFailedLogins, s.failedLoginsFor)
+	if s.sessions == nil {
+		s.sessions = githttp.NewLimiter(64, 16, 64)
 	}
 	if len(s.hostKeyFiles) == 0 {
 		// gliderlabs/ssh would make up a new key on every start, which
@@ -146,8 +200,10 @@ func New(r Resolver, opts ...Option) (*Server, error) {
 		ReversePortForwardingCallback: deny,
 		// Only session channels: no direct-tcpip (ssh -L, -W), and no
 		// global request handlers, so no tcpip-forward (ssh -R).
-		ChannelHandlers: map[string]ssh.ChannelHandler{"session": sessionChannel},
-		RequestHandlers: map[string]ssh.RequestHandler{},
+		ChannelHandlers:      map[string]ssh.ChannelHandler{"session": s.sessionChannel},
+		ConnCallback:         s.connCallback,
+		ServerConfigCallback: s.serverConfig,
+		RequestHandlers:      map[string]ssh.RequestHandler{},
 		// Every subsystem (sftp, ...) reaches handle, which refuses it
 		// with a message.
 		SubsystemHandlers:        map[string]ssh.SubsystemHandler{"default": s.handle},
@@ -232,8 +288,11 @@ func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {
 }
 
 // publicKey is the handshake check; handle asks again before each command.
-func (s *Server) publicKey(_ ssh.Context, key ssh.PublicKey) bool {
+func (s *Server) publicKey(ctx ssh.Context, key ssh.PublicKey) bool {
 	if s.auth == nil {
+		return false
+	}
+	if g := guardOf(ctx); g == nil || s.peers.blocked(g.addr, time.Now()) {
 		return false
 	}
 	_, ok := s.auth.AuthorizeKey(key)
@@ -241,8 +300,8 @@ func (s *Server) publicKey(_ ssh.Context, key ssh.PublicKey) bool {
 }
 
 func (s *Server) connectionFailed(conn net.Conn, err error) {
-	if errors.Is(err, io.EOF) {
-		return // a port check or a client that gave up: nothing to say
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return // a port check, a client that gave up, or the handshake timeout: nothing to say
 	}
 	s.logger.Info("ssh handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
 }
@@ -250,8 +309,30 @@ func (s *Server) connectionFailed(conn net.Conn, err error) {
 // sessionChannel is gliderlabs/ssh's session handler behind a filter of
 // channel requests: agent forwarding, which it would accept, is refused,
 // and of the environment only GIT_PROTOCOL is let through, a few times at
-// most (it keeps every variable a client sends).
-func sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, ch gossh.NewChannel, ctx ssh.Context) {
+// most (it keeps every variable a client sends). A connection has a few
+// sessions open at most, a reader and the server a bounded number.
+func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, ch gossh.NewChannel, ctx ssh.Context) {
+	g := guardOf(ctx)
+	if g == nil || !g.openChannel() {
+		ch.Reject(gossh.ResourceShortage, "too many sessions on one connection")
+		return
+	}
+	defer g.closeChannel()
+	key, _ := ctx.Value(ssh.ContextKeyPublicKey).(ssh.PublicKey)
+	if key == nil || s.auth == nil {
+		ch.Reject(gossh.Prohibited, "not logged in")
+		return
+	}
+	// A key taken out of the access list since the handshake counts as
+	// reader "" here; handle then refuses its command with a message.
+	reader, _ := s.auth.AuthorizeKey(key)
+	release, ok := s.sessions.TryAcquire(githttp.Peer{Reader: reader, Addr: g.addr})
+	if !ok {
+		s.observeConn("session_limit")
+		ch.Reject(gossh.ResourceShortage, "gerritgate is busy: too many sessions open; retry shortly")
+		return
+	}
+	defer release()
 	ssh.DefaultSessionHandler(srv, conn, filteredChannel{ch}, ctx)
 }
 

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gliderlabs/ssh"
@@ -51,6 +53,9 @@ func (s *Server) handle(sess ssh.Session) {
 		return
 	}
 	defer s.active.Done()
+	if g := guardOf(sess.Context()); g != nil {
+		defer g.commandStarted()()
+	}
 	start := time.Now()
 	res := s.serve(sess)
 
@@ -168,6 +173,8 @@ func (s *Server) serve(sess ssh.Session) result {
 	switch {
 	case res.code == 0 && res.err == nil:
 		res.outcome = "ok"
+	case errors.Is(res.err, errStalled):
+		res.outcome, res.code = "timeout", 1
 	case res.err != nil && res.code < 0:
 		res.outcome, res.code = "error", 1
 		fmt.Fprintln(sess.Stderr(), msgInternal)
@@ -225,19 +232,37 @@ func (s *Server) uploadPack(sess ssh.Session, dir, protocol string) (int, <-chan
 	if err := cmd.Start(); err != nil {
 		return -1, nil, err
 	}
+	// git's data must move one way or the other at least every idle
+	// timeout: a client that sends nothing while git waits for its wants,
+	// or takes nothing of the pack, loses its connection (closing the
+	// session alone would not end a write blocked on the client's window).
+	var stalled atomic.Bool
+	stall := time.AfterFunc(s.idleTimeout, func() {
+		stalled.Store(true)
+		cancel()
+		s.observeConn("idle_timeout")
+		if g := guardOf(sess.Context()); g != nil {
+			g.conn.Close()
+		}
+	})
+	defer stall.Stop()
+	moved := func() { stall.Reset(s.idleTimeout) }
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		io.Copy(stdin, sess)
+		io.Copy(stdin, progressReader{sess, moved})
 		stdin.Close()
 	}()
 	// Until git closes its stdout, or the client stops taking it: then
 	// closing our end makes git's next write fail.
-	io.Copy(sess, stdout)
+	io.Copy(progressWriter{sess, moved}, stdout)
 	stdout.Close()
 	// Wait closes stdin once git has exited; the copy then ends at the
 	// client's next write or when the session closes.
 	err = cmd.Wait()
+	if stalled.Load() {
+		return -1, copied, errStalled
+	}
 	if err == nil {
 		return 0, copied, nil
 	}
@@ -249,7 +274,8 @@ func (s *Server) uploadPack(sess ssh.Session, dir, protocol string) (int, <-chan
 	return -1, copied, err
 }
 
-// commandContext bounds one git run by the max timeout and by Close.
+// commandContext bounds one git run by the max timeout and by Close. Its
+// cancel func may be called more than once.
 func (s *Server) commandContext() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
 	if s.maxTimeout > 0 {
@@ -263,7 +289,38 @@ func (s *Server) commandContext() (context.Context, context.CancelFunc) {
 		case <-stop:
 		}
 	}()
-	return ctx, func() { close(stop); cancel() }
+	var once sync.Once
+	return ctx, func() { once.Do(func() { close(stop); cancel() }) }
+}
+
+// errStalled ends an upload-pack whose data stopped moving.
+var errStalled = errors.New("no progress within the idle timeout")
+
+// progressReader and progressWriter call moved whenever bytes pass.
+type progressReader struct {
+	r     io.Reader
+	moved func()
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.moved()
+	}
+	return n, err
+}
+
+type progressWriter struct {
+	w     io.Writer
+	moved func()
+}
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if n > 0 {
+		p.moved()
+	}
+	return n, err
 }
 
 type limitedBuffer struct {
