@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/storage"
@@ -268,7 +267,7 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 // brings at most maxRange. diverged is true when head does not descend
 // from base.
 func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base, head plumbing.Hash) (dec *gate.Decision, window plumbing.Hash, diverged bool, err error) {
-	commits, window, reachesBase, err := d.pendingWindow(t.Project, up, base, head)
+	commits, window, reachesBase, err := d.pendingWindow(ctx, t.Project, up, base, head)
 	if err != nil {
 		return nil, window, false, err
 	}
@@ -320,37 +319,9 @@ func (d *Deployer) groups(ctx context.Context, t Target) (map[string][]gate.Acco
 func changedFiles(up *storage.Repo, commits []gate.Commit) (map[string][]string, error) {
 	out := make(map[string][]string, len(commits))
 	for _, gc := range commits {
-		c, err := object.GetCommit(up.Git.Storer, plumbing.NewHash(gc.SHA))
+		files, err := up.ChangedFiles(plumbing.NewHash(gc.SHA))
 		if err != nil {
 			return nil, err
-		}
-		tree, err := c.Tree()
-		if err != nil {
-			return nil, err
-		}
-		var parentTree *object.Tree
-		if len(c.ParentHashes) > 0 {
-			p, err := object.GetCommit(up.Git.Storer, c.ParentHashes[0])
-			if err != nil {
-				return nil, err
-			}
-			if parentTree, err = p.Tree(); err != nil {
-				return nil, err
-			}
-		}
-		changes, err := object.DiffTree(parentTree, tree)
-		if err != nil {
-			return nil, fmt.Errorf("diff %s: %w", short(c.Hash), err)
-		}
-		seen := map[string]bool{}
-		files := []string{}
-		for _, ch := range changes {
-			for _, name := range []string{ch.From.Name, ch.To.Name} {
-				if name != "" && !seen[name] {
-					seen[name] = true
-					files = append(files, name)
-				}
-			}
 		}
 		out[gc.SHA] = files
 	}
@@ -419,15 +390,13 @@ func (d *Deployer) initialize(ctx context.Context, t Target, up, served *storage
 	start := head
 	if t.Baseline != gate.BaselineUpstream {
 		start = plumbing.NewHash(t.Baseline)
-		c, err := object.GetCommit(up.Git.Storer, start)
-		if err != nil {
+		if _, err := up.Commit(start); err != nil {
 			return fmt.Errorf("baseline %s: not a commit of %s: %w", t.Baseline, t.Project, err)
 		}
-		hc, err := object.GetCommit(up.Git.Storer, head)
-		if err != nil {
+		if _, err := up.Commit(head); err != nil {
 			return err
 		}
-		if ok, err := c.IsAncestor(hc); err != nil || !ok {
+		if ok, err := up.IsAncestor(start, head); err != nil || !ok {
 			return fmt.Errorf("baseline %s is not on upstream branch %s", short(start), t.Branch)
 		}
 	}

@@ -67,22 +67,19 @@ type repo struct {
 func (r *repo) commit(content string, parents ...plumbing.Hash) plumbing.Hash {
 	r.t.Helper()
 	r.n++
-	st := r.up.Git.Storer
-	blob := st.NewEncodedObject()
+	blob := &plumbing.MemoryObject{}
 	blob.SetType(plumbing.BlobObject)
-	w, _ := blob.Writer()
-	w.Write([]byte(content))
-	w.Close()
-	bh, _ := st.SetEncodedObject(blob)
+	blob.Write([]byte(content))
+	bh, _ := r.up.WriteObject(blob)
 	tree := &object.Tree{Entries: []object.TreeEntry{{Name: "f", Mode: filemode.Regular, Hash: bh}}}
-	to := st.NewEncodedObject()
+	to := &plumbing.MemoryObject{}
 	tree.Encode(to)
-	th, _ := st.SetEncodedObject(to)
+	th, _ := r.up.WriteObject(to)
 	sig := object.Signature{Name: "a", Email: "a@example.com", When: time.Unix(1700000000+int64(r.n), 0).UTC()}
 	c := &object.Commit{Author: sig, Committer: sig, Message: content + "\n", TreeHash: th, ParentHashes: parents}
-	co := st.NewEncodedObject()
+	co := &plumbing.MemoryObject{}
 	c.Encode(co)
-	h, err := st.SetEncodedObject(co)
+	h, err := r.up.WriteObject(co)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -93,15 +90,14 @@ func (r *repo) commit(content string, parents ...plumbing.Hash) plumbing.Hash {
 // parent, the empty tree.
 func (r *repo) emptyRoot() plumbing.Hash {
 	r.t.Helper()
-	st := r.up.Git.Storer
-	to := st.NewEncodedObject()
+	to := &plumbing.MemoryObject{}
 	(&object.Tree{}).Encode(to)
-	th, _ := st.SetEncodedObject(to)
+	th, _ := r.up.WriteObject(to)
 	sig := object.Signature{Name: "gerrit", Email: "gerrit@example.com", When: time.Unix(1700000000, 0).UTC()}
 	c := &object.Commit{Author: sig, Committer: sig, Message: "Initial empty repository\n", TreeHash: th}
-	co := st.NewEncodedObject()
+	co := &plumbing.MemoryObject{}
 	c.Encode(co)
-	h, err := st.SetEncodedObject(co)
+	h, err := r.up.WriteObject(co)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -110,7 +106,11 @@ func (r *repo) emptyRoot() plumbing.Hash {
 
 func (r *repo) setBranch(h plumbing.Hash) {
 	r.t.Helper()
-	if err := r.up.Git.Storer.SetReference(plumbing.NewHashReference("refs/heads/main", h)); err != nil {
+	old, err := r.up.Ref("refs/heads/main")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.up.UpdateRefs(storage.RefUpdate{Name: "refs/heads/main", Old: old, New: h}); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -193,7 +193,7 @@ func TestDeletedDeployRefIsNotReinitialized(t *testing.T) {
 	}
 	unapproved := r.commit("pushed past review", base)
 	r.setBranch(unapproved)
-	if err := os.Remove(filepath.Join(served.Path, "refs", "heads", "deploy", "prod")); err != nil {
+	if err := os.Remove(filepath.Join(served.Dir(), "refs", "heads", "deploy", "prod")); err != nil {
 		t.Fatal(err)
 	}
 	res := d.Reconcile(context.Background(), target)
@@ -238,7 +238,7 @@ func TestPendingRange(t *testing.T) {
 	side := r.commit("side", root)
 	m := r.commit("merge", x, side)
 	y := r.commit("y", m)
-	commits, reaches, err := d.pending("platform/fleet", r.up, tip, y)
+	commits, reaches, err := d.pending(context.Background(), "platform/fleet", r.up, tip, y)
 	if err != nil || !reaches {
 		t.Fatalf("pending: %v %v", err, reaches)
 	}
@@ -266,7 +266,7 @@ func TestPendingRange(t *testing.T) {
 	// A merge whose second parent is an ancestor of its first: every commit
 	// still comes after its parents.
 	weird := r.commit("weird merge", y, x)
-	commits, _, err = d.pending("platform/fleet", r.up, tip, weird)
+	commits, _, err = d.pending(context.Background(), "platform/fleet", r.up, tip, weird)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestPendingRange(t *testing.T) {
 	}
 
 	// A head that does not descend from the tip is reported as such.
-	if _, reaches, _ := d.pending("platform/fleet", r.up, x, side); reaches {
+	if _, reaches, _ := d.pending(context.Background(), "platform/fleet", r.up, x, side); reaches {
 		t.Errorf("side does not descend from x, yet pending says it does")
 	}
 }

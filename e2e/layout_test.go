@@ -16,16 +16,17 @@ func TestImportDirection(t *testing.T) {
 	allowed := map[string][]string{
 		"gate":                     {"internal/yamlfile"},
 		"internal/yamlfile":        {},
-		"internal/gitmerge":        {},
-		"storage":                  {},
+		"internal/gitexec":         {},
+		"internal/gitmerge":        {"internal/gitexec"},
+		"storage":                  {"internal/gitexec", "internal/gitmerge"},
 		"storage/githttp":          {"storage"},
 		"storage/gitssh":           {"storage", "storage/githttp"},
-		"storage/storagetest":      {"storage"},
+		"storage/storagetest":      {"storage", "internal/gitexec"},
 		"access":                   {"internal/yamlfile", "storage/githttp"},
 		"mirror":                   {"storage"},
 		"mirror/gerrit":            {"gate"},
-		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit", "internal/gitmerge"},
-		"deploy":                   {"gate", "storage", "internal/gitmerge"},
+		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit", "internal/gitexec", "internal/gitmerge"},
+		"deploy":                   {"gate", "storage"},
 		"cmd/gerritgate":           nil, // everything
 		"e2e":                      nil,
 	}
