@@ -44,10 +44,7 @@ func (t Target) AdoptedRef() string { return "refs/gerritgate/adopted/" + t.Env 
 // rewinds). The act is recorded under AdoptedRef in the same transaction
 // as the move, and logged.
 func (d *Deployer) Adopt(ctx context.Context, t Target, a Adoption) Result {
-	res := Result{Project: t.Project, Branch: t.Branch, Env: t.Env, Time: a.At}
-	if t.Policy != nil {
-		res.Policy = t.Policy.Name
-	}
+	res := newResult(t, a.At)
 	if err := d.adopt(ctx, t, a, &res); err != nil {
 		res.Reason, res.Message, res.To = Failed, "adopt: "+err.Error(), res.From
 		d.logger.Warn(res.Message, "project", t.Project, "env", t.Env, "commit", a.Commit, "by", a.By)
@@ -90,9 +87,6 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 			return fmt.Errorf("commit %s does not descend from the deployed %s: adoption never rewinds deploy/%s", short(target), short(st.tip), t.Env)
 		}
 	}
-	if err := storage.CopyObjects(ctx, st.served, st.up, target); err != nil {
-		return fmt.Errorf("copy objects: %w", err)
-	}
 	prev, err := st.served.Ref(t.AdoptedRef())
 	if err != nil {
 		return err
@@ -101,24 +95,16 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 	if err != nil {
 		return err
 	}
-	updates := []storage.RefUpdate{
-		{Name: t.Ref(), Old: st.tip, New: target},
-		{Name: t.AdoptedRef(), Old: prev, New: record},
-	}
+	also := []storage.RefUpdate{{Name: t.AdoptedRef(), Old: prev, New: record}}
 	if was, err := st.served.Ref(t.BaselineRef()); err != nil {
 		return err
 	} else if was.IsZero() {
-		updates = append(updates, storage.RefUpdate{Name: t.BaselineRef(), New: target})
+		also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: target})
 	}
-	if err := st.served.UpdateRefs(updates...); err != nil {
+	// The record is written first but nothing names it until the
+	// transaction that moves deploy/<env> does.
+	if err := d.advance(ctx, t, st.up, st.served, st.tip, target, also...); err != nil {
 		return err
-	}
-	if headRef, err := st.served.Head(); err == nil {
-		if h, _ := st.served.Ref(headRef); h.IsZero() {
-			if err := st.served.SetHead(t.Ref()); err != nil {
-				return err
-			}
-		}
 	}
 	res.Reason, res.To = Adopted, target.String()
 	res.Message = fmt.Sprintf("an operator (%s) adopted %s as deploy/%s without the policy's approval: %s (recorded in %s)", a.By, short(target), t.Env, a.Reason, t.AdoptedRef())

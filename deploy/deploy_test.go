@@ -290,3 +290,44 @@ func TestPendingRange(t *testing.T) {
 		t.Errorf("side does not descend from x, yet pending says it does")
 	}
 }
+
+// Explain and Reconcile say the same about a target whose upstream history
+// was rewritten: they share the loading step and the message.
+func TestExplainDivergedSaysWhatReconcileSays(t *testing.T) {
+	_, r, f, d, target := setup(t)
+	ctx := context.Background()
+	base := r.emptyRoot()
+	a := r.commit("a", base)
+	f.approved[a.String()] = true
+	r.setBranch(a)
+	if res := d.Reconcile(ctx, target); res.Reason != Initialized || res.To != a.String() {
+		t.Fatalf("start at a: %s %s", res.Reason, res.Message)
+	}
+	r.setBranch(r.commit("rewrite", base))
+	rec := d.Reconcile(ctx, target)
+	exp, err := d.Explain(ctx, target, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Reason != Diverged || exp.Reason != Diverged || exp.Message != rec.Message {
+		t.Errorf("Explain = %s %q, Reconcile = %s %q; want the same Diverged message", exp.Reason, exp.Message, rec.Reason, rec.Message)
+	}
+}
+
+// A Deployer stamps its results with its clock, never time.Now.
+func TestResultTimeFromClock(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	at := time.Date(2026, 12, 24, 9, 30, 0, 0, time.FixedZone("CET", 3600))
+	d := New(store, f, WithClock(func() time.Time { return at }))
+	r.setBranch(r.emptyRoot())
+	res := d.Reconcile(context.Background(), target)
+	exp, err := d.Explain(context.Background(), target, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]time.Time{"Reconcile": res.Time, "Explain": exp.Time} {
+		if !got.Equal(at) || got.Location() != time.UTC {
+			t.Errorf("%s stamped %v, want the clock's %v in UTC", name, got, at.UTC())
+		}
+	}
+}
