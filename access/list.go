@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/gerritgate/gerritgate/internal/projectglob"
 	"github.com/gerritgate/gerritgate/internal/yamlfile"
 )
 
@@ -114,7 +115,7 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 			}
 		}
 		for j, p := range ry.Projects {
-			if err := checkGlob(p); err != nil {
+			if err := projectglob.Validate(p); err != nil {
 				bad(fmt.Sprintf("%s.projects[%d]", at, j), "%v", err)
 			}
 			r.projects = append(r.projects, p)
@@ -161,7 +162,7 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 		l.readers = append(l.readers, r)
 	}
 	for j, p := range f.Anonymous {
-		if err := checkGlob(p); err != nil {
+		if err := projectglob.Validate(p); err != nil {
 			bad(fmt.Sprintf("$.anonymous[%d]", j), "%v", err)
 		}
 		l.anonymous = append(l.anonymous, p)
@@ -170,21 +171,6 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 		return nil, errors.Join(errs...)
 	}
 	return l, nil
-}
-
-func checkGlob(p string) error {
-	switch {
-	case p == "":
-		return errors.New("empty project pattern")
-	case p == "*":
-		return nil
-	case strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/"):
-		return fmt.Errorf("project pattern %q: no leading or trailing slash", p)
-	}
-	if _, err := path.Match(p, ""); err != nil {
-		return fmt.Errorf("project pattern %q: %v", p, err)
-	}
-	return nil
 }
 
 // parseTime accepts RFC 3339 times and plain dates (midnight UTC).
@@ -337,13 +323,7 @@ func (l *List) Anonymous(project string) bool {
 }
 
 func matchAny(patterns []string, project string) bool {
-	return slices.ContainsFunc(patterns, func(p string) bool {
-		if p == "*" {
-			return true
-		}
-		ok, _ := path.Match(p, project)
-		return ok
-	})
+	return slices.ContainsFunc(patterns, func(p string) bool { return projectglob.Match(p, project) })
 }
 
 // cleanProject refuses names no glob should ever grant, whatever the front

@@ -14,7 +14,8 @@ import (
 // newcomer can find any behaviour from the package table.
 func TestImportDirection(t *testing.T) {
 	allowed := map[string][]string{
-		"gate":                     {"internal/yamlfile"},
+		"gate":                     {"internal/yamlfile", "internal/projectglob"},
+		"internal/projectglob":     {},
 		"internal/yamlfile":        {},
 		"internal/gitexec":         {},
 		"internal/gitmerge":        {"internal/gitexec"},
@@ -22,7 +23,7 @@ func TestImportDirection(t *testing.T) {
 		"storage/githttp":          {"storage"},
 		"storage/gitssh":           {"storage", "storage/githttp"},
 		"storage/storagetest":      {"storage", "internal/gitexec"},
-		"access":                   {"internal/yamlfile", "storage/githttp"},
+		"access":                   {"internal/yamlfile", "internal/projectglob", "storage/githttp"},
 		"mirror":                   {"storage"},
 		"mirror/gerrit":            {"gate"},
 		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit", "internal/gitexec", "internal/gitmerge"},
