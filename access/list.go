@@ -82,6 +82,22 @@ func Load(path string, opts ...Option) (*List, error) {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
+// ValidReaderName checks a reader name as the access file does: letters,
+// digits and ._@- (starting with a letter or digit, at most 64), and not
+// the reserved Anonymous. gerritgate token new uses it, so it never makes
+// a token for a name the file would refuse, nor refuses one it accepts.
+func ValidReaderName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("reader has no name")
+	case !nameRE.MatchString(name):
+		return fmt.Errorf("reader name %q: use letters, digits and ._@- (at most 64)", name)
+	case name == Anonymous:
+		return fmt.Errorf("reader name %q is reserved", name)
+	}
+	return nil
+}
+
 // Parse parses an access file's contents; file names it in errors, which
 // carry file:line:col and never the value of a key or token.
 func Parse(file string, data []byte, opts ...Option) (*List, error) {
@@ -102,13 +118,12 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 	for i, ry := range f.Readers {
 		at := fmt.Sprintf("$.readers[%d]", i)
 		r := reader{name: ry.Name}
+		nameErr := ValidReaderName(ry.Name)
 		switch {
 		case ry.Name == "":
-			bad(at, "reader has no name")
-		case !nameRE.MatchString(ry.Name):
-			bad(at+".name", "reader name %q: use letters, digits and ._@- (at most 64)", ry.Name)
-		case ry.Name == Anonymous:
-			bad(at+".name", "reader name %q is reserved", ry.Name)
+			bad(at, "%v", nameErr)
+		case nameErr != nil:
+			bad(at+".name", "%v", nameErr)
 		default:
 			if _, dup := l.byName[ry.Name]; dup {
 				bad(at+".name", "reader %q is defined twice", ry.Name)
