@@ -29,6 +29,7 @@ func TestImportDirection(t *testing.T) {
 		"mirror/gerrit":            {"gate"},
 		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit", "internal/gitexec", "internal/gitmerge"},
 		"deploy":                   {"gate", "storage"},
+		"examples":                 {},
 		"cmd/gerritgate":           nil, // everything
 		"e2e":                      nil,
 	}
