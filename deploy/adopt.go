@@ -76,14 +76,18 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 	if err != nil {
 		return fmt.Errorf("commit %s is not in the upstream mirror of %s", short(target), t.Project)
 	}
-	if ok, err := st.up.IsAncestor(target, st.head); err != nil || !ok {
+	if ok, err := st.up.IsAncestor(target, st.head); err != nil {
+		return fmt.Errorf("commit %s: reading the history of %s: %w", short(target), t.Branch, err)
+	} else if !ok {
 		return fmt.Errorf("commit %s is not on upstream branch %s", short(target), t.Branch)
 	}
 	if !st.tip.IsZero() {
 		if st.tip == target {
 			return fmt.Errorf("deploy/%s is at %s already", t.Env, short(target))
 		}
-		if ok, err := st.up.IsAncestor(st.tip, target); err != nil || !ok {
+		if ok, err := st.up.IsAncestor(st.tip, target); err != nil {
+			return fmt.Errorf("commit %s: reading its history back to the deployed %s: %w", short(target), short(st.tip), err)
+		} else if !ok {
 			return fmt.Errorf("commit %s does not descend from the deployed %s: adoption never rewinds deploy/%s", short(target), short(st.tip), t.Env)
 		}
 	}

@@ -331,3 +331,17 @@ func TestResultTimeFromClock(t *testing.T) {
 		}
 	}
 }
+
+// A history that cannot be read (a parent missing from the mirror) is an
+// error saying so, not a baseline "not on the upstream branch".
+func TestBaselineReadErrorIsNotOffBranch(t *testing.T) {
+	_, r, _, d, target := setup(t)
+	base := r.commit("base")
+	lost := plumbing.NewHash("1111111111111111111111111111111111111111")
+	r.setBranch(r.commit("head", lost))
+	target.Baseline = base.String()
+	res := d.Reconcile(context.Background(), target)
+	if res.Reason != Failed || strings.Contains(res.Message, "is not on upstream branch") || !strings.Contains(res.Message, "reading the history") {
+		t.Errorf("baseline check over a broken history: %s %q, want Failed saying the history could not be read", res.Reason, res.Message)
+	}
+}

@@ -122,7 +122,11 @@ func (d *Deployer) initialize(ctx context.Context, t Target, up, served *storage
 		if _, err := up.Commit(head); err != nil {
 			return err
 		}
-		if ok, err := up.IsAncestor(start, head); err != nil || !ok {
+		ok, err := up.IsAncestor(start, head)
+		if err != nil {
+			return fmt.Errorf("baseline %s: reading the history of %s: %w", short(start), t.Branch, err)
+		}
+		if !ok {
 			return fmt.Errorf("baseline %s is not on upstream branch %s", short(start), t.Branch)
 		}
 	}

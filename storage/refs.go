@@ -43,7 +43,8 @@ type RefUpdate struct {
 	Old  plumbing.Hash
 	New  plumbing.Hash
 	// Force allows a deploy/* ref to move to a commit that does not descend
-	// from Old. Only an audited operator action sets it.
+	// from Old. Nothing in gerritgate sets it yet: an operator command that
+	// rewinds a deploy ref, recorded like an adoption, would be the one user.
 	Force bool
 }
 

@@ -32,8 +32,6 @@ type Config struct {
 	// once, HTTP and SSH together (default 32); a clone over it is told to
 	// retry.
 	MaxConcurrentClones int `yaml:"maxConcurrentClones"`
-
-	file string
 }
 
 // GerritConfig says how to reach Gerrit.
@@ -88,7 +86,6 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	if err := yamlfile.Decode(path, data, &c); err != nil {
 		return nil, err
 	}
-	c.file = path
 	doc := yamlfile.Parse(path, data)
 	dir := filepath.Dir(path)
 	abs := func(p string) string {
