@@ -7,14 +7,17 @@
 //
 //	readers:
 //	  - name: flux-prod
-//	    projects: ["platform/*"]        # path.Match globs; "*" alone is everything
+//	    projects: ["platform/*"]        # project globs; "**" is every project
 //	    sshKeys: ["ssh-ed25519 AAAA... flux@prod"]
 //	    tokens: ["sha256:9f86d0..."]    # hex sha256 of the token, never the token
 //	    expires: 2027-01-01T00:00:00Z   # optional
 //	anonymous: ["public/*"]             # readable without credentials (default none)
 //
-// Nothing is readable unless a pattern grants it. A glob's "*" does not
-// cross a slash: "platform/*" is platform/fleet, not platform/a/b.
+// Nothing is readable unless a pattern grants it. Patterns are the policy
+// file's (internal/projectglob): "*" does not cross a slash, so
+// "platform/*" is platform/fleet, not platform/a/b, and "*" alone is the
+// top-level projects only; "platform/**" is everything below platform/,
+// "**" every project.
 //
 // It never stores, logs or returns a token in the clear (only sha256
 // hashes are kept and compared, in constant time), and never puts a key or

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/gerritgate/gerritgate/internal/projectglob"
 	"github.com/gerritgate/gerritgate/internal/yamlfile"
 )
 
@@ -89,6 +90,22 @@ func Load(path string, opts ...Option) (*List, error) {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
+// ValidReaderName checks a reader name as the access file does: letters,
+// digits and ._@- (starting with a letter or digit, at most 64), and not
+// the reserved Anonymous. gerritgate token new uses it, so it never makes
+// a token for a name the file would refuse, nor refuses one it accepts.
+func ValidReaderName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("reader has no name")
+	case !nameRE.MatchString(name):
+		return fmt.Errorf("reader name %q: use letters, digits and ._@- (at most 64)", name)
+	case name == Anonymous:
+		return fmt.Errorf("reader name %q is reserved", name)
+	}
+	return nil
+}
+
 // Parse parses an access file's contents; file names it in errors, which
 // carry file:line:col and never the value of a key or token.
 func Parse(file string, data []byte, opts ...Option) (*List, error) {
@@ -109,20 +126,19 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 	for i, ry := range f.Readers {
 		at := fmt.Sprintf("$.readers[%d]", i)
 		r := reader{name: ry.Name}
+		nameErr := ValidReaderName(ry.Name)
 		switch {
 		case ry.Name == "":
-			bad(at, "reader has no name")
-		case !nameRE.MatchString(ry.Name):
-			bad(at+".name", "reader name %q: use letters, digits and ._@- (at most 64)", ry.Name)
-		case ry.Name == Anonymous:
-			bad(at+".name", "reader name %q is reserved", ry.Name)
+			bad(at, "%v", nameErr)
+		case nameErr != nil:
+			bad(at+".name", "%v", nameErr)
 		default:
 			if _, dup := l.byName[ry.Name]; dup {
 				bad(at+".name", "reader %q is defined twice", ry.Name)
 			}
 		}
 		for j, p := range ry.Projects {
-			if err := checkGlob(p); err != nil {
+			if err := projectglob.Validate(p); err != nil {
 				bad(fmt.Sprintf("%s.projects[%d]", at, j), "%v", err)
 			}
 			r.projects = append(r.projects, p)
@@ -183,7 +199,7 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 		l.metrics = append(l.metrics, h)
 	}
 	for j, p := range f.Anonymous {
-		if err := checkGlob(p); err != nil {
+		if err := projectglob.Validate(p); err != nil {
 			bad(fmt.Sprintf("$.anonymous[%d]", j), "%v", err)
 		}
 		l.anonymous = append(l.anonymous, p)
@@ -192,21 +208,6 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 		return nil, errors.Join(errs...)
 	}
 	return l, nil
-}
-
-func checkGlob(p string) error {
-	switch {
-	case p == "":
-		return errors.New("empty project pattern")
-	case p == "*":
-		return nil
-	case strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/"):
-		return fmt.Errorf("project pattern %q: no leading or trailing slash", p)
-	}
-	if _, err := path.Match(p, ""); err != nil {
-		return fmt.Errorf("project pattern %q: %v", p, err)
-	}
-	return nil
 }
 
 // parseTime accepts RFC 3339 times and plain dates (midnight UTC).
@@ -373,13 +374,7 @@ func (l *List) Anonymous(project string) bool {
 }
 
 func matchAny(patterns []string, project string) bool {
-	return slices.ContainsFunc(patterns, func(p string) bool {
-		if p == "*" {
-			return true
-		}
-		ok, _ := path.Match(p, project)
-		return ok
-	})
+	return slices.ContainsFunc(patterns, func(p string) bool { return projectglob.Match(p, project) })
 }
 
 // cleanProject refuses names no glob should ever grant, whatever the front

@@ -162,6 +162,8 @@ func TestCanRead(t *testing.T) {
     projects: ["platform/*", "apps/web"]
   - name: auditors
     projects: ["*"]
+  - name: everything
+    projects: ["**"]
   - name: nobody
 anonymous: ["public/*"]
 `
@@ -180,8 +182,11 @@ anonymous: ["public/*"]
 		{"flux-prod", "apps/webx", false},
 		{"flux-prod", "other/x", false},
 		{"flux-prod", "public/docs", true}, // anonymous projects are open to readers too
-		{"auditors", "a/b/c", true},        // "*" alone is everything
+		{"auditors", "a/b/c", false},       // "*" is top-level projects only (internal/projectglob)
 		{"auditors", "x", true},
+		{"everything", "a/b/c", true}, // "**" is every project
+		{"everything", "x", true},
+		{"everything", "a/../b", false},
 		{"nobody", "platform/fleet", false},
 		{"nobody", "public/docs", true},
 		{"unknown", "public/docs", false},

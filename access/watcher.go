@@ -1,9 +1,7 @@
 package access
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,11 +11,14 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/gerritgate/gerritgate/internal/filewatch"
 )
 
 // Watcher holds the current List of an access file and reloads it when the
-// file's contents change. A file that fails to read or parse leaves the
-// last good List in place; LastError says why.
+// file's contents change (internal/filewatch: a new content is taken once
+// two checks in a row read it; Reload takes it at once). A file that fails
+// to read or parse leaves the last good List in place; LastError says why.
 //
 // Its methods delegate to Current(), so a *Watcher can be handed to the
 // front ends directly and they see every reload.
@@ -31,8 +32,8 @@ type Watcher struct {
 	generation atomic.Uint64
 	failures   atomic.Uint64
 
-	mu      sync.Mutex // serialises Reload and guards the fields below
-	lastSum [sha256.Size]byte
+	mu      sync.Mutex // serialises checks and guards the fields below
+	file    *filewatch.File
 	lastErr error
 }
 
@@ -55,7 +56,7 @@ func NewWatcher(path string, logger *slog.Logger, interval time.Duration, opts .
 	if err != nil {
 		return nil, err
 	}
-	w.lastSum = sha256.Sum256(data)
+	w.file = filewatch.New(path, data)
 	w.current.Store(l)
 	w.generation.Store(1)
 	w.logger.Info("access list loaded", "generation", 1, "readers", len(l.readers))
@@ -65,29 +66,20 @@ func NewWatcher(path string, logger *slog.Logger, interval time.Duration, opts .
 // Run checks the file every interval until ctx is done, then returns nil.
 // The caller owns the goroutine that runs it.
 func (w *Watcher) Run(ctx context.Context) error {
-	t := time.NewTicker(w.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			w.Reload()
-		}
-	}
+	filewatch.Run[struct{}](ctx, w.interval, nil, func(bool) { w.check(false) })
+	return nil
 }
 
-// Reload reads the file now (for a SIGHUP, say) and installs it if its
-// contents changed and parse. It returns the error that keeps the file
-// from being used, nil when the current List is the file's contents.
-//
-// The whole file is read and hashed each time: it is small, and a hash
-// catches edits that keep the size and the mtime (coarse clocks,
-// ConfigMap symlink swaps).
-func (w *Watcher) Reload() error {
+// Reload reads the file now (for a SIGHUP, say) and installs it, without
+// waiting for a second look, if its contents changed and parse. It returns
+// the error that keeps the file from being used, nil when the current List
+// is the file's contents.
+func (w *Watcher) Reload() error { return w.check(true) }
+
+func (w *Watcher) check(force bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	data, err := os.ReadFile(w.path)
+	data, changed, err := w.file.Check(force)
 	if err != nil {
 		err = fmt.Errorf("access file: %w", err)
 		if w.lastErr == nil || w.lastErr.Error() != err.Error() {
@@ -95,14 +87,11 @@ func (w *Watcher) Reload() error {
 			w.logger.Warn("access file unreadable; keeping the last good list", "generation", w.generation.Load(), "err", err)
 		}
 		w.lastErr = err
-		w.lastSum = [sha256.Size]byte{} // read it again once it is back
 		return err
 	}
-	sum := sha256.Sum256(data)
-	if bytes.Equal(sum[:], w.lastSum[:]) {
+	if !changed {
 		return w.lastErr
 	}
-	w.lastSum = sum
 	l, err := Parse(w.path, data, w.opts...)
 	if err != nil {
 		w.lastErr = err

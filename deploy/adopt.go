@@ -44,10 +44,7 @@ func (t Target) AdoptedRef() string { return "refs/gerritgate/adopted/" + t.Env 
 // rewinds). The act is recorded under AdoptedRef in the same transaction
 // as the move, and logged.
 func (d *Deployer) Adopt(ctx context.Context, t Target, a Adoption) Result {
-	res := Result{Project: t.Project, Branch: t.Branch, Env: t.Env, Time: a.At}
-	if t.Policy != nil {
-		res.Policy = t.Policy.Name
-	}
+	res := newResult(t, a.At)
 	if err := d.adopt(ctx, t, a, &res); err != nil {
 		res.Reason, res.Message, res.To = Failed, "adopt: "+err.Error(), res.From
 		d.logger.Warn(res.Message, "project", t.Project, "env", t.Env, "commit", a.Commit, "by", a.By)
@@ -75,23 +72,24 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 	}
 	res.Head = st.head.String()
 	target := plumbing.NewHash(a.Commit)
-	c, err := object.GetCommit(st.up.Git.Storer, target)
+	c, err := st.up.Commit(target)
 	if err != nil {
 		return fmt.Errorf("commit %s is not in the upstream mirror of %s", short(target), t.Project)
 	}
-	if !d.descends(st.up, st.head, c) {
+	if ok, err := st.up.IsAncestor(target, st.head); err != nil {
+		return fmt.Errorf("commit %s: reading the history of %s: %w", short(target), t.Branch, err)
+	} else if !ok {
 		return fmt.Errorf("commit %s is not on upstream branch %s", short(target), t.Branch)
 	}
 	if !st.tip.IsZero() {
 		if st.tip == target {
 			return fmt.Errorf("deploy/%s is at %s already", t.Env, short(target))
 		}
-		if !d.descends(st.up, target, mustCommit(st.up, st.tip)) {
+		if ok, err := st.up.IsAncestor(st.tip, target); err != nil {
+			return fmt.Errorf("commit %s: reading its history back to the deployed %s: %w", short(target), short(st.tip), err)
+		} else if !ok {
 			return fmt.Errorf("commit %s does not descend from the deployed %s: adoption never rewinds deploy/%s", short(target), short(st.tip), t.Env)
 		}
-	}
-	if err := storage.CopyObjects(ctx, st.served, st.up, target); err != nil {
-		return fmt.Errorf("copy objects: %w", err)
 	}
 	prev, err := st.served.Ref(t.AdoptedRef())
 	if err != nil {
@@ -101,24 +99,16 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 	if err != nil {
 		return err
 	}
-	updates := []storage.RefUpdate{
-		{Name: t.Ref(), Old: st.tip, New: target},
-		{Name: t.AdoptedRef(), Old: prev, New: record},
-	}
+	also := []storage.RefUpdate{{Name: t.AdoptedRef(), Old: prev, New: record}}
 	if was, err := st.served.Ref(t.BaselineRef()); err != nil {
 		return err
 	} else if was.IsZero() {
-		updates = append(updates, storage.RefUpdate{Name: t.BaselineRef(), New: target})
+		also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: target})
 	}
-	if err := st.served.UpdateRefs(updates...); err != nil {
+	// The record is written first but nothing names it until the
+	// transaction that moves deploy/<env> does.
+	if err := d.advance(ctx, t, st.up, st.served, st.tip, target, also...); err != nil {
 		return err
-	}
-	if headRef, err := st.served.Head(); err == nil {
-		if h, _ := st.served.Ref(headRef); h.IsZero() {
-			if err := st.served.SetHead(t.Ref()); err != nil {
-				return err
-			}
-		}
 	}
 	res.Reason, res.To = Adopted, target.String()
 	res.Message = fmt.Sprintf("an operator (%s) adopted %s as deploy/%s without the policy's approval: %s (recorded in %s)", a.By, short(target), t.Env, a.Reason, t.AdoptedRef())
@@ -127,7 +117,7 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 
 // writeRecord writes the commit that records an adoption into the served
 // repository. Its tree is the adopted commit's, so it adds no content.
-func writeRecord(served *storage.Repo, t Target, a Adoption, c *object.Commit, from, prev plumbing.Hash) (plumbing.Hash, error) {
+func writeRecord(served *storage.Repo, t Target, a Adoption, c storage.Commit, from, prev plumbing.Hash) (plumbing.Hash, error) {
 	fromText := "nothing (deploy/" + t.Env + " did not exist)"
 	if !from.IsZero() {
 		fromText = from.String()
@@ -135,42 +125,18 @@ func writeRecord(served *storage.Repo, t Target, a Adoption, c *object.Commit, f
 	msg := fmt.Sprintf("adopt %s as deploy/%s of %s\n\nAn operator named this commit; the policy did not approve it.\n\nReason: %s\nBy: %s\nAt: %s\nFrom: %s\n",
 		c.Hash, t.Env, t.Project, oneLine(a.Reason), oneLine(a.By), a.At.UTC().Format(time.RFC3339), fromText)
 	sig := object.Signature{Name: "gerritgate", Email: "gerritgate@localhost", When: a.At.UTC()}
-	rec := &object.Commit{Author: sig, Committer: sig, Message: msg, TreeHash: c.TreeHash, ParentHashes: []plumbing.Hash{c.Hash}}
+	rec := &object.Commit{Author: sig, Committer: sig, Message: msg, TreeHash: c.Tree, ParentHashes: []plumbing.Hash{c.Hash}}
 	if !prev.IsZero() {
 		rec.ParentHashes = append(rec.ParentHashes, prev)
 	}
-	obj := served.Git.Storer.NewEncodedObject()
+	obj := &plumbing.MemoryObject{}
 	if err := rec.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	return served.Git.Storer.SetEncodedObject(obj)
+	return served.WriteObject(obj)
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// descends reports whether c is head or one of its ancestors.
-func (d *Deployer) descends(up *storage.Repo, head plumbing.Hash, c *object.Commit) bool {
-	if c == nil {
-		return false
-	}
-	if c.Hash == head {
-		return true
-	}
-	hc, err := object.GetCommit(up.Git.Storer, head)
-	if err != nil {
-		return false
-	}
-	ok, err := c.IsAncestor(hc)
-	return err == nil && ok
-}
-
-func mustCommit(up *storage.Repo, h plumbing.Hash) *object.Commit {
-	c, err := object.GetCommit(up.Git.Storer, h)
-	if err != nil {
-		return nil
-	}
-	return c
-}
 
 func isHex(s string) bool {
 	_, err := enchex.DecodeString(s)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // An operator's adoption is the only way past the policy: it moves
@@ -64,7 +63,7 @@ func TestAdopt(t *testing.T) {
 	}
 
 	rec, _ := served.Ref(target.AdoptedRef())
-	c, err := object.GetCommit(served.Git.Storer, rec)
+	c, err := served.Commit(rec)
 	if err != nil {
 		t.Fatalf("adoption record: %v", err)
 	}
@@ -73,10 +72,10 @@ func TestAdopt(t *testing.T) {
 			t.Errorf("record %q does not say %q", c.Message, want)
 		}
 	}
-	if len(c.ParentHashes) != 2 || c.ParentHashes[0] != pushed {
-		t.Fatalf("record parents = %v, want the adopted commit and the previous record", c.ParentHashes)
+	if len(c.Parents) != 2 || c.Parents[0] != pushed {
+		t.Fatalf("record parents = %v, want the adopted commit and the previous record", c.Parents)
 	}
-	first, err := object.GetCommit(served.Git.Storer, c.ParentHashes[1])
+	first, err := served.Commit(c.Parents[1])
 	if err != nil || !strings.Contains(first.Message, "reviewed there") {
 		t.Errorf("previous record: %v %q", err, first.Message)
 	}

@@ -67,22 +67,19 @@ type repo struct {
 func (r *repo) commit(content string, parents ...plumbing.Hash) plumbing.Hash {
 	r.t.Helper()
 	r.n++
-	st := r.up.Git.Storer
-	blob := st.NewEncodedObject()
+	blob := &plumbing.MemoryObject{}
 	blob.SetType(plumbing.BlobObject)
-	w, _ := blob.Writer()
-	w.Write([]byte(content))
-	w.Close()
-	bh, _ := st.SetEncodedObject(blob)
+	blob.Write([]byte(content))
+	bh, _ := r.up.WriteObject(blob)
 	tree := &object.Tree{Entries: []object.TreeEntry{{Name: "f", Mode: filemode.Regular, Hash: bh}}}
-	to := st.NewEncodedObject()
+	to := &plumbing.MemoryObject{}
 	tree.Encode(to)
-	th, _ := st.SetEncodedObject(to)
+	th, _ := r.up.WriteObject(to)
 	sig := object.Signature{Name: "a", Email: "a@example.com", When: time.Unix(1700000000+int64(r.n), 0).UTC()}
 	c := &object.Commit{Author: sig, Committer: sig, Message: content + "\n", TreeHash: th, ParentHashes: parents}
-	co := st.NewEncodedObject()
+	co := &plumbing.MemoryObject{}
 	c.Encode(co)
-	h, err := st.SetEncodedObject(co)
+	h, err := r.up.WriteObject(co)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -93,15 +90,14 @@ func (r *repo) commit(content string, parents ...plumbing.Hash) plumbing.Hash {
 // parent, the empty tree.
 func (r *repo) emptyRoot() plumbing.Hash {
 	r.t.Helper()
-	st := r.up.Git.Storer
-	to := st.NewEncodedObject()
+	to := &plumbing.MemoryObject{}
 	(&object.Tree{}).Encode(to)
-	th, _ := st.SetEncodedObject(to)
+	th, _ := r.up.WriteObject(to)
 	sig := object.Signature{Name: "gerrit", Email: "gerrit@example.com", When: time.Unix(1700000000, 0).UTC()}
 	c := &object.Commit{Author: sig, Committer: sig, Message: "Initial empty repository\n", TreeHash: th}
-	co := st.NewEncodedObject()
+	co := &plumbing.MemoryObject{}
 	c.Encode(co)
-	h, err := st.SetEncodedObject(co)
+	h, err := r.up.WriteObject(co)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -110,7 +106,11 @@ func (r *repo) emptyRoot() plumbing.Hash {
 
 func (r *repo) setBranch(h plumbing.Hash) {
 	r.t.Helper()
-	if err := r.up.Git.Storer.SetReference(plumbing.NewHashReference("refs/heads/main", h)); err != nil {
+	old, err := r.up.Ref("refs/heads/main")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.up.UpdateRefs(storage.RefUpdate{Name: "refs/heads/main", Old: old, New: h}); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -193,7 +193,7 @@ func TestDeletedDeployRefIsNotReinitialized(t *testing.T) {
 	}
 	unapproved := r.commit("pushed past review", base)
 	r.setBranch(unapproved)
-	if err := os.Remove(filepath.Join(served.Path, "refs", "heads", "deploy", "prod")); err != nil {
+	if err := os.Remove(filepath.Join(served.Dir(), "refs", "heads", "deploy", "prod")); err != nil {
 		t.Fatal(err)
 	}
 	res := d.Reconcile(context.Background(), target)
@@ -238,7 +238,7 @@ func TestPendingRange(t *testing.T) {
 	side := r.commit("side", root)
 	m := r.commit("merge", x, side)
 	y := r.commit("y", m)
-	commits, reaches, err := d.pending("platform/fleet", r.up, tip, y)
+	commits, reaches, err := d.pending(context.Background(), "platform/fleet", r.up, tip, y)
 	if err != nil || !reaches {
 		t.Fatalf("pending: %v %v", err, reaches)
 	}
@@ -266,7 +266,7 @@ func TestPendingRange(t *testing.T) {
 	// A merge whose second parent is an ancestor of its first: every commit
 	// still comes after its parents.
 	weird := r.commit("weird merge", y, x)
-	commits, _, err = d.pending("platform/fleet", r.up, tip, weird)
+	commits, _, err = d.pending(context.Background(), "platform/fleet", r.up, tip, weird)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,62 @@ func TestPendingRange(t *testing.T) {
 	}
 
 	// A head that does not descend from the tip is reported as such.
-	if _, reaches, _ := d.pending("platform/fleet", r.up, x, side); reaches {
+	if _, reaches, _ := d.pending(context.Background(), "platform/fleet", r.up, x, side); reaches {
 		t.Errorf("side does not descend from x, yet pending says it does")
+	}
+}
+
+// Explain and Reconcile say the same about a target whose upstream history
+// was rewritten: they share the loading step and the message.
+func TestExplainDivergedSaysWhatReconcileSays(t *testing.T) {
+	_, r, f, d, target := setup(t)
+	ctx := context.Background()
+	base := r.emptyRoot()
+	a := r.commit("a", base)
+	f.approved[a.String()] = true
+	r.setBranch(a)
+	if res := d.Reconcile(ctx, target); res.Reason != Initialized || res.To != a.String() {
+		t.Fatalf("start at a: %s %s", res.Reason, res.Message)
+	}
+	r.setBranch(r.commit("rewrite", base))
+	rec := d.Reconcile(ctx, target)
+	exp, err := d.Explain(ctx, target, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Reason != Diverged || exp.Reason != Diverged || exp.Message != rec.Message {
+		t.Errorf("Explain = %s %q, Reconcile = %s %q; want the same Diverged message", exp.Reason, exp.Message, rec.Reason, rec.Message)
+	}
+}
+
+// A Deployer stamps its results with its clock, never time.Now.
+func TestResultTimeFromClock(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	at := time.Date(2026, 12, 24, 9, 30, 0, 0, time.FixedZone("CET", 3600))
+	d := New(store, f, WithClock(func() time.Time { return at }))
+	r.setBranch(r.emptyRoot())
+	res := d.Reconcile(context.Background(), target)
+	exp, err := d.Explain(context.Background(), target, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]time.Time{"Reconcile": res.Time, "Explain": exp.Time} {
+		if !got.Equal(at) || got.Location() != time.UTC {
+			t.Errorf("%s stamped %v, want the clock's %v in UTC", name, got, at.UTC())
+		}
+	}
+}
+
+// A history that cannot be read (a parent missing from the mirror) is an
+// error saying so, not a baseline "not on the upstream branch".
+func TestBaselineReadErrorIsNotOffBranch(t *testing.T) {
+	_, r, _, d, target := setup(t)
+	base := r.commit("base")
+	lost := plumbing.NewHash("1111111111111111111111111111111111111111")
+	r.setBranch(r.commit("head", lost))
+	target.Baseline = base.String()
+	res := d.Reconcile(context.Background(), target)
+	if res.Reason != Failed || strings.Contains(res.Message, "is not on upstream branch") || !strings.Contains(res.Message, "reading the history") {
+		t.Errorf("baseline check over a broken history: %s %q, want Failed saying the history could not be read", res.Reason, res.Message)
 	}
 }

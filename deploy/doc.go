@@ -5,4 +5,11 @@
 // ref backwards and never advances when anything it needs is missing: an
 // unreachable Gerrit, an unknown commit or a failed copy all leave the ref
 // where it is.
+//
+// One file per job: result.go (targets, reasons, results), load.go (the
+// loading step Reconcile, Explain and Adopt share), reconcile.go (the
+// state machine), evidence.go (what Gerrit and the repository say about a
+// range), pending.go (walking the commit graph, with its ancestor cache),
+// merge.go (merge checks), advance.go (copying objects and moving refs),
+// explain.go, adopt.go. Time comes from the Deployer's clock (WithClock).
 package deploy

@@ -1,12 +1,11 @@
 package deploy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
-	"github.com/go-git/go-git/v5/plumbing/object"
-
-	"github.com/gerritgate/gerritgate/internal/gitmerge"
+	"github.com/gerritgate/gerritgate/storage"
 )
 
 // cleanMerge reports whether a two-parent commit's tree is exactly what
@@ -18,23 +17,23 @@ import (
 // cleanly can be a conflict for merge-tree's rename-aware ort (one side
 // deletes a file the other moves; one renames a directory the other adds
 // to), or come out differently. The tree is accepted when it equals either
-// ort's merge or the rename-blind merge JGit makes (internal/gitmerge):
-// both hold content of the parents only.
-func (d *Deployer) cleanMerge(repoDir string, c *object.Commit) (bool, error) {
-	p1, p2 := c.ParentHashes[0].String(), c.ParentHashes[1].String()
-	tree, err := gitmerge.Ort(repoDir, p1, p2)
+// ort's merge or the rename-blind merge JGit makes: both hold content of
+// the parents only.
+func cleanMerge(ctx context.Context, up *storage.Repo, c storage.Commit) (bool, error) {
+	p1, p2 := c.Parents[0], c.Parents[1]
+	tree, err := up.MergeTree(ctx, p1, p2)
 	switch {
-	case err == nil && tree == c.TreeHash.String():
+	case err == nil && tree == c.Tree:
 		return true, nil
-	case err != nil && !errors.Is(err, gitmerge.ErrConflict):
+	case err != nil && !errors.Is(err, storage.ErrMergeConflict):
 		return false, fmt.Errorf("git merge-tree for %s: %w", short(c.Hash), err)
 	}
-	tree, err = gitmerge.Merge(repoDir, p1, p2)
-	if errors.Is(err, gitmerge.ErrConflict) || errors.Is(err, gitmerge.ErrNoSingleBase) {
+	tree, err = up.RenameBlindMerge(ctx, p1, p2)
+	if errors.Is(err, storage.ErrMergeConflict) || errors.Is(err, storage.ErrNoSingleMergeBase) {
 		return false, nil // conflicts: whatever the commit holds was resolved by hand
 	}
 	if err != nil {
 		return false, fmt.Errorf("rename-blind merge for %s: %w", short(c.Hash), err)
 	}
-	return tree == c.TreeHash.String(), nil
+	return tree == c.Tree, nil
 }

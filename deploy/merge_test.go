@@ -22,7 +22,7 @@ type work struct {
 
 func newWork(t *testing.T, r *repo) *work {
 	t.Helper()
-	w := &work{t: t, dir: t.TempDir(), up: r.up.Path}
+	w := &work{t: t, dir: t.TempDir(), up: r.up.Dir()}
 	w.git("init", "-q", "--initial-branch=main")
 	return w
 }

@@ -1,12 +1,12 @@
 package deploy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/storage"
@@ -26,8 +26,8 @@ var errTooMany = errors.New("too many commits pending")
 // of head (window) nearest to base's side that keeps them within
 // maxRange, the oldest first-parent steps, so the branch can advance
 // through an approved prefix and continue from there.
-func (d *Deployer) pendingWindow(project string, up *storage.Repo, base, head plumbing.Hash) ([]gate.Commit, plumbing.Hash, bool, error) {
-	commits, reaches, err := d.pending(project, up, base, head)
+func (d *Deployer) pendingWindow(ctx context.Context, project string, up *storage.Repo, base, head plumbing.Hash) ([]gate.Commit, plumbing.Hash, bool, error) {
+	commits, reaches, err := d.pending(ctx, project, up, base, head)
 	if !errors.Is(err, errTooMany) {
 		return commits, head, reaches, err
 	}
@@ -35,19 +35,20 @@ func (d *Deployer) pendingWindow(project string, up *storage.Repo, base, head pl
 	if aerr != nil {
 		return nil, head, false, aerr
 	}
-	// The first-parent line from head down to base, head first.
+	// The first-parent line from head down to base, head first; h is where
+	// it met base's history (zero: it never did).
 	var line []plumbing.Hash
-	h := head
-	for !h.IsZero() && h != base && !anc[h] {
-		line = append(line, h)
-		c, cerr := object.GetCommit(up.Git.Storer, h)
-		if cerr != nil {
-			return nil, head, false, cerr
+	h := plumbing.ZeroHash
+	err = up.WalkFirstParents(head, func(c storage.Commit) bool {
+		if c.Hash == base || anc[c.Hash] {
+			h = c.Hash
+			return false
 		}
-		h = plumbing.ZeroHash
-		if len(c.ParentHashes) > 0 {
-			h = c.ParentHashes[0]
-		}
+		line = append(line, c.Hash)
+		return true
+	})
+	if err != nil {
+		return nil, head, false, err
 	}
 	if h != base {
 		// The deployed commit is not on head's first-parent line (merged
@@ -57,7 +58,7 @@ func (d *Deployer) pendingWindow(project string, up *storage.Repo, base, head pl
 	}
 	for steps := min(d.maxRange, len(line)); steps >= 1; steps /= 2 {
 		window := line[len(line)-steps]
-		commits, reaches, err = d.pending(project, up, base, window)
+		commits, reaches, err = d.pending(ctx, project, up, base, window)
 		if !errors.Is(err, errTooMany) {
 			return commits, window, reaches, err
 		}
@@ -67,7 +68,7 @@ func (d *Deployer) pendingWindow(project string, up *storage.Repo, base, head pl
 
 // pending returns the commits reachable from head and not from base,
 // parents first, and whether head descends from base at all.
-func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing.Hash) ([]gate.Commit, bool, error) {
+func (d *Deployer) pending(ctx context.Context, project string, up *storage.Repo, base, head plumbing.Hash) ([]gate.Commit, bool, error) {
 	anc, err := d.ancestorsOf(project, up, base)
 	if err != nil {
 		return nil, false, err
@@ -75,14 +76,14 @@ func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing
 	var out []gate.Commit
 	reaches := false
 	type frame struct {
-		c        *object.Commit
+		c        storage.Commit
 		expanded bool
 	}
 	// A commit is done once emitted; it may sit on the stack more than once
 	// until then (reached by several children), and is emitted only after
 	// all its parents, whatever order the paths reach it in.
 	done := map[plumbing.Hash]bool{}
-	hc, err := object.GetCommit(up.Git.Storer, head)
+	hc, err := up.Commit(head)
 	if err != nil {
 		return nil, false, err
 	}
@@ -97,17 +98,17 @@ func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing
 			top.expanded = true
 			// Push parents in reverse so the first parent's history comes
 			// out first.
-			for i := len(top.c.ParentHashes) - 1; i >= 0; i-- {
-				p := top.c.ParentHashes[i]
+			for i := len(top.c.Parents) - 1; i >= 0; i-- {
+				p := top.c.Parents[i]
 				if p == base {
 					reaches = true
 				}
 				if p == base || anc[p] || done[p] {
 					continue
 				}
-				pc, err := object.GetCommit(up.Git.Storer, p)
+				pc, err := up.Commit(p)
 				if err != nil {
-					return nil, false, fmt.Errorf("commit %s: %w", p, err)
+					return nil, false, err
 				}
 				stack = append(stack, frame{c: pc})
 			}
@@ -123,16 +124,16 @@ func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing
 		c := top.c
 		stack = stack[:len(stack)-1]
 		gc := gate.Commit{SHA: c.Hash.String(), Subject: subject(c.Message)}
-		gc.EmptyRoot = len(c.ParentHashes) == 0 && c.TreeHash == emptyTree
-		for _, p := range c.ParentHashes {
+		gc.EmptyRoot = len(c.Parents) == 0 && c.Tree == emptyTree
+		for _, p := range c.Parents {
 			gc.Parents = append(gc.Parents, p.String())
 		}
-		if len(c.ParentHashes) == 2 {
+		if len(c.Parents) == 2 {
 			// An error is about this merge only: it stays unapproved
 			// (unless a change accounts for it) with the error as its
 			// evidence, and the commits before it are still decided.
 			var merr error
-			if gc.CleanMerge, merr = d.cleanMerge(up.Path, c); merr != nil {
+			if gc.CleanMerge, merr = cleanMerge(ctx, up, c); merr != nil {
 				gc.MergeCheck = merr.Error()
 			}
 		}
@@ -144,8 +145,8 @@ func (d *Deployer) pending(project string, up *storage.Repo, base, head plumbing
 	return out, reaches, nil
 }
 
-func parentsDone(c *object.Commit, base plumbing.Hash, anc, done map[plumbing.Hash]bool) bool {
-	for _, p := range c.ParentHashes {
+func parentsDone(c storage.Commit, base plumbing.Hash, anc, done map[plumbing.Hash]bool) bool {
+	for _, p := range c.Parents {
 		if p != base && !anc[p] && !done[p] {
 			return false
 		}
@@ -171,11 +172,11 @@ func (d *Deployer) ancestorsOf(project string, up *storage.Repo, base plumbing.H
 	for len(queue) > 0 {
 		h := queue[len(queue)-1]
 		queue = queue[:len(queue)-1]
-		c, err := object.GetCommit(up.Git.Storer, h)
+		c, err := up.Commit(h)
 		if err != nil {
 			return nil, fmt.Errorf("deployed commit %s is not in the upstream mirror: %w", short(h), err)
 		}
-		for _, p := range c.ParentHashes {
+		for _, p := range c.Parents {
 			if !anc[p] {
 				anc[p] = true
 				queue = append(queue, p)
@@ -196,16 +197,11 @@ func (d *Deployer) ancestorsOf(project string, up *storage.Repo, base plumbing.H
 // firstParentAncestor walks n steps down the first-parent line from head,
 // stopping at a root commit.
 func firstParentAncestor(up *storage.Repo, head plumbing.Hash, n int) (plumbing.Hash, error) {
-	h := head
-	for i := 0; i < n; i++ {
-		c, err := object.GetCommit(up.Git.Storer, h)
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
-		if len(c.ParentHashes) == 0 {
-			return h, nil
-		}
-		h = c.ParentHashes[0]
-	}
-	return h, nil
+	h, steps := head, 0
+	err := up.WalkFirstParents(head, func(c storage.Commit) bool {
+		h = c.Hash
+		steps++
+		return steps <= n
+	})
+	return h, err
 }

@@ -8,18 +8,14 @@ import (
 	"testing"
 )
 
-const reviewedPolicy = `repos:
-  - project: platform/fleet
-    branch: main
-    environments:
-      - name: prod
-        policy: reviewed
-        baseline: upstream
-policies:
-  reviewed:
-    labels: {Code-Review: {min: 2}, Verified: {min: 1}}
-    vetoes: {Code-Review: -2}
-`
+// reviewedPolicy is the example policy, examples/policy.yaml.
+var reviewedPolicy = func() string {
+	b, err := os.ReadFile("../examples/policy.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // Acceptance 1: an approved merge reaches deploy/prod byte-identical; an
 // unapproved one stops the branch before it; approving it lets it through.

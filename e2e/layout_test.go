@@ -14,19 +14,23 @@ import (
 // newcomer can find any behaviour from the package table.
 func TestImportDirection(t *testing.T) {
 	allowed := map[string][]string{
-		"gate":                     {"internal/yamlfile"},
+		"gate":                     {"internal/yamlfile", "internal/projectglob"},
+		"internal/projectglob":     {},
 		"internal/yamlfile":        {},
-		"internal/gitmerge":        {},
+		"internal/gitexec":         {},
+		"internal/gitmerge":        {"internal/gitexec"},
 		"internal/redact":          {},
-		"storage":                  {},
+		"storage":                  {"internal/gitexec", "internal/gitmerge"},
 		"storage/githttp":          {"storage"},
 		"storage/gitssh":           {"storage", "storage/githttp"},
-		"storage/storagetest":      {"storage"},
-		"access":                   {"internal/yamlfile", "storage/githttp"},
+		"storage/storagetest":      {"storage", "internal/gitexec"},
+		"access":                   {"internal/yamlfile", "internal/projectglob", "internal/filewatch", "storage/githttp"},
+		"internal/filewatch":       {},
 		"mirror":                   {"storage", "internal/redact"},
 		"mirror/gerrit":            {"gate", "internal/redact"},
-		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit", "internal/gitmerge"},
-		"deploy":                   {"gate", "storage", "internal/gitmerge"},
+		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit", "internal/gitexec", "internal/gitmerge"},
+		"deploy":                   {"gate", "storage"},
+		"examples":                 {},
 		"cmd/gerritgate":           nil, // everything
 		"e2e":                      nil,
 	}

@@ -48,6 +48,26 @@ func TestPolicyHotReload(t *testing.T) {
 	g.waitDeployed(project, "prod", c)
 }
 
+// A deleted policy file keeps the last good policy in force, and says so
+// in the log and the error count instead of silently doing nothing.
+func TestPolicyFileDeletedIsReported(t *testing.T) {
+	sim := newSim(t, "MERGE_IF_NECESSARY")
+	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	a := sim.mergeApproved("A")
+	g.waitDeployed(project, "prod", a)
+	if err := os.Remove(filepath.Join(g.dir, "policy.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the missing policy file to be reported", func() bool {
+		return strings.Contains(g.log.String(), "policy file unreadable; keeping the last good policy")
+	})
+	if m := g.metrics(); !strings.Contains(m, `gerritgate_reloads_total{file="policy",result="error"} 1`) {
+		t.Errorf("a missing policy file is not counted as a failed reload (once):\n%s", m)
+	}
+	b := sim.mergeApproved("B")
+	g.waitDeployed(project, "prod", b)
+}
+
 func (g *gateProc) metrics() string {
 	resp, err := http.Get(g.url + "/metrics")
 	if err != nil {

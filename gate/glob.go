@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/gerritgate/gerritgate/internal/projectglob"
 )
 
 // matchPath reports whether the repository path name matches pattern: the
@@ -11,30 +13,7 @@ import (
 // exactly ** matches any number of segments, none included (infra/**
 // matches infra/a and infra/a/b/c). The pattern must have passed
 // validPathGlob.
-func matchPath(pattern, name string) bool {
-	ps := strings.Split(pattern, "/")
-	ns := strings.Split(name, "/")
-	// m[i][j]: ps[i:] matches ns[j:]. Quadratic, never exponential,
-	// whatever the number of **.
-	m := make([][]bool, len(ps)+1)
-	for i := range m {
-		m[i] = make([]bool, len(ns)+1)
-	}
-	m[len(ps)][len(ns)] = true
-	for i := len(ps) - 1; i >= 0; i-- {
-		for j := len(ns); j >= 0; j-- {
-			if ps[i] == "**" {
-				m[i][j] = m[i+1][j] || (j < len(ns) && m[i][j+1])
-				continue
-			}
-			if j < len(ns) && m[i+1][j+1] {
-				ok, _ := path.Match(ps[i], ns[j])
-				m[i][j] = ok
-			}
-		}
-	}
-	return m[0][0]
-}
+func matchPath(pattern, name string) bool { return projectglob.MatchPath(pattern, name) }
 
 // validPathGlob checks an owners path pattern.
 func validPathGlob(p string) error {

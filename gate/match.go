@@ -3,21 +3,20 @@ package gate
 import (
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/gerritgate/gerritgate/internal/projectglob"
 )
 
 // ErrAmbiguous is returned by Match when two different project patterns
 // give a project the same environment and no literal entry settles it.
 var ErrAmbiguous = errors.New("two project patterns define the same environment")
 
-// IsPattern reports whether a Repo.Project is a path.Match pattern rather
-// than a project name.
-func IsPattern(project string) bool {
-	return strings.ContainsAny(project, `*?[`)
-}
+// IsPattern reports whether a Repo.Project is a project pattern
+// (internal/projectglob) rather than a project name.
+func IsPattern(project string) bool { return projectglob.IsPattern(project) }
 
 // Match returns the entries of the policy file that apply to project, as
 // copies with Project set to project and Pattern to the entry's project
@@ -36,7 +35,7 @@ func (c *Config) Match(project string) ([]Repo, error) {
 	globs := map[string][]int{} // environment -> entries
 	for i, r := range c.Repos {
 		if IsPattern(r.Project) {
-			if ok, _ := path.Match(r.Project, project); !ok {
+			if !projectglob.Match(r.Project, project) {
 				continue
 			}
 			for _, e := range r.Environments {

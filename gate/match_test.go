@@ -92,6 +92,33 @@ func TestMatch(t *testing.T) {
 	}
 }
 
+// A policy's project patterns are access.yaml's (internal/projectglob):
+// ** reaches nested projects, * never does.
+func TestMatchDoubleStar(t *testing.T) {
+	c, err := ParsePolicy("p.yaml", []byte(`repos:
+  - project: "apps/**"
+    branch: main
+    environments:
+      - {name: prod, policy: p, baseline: upstream}
+policies:
+  p: {labels: {Code-Review: {min: 2}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for project, want := range map[string]string{
+		"apps/web":       "main:prod<-apps/**",
+		"apps/team/web":  "main:prod<-apps/**",
+		"apps":           "",
+		"other/apps/web": "",
+	} {
+		got, err := c.Match(project)
+		if err != nil || matched(got) != want {
+			t.Errorf("Match(%q) = %q, %v; want %q", project, matched(got), err, want)
+		}
+	}
+}
+
 func TestIsPattern(t *testing.T) {
 	for p, want := range map[string]bool{"platform/fleet": false, "platform/*": true, "a?": true, "[ab]/c": true, "a-b_c.d/e": false} {
 		if got := IsPattern(p); got != want {

@@ -3,12 +3,12 @@ package gate
 import (
 	"fmt"
 	"os"
-	"path"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/gerritgate/gerritgate/internal/projectglob"
 	"github.com/gerritgate/gerritgate/internal/yamlfile"
 )
 
@@ -24,9 +24,10 @@ type Config struct {
 // Repo maps one upstream branch of a project, or of every project matching
 // a pattern, to its environments.
 type Repo struct {
-	// Project is a Gerrit project name, or a path.Match pattern such as
-	// platform/* (see IsPattern). Match returns copies with the concrete
-	// project here and the pattern in Pattern.
+	// Project is a Gerrit project name, or a project pattern such as
+	// platform/* or platform/** (internal/projectglob; see IsPattern).
+	// Match returns copies with the concrete project here and the pattern
+	// in Pattern.
 	Project      string        `yaml:"project"`
 	Branch       string        `yaml:"branch"`
 	Environments []Environment `yaml:"environments"`
@@ -426,7 +427,7 @@ func checkRepos(doc *yamlfile.Doc, c *Config) error {
 	seen := map[key]bool{}
 	for i, r := range c.Repos {
 		at := fmt.Sprintf("$.repos[%d]", i)
-		if err := validProjectPattern(r.Project); err != nil {
+		if err := projectglob.Validate(r.Project); err != nil {
 			return doc.Errorf(at+".project", "project: %v", err)
 		}
 		if !branchRE.MatchString(r.Branch) || strings.Contains(r.Branch, "..") || strings.HasPrefix(r.Branch, "refs/") {
@@ -534,29 +535,6 @@ func describe(v any) string {
 	default:
 		return fmt.Sprintf("%v", v)
 	}
-}
-
-func validProjectPattern(p string) error {
-	if p == "" {
-		return fmt.Errorf("empty")
-	}
-	if strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "..") || strings.Contains(p, "//") {
-		return fmt.Errorf("bad project %q", p)
-	}
-	for _, r := range p {
-		if r < 0x21 || r == 0x7f || r == '\\' {
-			return fmt.Errorf("bad character %q in project %q", r, p)
-		}
-	}
-	if IsPattern(p) {
-		if strings.Contains(p, "**") {
-			return fmt.Errorf("bad pattern %q: ** is not supported for projects; * matches within one path segment", p)
-		}
-		if _, err := path.Match(p, ""); err != nil {
-			return fmt.Errorf("bad pattern %q: %v", p, err)
-		}
-	}
-	return nil
 }
 
 func validGroup(g string) error {

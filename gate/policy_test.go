@@ -192,7 +192,7 @@ func TestParsePolicyErrorsFull(t *testing.T) {
 		{"acceptFrom bad branch", "project: platform/*\n    branch: main\n", "project: platform/*\n    branch: main\n    acceptFrom: [refs/heads/stable]\n", `policy.yaml:13:18: bad branch "refs/heads/stable"`},
 		{"acceptFrom not a list", "project: platform/*\n    branch: main\n", "project: platform/*\n    branch: main\n    acceptFrom: stable\n", `policy.yaml:13:17: string was used where sequence is expected`},
 		{"bad project pattern", "project: platform/*", "project: platform/[", `policy.yaml:11:14: project: bad pattern "platform/[": syntax error in pattern`},
-		{"** in project", "project: platform/*", "project: platform/**", `** is not supported for projects`},
+		{"** inside a project segment", "project: platform/*", "project: platform/**x", `** must be a whole path segment`},
 		{"bad policy name", "  prod:\n", "  prod now:\n", `bad policy name "prod now"`},
 		{"empty policy", "policies:\n", "policies:\n  empty:\n", `policy "empty" is empty`},
 	}

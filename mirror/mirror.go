@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"time"
@@ -141,7 +139,7 @@ func (m *Mirror) Fetch(ctx context.Context, project string) (map[string]plumbing
 
 // fetchGoGit fetches over HTTP(S) with go-git, which honours ctx.
 func (m *Mirror) fetchGoGit(ctx context.Context, repo *storage.Repo, project string) error {
-	remote := git.NewRemote(repo.Git.Storer, &config.RemoteConfig{Name: "gerrit", URLs: []string{m.URL(project)}})
+	remote := repo.Remote("gerrit", m.URL(project))
 	err := remote.FetchContext(ctx, &git.FetchOptions{
 		RefSpecs: []config.RefSpec{
 			"+refs/heads/*:refs/heads/*",
@@ -167,23 +165,15 @@ func (m *Mirror) fetchGoGit(ctx context.Context, repo *storage.Repo, project str
 // and handshakes without a deadline), so a Gerrit that accepts and never
 // answers would block the poll for ever.
 func (m *Mirror) fetchSSH(ctx context.Context, repo *storage.Repo, project string) error {
-	cmd := exec.CommandContext(ctx, "git", "--git-dir", repo.Path, "fetch", "--quiet", "--prune", "--no-tags",
+	cmd := repo.GitCommand(ctx, "fetch", "--quiet", "--prune", "--no-tags",
 		"--no-write-fetch-head", "--force", "--", m.URL(project), "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=/nonexistent", "LANG=C",
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0",
-		"GIT_SSH_COMMAND=" + m.sshCommand,
-	}
+	cmd.Env = append(cmd.Env, "GIT_SSH_COMMAND="+m.sshCommand)
 	// git runs ssh as a child: on timeout kill the whole process group, or
 	// ssh would hold the output pipe open.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	// C git wrote packs behind go-git's back: make it look again.
-	if fs, ok := repo.Git.Storer.(interface{ Reindex() }); ok {
-		fs.Reindex()
-	}
+	out, err := repo.RunGit(cmd)
 	if ctx.Err() != nil {
 		return &FetchError{Project: project, URL: m.URL(project), Err: ctx.Err()}
 	}

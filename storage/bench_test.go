@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/internal/gitexec"
 )
 
 // BenchmarkCopyObjects copies a first deploy (baseline) of a repository of
@@ -29,7 +31,7 @@ func BenchmarkCopyObjects(b *testing.B) {
 	run := func(args ...string) string {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = work
-		cmd.Env = append(gitEnv(), "GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@b", "GIT_COMMITTER_NAME=a", "GIT_COMMITTER_EMAIL=a@b")
+		cmd.Env = gitexec.Env("GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@b", "GIT_COMMITTER_NAME=a", "GIT_COMMITTER_EMAIL=a@b")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			b.Fatalf("git %v: %v\n%s", args, err, out)
@@ -48,7 +50,7 @@ func BenchmarkCopyObjects(b *testing.B) {
 			b.Fatal(err)
 		}
 		up, _ := s.Upstream("p")
-		run("push", "-q", up.Path, "main")
+		run("push", "-q", up.dir, "main")
 		served, _ := s.Served("p")
 		b.StartTimer()
 		if err := CopyObjects(context.Background(), served, up, tip); err != nil {

@@ -10,5 +10,5 @@
 // Refs that clients read are only ever written through Repo.UpdateRefs:
 // lock file, fsync, compare-and-swap, rename, with a journal making several
 // refs change together. storage never rewinds a deploy/* ref unless the
-// update is explicitly forced (an audited operator action).
+// update is explicitly forced (RefUpdate.Force, which nothing sets yet).
 package storage

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"golang.org/x/sys/unix"
+
+	"github.com/gerritgate/gerritgate/internal/gitexec"
 )
 
 // CopyObjects copies into dst every object reachable from commit tip in src
@@ -27,13 +28,13 @@ import (
 // upload-pack to pack them again on every clone.
 func CopyObjects(ctx context.Context, dst, src *Repo, tip plumbing.Hash) error {
 	if dst.readOnly {
-		return fmt.Errorf("copy objects: %s opened read-only", dst.Path)
+		return fmt.Errorf("copy objects: %s opened read-only", dst.dir)
 	}
-	if dst.Git.Storer.HasEncodedObject(tip) == nil {
+	if dst.git.Storer.HasEncodedObject(tip) == nil {
 		return nil // closure invariant: dst has all tip refers to
 	}
-	if src.Git.Storer.HasEncodedObject(tip) != nil {
-		return fmt.Errorf("copy objects: %s is not in %s", tip, src.Path)
+	if src.git.Storer.HasEncodedObject(tip) != nil {
+		return fmt.Errorf("copy objects: %s is not in %s", tip, src.dir)
 	}
 	// What dst already has and src can name: everything reachable from
 	// dst's refs. pack-objects leaves those out.
@@ -43,22 +44,20 @@ func CopyObjects(ctx context.Context, dst, src *Repo, tip plumbing.Hash) error {
 		return err
 	}
 	for _, h := range haves {
-		if src.Git.Storer.HasEncodedObject(h) == nil {
+		if src.git.Storer.HasEncodedObject(h) == nil {
 			revs += "^" + h.String() + "\n"
 		}
 	}
 
 	pr, pw := io.Pipe()
 	var packErr, indexErr bytes.Buffer
-	pack := exec.CommandContext(ctx, "git", "--git-dir", src.Path, "pack-objects", "--revs", "--stdout", "-q")
-	pack.Env = gitEnv()
+	pack := gitexec.Command(ctx, src.dir, "pack-objects", "--revs", "--stdout", "-q")
 	pack.Stdin = strings.NewReader(revs)
 	pack.Stdout = pw
 	pack.Stderr = &packErr
-	index := exec.CommandContext(ctx, "git", "--git-dir", dst.Path,
+	index := gitexec.Command(ctx, dst.dir,
 		"-c", "core.fsync=objects,derived-metadata", "-c", "core.fsyncMethod=fsync",
 		"index-pack", "--stdin", "--strict")
-	index.Env = gitEnv()
 	index.Stdin = pr
 	index.Stdout = io.Discard
 	index.Stderr = &indexErr
@@ -74,27 +73,11 @@ func CopyObjects(ctx context.Context, dst, src *Repo, tip plumbing.Hash) error {
 	if ierr != nil {
 		return fmt.Errorf("copy objects: git index-pack: %v: %s", ierr, strings.TrimSpace(indexErr.String()))
 	}
-	// go-git caches the list of packs: make it look again.
-	if fs, ok := dst.Git.Storer.(interface{ Reindex() }); ok {
-		fs.Reindex()
+	dst.reindex()
+	if dst.git.Storer.HasEncodedObject(tip) != nil {
+		return fmt.Errorf("copy objects: %s missing in %s after the copy", tip, dst.dir)
 	}
-	if dst.Git.Storer.HasEncodedObject(tip) != nil {
-		return fmt.Errorf("copy objects: %s missing in %s after the copy", tip, dst.Path)
-	}
-	return syncFS(dst.Path)
-}
-
-// gitEnv is the environment of the git processes storage runs: no system
-// or user configuration.
-func gitEnv() []string {
-	return []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=/nonexistent",
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_TERMINAL_PROMPT=0",
-		"LANG=C",
-	}
+	return syncFS(dst.dir)
 }
 
 // syncFS flushes the file system holding dir: one syncfs is far cheaper

@@ -25,10 +25,12 @@ var ErrConflict = errors.New("ref changed concurrently")
 // a commit that does not descend from its current value.
 var ErrNotFastForward = errors.New("not a fast-forward")
 
-// Repo is one bare repository.
+// Repo is one bare repository. Callers read and write it through its
+// methods (refs here, history in history.go, objects in objects.go, C git
+// in git.go); go-git stays inside storage.
 type Repo struct {
-	Path string
-	Git  *git.Repository
+	dir string
+	git *git.Repository
 
 	mu       sync.Mutex // serialises UpdateRefs within this process
 	readOnly bool
@@ -41,7 +43,8 @@ type RefUpdate struct {
 	Old  plumbing.Hash
 	New  plumbing.Hash
 	// Force allows a deploy/* ref to move to a commit that does not descend
-	// from Old. Only an audited operator action sets it.
+	// from Old. Nothing in gerritgate sets it yet: an operator command that
+	// rewinds a deploy ref, recorded like an adoption, would be the one user.
 	Force bool
 }
 
@@ -59,7 +62,7 @@ const journalName = "gerritgate-txn"
 // Ref returns the commit a ref points at, or plumbing.ZeroHash and no error
 // when the ref does not exist.
 func (r *Repo) Ref(name string) (plumbing.Hash, error) {
-	ref, err := r.Git.Storer.Reference(plumbing.ReferenceName(name))
+	ref, err := r.git.Storer.Reference(plumbing.ReferenceName(name))
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return plumbing.ZeroHash, nil
 	}
@@ -74,7 +77,7 @@ func (r *Repo) Ref(name string) (plumbing.Hash, error) {
 
 // Refs lists the refs below prefix with the commits they point at.
 func (r *Repo) Refs(prefix string) (map[string]plumbing.Hash, error) {
-	iter, err := r.Git.Storer.IterReferences()
+	iter, err := r.git.Storer.IterReferences()
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +155,7 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 		}
 	}
 
-	journal := filepath.Join(r.Path, journalName)
+	journal := filepath.Join(r.dir, journalName)
 	if len(ups) > 1 {
 		var b bytes.Buffer
 		for _, u := range ups {
@@ -179,7 +182,7 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 		if err := os.Remove(journal); err != nil {
 			return err
 		}
-		return syncDir(r.Path)
+		return syncDir(r.dir)
 	}
 	return nil
 }
@@ -193,14 +196,14 @@ func (r *Repo) checkUpdate(u RefUpdate) error {
 	if cur != u.Old {
 		return fmt.Errorf("%w: expected %s, found %s", ErrConflict, short(u.Old), short(cur))
 	}
-	newCommit, err := object.GetCommit(r.Git.Storer, u.New)
+	newCommit, err := object.GetCommit(r.git.Storer, u.New)
 	if err != nil {
 		return fmt.Errorf("new value %s: %w", u.New, err)
 	}
 	if !strings.HasPrefix(u.Name, "refs/heads/deploy/") || u.Old.IsZero() || u.Force {
 		return nil
 	}
-	oldCommit, err := object.GetCommit(r.Git.Storer, u.Old)
+	oldCommit, err := object.GetCommit(r.git.Storer, u.Old)
 	if err != nil {
 		return fmt.Errorf("old value %s: %w", u.Old, err)
 	}
@@ -219,12 +222,12 @@ func (r *Repo) SetHead(branch string) error {
 	if err := ValidateRef(branch); err != nil {
 		return err
 	}
-	return writeFileSync(filepath.Join(r.Path, "HEAD"), []byte("ref: "+branch+"\n"))
+	return writeFileSync(filepath.Join(r.dir, "HEAD"), []byte("ref: "+branch+"\n"))
 }
 
 // Head returns the ref HEAD points at.
 func (r *Repo) Head() (string, error) {
-	b, err := os.ReadFile(filepath.Join(r.Path, "HEAD"))
+	b, err := os.ReadFile(filepath.Join(r.dir, "HEAD"))
 	if err != nil {
 		return "", err
 	}
@@ -235,7 +238,7 @@ func (r *Repo) Head() (string, error) {
 // removes stale lock and temporary files. Only the data directory's owner
 // calls it, so no other writer can be holding those locks.
 func (r *Repo) recover() error {
-	journal := filepath.Join(r.Path, journalName)
+	journal := filepath.Join(r.dir, journalName)
 	if b, err := os.ReadFile(journal); err == nil {
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
@@ -256,7 +259,7 @@ func (r *Repo) recover() error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	refs := filepath.Join(r.Path, "refs")
+	refs := filepath.Join(r.dir, "refs")
 	err := filepath.WalkDir(refs, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -275,12 +278,12 @@ func (r *Repo) recover() error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	tmps, _ := filepath.Glob(filepath.Join(r.Path, "objects", "pack", "tmp_*"))
+	tmps, _ := filepath.Glob(filepath.Join(r.dir, "objects", "pack", "tmp_*"))
 	for _, t := range tmps {
 		os.Remove(t)
 	}
-	os.Remove(filepath.Join(r.Path, "HEAD.tmp"))
-	return syncDir(r.Path)
+	os.Remove(filepath.Join(r.dir, "HEAD.tmp"))
+	return syncDir(r.dir)
 }
 
 func validRefFile(p string) bool {
@@ -296,7 +299,7 @@ func validRefFile(p string) bool {
 }
 
 func (r *Repo) refPath(name string) string {
-	return filepath.Join(r.Path, filepath.FromSlash(name))
+	return filepath.Join(r.dir, filepath.FromSlash(name))
 }
 
 // writeFileSync writes a whole file next to its destination, fsyncs it and

@@ -79,22 +79,22 @@ func commit(t *testing.T, r *Repo, parent plumbing.Hash, content string) plumbin
 	put := func(o interface {
 		Encode(plumbing.EncodedObject) error
 	}) plumbing.Hash {
-		obj := r.Git.Storer.NewEncodedObject()
+		obj := r.git.Storer.NewEncodedObject()
 		if err := o.Encode(obj); err != nil {
 			t.Fatal(err)
 		}
-		h, err := r.Git.Storer.SetEncodedObject(obj)
+		h, err := r.git.Storer.SetEncodedObject(obj)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return h
 	}
-	blob := r.Git.Storer.NewEncodedObject()
+	blob := r.git.Storer.NewEncodedObject()
 	blob.SetType(plumbing.BlobObject)
 	w, _ := blob.Writer()
 	w.Write([]byte(content))
 	w.Close()
-	bh, err := r.Git.Storer.SetEncodedObject(blob)
+	bh, err := r.git.Storer.SetEncodedObject(blob)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestUpdateRefs(t *testing.T) {
 		if got != st.want {
 			t.Errorf("%s: ref = %s, want %s", st.what, got, st.want)
 		}
-		if _, err := os.Stat(filepath.Join(r.Path, deploy+".lock")); err == nil {
+		if _, err := os.Stat(filepath.Join(r.dir, deploy+".lock")); err == nil {
 			t.Errorf("%s: lock file left behind", st.what)
 		}
 	}
@@ -236,12 +236,12 @@ func TestRecoverInterruptedTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Simulate: both locks written, journal written, first rename done, crash.
-	os.WriteFile(filepath.Join(r.Path, "refs/heads/deploy/prod"), []byte(b.String()+"\n"), 0o640)
-	os.MkdirAll(filepath.Join(r.Path, "refs/gerritgate"), 0o750)
-	os.WriteFile(filepath.Join(r.Path, "refs/gerritgate/audit.lock"), []byte(b.String()+"\n"), 0o640)
-	os.WriteFile(filepath.Join(r.Path, journalName), []byte("refs/gerritgate/audit\nrefs/heads/deploy/prod\n"), 0o640)
+	os.WriteFile(filepath.Join(r.dir, "refs/heads/deploy/prod"), []byte(b.String()+"\n"), 0o640)
+	os.MkdirAll(filepath.Join(r.dir, "refs/gerritgate"), 0o750)
+	os.WriteFile(filepath.Join(r.dir, "refs/gerritgate/audit.lock"), []byte(b.String()+"\n"), 0o640)
+	os.WriteFile(filepath.Join(r.dir, journalName), []byte("refs/gerritgate/audit\nrefs/heads/deploy/prod\n"), 0o640)
 	// And a lock from a transaction that never reached its journal.
-	os.WriteFile(filepath.Join(r.Path, "refs/heads/deploy/staging.lock"), []byte(b.String()+"\n"), 0o640)
+	os.WriteFile(filepath.Join(r.dir, "refs/heads/deploy/staging.lock"), []byte(b.String()+"\n"), 0o640)
 	s.Close()
 
 	s2, err := Open(dir)
@@ -260,7 +260,7 @@ func TestRecoverInterruptedTransaction(t *testing.T) {
 		t.Errorf("staging = %s, want absent (rolled back)", got)
 	}
 	for _, p := range []string{journalName, "refs/heads/deploy/staging.lock", "refs/gerritgate/audit.lock"} {
-		if _, err := os.Stat(filepath.Join(r2.Path, p)); err == nil {
+		if _, err := os.Stat(filepath.Join(r2.dir, p)); err == nil {
 			t.Errorf("%s left behind", p)
 		}
 	}
@@ -274,7 +274,7 @@ func TestCopyObjects(t *testing.T) {
 	b := commit(t, src, a, "b")
 	c := commit(t, src, b, "c")
 	inPack := func() int {
-		out, err := exec.Command("git", "-C", dst.Path, "count-objects", "-v").Output()
+		out, err := exec.Command("git", "-C", dst.dir, "count-objects", "-v").Output()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +293,7 @@ func TestCopyObjects(t *testing.T) {
 	if n := inPack(); n != 6 { // two commits, two trees, two blobs
 		t.Errorf("copied %d objects, want 6", n)
 	}
-	if dst.Git.Storer.HasEncodedObject(c) == nil {
+	if dst.git.Storer.HasEncodedObject(c) == nil {
 		t.Errorf("commit c copied though not asked for")
 	}
 	if err := dst.UpdateRefs(RefUpdate{Name: "refs/heads/deploy/prod", New: b}); err != nil {
@@ -314,13 +314,13 @@ func TestCopyObjects(t *testing.T) {
 	if err := dst.UpdateRefs(RefUpdate{Name: "refs/heads/deploy/prod", Old: b, New: c}); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("git", "-C", dst.Path, "fsck", "--strict", "--no-dangling").CombinedOutput(); err != nil {
+	if out, err := exec.Command("git", "-C", dst.dir, "fsck", "--strict", "--no-dangling").CombinedOutput(); err != nil {
 		t.Fatalf("git fsck: %v\n%s", err, out)
 	}
 	// Byte-identical: the same hashes name the same content in both.
 	for _, h := range []plumbing.Hash{a, b, c} {
-		want, _ := exec.Command("git", "-C", src.Path, "cat-file", "commit", h.String()).Output()
-		got, _ := exec.Command("git", "-C", dst.Path, "cat-file", "commit", h.String()).Output()
+		want, _ := exec.Command("git", "-C", src.dir, "cat-file", "commit", h.String()).Output()
+		got, _ := exec.Command("git", "-C", dst.dir, "cat-file", "commit", h.String()).Output()
 		if string(got) != string(want) || len(want) == 0 {
 			t.Errorf("commit %s differs after the copy", h)
 		}

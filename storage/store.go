@@ -181,7 +181,7 @@ func openRepo(path string, served, create, readOnly bool) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Repo{Path: path, Git: g, readOnly: readOnly}
+	r := &Repo{dir: path, git: g, readOnly: readOnly}
 	if readOnly {
 		return r, nil
 	}

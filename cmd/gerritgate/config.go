@@ -42,8 +42,6 @@ type Config struct {
 	// source address on each listener (default 64), so one address
 	// cannot fill a listener's 1,024.
 	MaxConnectionsPerAddress int `yaml:"maxConnectionsPerAddress"`
-
-	file string
 }
 
 // GerritConfig says how to reach Gerrit.
@@ -144,7 +142,6 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	if err := yamlfile.Decode(path, data, &c); err != nil {
 		return nil, err
 	}
-	c.file = path
 	doc := yamlfile.Parse(path, data)
 	dir := filepath.Dir(path)
 	abs := func(p string) string {

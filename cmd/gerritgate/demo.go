@@ -19,26 +19,13 @@ import (
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
+	"github.com/gerritgate/gerritgate/examples"
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/mirror/gerrit/gerrittest"
 	"github.com/gerritgate/gerritgate/storage/gitssh"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
-
-const demoPolicy = `# The demo's policy: what a commit needs before it reaches deploy/prod.
-repos:
-  - project: platform/fleet
-    branch: main
-    environments:
-      - name: prod
-        policy: reviewed
-        baseline: upstream
-policies:
-  reviewed:
-    labels: {Code-Review: {min: 2}, Verified: {min: 1}}
-    vetoes: {Code-Review: -2}
-`
 
 // cmdDemo runs the whole gate against the simulated Gerrit, plays a short
 // story of changes on it, and prints what the gate decides and why.
@@ -221,7 +208,7 @@ func writeDemoConfig(dir, listen, sshListen, gerritURL, password string) (demoCr
 	c.keyFile = filepath.Join(dir, "demo_id_ed25519")
 	c.knownHostsFile = filepath.Join(dir, "known_hosts")
 	files := map[string]string{
-		"policy.yaml":     demoPolicy,
+		"policy.yaml":     examples.Policy(),
 		"gerrit-password": password + "\n",
 		"demo_id_ed25519": string(pem.EncodeToMemory(block)),
 		"known_hosts":     c.knownHostsLine + "\n",

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/internal/projectglob"
 	"github.com/gerritgate/gerritgate/mirror"
 	"github.com/gerritgate/gerritgate/mirror/gerrit"
 	"github.com/gerritgate/gerritgate/storage"
@@ -136,7 +136,7 @@ func (s *service) projects(ctx context.Context, pc *gate.Config) []string {
 		}
 		s.mu.Unlock()
 		for _, name := range list {
-			if ok, _ := path.Match(pat, name); ok && name != "All-Projects" && name != "All-Users" && storage.ValidateProject(name) == nil && !slices.Contains(names, name) {
+			if projectglob.Match(pat, name) && name != "All-Projects" && name != "All-Users" && storage.ValidateProject(name) == nil && !slices.Contains(names, name) {
 				names = append(names, name)
 			}
 		}

@@ -5,12 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"regexp"
 
 	"github.com/gerritgate/gerritgate/access"
 )
-
-var readerNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // cmdToken makes a fresh random token for a reader: the token is printed
 // once, for the reader; only its hash goes into the access file.
@@ -24,8 +21,8 @@ func cmdToken(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if !readerNameRE.MatchString(*name) {
-		return fmt.Errorf("--name %q: a reader name of letters, digits, . _ - is required", *name)
+	if err := access.ValidReaderName(*name); err != nil {
+		return fmt.Errorf("--name: %w", err)
 	}
 	token, hashed, err := access.NewToken()
 	if err != nil {

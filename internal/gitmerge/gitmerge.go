@@ -12,6 +12,7 @@ package gitmerge
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/gerritgate/gerritgate/internal/gitexec"
 )
 
 // ErrConflict is a merge with conflicts: the same path changed differently
@@ -30,9 +33,10 @@ var ErrConflict = errors.New("merge conflict")
 var ErrNoSingleBase = errors.New("no single merge base")
 
 // Merge returns the tree of the rename-blind three-way merge of commits
-// ours and theirs in the bare repository dir.
-func Merge(dir, ours, theirs string) (string, error) {
-	bases, code, err := run(dir, nil, "", "merge-base", "--all", ours, theirs)
+// ours and theirs in the bare repository dir. Its git processes are
+// killed when ctx ends.
+func Merge(ctx context.Context, dir, ours, theirs string) (string, error) {
+	bases, code, err := run(ctx, dir, nil, "", "merge-base", "--all", ours, theirs)
 	if err != nil {
 		return "", err
 	}
@@ -46,10 +50,10 @@ func Merge(dir, ours, theirs string) (string, error) {
 	}
 	defer os.RemoveAll(tmp)
 	index := []string{"GIT_INDEX_FILE=" + filepath.Join(tmp, "index")}
-	if _, code, err := run(dir, index, "", "read-tree", "-i", "-m", "--aggressive", base[0], ours, theirs); err != nil || code != 0 {
+	if _, code, err := run(ctx, dir, index, "", "read-tree", "-i", "-m", "--aggressive", base[0], ours, theirs); err != nil || code != 0 {
 		return "", fmt.Errorf("read-tree: exit %d: %v", code, err)
 	}
-	unmerged, _, err := run(dir, index, "", "ls-files", "-u", "-z")
+	unmerged, _, err := run(ctx, dir, index, "", "ls-files", "-u", "-z")
 	if err != nil {
 		return "", err
 	}
@@ -71,15 +75,15 @@ func Merge(dir, ours, theirs string) (string, error) {
 		if len(st) != 3 || o[0] != t[0] || (o[0] != "100644" && o[0] != "100755") {
 			return "", ErrConflict
 		}
-		merged, err := mergeFile(dir, tmp, b[1], o[1], t[1])
+		merged, err := mergeFile(ctx, dir, tmp, b[1], o[1], t[1])
 		if err != nil {
 			return "", err
 		}
-		if _, code, err := run(dir, index, "", "update-index", "--cacheinfo", o[0]+","+merged+","+path); err != nil || code != 0 {
+		if _, code, err := run(ctx, dir, index, "", "update-index", "--cacheinfo", o[0]+","+merged+","+path); err != nil || code != 0 {
 			return "", fmt.Errorf("update-index: exit %d: %v", code, err)
 		}
 	}
-	tree, code, err := run(dir, index, "", "write-tree")
+	tree, code, err := run(ctx, dir, index, "", "write-tree")
 	if err != nil || code != 0 {
 		return "", fmt.Errorf("write-tree: exit %d: %v", code, err)
 	}
@@ -88,8 +92,8 @@ func Merge(dir, ours, theirs string) (string, error) {
 
 // Ort returns the tree of C git's rename-aware merge of commits ours and
 // theirs (git merge-tree --write-tree), ErrConflict when it has conflicts.
-func Ort(dir, ours, theirs string) (string, error) {
-	out, code, err := run(dir, nil, "", "merge-tree", "--write-tree", "--no-messages", ours, theirs)
+func Ort(ctx context.Context, dir, ours, theirs string) (string, error) {
+	out, code, err := run(ctx, dir, nil, "", "merge-tree", "--write-tree", "--no-messages", ours, theirs)
 	if err != nil {
 		return "", err
 	}
@@ -102,10 +106,10 @@ func Ort(dir, ours, theirs string) (string, error) {
 
 // mergeFile merges three blobs line by line and writes the result as a
 // blob, returning its id.
-func mergeFile(dir, tmp, base, ours, theirs string) (string, error) {
+func mergeFile(ctx context.Context, dir, tmp, base, ours, theirs string) (string, error) {
 	var files []string
 	for i, blob := range []string{ours, base, theirs} {
-		content, code, err := run(dir, nil, "", "cat-file", "blob", blob)
+		content, code, err := run(ctx, dir, nil, "", "cat-file", "blob", blob)
 		if err != nil || code != 0 {
 			return "", fmt.Errorf("cat-file %s: exit %d: %v", blob, code, err)
 		}
@@ -115,32 +119,36 @@ func mergeFile(dir, tmp, base, ours, theirs string) (string, error) {
 		}
 		files = append(files, name)
 	}
-	merged, code, err := run(dir, nil, "", append([]string{"merge-file", "-p", "-q"}, files...)...)
+	merged, code, err := run(ctx, dir, nil, "", append([]string{"merge-file", "-p", "-q"}, files...)...)
 	if err != nil {
 		return "", err
 	}
 	if code != 0 {
 		return "", ErrConflict // merge-file's code counts the conflicts
 	}
-	blob, code, err := run(dir, nil, merged, "hash-object", "-w", "--stdin")
+	blob, code, err := run(ctx, dir, nil, merged, "hash-object", "-w", "--stdin")
 	if err != nil || code != 0 {
 		return "", fmt.Errorf("hash-object: exit %d: %v", code, err)
 	}
 	return strings.TrimSpace(blob), nil
 }
 
-// run runs C git on the bare repository dir without user or system
-// config. An exit code from 1 to 127 is returned, not an error; anything
-// else failing is an error with git's message.
-func run(dir string, env []string, stdin string, args ...string) (string, int, error) {
-	cmd := exec.Command("git", append([]string{"--git-dir", dir}, args...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "HOME=/nonexistent"}, env...)
+// run runs C git on the bare repository dir (gitexec's clean
+// environment plus env). An exit code from 1 to 127 is returned, not an
+// error; anything else failing, ctx ending included, is an error with
+// git's message.
+func run(ctx context.Context, dir string, env []string, stdin string, args ...string) (string, int, error) {
+	cmd := gitexec.Command(ctx, dir, args...)
+	cmd.Env = append(cmd.Env, env...)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		return "", -1, fmt.Errorf("git %s: %w", args[0], ctx.Err())
+	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() >= 1 && exit.ExitCode() < 128 {
 		return out.String(), exit.ExitCode(), nil

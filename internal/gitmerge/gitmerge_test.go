@@ -1,12 +1,15 @@
 package gitmerge
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gerritgate/gerritgate/internal/gitexec"
 )
 
 // repo is a C git work tree for building histories.
@@ -19,8 +22,8 @@ func (r *repo) git(args ...string) string {
 	r.t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = r.dir
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + r.dir, "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com"}
+	cmd.Env = gitexec.Env("HOME="+r.dir,
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		r.t.Fatalf("git %v: %v\n%s", args, err, out)
@@ -115,7 +118,7 @@ func TestMerge(t *testing.T) {
 			tt.theirs(r)
 			theirs := r.commit("theirs")
 
-			tree, err := Merge(filepath.Join(r.dir, ".git"), ours, theirs)
+			tree, err := Merge(context.Background(), filepath.Join(r.dir, ".git"), ours, theirs)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Merge = %s, %v; want error %v", tree, err, tt.wantErr)
 			}
@@ -135,5 +138,28 @@ func TestMerge(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMergeCancelled: a merge whose context has ended stops with the
+// context's error, never a tree or a verdict (conflict) the caller would
+// act on.
+func TestMergeCancelled(t *testing.T) {
+	r := &repo{t: t, dir: t.TempDir()}
+	r.git("init", "-q", "-b", "main")
+	r.write("f", "base\n")
+	base := r.commit("base")
+	r.write("f", "ours\n")
+	ours := r.commit("ours")
+	r.git("checkout", "-q", base)
+	r.write("g", "theirs\n")
+	theirs := r.commit("theirs")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, merge := range map[string]func(context.Context, string, string, string) (string, error){"Merge": Merge, "Ort": Ort} {
+		tree, err := merge(ctx, filepath.Join(r.dir, ".git"), ours, theirs)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a cancelled context = %q, %v; want context.Canceled", name, tree, err)
+		}
 	}
 }

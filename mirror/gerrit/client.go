@@ -290,7 +290,6 @@ func stripMagic(b []byte) ([]byte, bool) {
 	return rest, true
 }
 
-// Version returns the server's version, e.g. "3.13.1".
 // ListProjects returns the names of the projects the account can see whose
 // names start with prefix (all with ""), sorted.
 func (c *Client) ListProjects(ctx context.Context, prefix string) ([]string, error) {
@@ -310,6 +309,7 @@ func (c *Client) ListProjects(ctx context.Context, prefix string) ([]string, err
 	return out, nil
 }
 
+// Version returns the server's version, e.g. "3.13.1".
 func (c *Client) Version(ctx context.Context) (string, error) {
 	var v string
 	err := c.call(ctx, request{op: "get version", method: http.MethodGet, path: "/config/server/version"}, &v)

@@ -4,7 +4,6 @@ package storagetest
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/gerritgate/gerritgate/internal/gitexec"
 	"github.com/gerritgate/gerritgate/storage"
 )
 
@@ -23,12 +23,11 @@ func Git(t testing.TB, dir string, env []string, args ...string) (string, error)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+	cmd.Env = gitexec.Env(append([]string{
+		"HOME=" + t.TempDir(),
 		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
 		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
-	}, env...)
+	}, env...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -73,7 +72,7 @@ func Serve(t testing.TB, projects ...string) Served {
 		if err != nil {
 			t.Fatal(err)
 		}
-		run("push", "-q", up.Path, "main")
+		run("push", "-q", up.Dir(), "main")
 		repo, err := store.Served(p)
 		if err != nil {
 			t.Fatal(err)

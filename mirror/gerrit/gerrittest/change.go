@@ -1,6 +1,7 @@
 package gerrittest
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
@@ -240,7 +241,7 @@ func (s *Server) CreateChange(in ChangeInput) (Change, error) {
 	}
 	parents, base := []string{parent}, parent
 	if in.Merge != "" {
-		tree, err := gitmerge.Merge(p.dir, parent, in.Merge)
+		tree, err := gitmerge.Merge(context.Background(), p.dir, parent, in.Merge)
 		if err != nil {
 			return Change{}, errorf(409, "merge of %s into %s: %v", in.Merge, parent, err)
 		}

@@ -2,6 +2,7 @@ package gerrittest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gerritgate/gerritgate/internal/gitexec"
 	"github.com/gerritgate/gerritgate/internal/gitmerge"
 )
 
@@ -27,15 +29,7 @@ type ident struct {
 
 // gitEnv isolates every git run from the machine's configuration.
 func (s *Server) gitEnv(extra ...string) []string {
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + s.dir,
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_TERMINAL_PROMPT=0",
-		"LC_ALL=C",
-	}
-	return append(env, extra...)
+	return gitexec.Env(append([]string{"HOME=" + s.dir}, extra...)...)
 }
 
 // git runs C git in dir and returns its trimmed standard output.
@@ -182,7 +176,7 @@ var errConflict = errors.New("merge conflict")
 // so a change deleting a file another moves merges cleanly, as on a real
 // Gerrit. With several merge bases it falls back to git's own merge.
 func (s *Server) jgitMerge(dir, ours, theirs string) (string, error) {
-	tree, err := gitmerge.Merge(dir, ours, theirs)
+	tree, err := gitmerge.Merge(context.Background(), dir, ours, theirs)
 	if errors.Is(err, gitmerge.ErrNoSingleBase) {
 		return s.mergeTrees(dir, ours, theirs)
 	}

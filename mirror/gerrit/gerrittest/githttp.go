@@ -5,6 +5,8 @@ import (
 	"net/http/cgi"
 	"net/url"
 	"regexp"
+
+	"github.com/gerritgate/gerritgate/internal/gitexec"
 )
 
 // gitRoute matches the smart HTTP routes under /<project>[.git]/.
@@ -29,22 +31,19 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request, escProject, ro
 		http.Error(w, "Repository not found", http.StatusNotFound)
 		return
 	}
-	env := []string{
-		"GIT_PROJECT_ROOT=" + s.dir,
+	env := gitexec.Env(
+		"GIT_PROJECT_ROOT="+s.dir,
 		"GIT_HTTP_EXPORT_ALL=1",
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=/dev/null",
-		"HOME=" + s.dir,
-	}
+		"HOME="+s.dir,
+	)
 	if caller != nil {
 		env = append(env, "REMOTE_USER="+caller.Username)
 	}
 	h := &cgi.Handler{
-		Path:       s.gitPath,
-		Args:       []string{"http-backend"},
-		Env:        env,
-		InheritEnv: []string{"PATH"},
-		Stderr:     discard{},
+		Path:   s.gitPath,
+		Args:   []string{"http-backend"},
+		Env:    env,
+		Stderr: discard{},
 	}
 	// http-backend finds the repository from PATH_INFO, which cgi derives
 	// from the URL path: point it at <project>.git whatever the client used.

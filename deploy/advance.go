@@ -1,0 +1,33 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/storage"
+)
+
+// advance copies the objects of target into the served repository and
+// moves the deploy ref from old to target by compare-and-swap, in one
+// transaction with any other updates given, and points HEAD at the deploy
+// ref while HEAD names no commit (a new served repository), so a plain
+// clone checks out what is deployed.
+func (d *Deployer) advance(ctx context.Context, t Target, up, served *storage.Repo, old, target plumbing.Hash, also ...storage.RefUpdate) error {
+	if err := storage.CopyObjects(ctx, served, up, target); err != nil {
+		return fmt.Errorf("copy objects: %w", err)
+	}
+	updates := append([]storage.RefUpdate{{Name: t.Ref(), Old: old, New: target}}, also...)
+	if err := served.UpdateRefs(updates...); err != nil {
+		return err
+	}
+	headRef, err := served.Head()
+	if err != nil {
+		return err
+	}
+	if h, _ := served.Ref(headRef); h.IsZero() {
+		return served.SetHead(t.Ref())
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/internal/gitexec"
+)
+
+// Dir is the repository's directory, for serving it and for tests that
+// drive C git on it. Code that changes the repository uses the methods
+// instead: they keep go-git's view of it current.
+func (r *Repo) Dir() string { return r.dir }
+
+// GitCommand returns C git with args run on this repository in gitexec's
+// clean environment, killed when ctx ends. Run it with RunGit.
+func (r *Repo) GitCommand(ctx context.Context, args ...string) *exec.Cmd {
+	return gitexec.Command(ctx, r.dir, args...)
+}
+
+// RunGit runs cmd (from GitCommand, adjusted as the caller needs) and
+// returns its combined output. Whatever git wrote (a fetch's packs) is
+// visible to this Repo's reads afterwards, even when git failed half-way.
+func (r *Repo) RunGit(cmd *exec.Cmd) ([]byte, error) {
+	out, err := cmd.CombinedOutput()
+	r.reindex()
+	return out, err
+}
+
+// reindex makes go-git look again for packs: it caches their list, and
+// C git writes new ones behind its back.
+func (r *Repo) reindex() {
+	if fs, ok := r.git.Storer.(interface{ Reindex() }); ok {
+		fs.Reindex()
+	}
+}
+
+// Remote returns a go-git remote named name for url that fetches into
+// this repository (mirror fetches over HTTP with it: go-git honours ctx).
+func (r *Repo) Remote(name, url string) *git.Remote {
+	return git.NewRemote(r.git.Storer, &config.RemoteConfig{Name: name, URLs: []string{url}})
+}
+
+// WriteObject stores an encoded object (a blob, tree or commit built with
+// go-git's object encoders) and returns its id. Refs are unchanged.
+func (r *Repo) WriteObject(obj plumbing.EncodedObject) (plumbing.Hash, error) {
+	if r.readOnly {
+		return plumbing.ZeroHash, fmt.Errorf("write object: %s opened read-only", r.dir)
+	}
+	return r.git.Storer.SetEncodedObject(obj)
+}
