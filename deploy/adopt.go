@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/gerritgate/gerritgate/audit"
 	"github.com/gerritgate/gerritgate/storage"
 )
 
@@ -110,6 +111,12 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 	} else if was.IsZero() {
 		updates = append(updates, storage.RefUpdate{Name: t.BaselineRef(), New: target})
 	}
+	trail, err := d.record(t, st.served, &audit.Record{Kind: audit.Adopt, From: hex(st.tip), To: target.String(), Time: a.At,
+		Operator: &audit.Operator{By: a.By, Reason: a.Reason}})
+	if err != nil {
+		return err
+	}
+	updates = append(updates, trail...)
 	if err := st.served.UpdateRefs(updates...); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/gerritgate/gerritgate/audit"
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/storage"
 )
@@ -85,6 +86,8 @@ type Deployer struct {
 	approvals Approvals
 	logger    *slog.Logger
 	maxRange  int
+	signer    *audit.Signer
+	version   string
 
 	mu        sync.Mutex
 	ancestors map[string]map[plumbing.Hash]bool // project+base -> ancestors of base
@@ -213,7 +216,7 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 	// is walked in bounded steps through its approved prefix.
 	tip := st.tip
 	for {
-		dec, window, diverged, err := d.decide(ctx, t, st.up, tip, st.head)
+		dec, rng, window, diverged, err := d.decide(ctx, t, st.up, tip, st.head)
 		if err != nil {
 			return err
 		}
@@ -227,7 +230,15 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 			break
 		}
 		target := plumbing.NewHash(dec.Target)
-		var also []storage.RefUpdate
+		rec, err := advanceRecord(t, rng, tip, target)
+		if err != nil {
+			return err
+		}
+		rec.Time = res.Time
+		also, err := d.record(t, st.served, rec)
+		if err != nil {
+			return err
+		}
 		if tip.IsZero() {
 			also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: target})
 		}
@@ -267,13 +278,13 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 // window: the commits up to a first-parent ancestor of head (window) that
 // brings at most maxRange. diverged is true when head does not descend
 // from base.
-func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base, head plumbing.Hash) (dec *gate.Decision, window plumbing.Hash, diverged bool, err error) {
+func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base, head plumbing.Hash) (dec *gate.Decision, rng gate.Range, window plumbing.Hash, diverged bool, err error) {
 	commits, window, reachesBase, err := d.pendingWindow(t.Project, up, base, head)
 	if err != nil {
-		return nil, window, false, err
+		return nil, rng, window, false, err
 	}
 	if !base.IsZero() && !reachesBase {
-		return nil, window, true, nil
+		return nil, rng, window, true, nil
 	}
 	shas := make([]string, len(commits))
 	for i, c := range commits {
@@ -281,21 +292,21 @@ func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base,
 	}
 	changes, err := d.approvals.ChangesForCommits(ctx, t.Project, t.Branch, shas)
 	if err != nil {
-		return nil, window, false, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
+		return nil, rng, window, false, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
 	}
-	rng := gate.Range{
+	rng = gate.Range{
 		Project: t.Project, Branch: t.Branch,
 		Base: hex(base), Head: window.String(), AcceptFrom: t.AcceptFrom,
 		Commits: commits, Changes: changes,
 	}
 	if len(t.Policy.Owners) > 0 {
 		if rng.Files, err = changedFiles(up, commits); err != nil {
-			return nil, window, false, err
+			return nil, rng, window, false, err
 		}
 		rng.Groups, rng.GroupErrors = d.groups(ctx, t)
 	}
 	out := gate.Evaluate(t.Policy, rng)
-	return &out, window, false, nil
+	return &out, rng, window, false, nil
 }
 
 // groups resolves the members of every group the policy names. A group
@@ -388,7 +399,7 @@ func (d *Deployer) Explain(ctx context.Context, t Target, last int) (Result, err
 		res.Reason, res.Message = UpToDate, "deployed commit is the upstream head"
 		return res, nil
 	}
-	dec, window, diverged, err := d.decide(ctx, t, st.up, base, st.head)
+	dec, _, window, diverged, err := d.decide(ctx, t, st.up, base, st.head)
 	if err != nil {
 		return res, err
 	}
@@ -431,8 +442,12 @@ func (d *Deployer) initialize(ctx context.Context, t Target, up, served *storage
 			return fmt.Errorf("baseline %s is not on upstream branch %s", short(start), t.Branch)
 		}
 	}
-	if err := d.advance(ctx, t, up, served, plumbing.ZeroHash, start,
-		storage.RefUpdate{Name: t.BaselineRef(), New: start}); err != nil {
+	also, err := d.record(t, served, &audit.Record{Kind: audit.Baseline, To: start.String(), Time: res.Time})
+	if err != nil {
+		return err
+	}
+	also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: start})
+	if err := d.advance(ctx, t, up, served, plumbing.ZeroHash, start, also...); err != nil {
 		return err
 	}
 	res.Reason, res.To = Initialized, start.String()

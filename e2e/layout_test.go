@@ -25,7 +25,8 @@ func TestImportDirection(t *testing.T) {
 		"mirror":                   {"storage"},
 		"mirror/gerrit":            {"gate"},
 		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit", "internal/gitmerge"},
-		"deploy":                   {"gate", "storage", "internal/gitmerge"},
+		"audit":                    {"gate"},
+		"deploy":                   {"gate", "storage", "internal/gitmerge", "audit"},
 		"cmd/gerritgate":           nil, // everything
 		"e2e":                      nil,
 	}

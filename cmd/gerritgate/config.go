@@ -32,6 +32,8 @@ type Config struct {
 	// once, HTTP and SSH together (default 32); a clone over it is told to
 	// retry.
 	MaxConcurrentClones int `yaml:"maxConcurrentClones"`
+	// Audit configures the audit trail (refs/heads/audit/<env>).
+	Audit AuditConfig `yaml:"audit"`
 
 	file string
 }
@@ -57,6 +59,15 @@ type GerritConfig struct {
 	EventsURL string `yaml:"eventsURL"`
 
 	fetchTimeout time.Duration // FetchTimeout parsed
+}
+
+// AuditConfig configures the audit trail. Records are always written;
+// with SigningKey they and the tag gerritgate/<env> are signed.
+type AuditConfig struct {
+	// SigningKey is the armored OpenPGP private key file (gerritgate key
+	// new). Without it records are unsigned and no tag is written, and
+	// gerritgate verify --key reports every record as not signed.
+	SigningKey string `yaml:"signingKey"`
 }
 
 // HTTPConfig is the HTTP listener: git, API, status page, metrics.
@@ -188,6 +199,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	c.Gerrit.PasswordFile = abs(c.Gerrit.PasswordFile)
 	c.Gerrit.SSHKeyFile = abs(c.Gerrit.SSHKeyFile)
 	c.Gerrit.KnownHostsFile = abs(c.Gerrit.KnownHostsFile)
+	c.Audit.SigningKey = abs(c.Audit.SigningKey)
 	return &c, nil
 }
 
