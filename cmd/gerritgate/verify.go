@@ -97,25 +97,24 @@ func mirrorClone(ctx context.Context, url, dir string) error {
 	return nil
 }
 
-// branchPrefix is where deploy/* and audit/* are: refs/heads/ in a bare
-// or mirror clone, refs/remotes/origin/ in a working clone.
+// branchPrefix is where deploy/* and audit/* are: refs/remotes/origin/
+// in a working clone (its local branches may be stale or the reader's
+// own), refs/heads/ in a bare or mirror clone.
 func branchPrefix(repo *git.Repository) string {
-	prefix := "refs/heads/"
 	iter, err := repo.References()
 	if err != nil {
-		return prefix
+		return "refs/heads/"
 	}
-	heads, remote := false, false
+	remote := false
 	iter.ForEach(func(r *plumbing.Reference) error {
 		n := r.Name().String()
-		heads = heads || strings.HasPrefix(n, "refs/heads/deploy/") || strings.HasPrefix(n, "refs/heads/audit/")
-		remote = remote || strings.HasPrefix(n, "refs/remotes/origin/audit/")
+		remote = remote || strings.HasPrefix(n, "refs/remotes/origin/audit/") || strings.HasPrefix(n, "refs/remotes/origin/deploy/")
 		return nil
 	})
-	if remote && !heads {
-		prefix = "refs/remotes/origin/"
+	if remote {
+		return "refs/remotes/origin/"
 	}
-	return prefix
+	return "refs/heads/"
 }
 
 func printTimeline(w io.Writer, rep *audit.Report) {
