@@ -118,7 +118,7 @@ func TestAuditTrailVerifiesOffline(t *testing.T) {
 	tests := []struct {
 		what   string
 		tamper func(st *gogitrepo.Repository, trail []*object.Commit) plumbing.Hash // returns the new audit tip
-		stock  bool                                                                // stock git can tell
+		stock  bool                                                                 // stock git can tell
 		want   string
 	}{
 		{"one record changed", func(r *gogitrepo.Repository, trail []*object.Commit) plumbing.Hash {
