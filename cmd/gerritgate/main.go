@@ -145,6 +145,10 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := store.RecoverServed(); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("recover served repositories: %w", err)
+	}
 	gitURL := cfg.Gerrit.GitURL
 	if gitURL == "" {
 		gitURL = cfg.Gerrit.URL
