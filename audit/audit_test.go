@@ -146,12 +146,8 @@ func newTrail(t *testing.T, s *Signer, baseline bool, steps ...int) *trail {
 }
 
 func roundTrip(t *testing.T, r gate.Range) gate.Range {
-	b, err := json.Marshal(r)
+	out, err := Canonical(r)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var out gate.Range
-	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
 	return out

@@ -167,6 +167,19 @@ func Entering(rng gate.Range, target string) gate.Range {
 	return out
 }
 
+// Canonical returns r as a record stores it, through its JSON form (times
+// in UTC without monotonic readings, say), so that a decision taken on it
+// is exactly the one Recheck takes on the stored record.
+func Canonical(r gate.Range) (gate.Range, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return r, err
+	}
+	var out gate.Range
+	err = json.Unmarshal(b, &out)
+	return out, err
+}
+
 // Encode returns record.json's content.
 func (r *Record) Encode() ([]byte, error) {
 	b, err := json.MarshalIndent(r, "", "  ")

@@ -53,7 +53,10 @@ func (d *Deployer) record(t Target, served *storage.Repo, rec *audit.Record) ([]
 // decision is taken again on exactly that evidence, and a disagreement
 // stops the advance: the record must be able to justify the move alone.
 func advanceRecord(t Target, rng gate.Range, base, target plumbing.Hash) (*audit.Record, error) {
-	ev := audit.Entering(rng, target.String())
+	ev, err := audit.Canonical(audit.Entering(rng, target.String()))
+	if err != nil {
+		return nil, fmt.Errorf("audit evidence: %w", err)
+	}
 	ev.Base = hex(base)
 	dec := gate.Evaluate(t.Policy, ev)
 	if dec.Target != target.String() {
