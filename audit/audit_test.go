@@ -252,6 +252,16 @@ func TestVerifyReportsTampering(t *testing.T) {
 			h := commitObj(t, tr.st, []plumbing.Hash{tr.commits[5]}, "unrecorded", start)
 			tr.setRef(t, "refs/heads/deploy/prod", h)
 		}, "a movement is not recorded"},
+		{"a step that is not a fast-forward", false, func(t *testing.T, tr *trail) {
+			side := commitObj(t, tr.st, []plumbing.Hash{tr.commits[0]}, "side", start)
+			tr.rewrite(t, 2, key, func(r []*Record) []*Record {
+				c := *r[0]
+				c.To = side.String()
+				r[0] = &c
+				return r
+			})
+			tr.setRef(t, "refs/heads/deploy/prod", side)
+		}, "is not on the first-parent line"},
 		{"the tag left behind", false, func(t *testing.T, tr *trail) {
 			tag, _ := WriteTag(tr.st, tr.records[1], key)
 			tr.setRef(t, TagRef("prod"), tag)
