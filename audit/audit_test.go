@@ -121,7 +121,7 @@ func newTrail(t *testing.T, s *Signer, baseline bool, steps ...int) *trail {
 		if i == 0 && baseline {
 			rec.Kind = Baseline
 		} else {
-			rng := gate.Range{Project: "platform/fleet", Branch: "main", Base: from, Head: to.String(), Changes: map[string][]gate.Change{}}
+			rng := gate.Range{Project: "platform/fleet", Branch: "main", Base: from, Head: to.String(), Changes: map[string][]gate.Change{}, Files: map[string][]string{}}
 			for j := at; j < at+k; j++ {
 				c := gate.Commit{SHA: tr.commits[j].String(), Subject: fmt.Sprintf("c%d", j)}
 				if j > 0 {
@@ -129,6 +129,7 @@ func newTrail(t *testing.T, s *Signer, baseline bool, steps ...int) *trail {
 				}
 				rng.Commits = append(rng.Commits, c)
 				rng.Changes[c.SHA] = []gate.Change{approvedChange(100+j, c.SHA)}
+				rng.Files[c.SHA] = []string{} // the test commits all have the empty tree
 			}
 			rec.Kind = Advance
 			ev := roundTrip(t, rng)
@@ -291,6 +292,16 @@ func TestVerifyReportsTampering(t *testing.T) {
 				return r
 			})
 		}, "git says 3 entered"},
+		{"a changed file the commit does not change", true, func(t *testing.T, tr *trail) {
+			tr.rewrite(t, 2, key, func(r []*Record) []*Record {
+				b, _ := json.Marshal(r[0])
+				var c Record
+				json.Unmarshal(b, &c)
+				c.Evidence.Files[c.Evidence.Commits[0].SHA] = []string{"clusters/prod/x.yaml"}
+				r[0] = &c
+				return r
+			})
+		}, "other changed files"},
 		{"the rules edited without the hash", true, func(t *testing.T, tr *trail) {
 			tr.rewrite(t, 1, key, func(r []*Record) []*Record {
 				c := *r[0]

@@ -313,6 +313,9 @@ func (v *verifier) recheck(c *object.Commit, rec *Record) bool {
 	if err := v.sameCommits(ev); err != nil {
 		return bad("%v", err)
 	}
+	if err := v.sameFiles(ev); err != nil {
+		return bad("%v", err)
+	}
 	got := gate.Evaluate(rec.Policy.Rules, *ev)
 	if got.Target != rec.To {
 		return bad("the recorded evidence does not support moving to %s: %s", shortSHA(rec.To), got.Why())
@@ -359,6 +362,37 @@ func (v *verifier) sameCommits(ev *gate.Range) error {
 		}
 	}
 	return nil
+}
+
+// sameFiles checks the recorded changed files against git: the owners
+// rules decided on them.
+func (v *verifier) sameFiles(ev *gate.Range) error {
+	for sha, files := range ev.Files {
+		got, err := ChangedFiles(v.repo, plumbing.NewHash(sha))
+		if err != nil {
+			return fmt.Errorf("the evidence lists files of %s: %w", shortSHA(sha), err)
+		}
+		if !sameSet(got, files) {
+			return fmt.Errorf("the evidence lists other changed files for %s than git (%d recorded, %d in git)", shortSHA(sha), len(files), len(got))
+		}
+	}
+	return nil
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	in := map[string]bool{}
+	for _, s := range a {
+		in[s] = true
+	}
+	for _, s := range b {
+		if !in[s] {
+			return false
+		}
+	}
+	return true
 }
 
 func walk(st storer.EncodedObjectStorer, from plumbing.Hash, stop map[plumbing.Hash]bool, f func(*object.Commit)) error {

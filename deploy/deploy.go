@@ -331,37 +331,9 @@ func (d *Deployer) groups(ctx context.Context, t Target) (map[string][]gate.Acco
 func changedFiles(up *storage.Repo, commits []gate.Commit) (map[string][]string, error) {
 	out := make(map[string][]string, len(commits))
 	for _, gc := range commits {
-		c, err := object.GetCommit(up.Git.Storer, plumbing.NewHash(gc.SHA))
+		files, err := audit.ChangedFiles(up.Git.Storer, plumbing.NewHash(gc.SHA))
 		if err != nil {
 			return nil, err
-		}
-		tree, err := c.Tree()
-		if err != nil {
-			return nil, err
-		}
-		var parentTree *object.Tree
-		if len(c.ParentHashes) > 0 {
-			p, err := object.GetCommit(up.Git.Storer, c.ParentHashes[0])
-			if err != nil {
-				return nil, err
-			}
-			if parentTree, err = p.Tree(); err != nil {
-				return nil, err
-			}
-		}
-		changes, err := object.DiffTree(parentTree, tree)
-		if err != nil {
-			return nil, fmt.Errorf("diff %s: %w", short(c.Hash), err)
-		}
-		seen := map[string]bool{}
-		files := []string{}
-		for _, ch := range changes {
-			for _, name := range []string{ch.From.Name, ch.To.Name} {
-				if name != "" && !seen[name] {
-					seen[name] = true
-					files = append(files, name)
-				}
-			}
 		}
 		out[gc.SHA] = files
 	}
