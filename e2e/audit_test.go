@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/gerritgate/gerritgate/audit"
+	"github.com/gerritgate/gerritgate/mirror/gerrit/gerrittest"
 )
 
 // auditKey makes a signing key with `gerritgate key new` in dir and
@@ -308,4 +309,65 @@ func fluxCloneTag(t *testing.T, url, tag string) (*fluxgit.Commit, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	return client.Clone(ctx, url, repository.CloneConfig{CheckoutStrategy: repository.CheckoutStrategy{Tag: tag}, ShallowClone: true})
+}
+
+// Records of an owners policy carry the changed files and the group
+// members the gate read; recheck decides again with them (and the files
+// git computes) and agrees.
+func TestAuditRecheckOwners(t *testing.T) {
+	key, pub := auditKey(t, t.TempDir(), "gate")
+	sim := newSim(t, "MERGE_IF_NECESSARY")
+	_, err := sim.srv.AddGroup("sre", gerrittest.Members(sim.bob), gerrittest.VisibleToAll())
+	sim.must(err)
+	setup := signedSetup(sim, key)
+	setup.policy = ownersPolicy
+	g := startGate(t, setup)
+	g.waitDeployed(project, "prod", sim.head())
+	a := sim.mergeApprovedFiles("A: add apps", map[string]string{"apps/podinfo.yaml": "replicas: 2\n", "README": "x\n"})
+	g.waitDeployed(project, "prod", a)
+
+	dir := filepath.Join(t.TempDir(), "c")
+	if out, err := git(t, "", "clone", "-q", g.url+"/"+project+".git", dir); err != nil {
+		t.Fatalf("git clone: %v\n%s", err, out)
+	}
+	out, ok := gerritgateVerify(t, dir, "--key", pub, "--recheck")
+	if !ok || strings.Count(out, "rechecked") != 2 {
+		t.Fatalf("gerritgate verify --recheck under an owners policy (want 2 rechecked records):\n%s", out)
+	}
+	rec := readRecordAt(t, dir, "origin/audit/prod")
+	if files := rec.Evidence.Files[a]; !sameSet(files, []string{"apps/podinfo.yaml", "README"}) {
+		t.Errorf("recorded files of A = %v", files)
+	}
+	if members := rec.Evidence.Groups["sre"]; len(members) != 1 || members[0].Username != "bob" {
+		t.Errorf("recorded members of sre = %+v, want bob", members)
+	}
+}
+
+func readRecordAt(t *testing.T, dir, rev string) *audit.Record {
+	t.Helper()
+	out, err := git(t, dir, "show", rev+":"+audit.RecordFile)
+	if err != nil {
+		t.Fatal(out)
+	}
+	rec, err := audit.DecodeRecord([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	in := map[string]bool{}
+	for _, s := range a {
+		in[s] = true
+	}
+	for _, s := range b {
+		if !in[s] {
+			return false
+		}
+	}
+	return true
 }
