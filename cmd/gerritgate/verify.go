@@ -88,7 +88,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // mirrorClone clones url bare into dir with C git. The URL is not
 // repeated in errors: it may hold a token.
 func mirrorClone(ctx context.Context, url, dir string) error {
-	cmd := exec.CommandContext(ctx, "git", "clone", "--quiet", "--mirror", url, dir)
+	cmd := exec.CommandContext(ctx, "git", "clone", "--quiet", "--mirror", "--", url, dir)
 	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		msg := strings.ReplaceAll(strings.TrimSpace(string(out)), url, "<url>")
