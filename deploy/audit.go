@@ -33,9 +33,11 @@ func (d *Deployer) record(t Target, served *storage.Repo, rec *audit.Record) ([]
 	if err != nil {
 		return nil, fmt.Errorf("audit record: %w", err)
 	}
+	// The objects reach the disk before any ref names them (served.Sync):
+	// the ref transaction fsyncs refs only.
 	updates := []storage.RefUpdate{{Name: audit.Ref(t.Env), Old: prev, New: c}}
 	if d.signer == nil {
-		return updates, nil
+		return updates, served.Sync()
 	}
 	oldTag, err := served.Ref(audit.TagRef(t.Env))
 	if err != nil {
@@ -45,7 +47,7 @@ func (d *Deployer) record(t Target, served *storage.Repo, rec *audit.Record) ([]
 	if err != nil {
 		return nil, fmt.Errorf("audit tag: %w", err)
 	}
-	return append(updates, storage.RefUpdate{Name: audit.TagRef(t.Env), Old: oldTag, New: tag}), nil
+	return append(updates, storage.RefUpdate{Name: audit.TagRef(t.Env), Old: oldTag, New: tag}), served.Sync()
 }
 
 // advanceRecord is the audit record of moving from base to target on the
