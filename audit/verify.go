@@ -115,6 +115,11 @@ type verifier struct {
 	opts     Options
 	env      string
 	problems []string
+	// deployed holds every commit reachable from deployedAt, the end of
+	// the last record rechecked: the next record's base, when the trail
+	// chains, so a long trail is walked once, not once per record.
+	deployed   map[plumbing.Hash]bool
+	deployedAt string
 }
 
 func (v *verifier) fail(format string, args ...any) {
@@ -332,10 +337,13 @@ func (v *verifier) recheck(c *object.Commit, rec *Record) bool {
 // sameCommits checks that the evidence lists exactly the commits git says
 // entered (reachable from Head, not from Base), with their parents.
 func (v *verifier) sameCommits(ev *gate.Range) error {
-	base := map[plumbing.Hash]bool{}
-	if ev.Base != "" {
-		if err := walk(v.repo, plumbing.NewHash(ev.Base), nil, func(c *object.Commit) { base[c.Hash] = true }); err != nil {
-			return err
+	base := v.deployed
+	if base == nil || ev.Base != v.deployedAt {
+		base = map[plumbing.Hash]bool{}
+		if ev.Base != "" {
+			if err := walk(v.repo, plumbing.NewHash(ev.Base), nil, func(c *object.Commit) { base[c.Hash] = true }); err != nil {
+				return err
+			}
 		}
 	}
 	entered := map[string][]string{}
@@ -349,6 +357,10 @@ func (v *verifier) sameCommits(ev *gate.Range) error {
 	if err != nil {
 		return err
 	}
+	for sha := range entered {
+		base[plumbing.NewHash(sha)] = true
+	}
+	v.deployed, v.deployedAt = base, ev.Head
 	if len(entered) != len(ev.Commits) {
 		return fmt.Errorf("the evidence lists %d commits, git says %d entered", len(ev.Commits), len(entered))
 	}
