@@ -15,19 +15,15 @@ import (
 )
 
 var (
-	bob      = gate.Account{ID: 1000002, Username: "bob", Email: "bob@example.com"}
-	alice    = gate.Account{ID: 1000001, Username: "alice", Email: "alice@example.com"}
-	policy   = &gate.Policy{Name: "reviewed", Labels: map[string]gate.LabelRule{"Code-Review": {Min: 2}}}
-	start    = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	testKeys = map[string]*Signer{}
+	bob    = gate.Account{ID: 1000002, Username: "bob", Email: "bob@example.com"}
+	alice  = gate.Account{ID: 1000001, Username: "alice", Email: "alice@example.com"}
+	policy = &gate.Policy{Name: "reviewed", Labels: map[string]gate.LabelRule{"Code-Review": {Min: 2}}}
+	start  = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 )
 
-// signer returns a test key by name, made once per test binary.
+// signer makes a new key.
 func signer(t *testing.T, name string) *Signer {
 	t.Helper()
-	if s, ok := testKeys[name]; ok {
-		return s
-	}
 	priv, _, err := NewKey(name, name+"@example.com")
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +32,6 @@ func signer(t *testing.T, name string) *Signer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testKeys[name] = s
 	return s
 }
 

@@ -20,8 +20,11 @@ func TagRef(env string) string { return "refs/tags/" + TagName(env) }
 // TagName is TagRef without refs/tags/, what Flux's spec.ref.tag names.
 func TagName(env string) string { return "gerritgate/" + env }
 
-// Identity is the author and committer of audit commits and the tagger.
-var identity = struct{ Name, Email string }{"gerritgate", "gerritgate@localhost"}
+// The author and committer of audit commits and the tagger.
+const (
+	identityName  = "gerritgate"
+	identityEmail = "gerritgate@localhost"
+)
 
 // Write stores the audit commit of rec, child of prev (zero for the first
 // record), signed by s when s is not nil, and returns its hash. It moves
@@ -44,7 +47,7 @@ func Write(st storer.EncodedObjectStorer, rec *Record, prev plumbing.Hash, s *Si
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	sig := object.Signature{Name: identity.Name, Email: identity.Email, When: rec.Time.UTC()}
+	sig := object.Signature{Name: identityName, Email: identityEmail, When: rec.Time.UTC()}
 	c := &object.Commit{Author: sig, Committer: sig, Message: rec.Message(), TreeHash: treeHash}
 	if !prev.IsZero() {
 		c.ParentHashes = []plumbing.Hash{prev}
@@ -70,7 +73,7 @@ func Write(st storer.EncodedObjectStorer, rec *Record, prev plumbing.Hash, s *Si
 func WriteTag(st storer.EncodedObjectStorer, rec *Record, s *Signer) (plumbing.Hash, error) {
 	t := &object.Tag{
 		Name:       TagName(rec.Environment),
-		Tagger:     object.Signature{Name: identity.Name, Email: identity.Email, When: rec.Time.UTC()},
+		Tagger:     object.Signature{Name: identityName, Email: identityEmail, When: rec.Time.UTC()},
 		Message:    rec.TagMessage(),
 		TargetType: plumbing.CommitObject,
 		Target:     plumbing.NewHash(rec.To),
