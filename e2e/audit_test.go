@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -335,7 +336,8 @@ func TestAuditRecheckOwners(t *testing.T) {
 		t.Fatalf("gerritgate verify --recheck under an owners policy (want 2 rechecked records):\n%s", out)
 	}
 	rec := readRecordAt(t, dir, "origin/audit/prod")
-	if files := rec.Evidence.Files[a]; !sameSet(files, []string{"apps/podinfo.yaml", "README"}) {
+	files := slices.Sorted(slices.Values(rec.Evidence.Files[a]))
+	if !slices.Equal(files, []string{"README", "apps/podinfo.yaml"}) {
 		t.Errorf("recorded files of A = %v", files)
 	}
 	if members := rec.Evidence.Groups["sre"]; len(members) != 1 || members[0].Username != "bob" {
@@ -354,20 +356,4 @@ func readRecordAt(t *testing.T, dir, rev string) *audit.Record {
 		t.Fatal(err)
 	}
 	return rec
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	in := map[string]bool{}
-	for _, s := range a {
-		in[s] = true
-	}
-	for _, s := range b {
-		if !in[s] {
-			return false
-		}
-	}
-	return true
 }
