@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// OtherProject is the Project of a Change that stands for a change of
+// another Gerrit project, named by nobody (see mirror/gerrit).
+const OtherProject = "(another project)"
+
 // Commit is one upstream commit in the range being decided.
 type Commit struct {
 	SHA     string   `json:"sha"`
@@ -254,7 +258,11 @@ func evaluateCommit(p *Policy, r *Range, c Commit) Verdict {
 		detail := "no Gerrit change has this commit as a patch set: it was pushed directly"
 		if len(changes) > 0 {
 			ch := changes[0]
-			detail = fmt.Sprintf("the commit belongs to change %d on branch %s of %s, not to a change of %s: a change reviewed for another branch counts only from a branch the repo entry lists under acceptFrom", ch.Number, ch.Branch, ch.Project, r.Branch)
+			if ch.Project == r.Project {
+				detail = fmt.Sprintf("the commit belongs to change %d on branch %s of %s, not to a change of %s: a change reviewed for another branch counts only from a branch the repo entry lists under acceptFrom", ch.Number, ch.Branch, ch.Project, r.Branch)
+			} else {
+				detail = fmt.Sprintf("the commit belongs to a change of another Gerrit project (not named here: readers of %s may not read it), and to no change of %s: it reached %s without review there", r.Project, r.Project, r.Branch)
+			}
 		}
 		v.Rules = []Rule{{Name: "provenance", Detail: detail}}
 		return v
