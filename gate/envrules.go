@@ -173,3 +173,34 @@ func checkAfter(doc *yamlfile.Doc, at string, envs []Environment) error {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// Timed reports whether e has any rule of time or order: after (and
+// soak), windows or freezes.
+func (e Environment) Timed() bool {
+	return e.After != "" || len(e.Schedule.Windows) > 0 || len(e.Schedule.Freezes) > 0
+}
+
+// RulesSummary describes e's rules of time and order for people, one line
+// per rule; nothing when it has none.
+func (e Environment) RulesSummary() []string {
+	var out []string
+	switch {
+	case e.After != "" && e.Soak > 0:
+		out = append(out, fmt.Sprintf("after %s: only commits deploy/%s has held for at least %s", e.After, e.After, shortDuration(e.Soak)))
+	case e.After != "":
+		out = append(out, fmt.Sprintf("after %s: only commits deploy/%s has held", e.After, e.After))
+	}
+	return append(out, e.Schedule.Summary()...)
+}
+
+// shortDuration writes 30m and 2h rather than 30m0s and 2h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}

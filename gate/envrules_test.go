@@ -119,3 +119,27 @@ func TestAfterChains(t *testing.T) {
 		}
 	}
 }
+
+func TestRulesSummary(t *testing.T) {
+	c, err := ParsePolicy("policy.yaml", []byte(envPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	staging, prod := c.Repos[0].Environments[0], c.Repos[0].Environments[1]
+	if staging.Timed() || len(staging.RulesSummary()) != 0 {
+		t.Errorf("staging: timed %v, summary %q, want neither", staging.Timed(), staging.RulesSummary())
+	}
+	want := []string{
+		"after staging: only commits deploy/staging has held for at least 30m",
+		`advances only inside the windows ["* 9-16 * * MON-THU"] in Europe/Berlin`,
+		"frozen from 2026-12-20T00:00:00Z until 2027-01-04T00:00:00Z: year-end freeze",
+	}
+	if got := prod.RulesSummary(); !prod.Timed() || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("prod: timed %v, summary\n%s\nwant\n%s", prod.Timed(), strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, e := range []Environment{{After: "staging"}, {Schedule: Schedule{Freezes: prod.Schedule.Freezes}}, {Schedule: Schedule{Windows: prod.Schedule.Windows, Location: prod.Schedule.Location}}} {
+		if !e.Timed() {
+			t.Errorf("%+v: not timed", e)
+		}
+	}
+}

@@ -125,6 +125,9 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
+	if err := notEnforced(pc); err != nil {
+		return nil, fmt.Errorf("policy %s: %w", cfg.Policy, err)
+	}
 	password, err := gerritPassword(cfg)
 	if err != nil {
 		return nil, err
@@ -231,7 +234,16 @@ func cmdCheck(args []string, stdout io.Writer) error {
 			for _, line := range pc.Policies[e.Policy].Summary() {
 				fmt.Fprintf(stdout, "  - %s\n", line)
 			}
+			for _, line := range e.RulesSummary() {
+				fmt.Fprintf(stdout, "  - %s\n", line)
+			}
 		}
+		if order := promotionOrder(r); order != "" {
+			fmt.Fprintf(stdout, "%s %s promotes %s\n", r.Project, r.Branch, order)
+		}
+	}
+	if err := notEnforced(pc); err != nil {
+		fmt.Fprintf(stdout, "note: %v\n", err)
 	}
 	fmt.Fprintln(stdout, "policy OK")
 	return nil
