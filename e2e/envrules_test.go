@@ -117,3 +117,31 @@ func TestServeRefusesUnenforcedRules(t *testing.T) {
 		t.Errorf("deploy/staging = %s: the refused policy was applied", got)
 	}
 }
+
+// The binary carries its own timezone data: a policy's timezone loads on
+// a host without zoneinfo (a slim image). The host's zoneinfo and Go's
+// are hidden in a private mount namespace; without unshare the test is
+// skipped.
+func TestCheckTimezoneWithoutZoneinfo(t *testing.T) {
+	useBinary(t)
+	if out, err := exec.Command("unshare", "-rm", "true").CombinedOutput(); err != nil {
+		t.Skipf("no unprivileged mount namespace: %v %s", err, out)
+	}
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(path, []byte(timedPolicy), 0o644)
+	script := "for d in /usr/share/zoneinfo /usr/share/lib/zoneinfo /usr/lib/locale/TZ /etc/zoneinfo " + filepath.Join(strings.TrimSpace(string(goroot)), "lib", "time") + `; do
+  if [ -d "$d" ]; then mount -t tmpfs none "$d" || exit 3; fi
+done
+[ ! -e /usr/share/zoneinfo/Europe/Berlin ] || exit 4
+exec "$0" check "$1"`
+	cmd := exec.Command("unshare", "-rm", "sh", "-c", script, binary, path)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // no ZONEINFO, no GOROOT
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "in Europe/Berlin") {
+		t.Errorf("check without the host's zoneinfo: %v\n%s", err, out)
+	}
+}

@@ -17,6 +17,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	// The policy's timezones must load where the host has no zoneinfo
+	// (a slim or distroless image): the binary carries its own, used only
+	// when the system has none.
+	_ "time/tzdata"
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
