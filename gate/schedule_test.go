@@ -144,3 +144,22 @@ func BenchmarkHeldAt(b *testing.B) {
 		s.HeldAt(now)
 	}
 }
+
+// FuzzParseWindow: ParseWindow never panics (robfig/cron's parser does on
+// some TZ= specs), and a window it accepts opens within the horizon.
+func FuzzParseWindow(f *testing.F) {
+	for _, s := range []string{"* 9-16 * * MON-THU", "0 0 29 2 *", "TZ=", "CRON_TZ=x", "@daily", "*/5 * 1,15 * 1-5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		w, err := ParseWindow(spec)
+		if err != nil {
+			return
+		}
+		s := Schedule{Windows: []Window{w}, Location: time.UTC}
+		now := utc("2026-12-02T10:00:00Z")
+		if h := s.HeldAt(now); h.Held && h.Until.IsZero() {
+			t.Fatalf("window %q is accepted but never opens after %s", spec, now)
+		}
+	})
+}
