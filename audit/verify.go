@@ -3,7 +3,6 @@ package audit
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"time"
@@ -146,7 +145,7 @@ func (v *verifier) run() Environment {
 		v.fail("deploy/%s is at %s but there is no audit/%s: no record covers it", v.env, short(tip), v.env)
 		return out
 	}
-	chain, err := v.chain(head)
+	chain, err := Chain(v.repo, head)
 	if err != nil {
 		v.fail("%v", err)
 		return out
@@ -180,30 +179,6 @@ func (v *verifier) run() Environment {
 	return out
 }
 
-// chain returns the audit commits from the first to head.
-func (v *verifier) chain(head plumbing.Hash) ([]*object.Commit, error) {
-	var out []*object.Commit
-	for h := head; !h.IsZero(); {
-		c, err := object.GetCommit(v.repo, h)
-		if err != nil {
-			return nil, fmt.Errorf("audit commit %s: %w", short(h), err)
-		}
-		out = append(out, c)
-		switch len(c.ParentHashes) {
-		case 0:
-			h = plumbing.ZeroHash
-		case 1:
-			h = c.ParentHashes[0]
-		default:
-			return nil, fmt.Errorf("audit commit %s has %d parents: the trail is a single line", short(h), len(c.ParentHashes))
-		}
-	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	return out, nil
-}
-
 // record checks one audit commit's signature and reads its record.
 func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 	e := Entry{Commit: c.Hash.String()}
@@ -219,7 +194,7 @@ func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 		}
 		e.SignedBy = fp
 	}
-	rec, err := readRecord(c)
+	rec, err := ReadRecord(c)
 	if err != nil {
 		v.fail("audit %s: %v", short(c.Hash), err)
 		return e, nil
@@ -239,30 +214,6 @@ func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 		v.fail("audit %s: the record is for environment %q", short(c.Hash), rec.Environment)
 	}
 	return e, rec
-}
-
-func readRecord(c *object.Commit) (*Record, error) {
-	tree, err := c.Tree()
-	if err != nil {
-		return nil, err
-	}
-	if len(tree.Entries) != 1 || tree.Entries[0].Name != RecordFile {
-		return nil, fmt.Errorf("the tree must hold %s and nothing else", RecordFile)
-	}
-	f, err := tree.File(RecordFile)
-	if err != nil {
-		return nil, err
-	}
-	r, err := f.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	return DecodeRecord(data)
 }
 
 // covers checks that rec's step is a first-parent step of the deploy

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gerritgate/gerritgate/internal/projectglob"
 	"github.com/gerritgate/gerritgate/internal/yamlfile"
@@ -28,27 +29,34 @@ type Repo struct {
 	// platform/* or platform/** (internal/projectglob; see IsPattern).
 	// Match returns copies with the concrete project here and the pattern
 	// in Pattern.
-	Project      string        `yaml:"project"`
-	Branch       string        `yaml:"branch"`
-	Environments []Environment `yaml:"environments"`
+	Project      string
+	Branch       string
+	Environments []Environment
 	// AcceptFrom names other branches of the project whose merged changes
 	// count for a commit of Branch (e.g. stable merged into main), judged
 	// by the environment's own policy like a change of Branch.
-	AcceptFrom []string `yaml:"acceptFrom"`
+	AcceptFrom []string
 	// Pattern is the project pattern of the policy file entry a Repo
 	// returned by Match came from; empty in Config.Repos.
-	Pattern string `yaml:"-"`
+	Pattern string
 }
 
 // Environment is one deploy/<Name> branch.
 type Environment struct {
-	Name   string `yaml:"name"`
-	Policy string `yaml:"policy"`
+	Name   string
+	Policy string
 	// Baseline is where deploy/<Name> starts when it does not exist yet: a
 	// commit SHA an operator names, or "upstream": the branch is decided
 	// from its root like any pending range (Gerrit's initial empty commit
 	// passes), and waits for an operator when its root is not approved.
-	Baseline string `yaml:"baseline"`
+	Baseline string
+	// After names the environment of the same repo entry this one follows:
+	// it moves only to commits deploy/<After> has contained for Soak.
+	// "" when it follows none.
+	After string
+	Soak  time.Duration
+	// Schedule is when it may advance: windows and freezes.
+	Schedule Schedule
 }
 
 // Policy is one named set of rules a commit must meet. Every rule applies;
@@ -136,7 +144,7 @@ var (
 // any fields tell "not set" (inherit) from a zero value, and let numbers be
 // checked for type with their position.
 type configFile struct {
-	Repos    []Repo                 `yaml:"repos"`
+	Repos    []repoFile             `yaml:"repos"`
 	Policies map[string]*policyFile `yaml:"policies"`
 }
 
@@ -178,7 +186,7 @@ func ParsePolicy(file string, data []byte) (*Config, error) {
 	if len(cf.Repos) == 0 {
 		return nil, doc.Errorf("$", "no repos: nothing would ever deploy")
 	}
-	c := &Config{Repos: cf.Repos, Policies: make(map[string]*Policy, len(cf.Policies))}
+	c := &Config{Policies: make(map[string]*Policy, len(cf.Policies))}
 	names := sortedKeys(cf.Policies)
 	parsed := make(map[string]*parsedPolicy, len(names))
 	for _, name := range names {
@@ -198,7 +206,7 @@ func ParsePolicy(file string, data []byte) (*Config, error) {
 			return nil, err
 		}
 	}
-	if err := checkRepos(doc, c); err != nil {
+	if err := checkRepos(doc, c, cf.Repos); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -422,10 +430,11 @@ func parseRequirements(doc *yamlfile.Doc, at string, v any) (Requirements, error
 	}
 }
 
-func checkRepos(doc *yamlfile.Doc, c *Config) error {
+func checkRepos(doc *yamlfile.Doc, c *Config, repos []repoFile) error {
 	type key struct{ project, branch, env string }
 	seen := map[key]bool{}
-	for i, r := range c.Repos {
+	for i, rf := range repos {
+		r := rf.repo()
 		at := fmt.Sprintf("$.repos[%d]", i)
 		if err := projectglob.Validate(r.Project); err != nil {
 			return doc.Errorf(at+".project", "project: %v", err)
@@ -474,7 +483,14 @@ func checkRepos(doc *yamlfile.Doc, c *Config) error {
 			if e.Baseline != BaselineUpstream && !shaRE.MatchString(e.Baseline) {
 				return doc.Errorf(eat+".baseline", "baseline must be %q or a full 40-hex commit SHA, got %q", BaselineUpstream, e.Baseline)
 			}
+			if err := checkEnvRules(doc, eat, &rf.Environments[j], &r.Environments[j]); err != nil {
+				return err
+			}
 		}
+		if err := checkAfter(doc, at, r.Environments); err != nil {
+			return err
+		}
+		c.Repos = append(c.Repos, r)
 	}
 	return nil
 }

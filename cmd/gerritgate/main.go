@@ -17,6 +17,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	// The policy's timezones must load where the host has no zoneinfo
+	// (a slim or distroless image): the binary carries its own, used only
+	// when the system has none.
+	_ "time/tzdata"
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
@@ -125,6 +129,9 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
+	if err := notEnforced(pc); err != nil {
+		return nil, fmt.Errorf("policy %s: %w", cfg.Policy, err)
+	}
 	password, err := gerritPassword(cfg)
 	if err != nil {
 		return nil, err
@@ -231,7 +238,16 @@ func cmdCheck(args []string, stdout io.Writer) error {
 			for _, line := range pc.Policies[e.Policy].Summary() {
 				fmt.Fprintf(stdout, "  - %s\n", line)
 			}
+			for _, line := range e.RulesSummary() {
+				fmt.Fprintf(stdout, "  - %s\n", line)
+			}
 		}
+		if order := promotionOrder(r); order != "" {
+			fmt.Fprintf(stdout, "%s %s promotes %s\n", r.Project, r.Branch, order)
+		}
+	}
+	if err := notEnforced(pc); err != nil {
+		fmt.Fprintf(stdout, "note: %v\n", err)
 	}
 	fmt.Fprintln(stdout, "policy OK")
 	return nil

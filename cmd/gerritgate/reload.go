@@ -45,6 +45,9 @@ func (s *service) watchPolicy(ctx context.Context, path string, interval time.Du
 			return
 		}
 		pc, err := gate.ParsePolicy(path, data)
+		if err == nil {
+			err = notEnforced(pc)
+		}
 		if err != nil {
 			s.metrics.reloads.WithLabelValues("policy", "error").Inc()
 			s.logger.Error("policy reload failed; keeping the last good policy", "err", err)
