@@ -116,3 +116,41 @@ func (s *service) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	page.Execute(w, statusReply{Polls: s.polls.Load(), Environments: s.visible(r)})
 }
+
+// servePending answers /api/v1/projects/{project}/environments/{env}/pending
+// with a fresh decision on every pending commit, for environments the
+// service gates and the caller may see. A decision is reused for a few
+// seconds: each one holds the poll lock and asks Gerrit about every
+// pending commit.
+func (s *service) servePending(w http.ResponseWriter, r *http.Request) {
+	project, env := r.PathValue("project"), r.PathValue("env")
+	_, canSee := s.viewer(r)
+	if _, known := s.result(project, env); !known || !canSee(project) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such project and environment"})
+		return
+	}
+	t, err := findTarget(s.policy.Load(), project, env)
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		return
+	}
+	key := resultKey(project, env)
+	s.pendingMu.Lock()
+	defer s.pendingMu.Unlock()
+	if c, ok := s.pendingCache[key]; ok && time.Since(c.Time) < pendingTTL {
+		writeJSON(w, http.StatusOK, c)
+		return
+	}
+	s.work.Lock() // not while a poll walks the same repositories
+	res, err := s.deployer.Explain(r.Context(), t, 0)
+	s.work.Unlock()
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		return
+	}
+	s.pendingCache[key] = res
+	writeJSON(w, http.StatusOK, res)
+}
+
+// pendingTTL is how long a /pending answer is reused.
+const pendingTTL = 5 * time.Second
