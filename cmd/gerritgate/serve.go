@@ -13,6 +13,7 @@ import (
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/mirror"
 	"github.com/gerritgate/gerritgate/mirror/gerrit"
+	"github.com/gerritgate/gerritgate/status"
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
 )
@@ -101,8 +102,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		deployer:     deploy.New(store, client, deploy.WithLogger(logger)),
 		logger:       logger,
 		metrics:      metrics,
-		results:      map[string]deploy.Result{},
-		pendingCache: map[string]deploy.Result{},
+		board:        status.NewBoard(),
 		nudge:        make(chan struct{}, 1),
 		listed:       map[string][]string{},
 		lister:       client,

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +24,7 @@ import (
 	"github.com/gerritgate/gerritgate/internal/projectglob"
 	"github.com/gerritgate/gerritgate/mirror"
 	"github.com/gerritgate/gerritgate/mirror/gerrit"
+	"github.com/gerritgate/gerritgate/status"
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
 	"github.com/gerritgate/gerritgate/storage/gitssh"
@@ -51,18 +51,15 @@ type service struct {
 	logger       *slog.Logger
 	metrics      *metrics
 
-	work    sync.Mutex // one poll or explain at a time over the repositories
-	mu      sync.Mutex
-	results map[string]deploy.Result // by project + "\x00" + env
-	listed  map[string][]string      // last project list per pattern
+	work   sync.Mutex // one poll or explain at a time over the repositories
+	board  *status.Board
+	mu     sync.Mutex
+	listed map[string][]string // last project list per pattern
 
 	nudge  chan struct{}       // a poll asked for now (cap 1)
 	events *gerrit.EventStream // nil: no stream-events
 
-	pendingMu    sync.Mutex // one /pending computation at a time
-	pendingCache map[string]deploy.Result
-	lister       projectLister
-	polls        atomic.Int64
+	lister projectLister
 	// onResult, when set, sees every result whose reason or message
 	// changed (the demo prints them).
 	onResult func(deploy.Result)
@@ -91,8 +88,6 @@ const maxHeaderBytes = 64 << 10
 func (s *service) limitListener(ln net.Listener, name string, idle *idleConns) net.Listener {
 	return limitListener(ln, maxConnections, s.connsPerAddr, s.metrics.connsRefused.WithLabelValues(name).Inc, idle)
 }
-
-func resultKey(project, env string) string { return project + "\x00" + env }
 
 // targetsFor lists the environments the policy gives one project (a
 // literal entry or a matching pattern).
@@ -165,7 +160,9 @@ func (s *service) pollOnce(ctx context.Context) {
 			byProject[p] = ts
 		}
 	}
-	s.forgetExcept(byProject)
+	s.board.Retain(func(project, env string) bool {
+		return slices.ContainsFunc(byProject[project], func(t deploy.Target) bool { return t.Env == env })
+	})
 	adoptions, adoptionIDs := deploy.AdoptionRequests(s.store.Dir())
 	for _, p := range projects {
 		if ctx.Err() != nil {
@@ -182,7 +179,7 @@ func (s *service) pollOnce(ctx context.Context) {
 					Project: t.Project, Branch: t.Branch, Env: t.Env, Policy: t.Policy.Name,
 					Reason: deploy.Failed, Message: ferr.Error(), Time: time.Now().UTC(),
 				}
-				if prev, ok := s.result(t.Project, t.Env); ok {
+				if prev, ok := s.board.Result(t.Project, t.Env); ok {
 					res.From, res.To = prev.To, prev.To
 				}
 			} else {
@@ -197,7 +194,7 @@ func (s *service) pollOnce(ctx context.Context) {
 				Message: fmt.Sprintf("adopt: the policy gates no environment %q for project %q", a.Env, a.Project)})
 		}
 	}
-	s.polls.Add(1)
+	s.board.Polled()
 	s.metrics.pollDuration.Observe(time.Since(start).Seconds())
 }
 
@@ -231,38 +228,9 @@ func (s *service) finishAdoption(id string, res deploy.Result) {
 	}
 }
 
-// forgetExcept drops the results of environments the policy no longer
-// has (after a reload), so the status page shows only what is gated now.
-func (s *service) forgetExcept(byProject map[string][]deploy.Target) {
-	keep := map[string]bool{}
-	for _, ts := range byProject {
-		for _, t := range ts {
-			keep[resultKey(t.Project, t.Env)] = true
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k := range s.results {
-		if !keep[k] {
-			delete(s.results, k)
-		}
-	}
-}
-
-func (s *service) result(project, env string) (deploy.Result, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.results[resultKey(project, env)]
-	return r, ok
-}
-
 func (s *service) record(res deploy.Result) {
 	s.metrics.observe(res)
-	s.mu.Lock()
-	prev, had := s.results[resultKey(res.Project, res.Env)]
-	s.results[resultKey(res.Project, res.Env)] = res
-	s.mu.Unlock()
-	changed := !had || prev.Reason != res.Reason || prev.Message != res.Message || prev.Head != res.Head
+	changed := s.board.Record(res)
 	if changed && res.Reason != deploy.Advanced && res.Reason != deploy.Initialized {
 		// Advances are logged by deploy; log only transitions of the rest.
 		s.logger.Info("decision", "project", res.Project, "env", res.Env, "reason", res.Reason, "message", res.Message)
@@ -272,21 +240,18 @@ func (s *service) record(res deploy.Result) {
 	}
 }
 
-// snapshot returns the latest results, sorted.
-func (s *service) snapshot() []deploy.Result {
-	s.mu.Lock()
-	out := make([]deploy.Result, 0, len(s.results))
-	for _, r := range s.results {
-		out = append(out, r)
+// Explain decides afresh on the pending commits of one environment the
+// policy gates (for the status API's /pending), not while a poll walks
+// the same repositories.
+func (s *service) Explain(ctx context.Context, project, env string) (deploy.Result, bool, error) {
+	t, err := findTarget(s.policy.Load(), project, env)
+	if err != nil {
+		return deploy.Result{}, false, err
 	}
-	s.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Project != out[j].Project {
-			return out[i].Project < out[j].Project
-		}
-		return out[i].Env < out[j].Env
-	})
-	return out
+	s.work.Lock()
+	defer s.work.Unlock()
+	res, err := s.deployer.Explain(ctx, t, 0)
+	return res, true, err
 }
 
 // run serves HTTP and polls until ctx is cancelled, then stops both: the
@@ -445,26 +410,26 @@ func (s *service) handler() http.Handler {
 			s.metrics.gitRequests.WithLabelValues("http", outcome).Inc()
 		}),
 	}
+	var viewers status.Viewers = status.Everyone{}
 	if s.access != nil {
-		opts = append(opts, githttp.WithAuthorizer(access.NewHTTPAuth(s.access)))
+		auth := access.NewHTTPAuth(s.access)
+		opts = append(opts, githttp.WithAuthorizer(auth))
+		viewers = auth
 	}
 	git := githttp.New(s.store, opts...)
 	api := http.NewServeMux()
 	api.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	api.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if s.polls.Load() == 0 {
+		if s.board.Polls() == 0 {
 			http.Error(w, "first poll not finished", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	api.HandleFunc("GET /api/v1/status", s.serveStatus)
 	api.HandleFunc("POST /api/v1/hooks/gerrit", s.serveNudge)
 	api.HandleFunc("POST /api/v1/hooks/gerrit/{secret}", s.serveNudge)
-	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}", s.serveEnvironment)
-	api.HandleFunc("GET /api/v1/projects/{project}/environments/{env}/pending", s.servePending)
 	api.Handle("GET /metrics", s.requireMetrics(s.metrics.handler()))
-	api.HandleFunc("GET /{$}", s.servePage)
+	status.NewHandler(s.board, viewers, s).Register(api)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if githttp.IsGitPath(r.URL.Path) {
 			git.ServeHTTP(w, r)
@@ -476,5 +441,19 @@ func (s *service) handler() http.Handler {
 			http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.http.bodyTimeout))
 		}
 		api.ServeHTTP(w, r)
+	})
+}
+
+// requireMetrics answers 401 unless the request carries a metrics token
+// from the access file's metrics section (when there is an access file):
+// /metrics' labels name every project, so no reader's token opens it.
+func (s *service) requireMetrics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.access != nil && !access.NewHTTPAuth(s.access).Metrics(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gerritgate metrics"`)
+			http.Error(w, "metrics token required (access file: metrics.tokens)", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
