@@ -30,6 +30,7 @@ func TestImportDirection(t *testing.T) {
 		"mirror/gerrit":            {"gate", "internal/redact"},
 		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit", "internal/gitexec", "internal/gitmerge"},
 		"deploy":                   {"gate", "storage"},
+		"poll":                     {"deploy", "gate", "storage", "internal/projectglob"},
 		"status":                   {"deploy"},
 		"examples":                 {},
 		"cmd/gerritgate":           nil, // everything

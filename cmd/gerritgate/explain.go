@@ -12,6 +12,7 @@ import (
 
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/poll"
 	"github.com/gerritgate/gerritgate/storage"
 )
 
@@ -49,7 +50,7 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	t, err := findTarget(pc, *project, *env)
+	t, err := poll.FindTarget(pc, *project, *env)
 	if err != nil {
 		return err
 	}
@@ -81,20 +82,6 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	printDecision(stdout, res, true)
 	return nil
-}
-
-// findTarget finds the environment env of project in a policy.
-func findTarget(pc *gate.Config, project, env string) (deploy.Target, error) {
-	ts, err := targetsFor(pc, project)
-	if err != nil {
-		return deploy.Target{}, err
-	}
-	for _, t := range ts {
-		if t.Env == env {
-			return t, nil
-		}
-	}
-	return deploy.Target{}, fmt.Errorf("the policy deploys no environment %q for project %q", env, project)
 }
 
 func onlyCommit(res *deploy.Result, sha string) error {

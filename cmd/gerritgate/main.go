@@ -1,6 +1,12 @@
 // Command gerritgate mirrors Gerrit projects and advances deploy/<env>
 // branches on its own read-only git server only when an approval policy is
 // met. See README.md.
+//
+// This package is wiring and commands, one file per command (serve.go,
+// demo.go, check.go, explain.go, adopt.go, token.go): the config, logging,
+// metrics, listeners, signals and the policy reload live here; the poll
+// loop is package poll, the status page and API package status. It
+// decides nothing itself.
 package main
 
 import (
