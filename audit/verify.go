@@ -222,7 +222,7 @@ func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 		}
 		e.SignedBy = fp
 	}
-	rec, err := readRecord(c)
+	rec, err := ReadRecord(c)
 	if err != nil {
 		v.fail("audit %s: %v", short(c.Hash), err)
 		return e, nil
@@ -244,7 +244,9 @@ func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 	return e, rec
 }
 
-func readRecord(c *object.Commit) (*Record, error) {
+// ReadRecord reads the record of an audit commit: its tree must hold
+// record.json alone.
+func ReadRecord(c *object.Commit) (*Record, error) {
 	tree, err := c.Tree()
 	if err != nil {
 		return nil, err

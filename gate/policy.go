@@ -49,6 +49,8 @@ type Environment struct {
 	// from its root like any pending range (Gerrit's initial empty commit
 	// passes), and waits for an operator when its root is not approved.
 	Baseline string `yaml:"baseline"`
+	// Notify are the Flux Receivers woken after each movement.
+	Notify []Receiver `yaml:"notify"`
 }
 
 // Policy is one named set of rules a commit must meet. Every rule applies;
@@ -198,7 +200,7 @@ func ParsePolicy(file string, data []byte) (*Config, error) {
 			return nil, err
 		}
 	}
-	if err := checkRepos(doc, c); err != nil {
+	if err := checkRepos(doc, file, c); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -422,7 +424,7 @@ func parseRequirements(doc *yamlfile.Doc, at string, v any) (Requirements, error
 	}
 }
 
-func checkRepos(doc *yamlfile.Doc, c *Config) error {
+func checkRepos(doc *yamlfile.Doc, file string, c *Config) error {
 	type key struct{ project, branch, env string }
 	seen := map[key]bool{}
 	for i, r := range c.Repos {
@@ -473,6 +475,9 @@ func checkRepos(doc *yamlfile.Doc, c *Config) error {
 			}
 			if e.Baseline != BaselineUpstream && !shaRE.MatchString(e.Baseline) {
 				return doc.Errorf(eat+".baseline", "baseline must be %q or a full 40-hex commit SHA, got %q", BaselineUpstream, e.Baseline)
+			}
+			if err := checkNotify(doc, file, eat, e.Notify); err != nil {
+				return err
 			}
 		}
 	}

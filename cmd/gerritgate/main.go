@@ -190,7 +190,8 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		policyFile:   cfg.Policy,
 		store:        store,
 		mirror:       m,
-		deployer:     deploy.New(store, client, deploy.WithLogger(logger), deploy.WithSigner(signer), deploy.WithVersion(version)),
+		poster:       deploy.NewPoster(store, client, deploy.WithPostLogger(logger), deploy.WithPostObserver(func(o string) { metrics.posts.WithLabelValues(o).Inc() })),
+		notifier:     deploy.NewNotifier(deploy.WithNotifyLogger(logger), deploy.WithNotifyObserver(func(o string) { metrics.fluxCalls.WithLabelValues(o).Inc() })),
 		logger:       logger,
 		metrics:      metrics,
 		results:      map[string]deploy.Result{},
@@ -205,6 +206,8 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 			return nil, err
 		}
 	}
+	s.deployer = deploy.New(store, client, deploy.WithLogger(logger), deploy.WithSigner(signer), deploy.WithVersion(version),
+		deploy.WithPoster(s.poster), deploy.WithNotifier(s.notifier))
 	s.policy.Store(pc)
 	s.metrics.watchClones(s.clones)
 	if readers != nil {

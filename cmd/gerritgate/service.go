@@ -48,6 +48,8 @@ type service struct {
 	store        *storage.Store
 	mirror       *mirror.Mirror
 	deployer     *deploy.Deployer
+	poster       *deploy.Poster   // deploy messages on Gerrit changes
+	notifier     *deploy.Notifier // Flux Receivers
 	logger       *slog.Logger
 	metrics      *metrics
 
@@ -106,7 +108,7 @@ func targetsFor(pc *gate.Config, project string) ([]deploy.Target, error) {
 		for _, e := range r.Environments {
 			out = append(out, deploy.Target{
 				Project: project, Branch: r.Branch, Env: e.Name,
-				Policy: pc.Policies[e.Policy], Baseline: e.Baseline, AcceptFrom: r.AcceptFrom,
+				Policy: pc.Policies[e.Policy], Baseline: e.Baseline, AcceptFrom: r.AcceptFrom, Notify: e.Notify,
 			})
 		}
 	}
@@ -320,6 +322,10 @@ func (s *service) run(ctx context.Context) error {
 	defer func() { stopBg(); bg.Wait() }()
 	if s.access != nil {
 		bg.Go(func() { s.access.Run(bgCtx) })
+	}
+	if s.poster != nil {
+		bg.Go(func() { s.poster.Run(bgCtx) })
+		bg.Go(func() { s.notifier.Run(bgCtx) })
 	}
 	if s.sshListen != "" {
 		sshSrv, err := s.sshServer()
