@@ -78,6 +78,8 @@ type outcomes struct {
 
 func (o *outcomes) observe(s string) { o.mu.Lock(); o.got[s]++; o.mu.Unlock() }
 
+func (o *outcomes) count(s string) int { o.mu.Lock(); defer o.mu.Unlock(); return o.got[s] }
+
 func (o *outcomes) take() map[string]int {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -53,7 +53,7 @@ func checkNotify(doc *yamlfile.Doc, file, at string, rs []Receiver) error {
 			}
 		case ReceiverGenericHMAC:
 			if r.TokenFile == "" {
-				return doc.Errorf(rat+".tokenFile", "a %s receiver needs tokenFile (the file holding its Secret's token)", ReceiverGenericHMAC)
+				return doc.Errorf(rat, "a %s receiver needs tokenFile (the file holding its Secret's token)", ReceiverGenericHMAC)
 			}
 			if !filepath.IsAbs(r.TokenFile) {
 				rs[i].TokenFile = filepath.Join(filepath.Dir(file), r.TokenFile)
