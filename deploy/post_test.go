@@ -200,3 +200,38 @@ func TestPosterPostsOncePerChangeAndEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// A reconcile hands posting to the Poster's goroutine and does not wait
+// for Gerrit to answer.
+func TestReconcileDoesNotWaitForPosting(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	base := r.emptyRoot()
+	a := r.commit("a", base)
+	r.setBranch(a)
+	f.approved[a.String()] = true
+	rv := &fakeReviews{self: gate.Account{ID: 9}, msgs: map[int][]gate.Message{}, block: make(chan struct{})}
+	p := NewPoster(store, rv)
+	d := New(store, f, WithPoster(p))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	reconciled := make(chan Result)
+	go func() { reconciled <- d.Reconcile(ctx, target) }()
+	select {
+	case res := <-reconciled:
+		if res.Reason != Initialized {
+			t.Fatalf("reconcile: %s %s", res.Reason, res.Message)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reconcile waits for Gerrit to take the deploy message")
+	}
+	close(rv.block)
+	for deadline := time.Now().Add(10 * time.Second); len(rv.posted()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the message was never posted")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
