@@ -126,7 +126,7 @@ func (n *Notifier) Run(ctx context.Context) {
 				if err != nil {
 					n.observe(NotifyFailed)
 					n.logger.Warn("Flux receiver not notified; Flux notices at its next poll",
-						"project", nt.body.Project, "env", nt.body.Environment, "receiver", Redacted(r.URL), "err", err)
+						"project", nt.body.Project, "env", nt.body.Environment, "receiver", redacted(r.URL), "err", err)
 					continue
 				}
 				n.observe(NotifySent)
@@ -148,7 +148,7 @@ func (n *Notifier) call(ctx context.Context, r gate.Receiver, body []byte) error
 		if err != nil {
 			return err
 		}
-		req.Header.Set("X-Signature", Signature(token, body))
+		req.Header.Set("X-Signature", signature(token, body))
 	}
 	resp, err := n.client.Do(req)
 	if err != nil {
@@ -166,9 +166,9 @@ func (n *Notifier) call(ctx context.Context, r gate.Receiver, body []byte) error
 	return nil
 }
 
-// Signature is the X-Signature of a generic-hmac Receiver:
+// signature is the X-Signature of a generic-hmac Receiver:
 // sha256=<hex HMAC-SHA256 of body keyed by the token>.
-func Signature(token, body []byte) string {
+func signature(token, body []byte) string {
 	m := hmac.New(sha256.New, token)
 	m.Write(body)
 	return fmt.Sprintf("sha256=%x", m.Sum(nil))
@@ -188,9 +188,9 @@ func readToken(path string) ([]byte, error) {
 	return []byte(tok), nil
 }
 
-// Redacted is a receiver URL fit for logs: scheme and host, not the path
+// redacted is a receiver URL fit for logs: scheme and host, not the path
 // (a Receiver's webhook path is derived from its token).
-func Redacted(raw string) string {
+func redacted(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(bad URL)"

@@ -3,12 +3,16 @@ package deploy
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,7 +40,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "busy", http.StatusInternalServerError)
 		return
 	}
-	if r.token != nil && !hmac.Equal([]byte(req.Header.Get("X-Signature")), []byte(Signature(r.token, body))) {
+	m := hmac.New(sha256.New, r.token)
+	m.Write(body)
+	if r.token != nil && req.Header.Get("X-Signature") != fmt.Sprintf("sha256=%x", m.Sum(nil)) {
 		r.bad++
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
@@ -126,9 +132,11 @@ func TestNotifierFailureIsCountedNotFatal(t *testing.T) {
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(tokenFile, []byte("wrong"), 0o600)
 	out := &outcomes{got: map[string]int{}}
-	n := NewNotifier(WithNotifyObserver(out.observe), WithNotifyRetry(2, time.Millisecond, time.Second))
+	var log syncBuffer
+	n := NewNotifier(WithNotifyObserver(out.observe), WithNotifyRetry(2, time.Millisecond, time.Second),
+		WithNotifyLogger(slog.New(slog.NewTextHandler(&log, nil))))
 	n.Enqueue(Target{Project: "p", Env: "prod", Notify: []gate.Receiver{
-		{URL: srv.URL + "/hook/x", Type: gate.ReceiverGenericHMAC, TokenFile: tokenFile},
+		{URL: srv.URL + "/hook/secret-path", Type: gate.ReceiverGenericHMAC, TokenFile: tokenFile},
 		{URL: srv.URL + "/hook/y", Type: gate.ReceiverGenericHMAC, TokenFile: filepath.Join(t.TempDir(), "missing")},
 	}}, Result{Reason: Advanced, To: "x"})
 	n.Enqueue(Target{Project: "p", Env: "prod", Notify: []gate.Receiver{{URL: srv.URL, Type: gate.ReceiverGeneric}}}, Result{Reason: NotApproved})
@@ -144,7 +152,27 @@ func TestNotifierFailureIsCountedNotFatal(t *testing.T) {
 	if got := out.take(); got[NotifyFailed] != 2 || got[NotifyRetried] != 2 || got[NotifySent] != 0 {
 		t.Errorf("outcomes %v, want 2 failed after 1 retry each, none sent (a wrong token is refused, a missing one is not sent)", got)
 	}
+	if l := log.String(); strings.Contains(l, "secret-path") || !strings.Contains(l, "Flux receiver not notified") {
+		t.Errorf("the log shows a receiver's path, or not the failure:\n%s", l)
+	}
 	if rc.bad != 2 {
 		t.Errorf("receiver saw %d badly signed calls, want 2 (the wrong token, tried twice)", rc.bad)
 	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
