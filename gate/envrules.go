@@ -27,6 +27,7 @@ type envFile struct {
 	Windows  *[]string    `yaml:"windows"`
 	Timezone string       `yaml:"timezone"`
 	Freezes  []freezeFile `yaml:"freezes"`
+	Notify   []Receiver   `yaml:"notify"`
 }
 
 type freezeFile struct {
@@ -42,7 +43,7 @@ const maxSoak = 90 * 24 * time.Hour
 func (rf repoFile) repo() Repo {
 	r := Repo{Project: rf.Project, Branch: rf.Branch, AcceptFrom: rf.AcceptFrom}
 	for _, e := range rf.Environments {
-		r.Environments = append(r.Environments, Environment{Name: e.Name, Policy: e.Policy, Baseline: e.Baseline, After: e.After})
+		r.Environments = append(r.Environments, Environment{Name: e.Name, Policy: e.Policy, Baseline: e.Baseline, After: e.After, Notify: e.Notify})
 	}
 	return r
 }

@@ -57,6 +57,8 @@ type Environment struct {
 	Soak  time.Duration
 	// Schedule is when it may advance: windows and freezes.
 	Schedule Schedule
+	// Notify are the Flux Receivers woken after each movement.
+	Notify []Receiver
 }
 
 // Policy is one named set of rules a commit must meet. Every rule applies;
@@ -206,7 +208,7 @@ func ParsePolicy(file string, data []byte) (*Config, error) {
 			return nil, err
 		}
 	}
-	if err := checkRepos(doc, c, cf.Repos); err != nil {
+	if err := checkRepos(doc, file, c, cf.Repos); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -430,7 +432,7 @@ func parseRequirements(doc *yamlfile.Doc, at string, v any) (Requirements, error
 	}
 }
 
-func checkRepos(doc *yamlfile.Doc, c *Config, repos []repoFile) error {
+func checkRepos(doc *yamlfile.Doc, file string, c *Config, repos []repoFile) error {
 	type key struct{ project, branch, env string }
 	seen := map[key]bool{}
 	for i, rf := range repos {
@@ -484,6 +486,9 @@ func checkRepos(doc *yamlfile.Doc, c *Config, repos []repoFile) error {
 				return doc.Errorf(eat+".baseline", "baseline must be %q or a full 40-hex commit SHA, got %q", BaselineUpstream, e.Baseline)
 			}
 			if err := checkEnvRules(doc, eat, &rf.Environments[j], &r.Environments[j]); err != nil {
+				return err
+			}
+			if err := checkNotify(doc, file, eat, r.Environments[j].Notify); err != nil {
 				return err
 			}
 		}

@@ -19,7 +19,7 @@ func Targets(pc *gate.Config, project string) ([]deploy.Target, error) {
 		for _, e := range r.Environments {
 			out = append(out, deploy.Target{
 				Project: project, Branch: r.Branch, Env: e.Name,
-				Policy: pc.Policies[e.Policy], Baseline: e.Baseline, AcceptFrom: r.AcceptFrom,
+				Policy: pc.Policies[e.Policy], Baseline: e.Baseline, AcceptFrom: r.AcceptFrom, Notify: e.Notify,
 			})
 		}
 	}

@@ -61,6 +61,8 @@ type service struct {
 	recorder *recorder
 	poller   *poll.Poller
 	poke     func()              // a poll now (the poller's Poke)
+	poster   *deploy.Poster      // deploy messages on Gerrit changes
+	notifier *deploy.Notifier    // Flux Receivers
 	events   *gerrit.EventStream // nil: no stream-events
 }
 
@@ -104,12 +106,16 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		store.Close()
 		return nil, fmt.Errorf("recover served repositories: %w", err)
 	}
-	deployer := deploy.New(store, client, deploy.WithLogger(logger), deploy.WithSigner(signer), deploy.WithVersion(version))
+	poster := deploy.NewPoster(store, client, deploy.WithPostLogger(logger), deploy.WithPostObserver(func(o string) { metrics.posts.WithLabelValues(o).Inc() }))
+	notifier := deploy.NewNotifier(deploy.WithNotifyLogger(logger), deploy.WithNotifyObserver(func(o string) { metrics.fluxCalls.WithLabelValues(o).Inc() }))
+	deployer := deploy.New(store, client, deploy.WithLogger(logger), deploy.WithSigner(signer), deploy.WithVersion(version),
+		deploy.WithPoster(poster), deploy.WithNotifier(notifier))
 	s, err := wire(cfg, logger, metrics, store, client, deployer, pc, password, hookSecret)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
+	s.poster, s.notifier = poster, notifier
 	return s, nil
 }
 
@@ -207,6 +213,8 @@ func (s *service) run(ctx context.Context) error {
 			}
 		})
 	}
+	owned.Go(func() { s.poster.Run(bg) })
+	owned.Go(func() { s.notifier.Run(bg) })
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	owned.Go(func() { s.watchPolicy(bg, 2*time.Second, hup) })
