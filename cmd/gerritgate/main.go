@@ -24,7 +24,7 @@ import (
 	"github.com/gerritgate/gerritgate/mirror"
 	"github.com/gerritgate/gerritgate/mirror/gerrit"
 	"github.com/gerritgate/gerritgate/storage"
-	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -163,7 +163,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		hostKeys:     cfg.SSH.HostKeyFiles,
 		sshLimits:    cfg.SSH,
 		access:       readers,
-		clones:       githttp.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
+		clones:       uploadpack.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
 		http:         cfg.HTTP,
 		connsPerAddr: cfg.MaxConnectionsPerAddress,
 		webhook:      newWebhook([]byte(hookSecret)),

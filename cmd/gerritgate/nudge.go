@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 // webhook authenticates nudges (POST /api/v1/hooks/gerrit) with a shared
@@ -93,7 +93,7 @@ func (h *webhook) authorize(w http.ResponseWriter, r *http.Request) int {
 // look sooner. Each source address gets a few nudges a second at most,
 // whether they carry the secret or not.
 func (s *service) serveNudge(w http.ResponseWriter, r *http.Request) {
-	if !s.webhook.limit.allow(githttp.PeerAddr(r.RemoteAddr), time.Now()) {
+	if !s.webhook.limit.allow(uploadpack.PeerAddr(r.RemoteAddr), time.Now()) {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "too many nudges from this address", http.StatusTooManyRequests)
 		return

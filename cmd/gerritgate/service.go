@@ -28,6 +28,7 @@ import (
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
 	"github.com/gerritgate/gerritgate/storage/gitssh"
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 // service runs the poll loop and the HTTP listener.
@@ -38,11 +39,11 @@ type service struct {
 	fetchTimeout time.Duration
 	sshListen    string
 	hostKeys     []string
-	sshLimits    SSHConfig        // its timeouts and failed-login bound
-	access       *access.Watcher  // nil: anonymous HTTP, no SSH
-	clones       *githttp.Limiter // shared by the HTTP and SSH front ends
-	http         HTTPConfig       // timeouts and body bounds
-	connsPerAddr int              // open connections from one address, per listener
+	sshLimits    SSHConfig           // its timeouts and failed-login bound
+	access       *access.Watcher     // nil: anonymous HTTP, no SSH
+	clones       *uploadpack.Limiter // shared by the HTTP and SSH front ends
+	http         HTTPConfig          // timeouts and body bounds
+	connsPerAddr int                 // open connections from one address, per listener
 	webhook      *webhook
 	policy       atomic.Pointer[gate.Config]
 	store        *storage.Store
