@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/gerritgate/gerritgate/audit"
 	"github.com/gerritgate/gerritgate/storage"
 )
 
@@ -105,6 +106,12 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 	} else if was.IsZero() {
 		also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: target})
 	}
+	trail, err := d.record(t, st.served, &audit.Record{Kind: audit.Adopt, From: hex(st.tip), To: target.String(), Time: a.At,
+		Operator: &audit.Operator{By: a.By, Reason: a.Reason}})
+	if err != nil {
+		return err
+	}
+	also = append(also, trail...)
 	// The record is written first but nothing names it until the
 	// transaction that moves deploy/<env> does.
 	if err := d.advance(ctx, t, st.up, st.served, st.tip, target, also...); err != nil {

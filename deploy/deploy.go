@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/gerritgate/gerritgate/audit"
 	"github.com/gerritgate/gerritgate/storage"
 )
 
@@ -18,6 +19,8 @@ type Deployer struct {
 	logger    *slog.Logger
 	maxRange  int
 	now       func() time.Time
+	signer    *audit.Signer
+	version   string
 
 	mu        sync.Mutex
 	ancestors map[string]map[plumbing.Hash]bool // project+base -> ancestors of base

@@ -15,13 +15,13 @@ import (
 // window: the commits up to a first-parent ancestor of head (window) that
 // brings at most maxRange. diverged is true when head does not descend
 // from base.
-func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base, head plumbing.Hash) (dec *gate.Decision, window plumbing.Hash, diverged bool, err error) {
+func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base, head plumbing.Hash) (dec *gate.Decision, rng gate.Range, window plumbing.Hash, diverged bool, err error) {
 	commits, window, reachesBase, err := d.pendingWindow(ctx, t.Project, up, base, head)
 	if err != nil {
-		return nil, window, false, err
+		return nil, rng, window, false, err
 	}
 	if !base.IsZero() && !reachesBase {
-		return nil, window, true, nil
+		return nil, rng, window, true, nil
 	}
 	shas := make([]string, len(commits))
 	for i, c := range commits {
@@ -29,21 +29,21 @@ func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base,
 	}
 	changes, err := d.approvals.ChangesForCommits(ctx, t.Project, t.Branch, shas)
 	if err != nil {
-		return nil, window, false, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
+		return nil, rng, window, false, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
 	}
-	rng := gate.Range{
+	rng = gate.Range{
 		Project: t.Project, Branch: t.Branch,
 		Base: hex(base), Head: window.String(), AcceptFrom: t.AcceptFrom,
 		Commits: commits, Changes: changes,
 	}
 	if len(t.Policy.Owners) > 0 {
 		if rng.Files, err = changedFiles(up, commits); err != nil {
-			return nil, window, false, err
+			return nil, rng, window, false, err
 		}
 		rng.Groups, rng.GroupErrors = d.groups(ctx, t)
 	}
 	out := gate.Evaluate(t.Policy, rng)
-	return &out, window, false, nil
+	return &out, rng, window, false, nil
 }
 
 // groups resolves the members of every group the policy names. A group

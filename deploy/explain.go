@@ -37,7 +37,7 @@ func (d *Deployer) Explain(ctx context.Context, t Target, last int) (Result, err
 		res.Reason, res.Message = UpToDate, "deployed commit is the upstream head"
 		return res, nil
 	}
-	dec, window, diverged, err := d.decide(ctx, t, st.up, base, st.head)
+	dec, _, window, diverged, err := d.decide(ctx, t, st.up, base, st.head)
 	if err != nil {
 		return res, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 
+	"github.com/gerritgate/gerritgate/audit"
 	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/storage"
 )
@@ -61,7 +62,7 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 	// is walked in bounded steps through its approved prefix.
 	tip := st.tip
 	for {
-		dec, window, diverged, err := d.decide(ctx, t, st.up, tip, st.head)
+		dec, rng, window, diverged, err := d.decide(ctx, t, st.up, tip, st.head)
 		if err != nil {
 			return err
 		}
@@ -74,7 +75,15 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 			break
 		}
 		target := plumbing.NewHash(dec.Target)
-		var also []storage.RefUpdate
+		rec, err := advanceRecord(t, rng, tip, target)
+		if err != nil {
+			return err
+		}
+		rec.Time = res.Time
+		also, err := d.record(t, st.served, rec)
+		if err != nil {
+			return err
+		}
 		if tip.IsZero() {
 			also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: target})
 		}
@@ -130,8 +139,12 @@ func (d *Deployer) initialize(ctx context.Context, t Target, up, served *storage
 			return fmt.Errorf("baseline %s is not on upstream branch %s", short(start), t.Branch)
 		}
 	}
-	if err := d.advance(ctx, t, up, served, plumbing.ZeroHash, start,
-		storage.RefUpdate{Name: t.BaselineRef(), New: start}); err != nil {
+	also, err := d.record(t, served, &audit.Record{Kind: audit.Baseline, To: start.String(), Time: res.Time})
+	if err != nil {
+		return err
+	}
+	also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: start})
+	if err := d.advance(ctx, t, up, served, plumbing.ZeroHash, start, also...); err != nil {
 		return err
 	}
 	res.Reason, res.To = Initialized, start.String()

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -8,17 +9,24 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gerritgate/gerritgate/storage"
 )
 
 // Acceptance 5: kill -9 at arbitrary moments while the gate copies objects
 // and moves refs; after each, every served repository passes git fsck and
-// deploy/prod is at a commit that had passed the gate.
+// deploy/prod is at a commit that had passed the gate; and (issue 11) once
+// the data directory is recovered as a restart does, deploy/prod, the
+// audit records and the signed tag agree.
 func TestKill9LeavesServedReposConsistent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: kills and restarts the binary several times")
 	}
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, webhookSecret: "hook-" + randomHex(t, 16)})
+	key, pub := auditKey(t, t.TempDir(), "gate")
+	setup := signedSetup(sim, key)
+	setup.webhookSecret = "hook-" + randomHex(t, 16)
+	g := startGate(t, setup)
 	g.waitDeployed(project, "prod", sim.head())
 	passed := map[string]bool{sim.head(): true}
 	rng := rand.New(rand.NewPCG(1, 2)) // fixed seed: the same kill points each run
@@ -52,6 +60,7 @@ func TestKill9LeavesServedReposConsistent(t *testing.T) {
 		time.Sleep(time.Duration(rng.IntN(120)) * time.Millisecond)
 		g.kill9()
 		checkServed(t, g, passed)
+		checkTrail(t, g, pub)
 		g.start()
 	}
 	// And it still works after all that.
@@ -63,6 +72,32 @@ func TestKill9LeavesServedReposConsistent(t *testing.T) {
 	}
 	g.waitDeployed(project, "prod", last)
 	checkServed(t, g, passed)
+	g.stop()
+	checkTrail(t, g, pub)
+}
+
+// checkTrail recovers the stopped gate's data directory as a restart does
+// and checks the served repository's audit trail with gerritgate verify:
+// every movement recorded once, signed, the tag at deploy/prod.
+func checkTrail(t *testing.T, g *gateProc, pub string) {
+	t.Helper()
+	store, err := storage.Open(filepath.Join(g.dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.ExistingServed(project)
+	store.Close()
+	if errors.Is(err, storage.ErrNotFound) {
+		return // killed before anything was served
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(g.dir, "data", "served", project+".git")
+	if out, ok := gerritgateVerify(t, repo, "--key", pub, "--recheck"); !ok {
+		refs, _ := git(t, "", "--git-dir", repo, "for-each-ref")
+		t.Fatalf("after kill -9 and recovery the audit trail does not agree with deploy/prod:\n%s\nrefs:\n%s", out, refs)
+	}
 }
 
 func checkServed(t *testing.T, g *gateProc, passed map[string]bool) {

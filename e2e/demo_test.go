@@ -9,11 +9,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	gogitrepo "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/audit"
 )
 
 // `gerritgate demo` works for a new user with access control on: the clone
 // commands it prints work over HTTP and SSH, and the story's first approved
-// change is deployed while the vetoed one is not.
+// change is deployed while the vetoed one is not; the verify command it
+// prints rechecks every record of the trail (issue 11, done-means 5), and
+// a record whose evidence lost a counted vote, signed again with the
+// service's key, is reported.
 func TestDemo(t *testing.T) {
 	useBinary(t)
 	dir := t.TempDir()
@@ -84,5 +92,69 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(log, "Add podinfo") || strings.Contains(log, "Raise replicas") {
 			t.Errorf("%s clone has history %q, want Add podinfo and not the vetoed change", name, log)
 		}
+	}
+
+	var verify string
+	for verify == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("demo exited early:\n%s", out.String())
+			}
+			out.WriteString(l + "\n")
+			if _, c, ok := strings.Cut(l, "  gerritgate verify "); ok {
+				verify = c
+			}
+		case <-deadline:
+			t.Fatalf("demo printed no verify command within 60s:\n%s", out.String())
+		}
+	}
+	res, err := exec.Command("bash", "-c", binary+" verify "+verify).CombinedOutput()
+	if err != nil || !strings.Contains(string(res), "rechecked") {
+		t.Fatalf("the demo's verify command %q: %v\n%s", verify, err, res)
+	}
+	for _, l := range strings.Split(string(res), "\n") {
+		if strings.Contains(l, " advance ") && !strings.HasSuffix(l, "rechecked") {
+			t.Errorf("an advance was not rechecked: %s", l)
+		}
+	}
+
+	// Drop the counted votes from the last advance's evidence and sign it
+	// again with the demo's own key: signatures hold, recheck does not.
+	clone := filepath.Join(t.TempDir(), "tampered")
+	if out, err := git(t, "", "clone", "-q", "--mirror", strings.Fields(verify)[0], clone); err != nil {
+		t.Fatalf("clone: %v\n%s", err, out)
+	}
+	r, err := gogitrepo.PlainOpen(clone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := r.Reference(plumbing.ReferenceName(audit.Ref("prod")), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, _ := r.CommitObject(ref.Hash())
+	rec := readRecord(t, last)
+	if rec.Kind != audit.Advance {
+		t.Fatalf("the demo's last record is a %s", rec.Kind)
+	}
+	for sha, changes := range rec.Evidence.Changes {
+		for i := range changes {
+			rec.Evidence.Changes[sha][i].Labels["Code-Review"] = nil
+		}
+	}
+	key, err := audit.LoadSigner(filepath.Join(dir, "gate-key.asc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := rewrite(t, r, rec, last.ParentHashes[0], key)
+	if out, err := git(t, "", "--git-dir", clone, "update-ref", audit.Ref("prod"), forged.String()); err != nil {
+		t.Fatal(out)
+	}
+	args := strings.Fields(verify)
+	args[0] = clone
+	res, err = exec.Command(binary, append([]string{"verify"}, args...)...).CombinedOutput()
+	if err == nil || !strings.Contains(string(res), "recheck: the recorded evidence does not support") {
+		t.Errorf("verify --recheck of a record without its counted vote: err=%v\n%s", err, res)
 	}
 }

@@ -14,4 +14,8 @@
 // account for (an unknown status or change kind, a vote it cannot tie to a
 // patch set, a group nobody resolved, files nobody listed) is not approved.
 // It must never approve a commit whose code no counted vote reviewed.
+//
+// The JSON form of Range, Policy and Decision is the evidence of the
+// signed audit records (package audit, docs/audit.md): changing a json tag
+// changes the record format and needs a new audit schema version.
 package gate

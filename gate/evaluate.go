@@ -7,53 +7,57 @@ import (
 	"strings"
 )
 
+// OtherProject is the Project of a Change that stands for a change of
+// another Gerrit project, named by nobody (see mirror/gerrit).
+const OtherProject = "(another project)"
+
 // Commit is one upstream commit in the range being decided.
 type Commit struct {
-	SHA     string
-	Parents []string
-	Subject string
+	SHA     string   `json:"sha"`
+	Parents []string `json:"parents"`
+	Subject string   `json:"subject"`
 	// CleanMerge is set for a merge commit whose tree is exactly the
 	// conflict-free merge of its parents (git merge-tree): it brings no
 	// content of its own. False for every other commit.
-	CleanMerge bool
+	CleanMerge bool `json:"cleanMerge"`
 	// MergeCheck says why CleanMerge could not be decided (e.g. git
 	// refuses to merge unrelated histories); "" when it was.
-	MergeCheck string
+	MergeCheck string `json:"mergeCheck"`
 	// EmptyRoot is set for a commit with no parent and the empty tree,
 	// like the one Gerrit creates a project with: it deploys nothing.
-	EmptyRoot bool
+	EmptyRoot bool `json:"emptyRoot"`
 }
 
 // Range is everything Evaluate needs: the commits between the deployed tip
 // (Base, excluded) and the upstream head, and Gerrit's changes for them.
 type Range struct {
-	Project string
-	Branch  string
+	Project string `json:"project"`
+	Branch  string `json:"branch"`
 	// Base is the deployed commit, "" when nothing is deployed yet: then
 	// the commits are decided from their roots.
-	Base string
-	Head string
+	Base string `json:"base"`
+	Head string `json:"head"`
 	// AcceptFrom are other branches of Project whose merged changes count
 	// for a commit, judged by the same policy (Repo.AcceptFrom).
-	AcceptFrom []string
+	AcceptFrom []string `json:"acceptFrom"`
 	// Commits are all commits reachable from Head and not from Base,
 	// parents before children.
-	Commits []Commit
+	Commits []Commit `json:"commits"`
 	// Changes maps a commit SHA to the changes that have it as a patch set.
-	Changes map[string][]Change
+	Changes map[string][]Change `json:"changes"`
 	// Files maps a commit SHA to the paths it changes against its first
 	// parent (against the empty tree for a root commit); a rename or copy
 	// lists both paths. Needed when the policy has Owners: a commit absent
 	// here fails them. An empty list means the commit changes no file.
-	Files map[string][]string
+	Files map[string][]string `json:"files"`
 	// Groups maps each group the policy names (Policy.GroupNames) to its
 	// members, included groups resolved recursively. A group absent here
 	// could not be resolved and fails every owners entry that needs it; an
 	// empty list is a group without members.
-	Groups map[string][]Account
+	Groups map[string][]Account `json:"groups"`
 	// GroupErrors says, for a group absent from Groups, why it could not
 	// be resolved (shown in the owners rule's evidence).
-	GroupErrors map[string]string
+	GroupErrors map[string]string `json:"groupErrors"`
 }
 
 // Verdict is the decision on one commit.
@@ -254,7 +258,11 @@ func evaluateCommit(p *Policy, r *Range, c Commit) Verdict {
 		detail := "no Gerrit change has this commit as a patch set: it was pushed directly"
 		if len(changes) > 0 {
 			ch := changes[0]
-			detail = fmt.Sprintf("the commit belongs to change %d on branch %s of %s, not to a change of %s: a change reviewed for another branch counts only from a branch the repo entry lists under acceptFrom", ch.Number, ch.Branch, ch.Project, r.Branch)
+			if ch.Project == r.Project {
+				detail = fmt.Sprintf("the commit belongs to change %d on branch %s of %s, not to a change of %s: a change reviewed for another branch counts only from a branch the repo entry lists under acceptFrom", ch.Number, ch.Branch, ch.Project, r.Branch)
+			} else {
+				detail = fmt.Sprintf("the commit belongs to a change of another Gerrit project (not named here: readers of %s may not read it), and to no change of %s: it reached %s without review there", r.Project, r.Project, r.Branch)
+			}
 		}
 		v.Rules = []Rule{{Name: "provenance", Detail: detail}}
 		return v

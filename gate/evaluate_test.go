@@ -109,7 +109,7 @@ func TestEvaluateCommit(t *testing.T) {
 			ch := merged(1, sha, approvedVotes())
 			ch.Project = "platform/other"
 			return []Change{ch}
-		}, false, "provenance", "change 1 on branch main of platform/other"},
+		}, false, "provenance", "belongs to a change of another Gerrit project (not named here"},
 		{"one of two changes approved", func() []Change {
 			bad := merged(1, sha, map[string][]Vote{})
 			return []Change{bad, merged(2, sha, approvedVotes())}
@@ -292,5 +292,19 @@ func TestAcceptFrom(t *testing.T) {
 		if v.Approved != tt.want || !strings.Contains(strings.Join(details, "; "), tt.detail) {
 			t.Errorf("%s: approved %v, rules %q; want %v mentioning %q", tt.what, v.Approved, details, tt.want, tt.detail)
 		}
+	}
+}
+
+// TestOtherProjectNotNamed: the verdict on a commit of another project's
+// change says so without naming that project or change.
+func TestOtherProjectNotNamed(t *testing.T) {
+	sha := strings.Repeat("c", 40)
+	c := Commit{SHA: sha, Parents: []string{strings.Repeat("b", 40)}, Subject: "x"}
+	ch := merged(7, sha, approvedVotes())
+	ch.Project = "secret/thing"
+	v := EvaluateCommit(reviewed(), "platform/fleet", "main", c, []Change{ch})
+	if v.Approved || len(v.Rules) != 1 || strings.Contains(v.Rules[0].Detail, "secret/thing") || strings.Contains(v.Rules[0].Detail, "7") ||
+		!strings.Contains(v.Rules[0].Detail, "another Gerrit project") {
+		t.Errorf("verdict %+v: want unapproved, saying another project, naming neither it nor its change", v)
 	}
 }

@@ -54,46 +54,46 @@ type Environment struct {
 // Policy is one named set of rules a commit must meet. Every rule applies;
 // a commit is approved only when all of them pass.
 type Policy struct {
-	Name string
+	Name string `json:"name"`
 	// Extends names the policy this one was built on, for people; the
 	// fields below already hold the inherited rules.
-	Extends string
+	Extends string `json:"extends"`
 	// Labels: for each label, at least one counted vote at or above Min.
-	Labels map[string]LabelRule
+	Labels map[string]LabelRule `json:"labels"`
 	// Vetoes: any vote at or below the value blocks, post-submit votes,
 	// self-votes and votes on other patch sets included.
-	Vetoes map[string]int
+	Vetoes map[string]int `json:"vetoes"`
 	// SubmitRequirements: which of Gerrit's stored submit requirement
 	// results must count as met. The zero value checks none.
-	SubmitRequirements Requirements
+	SubmitRequirements Requirements `json:"submitRequirements"`
 	// AllowOverridden lets OVERRIDDEN and FORCED requirements count as met.
-	AllowOverridden bool
+	AllowOverridden bool `json:"allowOverridden"`
 	// SelfApproval, when false, ignores for Labels, Approvers and Owners
 	// the votes of the change owner and of the uploaders of the code the
 	// vote reviewed (votes.go says exactly which votes count).
-	SelfApproval bool
+	SelfApproval bool `json:"selfApproval"`
 	// Approvers is how many distinct accounts must have a counted
 	// Code-Review vote at or above its Min; 0 adds nothing to Labels.
-	Approvers int
+	Approvers int `json:"approvers"`
 	// Owners: a changed file matching an entry's paths needs a counted
 	// Code-Review vote at or above its Min by a member of one of the
 	// entry's groups.
-	Owners []OwnerRule
+	Owners []OwnerRule `json:"owners"`
 }
 
 // LabelRule is what one label needs.
 type LabelRule struct {
-	Min int
+	Min int `json:"min"`
 }
 
 // Requirements says which submit requirements must be met.
 type Requirements struct {
 	// AllApplicable: every requirement Gerrit reports must be SATISFIED
 	// or NOT_APPLICABLE (policy file: submitRequirements: satisfied).
-	AllApplicable bool
+	AllApplicable bool `json:"allApplicable"`
 	// Names: each of these must be reported and SATISFIED (policy file:
 	// submitRequirements: [Name, ...]).
-	Names []string
+	Names []string `json:"names"`
 }
 
 // Set reports whether r checks anything.
@@ -104,10 +104,10 @@ type OwnerRule struct {
 	// Paths are slash-separated globs over repository paths: path.Match
 	// within a segment, and ** as a whole segment for any number of
 	// segments (clusters/prod/**).
-	Paths []string `yaml:"paths"`
+	Paths []string `yaml:"paths" json:"paths"`
 	// Groups are Gerrit group ids (a UUID, or a name while it is unique);
 	// the caller resolves them into Range.Groups.
-	Groups []string `yaml:"groups"`
+	Groups []string `yaml:"groups" json:"groups"`
 }
 
 // ReviewLabel is the label Approvers and Owners count.

@@ -8,6 +8,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/gerritgate/gerritgate/internal/gitexec"
 )
@@ -45,6 +46,11 @@ func (r *Repo) reindex() {
 func (r *Repo) Remote(name, url string) *git.Remote {
 	return git.NewRemote(r.git.Storer, &config.RemoteConfig{Name: name, URLs: []string{url}})
 }
+
+// Objects is the object database, for packages that build objects of
+// their own (audit records and tags). Objects written through it become
+// reachable only when UpdateRefs names them; call Sync before that.
+func (r *Repo) Objects() storer.EncodedObjectStorer { return r.git.Storer }
 
 // WriteObject stores an encoded object (a blob, tree or commit built with
 // go-git's object encoders) and returns its id. Refs are unchanged.

@@ -5,6 +5,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/gerritgate/gerritgate/internal/treediff"
 )
 
 // Commit is what callers read of a commit.
@@ -63,39 +65,8 @@ func (r *Repo) WalkFirstParents(head plumbing.Hash, fn func(Commit) bool) error 
 }
 
 // ChangedFiles lists the paths commit h changes against its first parent
-// (every path for a root commit), both sides of a rename, each once.
+// (every path for a root commit), both sides of a rename, each once: the
+// definition audit records and rechecks (internal/treediff).
 func (r *Repo) ChangedFiles(h plumbing.Hash) ([]string, error) {
-	c, err := object.GetCommit(r.git.Storer, h)
-	if err != nil {
-		return nil, fmt.Errorf("commit %s: %w", h, err)
-	}
-	tree, err := c.Tree()
-	if err != nil {
-		return nil, err
-	}
-	var parentTree *object.Tree
-	if len(c.ParentHashes) > 0 {
-		p, err := object.GetCommit(r.git.Storer, c.ParentHashes[0])
-		if err != nil {
-			return nil, err
-		}
-		if parentTree, err = p.Tree(); err != nil {
-			return nil, err
-		}
-	}
-	changes, err := object.DiffTree(parentTree, tree)
-	if err != nil {
-		return nil, fmt.Errorf("diff %s: %w", short(c.Hash), err)
-	}
-	seen := map[string]bool{}
-	files := []string{}
-	for _, ch := range changes {
-		for _, name := range []string{ch.From.Name, ch.To.Name} {
-			if name != "" && !seen[name] {
-				seen[name] = true
-				files = append(files, name)
-			}
-		}
-	}
-	return files, nil
+	return treediff.ChangedFiles(r.git.Storer, h)
 }

@@ -91,3 +91,7 @@ func syncFS(dir string) error {
 	defer f.Close()
 	return unix.Syncfs(int(f.Fd()))
 }
+
+// Sync flushes objects written into r outside CopyObjects (go-git writes
+// loose objects without fsync) before a ref may point at them.
+func (r *Repo) Sync() error { return syncFS(r.dir) }

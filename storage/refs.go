@@ -196,6 +196,13 @@ func (r *Repo) checkUpdate(u RefUpdate) error {
 	if cur != u.Old {
 		return fmt.Errorf("%w: expected %s, found %s", ErrConflict, short(u.Old), short(cur))
 	}
+	if strings.HasPrefix(u.Name, "refs/tags/") {
+		// A tag ref holds an annotated tag object (the signed audit tag).
+		if _, err := object.GetTag(r.git.Storer, u.New); err != nil {
+			return fmt.Errorf("new value %s: %w", u.New, err)
+		}
+		return nil
+	}
 	newCommit, err := object.GetCommit(r.git.Storer, u.New)
 	if err != nil {
 		return fmt.Errorf("new value %s: %w", u.New, err)

@@ -266,6 +266,42 @@ func TestRecoverInterruptedTransaction(t *testing.T) {
 	}
 }
 
+// RecoverServed finishes an interrupted transaction before anything asks
+// for the repository, so upload-pack never serves half of it.
+func TestRecoverServedBeforeServing(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(dir)
+	r, _ := s.Served("team/p")
+	a := commit(t, r, plumbing.ZeroHash, "a")
+	b := commit(t, r, a, "b")
+	if err := r.UpdateRefs(RefUpdate{Name: "refs/heads/deploy/prod", New: a}, RefUpdate{Name: "refs/heads/audit/prod", New: a}); err != nil {
+		t.Fatal(err)
+	}
+	// Crash past the commit point: deploy renamed, audit still a lock.
+	os.WriteFile(filepath.Join(r.Dir(), "refs/heads/deploy/prod"), []byte(b.String()+"\n"), 0o640)
+	os.WriteFile(filepath.Join(r.Dir(), "refs/heads/audit/prod.lock"), []byte(b.String()+"\n"), 0o640)
+	os.WriteFile(filepath.Join(r.Dir(), journalName), []byte("refs/heads/audit/prod\nrefs/heads/deploy/prod\n"), 0o640)
+	path := r.Dir()
+	s.Close()
+
+	s2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := s2.RecoverServed(); err != nil {
+		t.Fatal(err)
+	}
+	// What upload-pack would read: the files, not a Repo.
+	got, _ := os.ReadFile(filepath.Join(path, "refs/heads/audit/prod"))
+	if strings.TrimSpace(string(got)) != b.String() {
+		t.Errorf("audit/prod on disk = %q, want rolled forward to %s", got, b)
+	}
+	if _, err := os.Stat(filepath.Join(path, journalName)); err == nil {
+		t.Error("journal left behind")
+	}
+}
+
 func TestCopyObjects(t *testing.T) {
 	s := openStore(t)
 	src, _ := s.Upstream("p")

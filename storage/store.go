@@ -227,3 +227,30 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// RecoverServed opens every served repository, which finishes or rolls
+// back any ref transaction a crash interrupted. The service calls it
+// before serving, so no client ever reads a half-moved set of refs (a
+// deploy ref without its audit record, say).
+func (s *Store) RecoverServed() error {
+	root := filepath.Join(s.dir, kindServed)
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == root {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() || !strings.HasSuffix(p, ".git") {
+			return nil
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		if _, err := s.repo(kindServed, strings.TrimSuffix(filepath.ToSlash(rel), ".git"), false); err != nil {
+			return err
+		}
+		return filepath.SkipDir
+	})
+}

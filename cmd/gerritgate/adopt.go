@@ -54,7 +54,12 @@ func cmdAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	store, err := storage.Open(cfg.DataDir)
 	if err == nil {
 		defer store.Close()
-		return printAdoption(stdout, deploy.New(store, nil, deploy.WithLogger(newLogger(stderr, cfg.LogJSON))).Adopt(ctx, t, a))
+		signer, err := auditSigner(cfg)
+		if err != nil {
+			return err
+		}
+		d := deploy.New(store, nil, deploy.WithLogger(newLogger(stderr, cfg.LogJSON)), deploy.WithSigner(signer), deploy.WithVersion(version))
+		return printAdoption(stdout, d.Adopt(ctx, t, a))
 	}
 	if !errors.Is(err, storage.ErrLocked) {
 		return err

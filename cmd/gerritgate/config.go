@@ -42,6 +42,8 @@ type Config struct {
 	// source address on each listener (default 64), so one address
 	// cannot fill a listener's 1,024.
 	MaxConnectionsPerAddress int `yaml:"maxConnectionsPerAddress"`
+	// Audit configures the audit trail (refs/heads/audit/<env>).
+	Audit AuditConfig `yaml:"audit"`
 }
 
 // GerritConfig says how to reach Gerrit.
@@ -65,6 +67,15 @@ type GerritConfig struct {
 	EventsURL string `yaml:"eventsURL"`
 
 	fetchTimeout time.Duration // FetchTimeout parsed
+}
+
+// AuditConfig configures the audit trail. Records are always written;
+// with SigningKey they and the tag gerritgate/<env> are signed.
+type AuditConfig struct {
+	// SigningKey is the armored OpenPGP private key file (gerritgate key
+	// new). Without it records are unsigned and no tag is written, and
+	// gerritgate verify --key reports every record as not signed.
+	SigningKey string `yaml:"signingKey"`
 }
 
 // HTTPConfig is the HTTP listener: git, API, status page, metrics.
@@ -302,6 +313,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	c.HTTP.WebhookSecretFile = abs(c.HTTP.WebhookSecretFile)
 	c.Gerrit.SSHKeyFile = abs(c.Gerrit.SSHKeyFile)
 	c.Gerrit.KnownHostsFile = abs(c.Gerrit.KnownHostsFile)
+	c.Audit.SigningKey = abs(c.Audit.SigningKey)
 	return &c, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gerritgate/gerritgate/audit"
 )
 
 const goodConfig = `dataDir: ./data
@@ -126,5 +128,46 @@ func TestReadSecret(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("%s: got %q, %v; want %q", tt.what, got, err, tt.want)
 		}
+	}
+}
+
+func TestAuditSigner(t *testing.T) {
+	dir := t.TempDir()
+	priv, pub, err := audit.NewKey("t", "t@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), mode)
+		os.Chmod(p, mode)
+		return p
+	}
+	tests := []struct {
+		what, path, wantErr string
+	}{
+		{"a private key readable by its owner", write("ok.asc", priv, 0o600), ""},
+		{"readable by everyone", write("open.asc", priv, 0o644), "readable or writable by everyone"},
+		{"a public key", write("pub.asc", pub, 0o600), "holds a public key only"},
+		{"not a key", write("junk.asc", "hello", 0o600), "not an armored OpenPGP key"},
+		{"missing", filepath.Join(dir, "nope.asc"), "no such file"},
+	}
+	for _, tt := range tests {
+		s, err := auditSigner(&Config{Audit: AuditConfig{SigningKey: tt.path}})
+		if tt.wantErr == "" {
+			if err != nil || s == nil {
+				t.Errorf("%s: %v", tt.what, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%s: err = %v, want %q", tt.what, err, tt.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), "PRIVATE KEY") {
+			t.Errorf("%s: error repeats the key: %v", tt.what, err)
+		}
+	}
+	if s, err := auditSigner(&Config{}); s != nil || err != nil {
+		t.Errorf("no signing key configured: %v, %v; want none and no error", s, err)
 	}
 }

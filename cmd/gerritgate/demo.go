@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gerritgate/gerritgate/access"
+	"github.com/gerritgate/gerritgate/audit"
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/examples"
 	"github.com/gerritgate/gerritgate/gate"
@@ -152,8 +153,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		case <-time.After(3 * time.Second):
 		}
 		mu.Lock()
-		fmt.Fprintf(stdout, "\nThe story is over; the gate keeps polling. Look at %s/ or\n  curl -H 'Authorization: Bearer %s' %s/api/v1/projects/%s/environments/prod/pending\nCtrl-C to stop.\n",
-			gateURL, creds.token, gateURL, strings.ReplaceAll(project, "/", "%2F"))
+		fmt.Fprintf(stdout, "\nThe story is over; the gate keeps polling. Look at %s/ or\n  curl -H 'Authorization: Bearer %s' %s/api/v1/projects/%s/environments/prod/pending\nCheck the signed audit trail offline:\n  gerritgate verify http://demo:%s@%s/%s.git --key %s --recheck\nCtrl-C to stop.\n",
+			gateURL, creds.token, gateURL, strings.ReplaceAll(project, "/", "%2F"), creds.token, *listen, project, creds.publicKeyFile)
 		mu.Unlock()
 	}()
 	err = <-runErr
@@ -169,6 +170,7 @@ type demoCreds struct {
 	keyFile        string
 	knownHostsFile string
 	knownHostsLine string
+	publicKeyFile  string // the audit signing key's public half
 }
 
 // writeDemoConfig writes the service config, policy, access list, the
@@ -207,11 +209,18 @@ func writeDemoConfig(dir, listen, sshListen, gerritURL, password string) (demoCr
 	c.knownHostsLine = knownhosts.Line([]string{knownhosts.Normalize(sshListen)}, hostSigner.PublicKey())
 	c.keyFile = filepath.Join(dir, "demo_id_ed25519")
 	c.knownHostsFile = filepath.Join(dir, "known_hosts")
+	gateKey, gatePub, err := audit.NewKey("gerritgate demo", "gerritgate@localhost")
+	if err != nil {
+		return c, err
+	}
+	c.publicKeyFile = filepath.Join(dir, "gate-key.pub.asc")
 	files := map[string]string{
-		"policy.yaml":     examples.Policy(),
-		"gerrit-password": password + "\n",
-		"demo_id_ed25519": string(pem.EncodeToMemory(block)),
-		"known_hosts":     c.knownHostsLine + "\n",
+		"gate-key.asc":     gateKey,
+		"gate-key.pub.asc": gatePub,
+		"policy.yaml":      examples.Policy(),
+		"gerrit-password":  password + "\n",
+		"demo_id_ed25519":  string(pem.EncodeToMemory(block)),
+		"known_hosts":      c.knownHostsLine + "\n",
 		"access.yaml": fmt.Sprintf(`# Who may read what. Written by gerritgate demo.
 readers:
   - name: demo
@@ -233,6 +242,8 @@ ssh:
   hostKeyFiles: [./ssh_host_ed25519_key]
 access: ./access.yaml
 policy: ./policy.yaml
+audit:
+  signingKey: ./gate-key.asc
 `, gerritURL, listen, sshListen),
 	}
 	for name, content := range files {

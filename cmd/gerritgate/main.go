@@ -39,6 +39,9 @@ Usage:
                                               why each pending commit is (not) deployable
   gerritgate adopt --config gerritgate.yaml --project P --env E --commit SHA --reason "..."
                                               move deploy/E to a commit the policy did not approve, recorded
+  gerritgate verify <clone-dir-or-URL> --key pub.asc [--recheck] [--json]
+                                              check the audit trail offline
+  gerritgate key new --out gate-key.asc       make the audit signing key; prints the public key
   gerritgate token new --name READER         make a reader token; prints it once and the sha256 line for access.yaml
   gerritgate version
 `
@@ -68,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdExplain(ctx, args[1:], stdout, stderr)
 	case "adopt":
 		return cmdAdopt(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return cmdVerify(ctx, args[1:], stdout, stderr)
+	case "key":
+		return cmdKey(args[1:], stdout, stderr)
 	case "token":
 		return cmdToken(args[1:], stdout, stderr)
 	case "check":
@@ -133,9 +140,20 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
+	signer, err := auditSigner(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if signer == nil {
+		logger.Warn("audit.signingKey is not set: audit records are written unsigned and no signed tag is offered to Flux")
+	}
 	store, err := storage.Open(cfg.DataDir)
 	if err != nil {
 		return nil, err
+	}
+	if err := store.RecoverServed(); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("recover served repositories: %w", err)
 	}
 	gitURL := cfg.Gerrit.GitURL
 	if gitURL == "" {
@@ -172,7 +190,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		policyFile:   cfg.Policy,
 		store:        store,
 		mirror:       m,
-		deployer:     deploy.New(store, client, deploy.WithLogger(logger)),
+		deployer:     deploy.New(store, client, deploy.WithLogger(logger), deploy.WithSigner(signer), deploy.WithVersion(version)),
 		logger:       logger,
 		metrics:      metrics,
 		results:      map[string]deploy.Result{},

@@ -154,10 +154,50 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 			}
 		}
 	}
+	// A commit no change of this project has may belong to a change of
+	// another project: say so, without naming it (readers of this project
+	// may not read that one), rather than call it pushed directly.
+	var missing []string
+	for s := range want {
+		if len(out[s]) == 0 {
+			missing = append(missing, s)
+		}
+	}
+	sort.Strings(missing)
+	for len(missing) > 0 {
+		batch := missing[:min(commitBatch, len(missing))]
+		missing = missing[len(batch):]
+		terms := make([]string, len(batch))
+		for i, s := range batch {
+			terms[i] = "commit:" + s
+		}
+		infos, err := c.QueryChanges(ctx, "("+strings.Join(terms, " OR ")+")", OptAllRevisions)
+		if err != nil {
+			return nil, err
+		}
+		for _, ci := range infos {
+			if ci.Project == project {
+				continue // seen by the first query, or not a change the gate trusts
+			}
+			for sha := range ci.Revisions {
+				if want[sha] && len(out[sha]) == 0 {
+					out[sha] = []gate.Change{OtherProjectChange(sha)}
+				}
+			}
+		}
+	}
 	for _, cs := range out {
 		sort.SliceStable(cs, func(i, j int) bool { return cs[i].Branch == branch && cs[j].Branch != branch })
 	}
 	return out, nil
+}
+
+// OtherProjectChange stands for a change of another project that has sha
+// as a patch set: it carries nothing about that change but the fact, so
+// that no verdict names what a reader of this project may not read. It
+// never approves a commit (the gate counts only changes of the project).
+func OtherProjectChange(sha string) gate.Change {
+	return gate.Change{Project: gate.OtherProject, Revisions: map[string]gate.Revision{sha: {SHA: sha}}}
 }
 
 func hasChange(cs []gate.Change, number int) bool {

@@ -410,6 +410,31 @@ const mergedChange = `{
   ]
 }`
 
+// TestChangesForCommitsOtherProject: a commit whose only change is in
+// another project is marked so, and nothing of that change is kept.
+func TestChangesForCommitsOtherProject(t *testing.T) {
+	other := strings.Replace(mergedChange, `"project": "team/app"`, `"project": "secret/thing"`, 1)
+	if other == mergedChange {
+		t.Fatal("fixture: project field not found")
+	}
+	_, srv := newCanned(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Query().Get("q"), "project:") {
+			gerritJSON(w, "[]")
+			return
+		}
+		gerritJSON(w, "["+other+"]")
+	})
+	cl, _ := New(srv.URL, WithBasicAuth("svc", "pw"))
+	got, err := cl.ChangesForCommits(context.Background(), "team/app", "main", []string{sha1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []gate.Change{OtherProjectChange(sha1)}
+	if len(got[sha1]) != 1 || got[sha1][0].Project != gate.OtherProject || got[sha1][0].Number != 0 || len(got[sha1][0].Revisions) != 1 {
+		t.Errorf("got %+v, want %+v", got[sha1], want)
+	}
+}
+
 func TestChangesForCommits(t *testing.T) {
 	var shas []string
 	for i := 0; i < 25; i++ {
@@ -428,8 +453,13 @@ func TestChangesForCommits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.requests) != 2 {
-		t.Errorf("%d queries for 27 distinct SHAs, want 2 (batches of %d)", len(c.requests), commitBatch)
+	// Two queries of the project, then two across projects for the 25
+	// SHAs no change of it has.
+	if len(c.requests) != 4 {
+		t.Errorf("%d queries for 27 distinct SHAs, 25 of no change, want 4 (batches of %d)", len(c.requests), commitBatch)
+	}
+	if q := c.requests[2].URL.Query(); strings.Contains(q.Get("q"), "project:") || strings.Join(q["o"], ",") != OptAllRevisions {
+		t.Errorf("the query for commits of no change = %q with o=%v, want every project and only ALL_REVISIONS", q.Get("q"), q["o"])
 	}
 	q := c.requests[1].URL.Query()
 	wantQ := "(commit:" + shas[20] + " OR commit:" + shas[21] + " OR commit:" + shas[22] + " OR commit:" + shas[23] + " OR commit:" + shas[24] + " OR commit:" + sha1 + " OR commit:" + sha2 + `) project:"team/app"`

@@ -1,0 +1,282 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/sha256"
+	enchex "encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gerritgate/gerritgate/gate"
+)
+
+// Schema is the version of record.json this package writes. A reader
+// refuses a record of a version it does not know.
+const Schema = 1
+
+// RecordFile is the name of the record in an audit commit's tree.
+const RecordFile = "record.json"
+
+// Kind says how deploy/<env> moved.
+type Kind string
+
+// Kinds of movement.
+const (
+	// Advance: the policy approved every commit that entered; Evidence
+	// and Decision say why.
+	Advance Kind = "advance"
+	// Baseline: deploy/<env> was created at the baseline SHA the policy
+	// file names; nothing was decided.
+	Baseline Kind = "baseline"
+	// Adopt: an operator named the commit without the policy's approval.
+	Adopt Kind = "adopt"
+)
+
+// Record is one movement of deploy/<env>, the content of record.json.
+// docs/audit.md documents every field.
+type Record struct {
+	Schema      int       `json:"schema"`
+	Kind        Kind      `json:"kind"`
+	Project     string    `json:"project"`
+	Branch      string    `json:"branch"`
+	Environment string    `json:"environment"`
+	From        string    `json:"from"` // "" when deploy/<env> did not exist
+	To          string    `json:"to"`
+	Time        time.Time `json:"time"`
+	Service     string    `json:"serviceVersion"`
+	Policy      Policy    `json:"policy"`
+	// Commits summarises, for people, each commit that entered (Advance
+	// only); it is derived from Evidence and Decision, and Recheck
+	// derives it again.
+	Commits []Commit `json:"commits,omitempty"`
+	// Evidence is the exact input of gate.Evaluate for the commits that
+	// entered (Advance only): Base is From, Head is To.
+	Evidence *gate.Range `json:"evidence,omitempty"`
+	// Decision is gate.Evaluate's output on Evidence (Advance only).
+	Decision *gate.Decision `json:"decision,omitempty"`
+	// Operator is who adopted and why (Adopt only).
+	Operator *Operator `json:"operator,omitempty"`
+}
+
+// Policy is the policy in force: its name, the rules it resolved to (what
+// Recheck decides with) and the SHA-256 of those rules as encoded here.
+type Policy struct {
+	Name   string       `json:"name"`
+	SHA256 string       `json:"sha256"`
+	Rules  *gate.Policy `json:"rules"`
+}
+
+// PolicyOf returns the Policy record of p.
+func PolicyOf(p *gate.Policy) Policy {
+	return Policy{Name: p.Name, SHA256: policyHash(p), Rules: p}
+}
+
+func policyHash(p *gate.Policy) string {
+	b, _ := json.Marshal(p) // a gate.Policy always encodes
+	sum := sha256.Sum256(b)
+	return enchex.EncodeToString(sum[:])
+}
+
+// Operator is who adopted a commit and why.
+type Operator struct {
+	By     string `json:"by"`
+	Reason string `json:"reason"`
+}
+
+// Commit is one commit that entered, as people ask about it.
+type Commit struct {
+	SHA       string    `json:"sha"`
+	Subject   string    `json:"subject"`
+	Approved  bool      `json:"approved"`
+	Change    int       `json:"change,omitempty"`
+	PatchSet  int       `json:"patchSet,omitempty"`
+	Revision  string    `json:"revision,omitempty"` // the reviewed patch set's SHA
+	Owner     string    `json:"owner,omitempty"`
+	Uploader  string    `json:"uploader,omitempty"`
+	Submitter string    `json:"submitter,omitempty"`
+	Submitted time.Time `json:"submitted,omitzero"`
+}
+
+// Summarize derives the Commits of an Advance record from its evidence
+// and decision.
+func Summarize(ev *gate.Range, dec *gate.Decision) []Commit {
+	var out []Commit
+	for _, c := range ev.Commits {
+		sc := Commit{SHA: c.SHA, Subject: c.Subject}
+		v, _ := dec.Verdict(c.SHA)
+		sc.Approved, sc.Change = v.Approved, v.Change
+		for _, ch := range ev.Changes[c.SHA] {
+			if ch.Number != v.Change {
+				continue
+			}
+			sc.Owner, sc.Submitter, sc.Submitted = ch.Owner.Display(), ch.Submitter.Display(), ch.Submitted.UTC()
+			if ch.Submitter.ID == 0 {
+				sc.Submitter = ""
+			}
+			if rev, ok := ch.Revisions[c.SHA]; ok {
+				sc.PatchSet, sc.Revision, sc.Uploader = rev.Number, rev.SHA, rev.Uploader.Display()
+			}
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+// Entering returns the part of rng that moving to target brings in: the
+// commits of rng target is or descends from, their changes and files, and
+// Head set to target. Decisions on them do not depend on the rest.
+func Entering(rng gate.Range, target string) gate.Range {
+	byID := map[string]int{}
+	for i, c := range rng.Commits {
+		byID[c.SHA] = i
+	}
+	in := map[string]bool{}
+	stack := []string{target}
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		i, ok := byID[s]
+		if !ok || in[s] {
+			continue
+		}
+		in[s] = true
+		stack = append(stack, rng.Commits[i].Parents...)
+	}
+	out := rng
+	out.Head = target
+	out.Commits = nil
+	out.Changes = map[string][]gate.Change{}
+	if rng.Files != nil {
+		out.Files = map[string][]string{}
+	}
+	for _, c := range rng.Commits {
+		if !in[c.SHA] {
+			continue
+		}
+		out.Commits = append(out.Commits, c)
+		if ch, ok := rng.Changes[c.SHA]; ok {
+			out.Changes[c.SHA] = ch
+		}
+		if f, ok := rng.Files[c.SHA]; ok {
+			out.Files[c.SHA] = f
+		}
+	}
+	return out
+}
+
+// Canonical returns r as a record stores it, through its JSON form (times
+// in UTC without monotonic readings, say), so that a decision taken on it
+// is exactly the one Recheck takes on the stored record.
+func Canonical(r gate.Range) (gate.Range, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return r, err
+	}
+	var out gate.Range
+	err = json.Unmarshal(b, &out)
+	return out, err
+}
+
+// Encode returns record.json's content.
+func (r *Record) Encode() ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// DecodeRecord parses record.json strictly: unknown fields and unknown
+// schema versions are errors.
+func DecodeRecord(data []byte) (*Record, error) {
+	var probe struct {
+		Schema int `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, fmt.Errorf("%s: %w", RecordFile, err)
+	}
+	if probe.Schema != Schema {
+		return nil, fmt.Errorf("%s: schema %d, this gerritgate reads schema %d", RecordFile, probe.Schema, Schema)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var r Record
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("%s: %w", RecordFile, err)
+	}
+	return &r, nil
+}
+
+// Message is the audit commit's message: a summary for `git log`.
+func (r *Record) Message() string {
+	var b strings.Builder
+	from := "(nothing)"
+	if r.From != "" {
+		from = shortSHA(r.From)
+	}
+	fmt.Fprintf(&b, "%s deploy/%s of %s: %s -> %s\n\n", r.Kind, r.Environment, r.Project, from, shortSHA(r.To))
+	switch r.Kind {
+	case Advance:
+		fmt.Fprintf(&b, "Every commit that entered is approved by policy %s (sha256 %s):\n\n", r.Policy.Name, r.Policy.SHA256[:16])
+		for _, c := range r.Commits {
+			fmt.Fprintf(&b, "  %s %s", shortSHA(c.SHA), oneLine(c.Subject))
+			if c.Change != 0 {
+				fmt.Fprintf(&b, " (change %d, patch set %d, owner %s", c.Change, c.PatchSet, c.Owner)
+				if c.Submitter != "" {
+					fmt.Fprintf(&b, ", submitted by %s", c.Submitter)
+				}
+				b.WriteString(")")
+			}
+			b.WriteString("\n")
+		}
+	case Baseline:
+		fmt.Fprintf(&b, "Created at the baseline the policy file names for %s (policy %s); nothing before it was decided.\n", r.Environment, r.Policy.Name)
+	case Adopt:
+		fmt.Fprintf(&b, "An operator named this commit; the policy did not approve it.\n\nBy: %s\nReason: %s\n", oneLine(r.Operator.By), oneLine(r.Operator.Reason))
+	}
+	fmt.Fprintf(&b, "\nTime: %s\nService: gerritgate %s\nRecord: %s (schema %d)\n", r.Time.UTC().Format(time.RFC3339), r.Service, RecordFile, r.Schema)
+	return b.String()
+}
+
+// TagMessage is the message of the signed tag at To.
+func (r *Record) TagMessage() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "deploy/%s of %s at %s (%s)\n\n", r.Environment, r.Project, r.To, r.Kind)
+	switch r.Kind {
+	case Advance:
+		changes := map[int]bool{}
+		for _, c := range r.Commits {
+			if c.Change != 0 {
+				changes[c.Change] = true
+			}
+		}
+		nums := make([]int, 0, len(changes))
+		for n := range changes {
+			nums = append(nums, n)
+		}
+		sort.Ints(nums)
+		fmt.Fprintf(&b, "Approved by policy %s (sha256 %s): %d commits entered", r.Policy.Name, r.Policy.SHA256[:16], len(r.Commits))
+		if len(nums) > 0 {
+			fmt.Fprintf(&b, ", changes %s", strings.Trim(fmt.Sprint(nums), "[]"))
+		}
+		b.WriteString(".\n")
+	case Baseline:
+		b.WriteString("Baseline named by the policy file.\n")
+	case Adopt:
+		fmt.Fprintf(&b, "Adopted by an operator without the policy's approval: %s (%s).\n", oneLine(r.Operator.Reason), oneLine(r.Operator.By))
+	}
+	fmt.Fprintf(&b, "Time: %s\nAudit: refs/heads/audit/%s\n", r.Time.UTC().Format(time.RFC3339), r.Environment)
+	return b.String()
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func shortSHA(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}

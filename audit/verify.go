@@ -1,0 +1,471 @@
+package audit
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/gerritgate/gerritgate/gate"
+)
+
+// Repository is what Verify reads: objects and refs (a go-git
+// repository's Storer).
+type Repository interface {
+	storer.EncodedObjectStorer
+	storer.ReferenceStorer
+}
+
+// Options say what Verify checks.
+type Options struct {
+	// Keyring holds the service's public key. Without it signatures are
+	// not checked and every record is reported unsigned-unchecked, which
+	// is a problem: Verify fails closed.
+	Keyring *Keyring
+	// Recheck decides every Advance record again from its evidence.
+	Recheck bool
+	// Prefix is where the branches are: "refs/heads/" in a bare or
+	// mirror clone, "refs/remotes/origin/" in a working clone.
+	Prefix string
+}
+
+// Report is what Verify found. Problems is empty when the trail holds.
+type Report struct {
+	Environments []Environment `json:"environments"`
+	Problems     []string      `json:"problems"`
+}
+
+// OK reports whether nothing is wrong.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// Environment is the trail of one deploy/<env>.
+type Environment struct {
+	Name     string  `json:"environment"`
+	Deployed string  `json:"deployed"` // deploy/<env> tip, "" when missing
+	Audit    string  `json:"audit"`    // audit/<env> tip, "" when missing
+	Tag      string  `json:"tag,omitempty"`
+	Timeline []Entry `json:"timeline"`
+}
+
+// Entry is one record of a timeline, oldest first.
+type Entry struct {
+	Commit    string    `json:"auditCommit"`
+	Kind      Kind      `json:"kind"`
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	Time      time.Time `json:"time"`
+	Policy    string    `json:"policy,omitempty"`
+	Changes   []int     `json:"changes,omitempty"`
+	SignedBy  string    `json:"signedBy,omitempty"` // key fingerprint
+	By        string    `json:"by,omitempty"`       // adopting operator
+	Rechecked bool      `json:"rechecked,omitempty"`
+}
+
+// Verify checks the audit trail of every environment in repo.
+func Verify(repo Repository, opts Options) (*Report, error) {
+	if opts.Prefix == "" {
+		opts.Prefix = "refs/heads/"
+	}
+	envs := map[string]bool{}
+	iter, err := repo.IterReferences()
+	if err != nil {
+		return nil, err
+	}
+	err = iter.ForEach(func(r *plumbing.Reference) error {
+		name := r.Name().String()
+		for _, p := range []string{opts.Prefix + "deploy/", opts.Prefix + "audit/"} {
+			if env, ok := strings.CutPrefix(name, p); ok {
+				envs[env] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(envs))
+	for e := range envs {
+		names = append(names, e)
+	}
+	sort.Strings(names)
+	rep := &Report{Environments: []Environment{}, Problems: []string{}}
+	if len(names) == 0 {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("no %sdeploy/* or %saudit/* branch in the repository", opts.Prefix, opts.Prefix))
+	}
+	if opts.Keyring == nil {
+		rep.Problems = append(rep.Problems, "signatures not checked: no public key given (--key)")
+	}
+	for _, env := range names {
+		v := &verifier{repo: repo, opts: opts, env: env}
+		rep.Environments = append(rep.Environments, v.run())
+		rep.Problems = append(rep.Problems, v.problems...)
+	}
+	return rep, nil
+}
+
+type verifier struct {
+	repo     Repository
+	opts     Options
+	env      string
+	problems []string
+	// deployed holds every commit reachable from deployedAt, the end of
+	// the last record rechecked: the next record's base, when the trail
+	// chains, so a long trail is walked once, not once per record.
+	deployed   map[plumbing.Hash]bool
+	deployedAt string
+}
+
+func (v *verifier) fail(format string, args ...any) {
+	v.problems = append(v.problems, v.env+": "+fmt.Sprintf(format, args...))
+}
+
+func (v *verifier) ref(name string) plumbing.Hash {
+	r, err := v.repo.Reference(plumbing.ReferenceName(name))
+	if err != nil {
+		return plumbing.ZeroHash
+	}
+	if r.Type() == plumbing.SymbolicReference {
+		return plumbing.ZeroHash
+	}
+	return r.Hash()
+}
+
+func (v *verifier) run() Environment {
+	out := Environment{Name: v.env, Timeline: []Entry{}}
+	tip := v.ref(v.opts.Prefix + "deploy/" + v.env)
+	head := v.ref(v.opts.Prefix + "audit/" + v.env)
+	out.Deployed, out.Audit = hexOf(tip), hexOf(head)
+	switch {
+	case tip.IsZero():
+		v.fail("audit/%s exists but deploy/%s does not", v.env, v.env)
+	case head.IsZero():
+		v.fail("deploy/%s is at %s but there is no audit/%s: no record covers it", v.env, short(tip), v.env)
+		return out
+	}
+	chain, err := v.chain(head)
+	if err != nil {
+		v.fail("%v", err)
+		return out
+	}
+	prevTo := ""
+	for i, c := range chain {
+		e, rec := v.record(c)
+		if rec == nil {
+			return out
+		}
+		out.Timeline = append(out.Timeline, e)
+		if rec.From != prevTo {
+			if i == 0 {
+				v.fail("audit %s: the first record starts from %s, not from nothing: earlier records are missing", short(c.Hash), shortSHA(rec.From))
+			} else {
+				v.fail("audit %s: record starts from %s but the previous record ended at %s: a record is missing or was rewritten", short(c.Hash), shortSHA(rec.From), shortSHA(prevTo))
+			}
+		}
+		v.covers(c, rec)
+		if v.opts.Recheck && rec.Kind == Advance {
+			if v.recheck(c, rec) {
+				out.Timeline[len(out.Timeline)-1].Rechecked = true
+			}
+		}
+		prevTo = rec.To
+	}
+	if !tip.IsZero() && prevTo != tip.String() {
+		v.fail("deploy/%s is at %s but the last record (audit %s) ends at %s: a movement is not recorded", v.env, short(tip), short(head), shortSHA(prevTo))
+	}
+	out.Tag = v.tag(tip)
+	return out
+}
+
+// chain returns the audit commits from the first to head.
+func (v *verifier) chain(head plumbing.Hash) ([]*object.Commit, error) {
+	var out []*object.Commit
+	for h := head; !h.IsZero(); {
+		c, err := object.GetCommit(v.repo, h)
+		if err != nil {
+			return nil, fmt.Errorf("audit commit %s: %w", short(h), err)
+		}
+		out = append(out, c)
+		switch len(c.ParentHashes) {
+		case 0:
+			h = plumbing.ZeroHash
+		case 1:
+			h = c.ParentHashes[0]
+		default:
+			return nil, fmt.Errorf("audit commit %s has %d parents: the trail is a single line", short(h), len(c.ParentHashes))
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// record checks one audit commit's signature and reads its record.
+func (v *verifier) record(c *object.Commit) (Entry, *Record) {
+	e := Entry{Commit: c.Hash.String()}
+	if v.opts.Keyring != nil {
+		payload := &plumbing.MemoryObject{}
+		if err := c.EncodeWithoutSignature(payload); err != nil {
+			v.fail("audit %s: %v", short(c.Hash), err)
+			return e, nil
+		}
+		fp, err := v.opts.Keyring.check(content(payload), c.PGPSignature)
+		if err != nil {
+			v.fail("audit %s: %v (by the given key)", short(c.Hash), err)
+		}
+		e.SignedBy = fp
+	}
+	rec, err := readRecord(c)
+	if err != nil {
+		v.fail("audit %s: %v", short(c.Hash), err)
+		return e, nil
+	}
+	e.Kind, e.From, e.To, e.Time, e.Policy = rec.Kind, rec.From, rec.To, rec.Time, rec.Policy.Name
+	if rec.Operator != nil {
+		e.By = rec.Operator.By
+	}
+	seen := map[int]bool{}
+	for _, cm := range rec.Commits {
+		if cm.Change != 0 && !seen[cm.Change] {
+			seen[cm.Change] = true
+			e.Changes = append(e.Changes, cm.Change)
+		}
+	}
+	if rec.Environment != v.env {
+		v.fail("audit %s: the record is for environment %q", short(c.Hash), rec.Environment)
+	}
+	return e, rec
+}
+
+func readRecord(c *object.Commit) (*Record, error) {
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, err
+	}
+	if len(tree.Entries) != 1 || tree.Entries[0].Name != RecordFile {
+		return nil, fmt.Errorf("the tree must hold %s and nothing else", RecordFile)
+	}
+	f, err := tree.File(RecordFile)
+	if err != nil {
+		return nil, err
+	}
+	r, err := f.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeRecord(data)
+}
+
+// covers checks that rec's step is a first-parent step of the deploy
+// history: To is a commit and From is on its first-parent line.
+func (v *verifier) covers(c *object.Commit, rec *Record) {
+	if rec.To == "" || rec.To == rec.From {
+		v.fail("audit %s: record moves nothing (from %s to %s)", short(c.Hash), shortSHA(rec.From), shortSHA(rec.To))
+		return
+	}
+	to, err := object.GetCommit(v.repo, plumbing.NewHash(rec.To))
+	if err != nil {
+		v.fail("audit %s: the recorded commit %s is not in the repository", short(c.Hash), shortSHA(rec.To))
+		return
+	}
+	if rec.From == "" {
+		return
+	}
+	for cur := to; ; {
+		if len(cur.ParentHashes) == 0 {
+			v.fail("audit %s: %s is not on the first-parent line of %s: the step is not a fast-forward", short(c.Hash), shortSHA(rec.From), shortSHA(rec.To))
+			return
+		}
+		if cur.ParentHashes[0].String() == rec.From {
+			return
+		}
+		if cur, err = cur.Parent(0); err != nil {
+			v.fail("audit %s: walking %s: %v", short(c.Hash), shortSHA(rec.To), err)
+			return
+		}
+	}
+}
+
+// recheck decides an Advance record again from its evidence alone and
+// reports whether it agrees.
+func (v *verifier) recheck(c *object.Commit, rec *Record) bool {
+	bad := func(format string, args ...any) bool {
+		v.fail("audit %s: recheck: "+format, append([]any{short(c.Hash)}, args...)...)
+		return false
+	}
+	if rec.Policy.Rules == nil || rec.Evidence == nil || rec.Decision == nil {
+		return bad("an advance record without policy rules, evidence or decision")
+	}
+	if h := policyHash(rec.Policy.Rules); h != rec.Policy.SHA256 {
+		return bad("the recorded rules hash to %s, the record says %s", h[:16], shortSHA(rec.Policy.SHA256))
+	}
+	ev := rec.Evidence
+	if ev.Base != rec.From || ev.Head != rec.To || ev.Project != rec.Project || ev.Branch != rec.Branch {
+		return bad("the evidence is about %s %s..%s, the record about %s %s..%s", ev.Project, shortSHA(ev.Base), shortSHA(ev.Head), rec.Project, shortSHA(rec.From), shortSHA(rec.To))
+	}
+	if err := v.sameCommits(ev); err != nil {
+		return bad("%v", err)
+	}
+	if err := v.sameFiles(ev); err != nil {
+		return bad("%v", err)
+	}
+	got := gate.Evaluate(rec.Policy.Rules, *ev)
+	if got.Target != rec.To {
+		return bad("the recorded evidence does not support moving to %s: %s", shortSHA(rec.To), got.Why())
+	}
+	if !sameJSON(got, *rec.Decision) {
+		return bad("the recorded verdicts differ from what the recorded evidence decides")
+	}
+	if !sameJSON(Summarize(ev, &got), rec.Commits) {
+		return bad("the commit summary differs from the evidence")
+	}
+	return true
+}
+
+// sameCommits checks that the evidence lists exactly the commits git says
+// entered (reachable from Head, not from Base), with their parents.
+func (v *verifier) sameCommits(ev *gate.Range) error {
+	base := v.deployed
+	if base == nil || ev.Base != v.deployedAt {
+		base = map[plumbing.Hash]bool{}
+		if ev.Base != "" {
+			if err := walk(v.repo, plumbing.NewHash(ev.Base), nil, func(c *object.Commit) { base[c.Hash] = true }); err != nil {
+				return err
+			}
+		}
+	}
+	entered := map[string][]string{}
+	err := walk(v.repo, plumbing.NewHash(ev.Head), base, func(c *object.Commit) {
+		var ps []string
+		for _, p := range c.ParentHashes {
+			ps = append(ps, p.String())
+		}
+		entered[c.Hash.String()] = ps
+	})
+	if err != nil {
+		return err
+	}
+	for sha := range entered {
+		base[plumbing.NewHash(sha)] = true
+	}
+	v.deployed, v.deployedAt = base, ev.Head
+	if len(entered) != len(ev.Commits) {
+		return fmt.Errorf("the evidence lists %d commits, git says %d entered", len(ev.Commits), len(entered))
+	}
+	for _, c := range ev.Commits {
+		ps, ok := entered[c.SHA]
+		if !ok {
+			return fmt.Errorf("the evidence lists %s, which did not enter", shortSHA(c.SHA))
+		}
+		if !reflect.DeepEqual(ps, c.Parents) && !(len(ps) == 0 && len(c.Parents) == 0) {
+			return fmt.Errorf("the evidence gives %s other parents than git", shortSHA(c.SHA))
+		}
+	}
+	return nil
+}
+
+// sameFiles checks the recorded changed files against git: the owners
+// rules decided on them.
+func (v *verifier) sameFiles(ev *gate.Range) error {
+	for sha, files := range ev.Files {
+		got, err := ChangedFiles(v.repo, plumbing.NewHash(sha))
+		if err != nil {
+			return fmt.Errorf("the evidence lists files of %s: %w", shortSHA(sha), err)
+		}
+		if !sameSet(got, files) {
+			return fmt.Errorf("the evidence lists other changed files for %s than git (%d recorded, %d in git)", shortSHA(sha), len(files), len(got))
+		}
+	}
+	return nil
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	in := map[string]bool{}
+	for _, s := range a {
+		in[s] = true
+	}
+	for _, s := range b {
+		if !in[s] {
+			return false
+		}
+	}
+	return true
+}
+
+func walk(st storer.EncodedObjectStorer, from plumbing.Hash, stop map[plumbing.Hash]bool, f func(*object.Commit)) error {
+	seen := map[plumbing.Hash]bool{}
+	stack := []plumbing.Hash{from}
+	for len(stack) > 0 {
+		h := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[h] || stop[h] {
+			continue
+		}
+		seen[h] = true
+		c, err := object.GetCommit(st, h)
+		if err != nil {
+			return fmt.Errorf("commit %s: %w", short(h), err)
+		}
+		f(c)
+		stack = append(stack, c.ParentHashes...)
+	}
+	return nil
+}
+
+// tag checks the signed tag follows deploy/<env>.
+func (v *verifier) tag(tip plumbing.Hash) string {
+	h := v.ref(TagRef(v.env))
+	if h.IsZero() {
+		if v.opts.Keyring != nil && !tip.IsZero() {
+			v.fail("no signed tag %s", TagRef(v.env))
+		}
+		return ""
+	}
+	t, err := object.GetTag(v.repo, h)
+	if err != nil {
+		v.fail("%s is not an annotated tag: %v", TagRef(v.env), err)
+		return h.String()
+	}
+	if t.Target != tip {
+		v.fail("%s points at %s, deploy/%s is at %s", TagRef(v.env), short(t.Target), v.env, short(tip))
+	}
+	if v.opts.Keyring != nil {
+		payload := &plumbing.MemoryObject{}
+		if err := t.EncodeWithoutSignature(payload); err != nil {
+			v.fail("%s: %v", TagRef(v.env), err)
+		} else if _, err := v.opts.Keyring.check(content(payload), t.PGPSignature); err != nil {
+			v.fail("%s: %v (by the given key)", TagRef(v.env), err)
+		}
+	}
+	return h.String()
+}
+
+func sameJSON(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+func hexOf(h plumbing.Hash) string {
+	if h.IsZero() {
+		return ""
+	}
+	return h.String()
+}
+
+func short(h plumbing.Hash) string { return h.String()[:12] }
