@@ -3,8 +3,6 @@ package audit
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -12,8 +10,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
-
-	"github.com/gerritgate/gerritgate/gate"
 )
 
 // Repository is what Verify reads: objects and refs (a go-git
@@ -149,7 +145,7 @@ func (v *verifier) run() Environment {
 		v.fail("deploy/%s is at %s but there is no audit/%s: no record covers it", v.env, short(tip), v.env)
 		return out
 	}
-	chain, err := v.chain(head)
+	chain, err := Chain(v.repo, head)
 	if err != nil {
 		v.fail("%v", err)
 		return out
@@ -183,30 +179,6 @@ func (v *verifier) run() Environment {
 	return out
 }
 
-// chain returns the audit commits from the first to head.
-func (v *verifier) chain(head plumbing.Hash) ([]*object.Commit, error) {
-	var out []*object.Commit
-	for h := head; !h.IsZero(); {
-		c, err := object.GetCommit(v.repo, h)
-		if err != nil {
-			return nil, fmt.Errorf("audit commit %s: %w", short(h), err)
-		}
-		out = append(out, c)
-		switch len(c.ParentHashes) {
-		case 0:
-			h = plumbing.ZeroHash
-		case 1:
-			h = c.ParentHashes[0]
-		default:
-			return nil, fmt.Errorf("audit commit %s has %d parents: the trail is a single line", short(h), len(c.ParentHashes))
-		}
-	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	return out, nil
-}
-
 // record checks one audit commit's signature and reads its record.
 func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 	e := Entry{Commit: c.Hash.String()}
@@ -222,7 +194,7 @@ func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 		}
 		e.SignedBy = fp
 	}
-	rec, err := readRecord(c)
+	rec, err := ReadRecord(c)
 	if err != nil {
 		v.fail("audit %s: %v", short(c.Hash), err)
 		return e, nil
@@ -242,30 +214,6 @@ func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 		v.fail("audit %s: the record is for environment %q", short(c.Hash), rec.Environment)
 	}
 	return e, rec
-}
-
-func readRecord(c *object.Commit) (*Record, error) {
-	tree, err := c.Tree()
-	if err != nil {
-		return nil, err
-	}
-	if len(tree.Entries) != 1 || tree.Entries[0].Name != RecordFile {
-		return nil, fmt.Errorf("the tree must hold %s and nothing else", RecordFile)
-	}
-	f, err := tree.File(RecordFile)
-	if err != nil {
-		return nil, err
-	}
-	r, err := f.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	return DecodeRecord(data)
 }
 
 // covers checks that rec's step is a first-parent step of the deploy
@@ -296,115 +244,6 @@ func (v *verifier) covers(c *object.Commit, rec *Record) {
 			return
 		}
 	}
-}
-
-// recheck decides an Advance record again from its evidence alone and
-// reports whether it agrees.
-func (v *verifier) recheck(c *object.Commit, rec *Record) bool {
-	bad := func(format string, args ...any) bool {
-		v.fail("audit %s: recheck: "+format, append([]any{short(c.Hash)}, args...)...)
-		return false
-	}
-	if rec.Policy.Rules == nil || rec.Evidence == nil || rec.Decision == nil {
-		return bad("an advance record without policy rules, evidence or decision")
-	}
-	if h := policyHash(rec.Policy.Rules); h != rec.Policy.SHA256 {
-		return bad("the recorded rules hash to %s, the record says %s", h[:16], shortSHA(rec.Policy.SHA256))
-	}
-	ev := rec.Evidence
-	if ev.Base != rec.From || ev.Head != rec.To || ev.Project != rec.Project || ev.Branch != rec.Branch {
-		return bad("the evidence is about %s %s..%s, the record about %s %s..%s", ev.Project, shortSHA(ev.Base), shortSHA(ev.Head), rec.Project, shortSHA(rec.From), shortSHA(rec.To))
-	}
-	if err := v.sameCommits(ev); err != nil {
-		return bad("%v", err)
-	}
-	if err := v.sameFiles(ev); err != nil {
-		return bad("%v", err)
-	}
-	got := gate.Evaluate(rec.Policy.Rules, *ev)
-	if got.Target != rec.To {
-		return bad("the recorded evidence does not support moving to %s: %s", shortSHA(rec.To), got.Why())
-	}
-	if !sameJSON(got, *rec.Decision) {
-		return bad("the recorded verdicts differ from what the recorded evidence decides")
-	}
-	if !sameJSON(Summarize(ev, &got), rec.Commits) {
-		return bad("the commit summary differs from the evidence")
-	}
-	return true
-}
-
-// sameCommits checks that the evidence lists exactly the commits git says
-// entered (reachable from Head, not from Base), with their parents.
-func (v *verifier) sameCommits(ev *gate.Range) error {
-	base := v.deployed
-	if base == nil || ev.Base != v.deployedAt {
-		base = map[plumbing.Hash]bool{}
-		if ev.Base != "" {
-			if err := walk(v.repo, plumbing.NewHash(ev.Base), nil, func(c *object.Commit) { base[c.Hash] = true }); err != nil {
-				return err
-			}
-		}
-	}
-	entered := map[string][]string{}
-	err := walk(v.repo, plumbing.NewHash(ev.Head), base, func(c *object.Commit) {
-		var ps []string
-		for _, p := range c.ParentHashes {
-			ps = append(ps, p.String())
-		}
-		entered[c.Hash.String()] = ps
-	})
-	if err != nil {
-		return err
-	}
-	for sha := range entered {
-		base[plumbing.NewHash(sha)] = true
-	}
-	v.deployed, v.deployedAt = base, ev.Head
-	if len(entered) != len(ev.Commits) {
-		return fmt.Errorf("the evidence lists %d commits, git says %d entered", len(ev.Commits), len(entered))
-	}
-	for _, c := range ev.Commits {
-		ps, ok := entered[c.SHA]
-		if !ok {
-			return fmt.Errorf("the evidence lists %s, which did not enter", shortSHA(c.SHA))
-		}
-		if !reflect.DeepEqual(ps, c.Parents) && !(len(ps) == 0 && len(c.Parents) == 0) {
-			return fmt.Errorf("the evidence gives %s other parents than git", shortSHA(c.SHA))
-		}
-	}
-	return nil
-}
-
-// sameFiles checks the recorded changed files against git: the owners
-// rules decided on them.
-func (v *verifier) sameFiles(ev *gate.Range) error {
-	for sha, files := range ev.Files {
-		got, err := ChangedFiles(v.repo, plumbing.NewHash(sha))
-		if err != nil {
-			return fmt.Errorf("the evidence lists files of %s: %w", shortSHA(sha), err)
-		}
-		if !sameSet(got, files) {
-			return fmt.Errorf("the evidence lists other changed files for %s than git (%d recorded, %d in git)", shortSHA(sha), len(files), len(got))
-		}
-	}
-	return nil
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	in := map[string]bool{}
-	for _, s := range a {
-		in[s] = true
-	}
-	for _, s := range b {
-		if !in[s] {
-			return false
-		}
-	}
-	return true
 }
 
 func walk(st storer.EncodedObjectStorer, from plumbing.Hash, stop map[plumbing.Hash]bool, f func(*object.Commit)) error {

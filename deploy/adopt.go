@@ -53,6 +53,7 @@ func (d *Deployer) Adopt(ctx context.Context, t Target, a Adoption) Result {
 	}
 	d.logger.Warn("operator adopted a commit without the policy's approval", "project", t.Project, "env", t.Env,
 		"from", res.From, "to", res.To, "by", a.By, "reason", a.Reason)
+	d.announce(t, res)
 	return res
 }
 

@@ -21,6 +21,8 @@ type Deployer struct {
 	now       func() time.Time
 	signer    *audit.Signer
 	version   string
+	poster    *Poster
+	notifier  *Notifier
 
 	mu        sync.Mutex
 	ancestors map[string]map[plumbing.Hash]bool // project+base -> ancestors of base
@@ -41,6 +43,26 @@ func WithMaxRange(n int) Option { return func(d *Deployer) { d.maxRange = n } }
 // on the time yet; the decisions that will (windows, soak, freezes) take
 // it from here, never from time.Now.
 func WithClock(now func() time.Time) Option { return func(d *Deployer) { d.now = now } }
+
+// WithPoster kicks p after every reconcile of a target, so the changes
+// that entered its environment get their messages (and, after a restart,
+// those that did not get them yet).
+func WithPoster(p *Poster) Option { return func(d *Deployer) { d.poster = p } }
+
+// WithNotifier queues a notification of the target's Flux Receivers after
+// every movement of a deploy ref.
+func WithNotifier(n *Notifier) Option { return func(d *Deployer) { d.notifier = n } }
+
+// announce hands a result to the Poster and the Notifier, which work in
+// the background: a reconcile never waits on Gerrit messages or Flux.
+func (d *Deployer) announce(t Target, res Result) {
+	if d.notifier != nil {
+		d.notifier.Enqueue(t, res)
+	}
+	if d.poster != nil {
+		d.poster.Kick(t)
+	}
+}
 
 // New returns a Deployer.
 func New(store *storage.Store, approvals Approvals, opts ...Option) *Deployer {

@@ -21,6 +21,7 @@ import (
 // approved merged change; everything else belongs to no change.
 type fakeGerrit struct {
 	approved map[string]bool
+	numbers  map[string]int // change numbers by SHA; default: place in the question
 	down     bool
 	asked    [][]string
 }
@@ -36,8 +37,12 @@ func (f *fakeGerrit) ChangesForCommits(ctx context.Context, project, branch stri
 		if !f.approved[sha] {
 			continue
 		}
+		n := i + 1
+		if f.numbers[sha] != 0 {
+			n = f.numbers[sha]
+		}
 		out[sha] = []gate.Change{{
-			Project: project, Branch: branch, Number: i + 1, Status: "MERGED",
+			Project: project, Branch: branch, Number: n, Status: "MERGED",
 			Owner: gate.Account{ID: 1, Username: "alice"}, Submitter: reviewer, CurrentRevision: sha,
 			Revisions: map[string]gate.Revision{sha: {SHA: sha, Number: 1, Uploader: gate.Account{ID: 1, Username: "alice"},
 				Author: gate.Person{Name: "Alice", Email: "alice@example.com"}}},

@@ -29,6 +29,7 @@ func (d *Deployer) Reconcile(ctx context.Context, t Target) Result {
 	default:
 		log.Debug(res.Message)
 	}
+	d.announce(t, res)
 	return res
 }
 

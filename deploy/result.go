@@ -24,6 +24,8 @@ type Target struct {
 	// AcceptFrom are other branches whose merged changes count
 	// (gate.Repo.AcceptFrom).
 	AcceptFrom []string
+	// Notify are the Flux Receivers woken after each movement.
+	Notify []gate.Receiver
 }
 
 // Ref is the served ref this target moves.

@@ -33,6 +33,8 @@ func TestImportDirection(t *testing.T) {
 		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit", "internal/gitexec", "internal/gitmerge"},
 		"audit":                    {"gate", "internal/treediff"},
 		"deploy":                   {"gate", "storage", "audit"},
+		"poll":                     {"deploy", "gate", "storage", "internal/projectglob"},
+		"status":                   {"deploy"},
 		"examples":                 {},
 		"cmd/gerritgate":           nil, // everything
 		"e2e":                      nil,

@@ -15,6 +15,13 @@
 // patch set, a group nobody resolved, files nobody listed) is not approved.
 // It must never approve a commit whose code no counted vote reviewed.
 //
+// Environments carry time rules (envrules.go): after and soak (the
+// promotion order, a DAG within a repo entry), windows in a timezone and
+// freezes. Schedule.HeldAt and Soaked decide them, as purely as Evaluate:
+// the caller passes now, and, for Soaked, the times the upstream
+// environment's deploy branch came to contain each commit (its audit
+// trail; deploy reads them). Evaluate does not look at them.
+//
 // The JSON form of Range, Policy and Decision is the evidence of the
 // signed audit records (package audit, docs/audit.md): changing a json tag
 // changes the record format and needs a new audit schema version.

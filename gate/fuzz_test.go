@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -16,7 +17,7 @@ import (
 // The seeds in the test file and in testdata/fuzz/FuzzParsePolicy run with
 // every go test; go test -fuzz=FuzzParsePolicy ./gate/ explores further.
 func FuzzParsePolicy(f *testing.F) {
-	for _, s := range []string{goodPolicy, fullPolicy, matchPolicy} {
+	for _, s := range []string{goodPolicy, fullPolicy, matchPolicy, envPolicy} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -98,7 +99,28 @@ func canonical(t *testing.T, c *Config) []byte {
 	for _, r := range c.Repos {
 		var envs []any
 		for _, e := range r.Environments {
-			envs = append(envs, map[string]any{"name": e.Name, "policy": e.Policy, "baseline": e.Baseline})
+			env := map[string]any{"name": e.Name, "policy": e.Policy, "baseline": e.Baseline}
+			if e.After != "" {
+				env["after"] = e.After
+			}
+			if e.Soak > 0 {
+				env["soak"] = e.Soak.String()
+			}
+			if e.Schedule.Location != nil {
+				var specs []string
+				for _, w := range e.Schedule.Windows {
+					specs = append(specs, w.Spec)
+				}
+				env["windows"], env["timezone"] = specs, e.Schedule.Location.String()
+			}
+			var freezes []any
+			for _, f := range e.Schedule.Freezes {
+				freezes = append(freezes, map[string]any{"from": f.From.Format(time.RFC3339Nano), "until": f.Until.Format(time.RFC3339Nano), "reason": f.Reason})
+			}
+			if freezes != nil {
+				env["freezes"] = freezes
+			}
+			envs = append(envs, env)
 		}
 		repo := map[string]any{"project": r.Project, "branch": r.Branch, "environments": envs}
 		if r.AcceptFrom != nil {

@@ -35,12 +35,7 @@ func TestParsePolicy(t *testing.T) {
 }
 
 func TestParsePolicyErrors(t *testing.T) {
-	tests := []struct {
-		what string
-		from string // replaced in goodPolicy
-		to   string
-		want string // error contains, with position
-	}{
+	checkEdits(t, goodPolicy, []policyEdit{
 		{"unknown key", "    branch: main\n", "    branch: main\n    brnach: x\n", `policy.yaml:4:5: unknown field "brnach"`},
 		{"undefined policy", "policy: reviewed", "policy: reviewd", `policy.yaml:6:17: undefined policy "reviewd"`},
 		{"wrong type", "{min: 1}", "{min: one}", "policy.yaml:10:54: label Verified: min must be a whole number"},
@@ -55,15 +50,34 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"duplicate key", "    branch: main\n", "    branch: main\n    branch: dev\n", `policy.yaml:4:5:`},
 		{"no labels", "    labels: {Code-Review: {min: +2}, Verified: {min: 1}}\n", "", "requires no label"},
 		{"bad project", "project: platform/fleet", "project: ../etc", "bad project"},
-	}
+	})
+}
+
+// policyEdit is a policy file made bad by replacing from with to, and the
+// error ParsePolicy must give.
+type policyEdit struct {
+	what string
+	from string
+	to   string
+	want string // error contains
+}
+
+// checkEdits parses each edit of base and wants its error, at a
+// file:line:column.
+func checkEdits(t *testing.T, base string, tests []policyEdit) {
+	t.Helper()
 	for _, tt := range tests {
-		src := strings.Replace(goodPolicy, tt.from, tt.to, 1)
-		if src == goodPolicy {
+		src := strings.Replace(base, tt.from, tt.to, 1)
+		if src == base {
 			t.Fatalf("%s: replacement did not apply", tt.what)
 		}
 		_, err := ParsePolicy("policy.yaml", []byte(src))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want it to contain %q", tt.what, err, tt.want)
+			continue
+		}
+		if !regexp.MustCompile(`^policy\.yaml:\d+:\d+: `).MatchString(err.Error()) {
+			t.Errorf("%s: err = %v, want a file:line:column", tt.what, err)
 		}
 	}
 }
@@ -147,12 +161,7 @@ func TestParsePolicyFull(t *testing.T) {
 // TestParsePolicyErrorsFull: every error of the full language names the
 // place in the file, the exact one where it matters.
 func TestParsePolicyErrorsFull(t *testing.T) {
-	tests := []struct {
-		what string
-		from string // replaced in fullPolicy
-		to   string
-		want string
-	}{
+	checkEdits(t, fullPolicy, []policyEdit{
 		{"undefined parent", "extends: reviewed", "extends: reviewd", `policy.yaml:27:14: policy "prod" extends undefined policy "reviewd" (defined: prod, reviewed)`},
 		{"extends itself", "extends: reviewed", "extends: prod", `policy.yaml:27:14: policy "prod": extends cycle prod -> prod`},
 		{"extends cycle", "    selfApproval: false\n", "    selfApproval: false\n    extends: prod\n", `policy.yaml:26:14: policy "reviewed": extends cycle prod -> reviewed -> prod`},
@@ -195,21 +204,7 @@ func TestParsePolicyErrorsFull(t *testing.T) {
 		{"** inside a project segment", "project: platform/*", "project: platform/**x", `** must be a whole path segment`},
 		{"bad policy name", "  prod:\n", "  prod now:\n", `bad policy name "prod now"`},
 		{"empty policy", "policies:\n", "policies:\n  empty:\n", `policy "empty" is empty`},
-	}
-	for _, tt := range tests {
-		src := strings.Replace(fullPolicy, tt.from, tt.to, 1)
-		if src == fullPolicy {
-			t.Fatalf("%s: replacement did not apply", tt.what)
-		}
-		_, err := ParsePolicy("policy.yaml", []byte(src))
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: err = %v, want it to contain %q", tt.what, err, tt.want)
-			continue
-		}
-		if !regexp.MustCompile(`^policy\.yaml:\d+:\d+: `).MatchString(err.Error()) {
-			t.Errorf("%s: err = %v, want a file:line:column", tt.what, err)
-		}
-	}
+	})
 }
 
 func TestExtends(t *testing.T) {

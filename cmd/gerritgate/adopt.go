@@ -14,6 +14,7 @@ import (
 
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/poll"
 	"github.com/gerritgate/gerritgate/storage"
 )
 
@@ -45,7 +46,7 @@ func cmdAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	t, err := findTarget(pc, *project, *env)
+	t, err := poll.FindTarget(pc, *project, *env)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		creds.keyFile, creds.knownHostsFile, *sshListen, project, creds.knownHostsLine)
 
 	var mu sync.Mutex
-	s.onResult = func(r deploy.Result) {
+	s.recorder.onChange = func(r deploy.Result) {
 		mu.Lock()
 		defer mu.Unlock()
 		printDecision(stdout, r, false)

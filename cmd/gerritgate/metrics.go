@@ -26,6 +26,8 @@ type metrics struct {
 	connsRefused *prometheus.CounterVec
 	sshLogins    prometheus.Counter
 	sshRefused   *prometheus.CounterVec
+	posts        *prometheus.CounterVec
+	fluxCalls    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -66,8 +68,14 @@ func newMetrics() *metrics {
 		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_connections_refused_total", Help: "Connections closed at once because their source address already held maxConnectionsPerAddress, by listener.",
 		}, []string{"listener"}),
+		posts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_deploy_messages_total", Help: "Deploy messages on Gerrit changes, by outcome (posted, present: the change had it already, retried, failed: waits for the next poll).",
+		}, []string{"outcome"}),
+		fluxCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_flux_notifications_total", Help: "Calls of Flux Receivers after a deploy branch moved, by outcome (sent, retried, failed, dropped).",
+		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events, m.gerritCalls, m.connsRefused, m.sshLogins, m.sshRefused,
+	m.reg.MustRegister(m.posts, m.fluxCalls, m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events, m.gerritCalls, m.connsRefused, m.sshLogins, m.sshRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -85,38 +85,40 @@ func (h *webhook) authorize(w http.ResponseWriter, r *http.Request) int {
 	return http.StatusUnauthorized
 }
 
-// serveNudge answers POST /api/v1/hooks/gerrit[/<secret>], where Gerrit's
-// webhooks plugin (or anything watching stream-events) reports that
-// something changed: the gate polls at once instead of at the next tick.
-// The body is not trusted or even read for facts: every decision still
-// comes from Gerrit's REST API and git, so a nudge can only make the gate
-// look sooner. Each source address gets a few nudges a second at most,
-// whether they carry the secret or not.
-func (s *service) serveNudge(w http.ResponseWriter, r *http.Request) {
-	if !s.webhook.limit.allow(uploadpack.PeerAddr(r.RemoteAddr), time.Now()) {
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "too many nudges from this address", http.StatusTooManyRequests)
-		return
+// nudgeHandler answers POST /api/v1/hooks/gerrit[/<secret>], where
+// Gerrit's webhooks plugin (or anything watching stream-events) reports
+// that something changed: poke asks for a poll at once instead of at the
+// next tick. The body is not trusted or even read for facts: every
+// decision still comes from Gerrit's REST API and git, so a nudge can only
+// make the gate look sooner. Each source address gets a few nudges a
+// second at most, whether they carry the secret or not.
+func nudgeHandler(h *webhook, poke func()) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !h.limit.allow(uploadpack.PeerAddr(r.RemoteAddr), time.Now()) {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "too many nudges from this address", http.StatusTooManyRequests)
+			return
+		}
+		switch h.authorize(w, r) {
+		case 0:
+		case http.StatusForbidden:
+			http.Error(w, "nudges are off: set http.webhookSecretFile", http.StatusForbidden)
+			return
+		case http.StatusServiceUnavailable:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "too many signed nudges being read", http.StatusServiceUnavailable)
+			return
+		case http.StatusBadRequest:
+			http.Error(w, "nudge body too large or unreadable", http.StatusBadRequest)
+			return
+		default:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gerritgate webhook"`)
+			http.Error(w, "webhook secret required", http.StatusUnauthorized)
+			return
+		}
+		poke()
+		w.WriteHeader(http.StatusAccepted)
 	}
-	switch s.webhook.authorize(w, r) {
-	case 0:
-	case http.StatusForbidden:
-		http.Error(w, "nudges are off: set http.webhookSecretFile", http.StatusForbidden)
-		return
-	case http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "too many signed nudges being read", http.StatusServiceUnavailable)
-		return
-	case http.StatusBadRequest:
-		http.Error(w, "nudge body too large or unreadable", http.StatusBadRequest)
-		return
-	default:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="gerritgate webhook"`)
-		http.Error(w, "webhook secret required", http.StatusUnauthorized)
-		return
-	}
-	s.poke()
-	w.WriteHeader(http.StatusAccepted)
 }
 
 // addrRate is a token bucket per source address: burst requests at once,

@@ -19,6 +19,19 @@ func sign(secret, body string) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
+// nudgeService is a service with only what nudges need; nudged holds a
+// poll asked for.
+func nudgeService(secret []byte) (s *service, nudged chan struct{}) {
+	nudged = make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case nudged <- struct{}{}:
+		default:
+		}
+	}
+	return &service{cfg: &Config{}, metrics: newMetrics(), webhook: newWebhook(secret), poke: poke}, nudged
+}
+
 func TestNudgeAuth(t *testing.T) {
 	const secret, body = "hook-s3cret", `{"type":"change-merged"}`
 	tests := []struct {
@@ -39,7 +52,7 @@ func TestNudgeAuth(t *testing.T) {
 		{"no credentials", "/api/v1/hooks/gerrit", nil, 401},
 	}
 	for _, tt := range tests {
-		s := &service{metrics: newMetrics(), nudge: make(chan struct{}, 1), webhook: newWebhook([]byte(secret))}
+		s, nudged := nudgeService([]byte(secret))
 		h := s.handler()
 		r := httptest.NewRequest("POST", tt.path, strings.NewReader(body))
 		for k, v := range tt.header {
@@ -50,13 +63,13 @@ func TestNudgeAuth(t *testing.T) {
 		if w.Code != tt.want {
 			t.Errorf("%s: %d %q, want %d", tt.what, w.Code, w.Body, tt.want)
 		}
-		if poked := len(s.nudge) == 1; poked != (tt.want == 202) {
+		if poked := len(nudged) == 1; poked != (tt.want == 202) {
 			t.Errorf("%s: poll asked for = %v", tt.what, poked)
 		}
 	}
 
 	// Without a secret configured, nothing nudges.
-	s := &service{metrics: newMetrics(), nudge: make(chan struct{}, 1), webhook: newWebhook(nil)}
+	s, nudged := nudgeService(nil)
 	for _, r := range []*http.Request{
 		httptest.NewRequest("POST", "/api/v1/hooks/gerrit", strings.NewReader(body)),
 		httptest.NewRequest("POST", "/api/v1/hooks/gerrit/x", strings.NewReader(body)),
@@ -64,7 +77,7 @@ func TestNudgeAuth(t *testing.T) {
 		r.Header.Set("Authorization", "Bearer ")
 		w := httptest.NewRecorder()
 		s.handler().ServeHTTP(w, r)
-		if w.Code != http.StatusForbidden || len(s.nudge) != 0 {
+		if w.Code != http.StatusForbidden || len(nudged) != 0 {
 			t.Errorf("no secret configured: %s %s = %d", r.Method, r.URL.Path, w.Code)
 		}
 	}

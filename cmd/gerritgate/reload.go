@@ -18,7 +18,8 @@ import (
 // hashed. A file that does not parse or cannot be read (deleted) changes
 // nothing: the last good policy stays in force, and the error is logged
 // (once until the file changes) and counted.
-func (s *service) watchPolicy(ctx context.Context, path string, interval time.Duration, hup <-chan os.Signal) {
+func (s *service) watchPolicy(ctx context.Context, interval time.Duration, hup <-chan os.Signal) {
+	path := s.cfg.Policy
 	start, _ := os.ReadFile(path)
 	file := filewatch.New(path, start)
 	var lastErr string // the read error already reported
@@ -45,12 +46,15 @@ func (s *service) watchPolicy(ctx context.Context, path string, interval time.Du
 			return
 		}
 		pc, err := gate.ParsePolicy(path, data)
+		if err == nil {
+			err = notEnforced(pc)
+		}
 		if err != nil {
 			s.metrics.reloads.WithLabelValues("policy", "error").Inc()
 			s.logger.Error("policy reload failed; keeping the last good policy", "err", err)
 			return
 		}
-		s.policy.Store(pc)
+		s.poller.SetPolicy(pc)
 		s.metrics.reloads.WithLabelValues("policy", "ok").Inc()
 		s.logger.Info("policy reloaded", "file", path)
 	})

@@ -242,6 +242,36 @@ func (c *Client) PostReview(ctx context.Context, project string, number int, rev
 	return c.call(ctx, request{op: "post review", method: http.MethodPost, path: p, body: in}, &out)
 }
 
+// PostMessage posts message on a revision ("current" or a SHA) of a
+// change with tag, notifying nobody (a review without votes).
+func (c *Client) PostMessage(ctx context.Context, project string, number int, revision, message, tag string) error {
+	return c.PostReview(ctx, project, number, revision, ReviewInput{Message: message, Tag: tag, Notify: "NONE"})
+}
+
+// Messages returns the messages of one change, oldest first.
+func (c *Client) Messages(ctx context.Context, project string, number int) ([]gate.Message, error) {
+	ci, err := c.Change(ctx, project, number, OptMessages, OptDetailedAccounts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gate.Message, 0, len(ci.Messages))
+	for _, m := range ci.Messages {
+		out = append(out, message(m))
+	}
+	return out, nil
+}
+
+func message(m ChangeMessageInfo) gate.Message {
+	gm := gate.Message{ID: m.ID, Date: m.Date.Time, Message: m.Message, RevisionNumber: m.RevisionNumber, Tag: m.Tag}
+	if m.Author != nil {
+		gm.Author = account(*m.Author)
+	}
+	if m.RealAuthor != nil {
+		gm.RealAuthor = account(*m.RealAuthor)
+	}
+	return gm
+}
+
 // changePath is Gerrit's project~number change id, escaped for a URL path:
 // a "/" in the project name becomes %2F.
 func changePath(project string, number int) string {
@@ -361,19 +391,12 @@ func (ci *ChangeInfo) GateChange() (gate.Change, error) {
 			// The gate orders votes by their messages' dates.
 			return bad("message %s has no date", bounded(m.ID, 64))
 		}
-		gm := gate.Message{ID: m.ID, Date: m.Date.Time, Message: m.Message, RevisionNumber: m.RevisionNumber, Tag: m.Tag}
-		if m.Author != nil {
-			gm.Author = account(*m.Author)
+		// A vote posted on someone's behalf by an account the gate
+		// cannot name must not pass as the voter's own.
+		if m.RealAuthor != nil && m.RealAuthor.ID <= 0 {
+			return bad("message %s has a real author without an account id", bounded(m.ID, 64))
 		}
-		if m.RealAuthor != nil {
-			// A vote posted on someone's behalf by an account the gate
-			// cannot name must not pass as the voter's own.
-			if m.RealAuthor.ID <= 0 {
-				return bad("message %s has a real author without an account id", bounded(m.ID, 64))
-			}
-			gm.RealAuthor = account(*m.RealAuthor)
-		}
-		ch.Messages = append(ch.Messages, gm)
+		ch.Messages = append(ch.Messages, message(m))
 	}
 	return ch, nil
 }

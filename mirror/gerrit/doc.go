@@ -1,9 +1,9 @@
 // Package gerrit is a small typed client for the parts of Gerrit's REST API
 // that gerritgate needs: finding the changes behind commits, their votes
 // and submit requirements, group membership, the project list and the
-// server version, and following the event stream. It can post a review
-// (PostReview), but the service does not call it: nothing gerritgate runs
-// writes to Gerrit yet.
+// server version, and following the event stream. The only thing the
+// service writes to Gerrit is a message on each change that reached an
+// environment (PostMessage).
 //
 // It speaks Gerrit's JSON as documented (the )]}' prefix, its timestamp
 // format, label value keys such as " 0") and converts what the gate decides

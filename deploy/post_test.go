@@ -1,0 +1,237 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/audit"
+	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/storage"
+)
+
+// fakeReviews keeps the messages of changes like Gerrit does.
+type fakeReviews struct {
+	mu   sync.Mutex
+	self gate.Account
+	msgs map[int][]gate.Message
+	// failPosts fails the next posts; lostAnswer makes a failing post
+	// store the message anyway (Gerrit wrote it, the answer was lost).
+	failPosts  int
+	lostAnswer bool
+	block      chan struct{} // when set, PostMessage waits for it
+}
+
+func (f *fakeReviews) Self(ctx context.Context) (gate.Account, error) { return f.self, nil }
+
+func (f *fakeReviews) Messages(ctx context.Context, project string, number int) ([]gate.Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]gate.Message(nil), f.msgs[number]...), nil
+}
+
+func (f *fakeReviews) PostMessage(ctx context.Context, project string, number int, revision, message, tag string) error {
+	if f.block != nil {
+		<-f.block
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fail := f.failPosts > 0
+	if fail {
+		f.failPosts--
+		if !f.lostAnswer {
+			return errors.New("503 Service Unavailable")
+		}
+	}
+	f.msgs[number] = append(f.msgs[number], gate.Message{Author: f.self, Tag: tag, Message: "Patch Set 1:\n\n" + message})
+	if fail {
+		return errors.New("connection reset")
+	}
+	return nil
+}
+
+// posted counts, per change, the deploy messages of the gate itself.
+func (f *fakeReviews) posted() map[int]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[int]int{}
+	for n, ms := range f.msgs {
+		for _, m := range ms {
+			if m.Tag == DeployTag && m.Author.ID == f.self.ID {
+				out[n]++
+			}
+		}
+	}
+	return out
+}
+
+type outcomes struct {
+	mu  sync.Mutex
+	got map[string]int
+}
+
+func (o *outcomes) observe(s string) { o.mu.Lock(); o.got[s]++; o.mu.Unlock() }
+
+func (o *outcomes) count(s string) int { o.mu.Lock(); defer o.mu.Unlock(); return o.got[s] }
+
+func (o *outcomes) take() map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	g := o.got
+	o.got = map[string]int{}
+	return g
+}
+
+func TestPosterPostsOncePerChangeAndEnvironment(t *testing.T) {
+	store, r, f, d, target := setup(t)
+	ctx := context.Background()
+	base := r.emptyRoot()
+	r.setBranch(base)
+	a := r.commit("a", base)
+	b := r.commit("b", a)
+	c := r.commit("c", b)
+	f.numbers = map[string]int{a.String(): 101, b.String(): 102, c.String(): 103}
+	for _, h := range []plumbing.Hash{a, b, c} {
+		f.approved[h.String()] = true
+	}
+	gateAcct := gate.Account{ID: 9, Username: "gate"}
+	rv := &fakeReviews{self: gateAcct, msgs: map[int][]gate.Message{
+		// A user's look-alike message, with the tag and the text, does
+		// not stop the gate's own.
+		102: {{Author: gate.Account{ID: 5, Username: "mallory"}, Tag: DeployTag, Message: "Deployed to prod (deploy/prod of platform/fleet) at 2020-01-01"}},
+	}}
+	out := &outcomes{got: map[string]int{}}
+	p := NewPoster(store, rv, WithPostObserver(out.observe), WithPostRetry(3, time.Millisecond))
+	served, _ := store.Served("platform/fleet")
+	ref := func(name string) plumbing.Hash {
+		h, err := served.Ref(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+
+	if res := d.Reconcile(ctx, target); res.Reason != Initialized {
+		t.Fatalf("baseline: %s %s", res.Reason, res.Message)
+	}
+	baseline := ref(audit.Ref("prod"))
+	r.setBranch(b)
+	if res := d.Reconcile(ctx, target); res.Reason != Advanced {
+		t.Fatalf("advance to b: %s %s", res.Reason, res.Message)
+	}
+
+	steps := []struct {
+		what    string
+		prepare func()
+		wantErr bool
+		want    map[int]int
+		outcome map[string]int
+	}{
+		{"a and b entered: one message each, despite mallory's", nil, false, map[int]int{101: 1, 102: 1}, map[string]int{PostPosted: 2}},
+		{"nothing new", nil, false, map[int]int{101: 1, 102: 1}, map[string]int{}},
+		{"crash after posting, before the ref moved: nothing twice", func() {
+			if err := served.UpdateRefs(storage.RefUpdate{Name: target.PostedRef(), Old: ref(target.PostedRef()), New: baseline}); err != nil {
+				t.Fatal(err)
+			}
+		}, false, map[int]int{101: 1, 102: 1}, map[string]int{PostPresent: 2}},
+		{"posted ref deleted by hand: nothing twice", func() {
+			if _, err := served.RunGit(served.GitCommand(ctx, "update-ref", "-d", target.PostedRef())); err != nil {
+				t.Fatal(err)
+			}
+		}, false, map[int]int{101: 1, 102: 1}, map[string]int{PostPresent: 2}},
+		{"c entered; Gerrit fails twice, then answers", func() {
+			r.setBranch(c)
+			if res := d.Reconcile(ctx, target); res.Reason != Advanced {
+				t.Fatalf("advance to c: %s %s", res.Reason, res.Message)
+			}
+			rv.failPosts = 2
+		}, false, map[int]int{101: 1, 102: 1, 103: 1}, map[string]int{PostRetried: 2, PostPosted: 1}},
+		{"d entered; Gerrit stores the message but the answer is lost: not posted twice", func() {
+			d2 := r.commit("d", c)
+			f.numbers[d2.String()], f.approved[d2.String()] = 104, true
+			r.setBranch(d2)
+			if res := d.Reconcile(ctx, target); res.Reason != Advanced {
+				t.Fatalf("advance to d: %s %s", res.Reason, res.Message)
+			}
+			rv.failPosts, rv.lostAnswer = 1, true
+		}, false, map[int]int{101: 1, 102: 1, 103: 1, 104: 1}, map[string]int{PostRetried: 1, PostPresent: 1}},
+		{"e entered; Gerrit keeps failing: an error, the posted ref stays, the advance stands", func() {
+			head, _ := r.up.Ref("refs/heads/main")
+			e := r.commit("e", head)
+			f.numbers[e.String()], f.approved[e.String()] = 105, true
+			r.setBranch(e)
+			if res := d.Reconcile(ctx, target); res.Reason != Advanced {
+				t.Fatalf("advance to e: %s %s", res.Reason, res.Message)
+			}
+			rv.failPosts, rv.lostAnswer = 100, false
+		}, true, map[int]int{101: 1, 102: 1, 103: 1, 104: 1}, map[string]int{PostRetried: 2, PostFailed: 1}},
+		{"Gerrit back: e gets its message", func() { rv.failPosts = 0 }, false,
+			map[int]int{101: 1, 102: 1, 103: 1, 104: 1, 105: 1}, map[string]int{PostPosted: 1}},
+	}
+	for _, st := range steps {
+		if st.prepare != nil {
+			st.prepare()
+		}
+		err := p.Post(ctx, target)
+		if (err != nil) != st.wantErr {
+			t.Errorf("%s: error %v, want error %v", st.what, err, st.wantErr)
+		}
+		if got := rv.posted(); !maps.Equal(got, st.want) {
+			t.Errorf("%s: gate messages per change %v, want %v", st.what, got, st.want)
+		}
+		if got := out.take(); !maps.Equal(got, st.outcome) {
+			t.Errorf("%s: outcomes %v, want %v", st.what, got, st.outcome)
+		}
+		if !st.wantErr && ref(target.PostedRef()) != ref(audit.Ref("prod")) {
+			t.Errorf("%s: %s is not at the audit tip", st.what, target.PostedRef())
+		}
+	}
+	for n, ms := range rv.msgs {
+		for _, m := range ms {
+			if m.Author.ID == gateAcct.ID && !strings.Contains(m.Message, "Deployed to prod (deploy/prod of platform/fleet) at ") {
+				t.Errorf("change %d: message %q", n, m.Message)
+			}
+		}
+	}
+}
+
+// A reconcile hands posting to the Poster's goroutine and does not wait
+// for Gerrit to answer.
+func TestReconcileDoesNotWaitForPosting(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	base := r.emptyRoot()
+	a := r.commit("a", base)
+	r.setBranch(a)
+	f.approved[a.String()] = true
+	rv := &fakeReviews{self: gate.Account{ID: 9}, msgs: map[int][]gate.Message{}, block: make(chan struct{})}
+	p := NewPoster(store, rv)
+	d := New(store, f, WithPoster(p))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	reconciled := make(chan Result)
+	go func() { reconciled <- d.Reconcile(ctx, target) }()
+	select {
+	case res := <-reconciled:
+		if res.Reason != Initialized {
+			t.Fatalf("reconcile: %s %s", res.Reason, res.Message)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reconcile waits for Gerrit to take the deploy message")
+	}
+	close(rv.block)
+	for deadline := time.Now().Add(10 * time.Second); len(rv.posted()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the message was never posted")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

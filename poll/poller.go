@@ -1,0 +1,278 @@
+package poll
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/gerritgate/gerritgate/deploy"
+	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/internal/projectglob"
+	"github.com/gerritgate/gerritgate/storage"
+)
+
+// Fetcher brings one project's upstream branches into the mirror.
+type Fetcher interface {
+	Fetch(ctx context.Context, project string) error
+}
+
+// FetchFunc adapts a function to a Fetcher.
+type FetchFunc func(ctx context.Context, project string) error
+
+func (f FetchFunc) Fetch(ctx context.Context, project string) error { return f(ctx, project) }
+
+// Reconciler decides and performs the advances of deploy branches
+// (*deploy.Deployer).
+type Reconciler interface {
+	Reconcile(ctx context.Context, t deploy.Target) deploy.Result
+	Adopt(ctx context.Context, t deploy.Target, a deploy.Adoption) deploy.Result
+	Explain(ctx context.Context, t deploy.Target, last int) (deploy.Result, error)
+}
+
+// Recorder keeps what polls decided (the status board, with metrics).
+type Recorder interface {
+	// Record keeps res and reports whether it differs from the last one.
+	Record(res deploy.Result) (changed bool)
+	Result(project, env string) (deploy.Result, bool)
+	// Retain forgets environments the policy no longer gates.
+	Retain(keep func(project, env string) bool)
+	// Polled counts a finished poll and how long it took.
+	Polled(took time.Duration)
+}
+
+// Lister lists Gerrit's projects below a prefix (*gerrit.Client).
+type Lister interface {
+	ListProjects(ctx context.Context, prefix string) ([]string, error)
+}
+
+// Poller runs polls; see the package doc.
+type Poller struct {
+	schedule     cron.Schedule
+	spec         string
+	fetchTimeout time.Duration
+	dataDir      string // where adoption requests wait
+	fetcher      Fetcher
+	reconciler   Reconciler
+	recorder     Recorder
+	lister       Lister
+	logger       *slog.Logger
+	policy       atomic.Pointer[gate.Config]
+	nudge        chan struct{} // a poll asked for now (cap 1)
+
+	work   sync.Mutex          // one poll or explain at a time over the repositories
+	listed map[string][]string // last project list per pattern; under work
+}
+
+// Config is what a Poller is made of.
+type Config struct {
+	Schedule     string        // robfig/cron spec, e.g. "@every 30s"
+	FetchTimeout time.Duration // bound on one project's fetch
+	DataDir      string        // the data directory, for adoption requests
+	Policy       *gate.Config  // the policy in force at start
+	Fetcher      Fetcher
+	Reconciler   Reconciler
+	Recorder     Recorder
+	Lister       Lister
+	Logger       *slog.Logger
+}
+
+// New returns a Poller, or an error naming a schedule cron cannot parse.
+func New(c Config) (*Poller, error) {
+	sched, err := cron.ParseStandard(c.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("poll schedule %q: %w", c.Schedule, err)
+	}
+	p := &Poller{
+		schedule: sched, spec: c.Schedule, fetchTimeout: c.FetchTimeout, dataDir: c.DataDir,
+		fetcher: c.Fetcher, reconciler: c.Reconciler, recorder: c.Recorder, lister: c.Lister,
+		logger: c.Logger, nudge: make(chan struct{}, 1), listed: map[string][]string{},
+	}
+	p.policy.Store(c.Policy)
+	return p, nil
+}
+
+// SetPolicy puts a (reloaded) policy in force from the next poll on.
+func (p *Poller) SetPolicy(pc *gate.Config) { p.policy.Store(pc) }
+
+// Poke asks for a poll now; one request waits at most.
+func (p *Poller) Poke() {
+	select {
+	case p.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// Run polls at once, then on the schedule and when poked, until ctx is
+// cancelled; it returns when the poll in progress (cancelled with ctx:
+// refs change only by compare-and-swap after the objects are safe) has
+// stopped. Polls never overlap; poked polls are 200ms apart at least.
+func (p *Poller) Run(ctx context.Context) {
+	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
+	id := c.Schedule(p.schedule, cron.FuncJob(func() { p.Poll(ctx) }))
+	c.Start()
+	var wg sync.WaitGroup
+	// The first poll now, not one interval from now; through the cron
+	// chain so it never overlaps a scheduled one.
+	wg.Go(func() { c.Entry(id).WrappedJob.Run() })
+	// At most one nudge waits while a poll runs.
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.nudge:
+			}
+			p.Poll(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	})
+	<-ctx.Done()
+	wg.Wait()
+	<-c.Stop().Done()
+}
+
+// projects lists the projects to poll: those the policy names, then those
+// Gerrit has that a pattern matches. When Gerrit cannot be listed, the last
+// list it gave is used, so already gated projects keep being reconciled
+// (and fail closed on their own if Gerrit is really gone). Called under
+// work.
+func (p *Poller) projects(ctx context.Context, pc *gate.Config) []string {
+	names := pc.Projects()
+	for _, pat := range pc.Patterns() {
+		prefix := pat[:strings.IndexAny(pat, "*?[")]
+		list, err := p.lister.ListProjects(ctx, prefix)
+		if err != nil {
+			p.logger.Warn("cannot list Gerrit projects; using the last list", "pattern", pat, "err", err)
+			list = p.listed[pat]
+		} else {
+			p.listed[pat] = list
+		}
+		for _, name := range list {
+			if projectglob.Match(pat, name) && name != "All-Projects" && name != "All-Users" && storage.ValidateProject(name) == nil && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
+}
+
+// Poll fetches every project and reconciles every environment, one
+// project after the other. A project whose fetch fails keeps its deploy
+// refs where they are.
+func (p *Poller) Poll(ctx context.Context) {
+	p.work.Lock()
+	defer p.work.Unlock()
+	start := time.Now()
+	pc := p.policy.Load()
+	byProject := map[string][]deploy.Target{}
+	var projects []string
+	for _, name := range p.projects(ctx, pc) {
+		ts, err := Targets(pc, name)
+		if err != nil {
+			p.logger.Error("project not gated: the policy is ambiguous for it", "project", name, "err", err)
+			continue
+		}
+		if len(ts) > 0 {
+			projects = append(projects, name)
+			byProject[name] = ts
+		}
+	}
+	p.recorder.Retain(func(project, env string) bool {
+		return slices.ContainsFunc(byProject[project], func(t deploy.Target) bool { return t.Env == env })
+	})
+	adoptions, adoptionIDs := deploy.AdoptionRequests(p.dataDir)
+	for _, name := range projects {
+		if ctx.Err() != nil {
+			return
+		}
+		fctx, cancel := context.WithTimeout(ctx, p.fetchTimeout)
+		ferr := p.fetcher.Fetch(fctx, name)
+		cancel()
+		p.adopt(ctx, pc, name, adoptions, adoptionIDs)
+		for _, t := range byProject[name] {
+			var res deploy.Result
+			if ferr != nil {
+				res = deploy.Result{
+					Project: t.Project, Branch: t.Branch, Env: t.Env, Policy: t.Policy.Name,
+					Reason: deploy.Failed, Message: ferr.Error(), Time: time.Now().UTC(),
+				}
+				if prev, ok := p.recorder.Result(t.Project, t.Env); ok {
+					res.From, res.To = prev.To, prev.To
+				}
+			} else {
+				res = p.reconciler.Reconcile(ctx, t)
+			}
+			p.record(res)
+		}
+	}
+	for _, id := range adoptionIDs {
+		if a, waiting := adoptions[id]; waiting {
+			p.finishAdoption(id, deploy.Result{Project: a.Project, Env: a.Env, Reason: deploy.Failed, Time: time.Now().UTC(),
+				Message: fmt.Sprintf("adopt: the policy gates no environment %q for project %q", a.Env, a.Project)})
+		}
+	}
+	p.recorder.Polled(time.Since(start))
+}
+
+// record keeps a result and logs transitions; advances are logged by
+// deploy.
+func (p *Poller) record(res deploy.Result) {
+	if p.recorder.Record(res) && res.Reason != deploy.Advanced && res.Reason != deploy.Initialized {
+		p.logger.Info("decision", "project", res.Project, "env", res.Env, "reason", res.Reason, "message", res.Message)
+	}
+}
+
+// adopt applies the waiting adoption requests (from gerritgate adopt) for
+// project, after its fetch so the named commit can be in the mirror, and
+// removes them from adoptions.
+func (p *Poller) adopt(ctx context.Context, pc *gate.Config, project string, adoptions map[string]deploy.Adoption, ids []string) {
+	for _, id := range ids {
+		a, waiting := adoptions[id]
+		if !waiting || a.Project != project {
+			continue
+		}
+		delete(adoptions, id)
+		t, err := FindTarget(pc, a.Project, a.Env)
+		var res deploy.Result
+		if err != nil {
+			res = deploy.Result{Project: a.Project, Env: a.Env, Reason: deploy.Failed, Message: "adopt: " + err.Error(), Time: time.Now().UTC()}
+		} else {
+			res = p.reconciler.Adopt(ctx, t, a)
+		}
+		p.finishAdoption(id, res)
+		if res.Reason == deploy.Adopted {
+			p.record(res)
+		}
+	}
+}
+
+func (p *Poller) finishAdoption(id string, res deploy.Result) {
+	if err := deploy.FinishAdoption(p.dataDir, id, res); err != nil {
+		p.logger.Error("cannot answer an adoption request", "id", id, "err", err)
+	}
+}
+
+// Explain decides afresh on the pending commits of one environment under
+// the policy in force, not while a poll walks the same repositories;
+// gated is false when the policy has no such environment.
+func (p *Poller) Explain(ctx context.Context, project, env string) (res deploy.Result, gated bool, err error) {
+	t, err := FindTarget(p.policy.Load(), project, env)
+	if err != nil {
+		return deploy.Result{}, false, err
+	}
+	p.work.Lock()
+	defer p.work.Unlock()
+	res, err = p.reconciler.Explain(ctx, t, 0)
+	return res, true, err
+}

@@ -1,0 +1,145 @@
+package poll
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gerritgate/gerritgate/deploy"
+	"github.com/gerritgate/gerritgate/gate"
+)
+
+// policy gates platform/fleet and the top-level projects under apps/;
+// fleetOnly, after an edit, only platform/fleet.
+const (
+	fleetRepo = `
+  - project: platform/fleet
+    branch: main
+    environments:
+      - {name: prod, policy: reviewed, baseline: upstream}
+`
+	appsRepo = `
+  - project: "apps/*"
+    branch: main
+    environments:
+      - {name: prod, policy: reviewed, baseline: upstream}
+`
+	policies = `
+policies:
+  reviewed:
+    labels: {Code-Review: {min: 2}}
+`
+	policy    = "repos:" + fleetRepo + appsRepo + policies
+	fleetOnly = "repos:" + fleetRepo + policies
+)
+
+type fakes struct {
+	fetchErr   map[string]error
+	listErr    error
+	list       []string
+	reconciled []string
+	board      map[string]deploy.Result
+	polls      int
+}
+
+func (f *fakes) Fetch(ctx context.Context, project string) error { return f.fetchErr[project] }
+func (f *fakes) ListProjects(ctx context.Context, prefix string) ([]string, error) {
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	return f.list, nil
+}
+func (f *fakes) Reconcile(ctx context.Context, t deploy.Target) deploy.Result {
+	f.reconciled = append(f.reconciled, t.Project+" "+t.Env)
+	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.UpToDate, To: "new-" + t.Project}
+}
+func (f *fakes) Adopt(ctx context.Context, t deploy.Target, a deploy.Adoption) deploy.Result {
+	return deploy.Result{}
+}
+func (f *fakes) Explain(ctx context.Context, t deploy.Target, last int) (deploy.Result, error) {
+	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.NotApproved}, nil
+}
+func (f *fakes) Record(res deploy.Result) bool {
+	f.board[res.Project+" "+res.Env] = res
+	return true
+}
+func (f *fakes) Result(project, env string) (deploy.Result, bool) {
+	r, ok := f.board[project+" "+env]
+	return r, ok
+}
+func (f *fakes) Retain(keep func(project, env string) bool) {
+	for k, r := range f.board {
+		if !keep(r.Project, r.Env) {
+			delete(f.board, k)
+		}
+	}
+}
+func (f *fakes) Polled(time.Duration) { f.polls++ }
+
+func newPoller(t *testing.T, f *fakes) *Poller {
+	t.Helper()
+	pc, err := gate.ParsePolicy("policy.yaml", []byte(policy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Schedule: "@every 1h", FetchTimeout: time.Second, DataDir: t.TempDir(), Policy: pc,
+		Fetcher: f, Reconciler: f, Recorder: f, Lister: f, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A poll reconciles the named projects and those a pattern matches in
+// Gerrit's list (not Gerrit's own, not other patterns'); when the list
+// cannot be had, the last one is used; a failed fetch is recorded as
+// Failed where the ref stands, without reconciling.
+func TestPoll(t *testing.T) {
+	f := &fakes{board: map[string]deploy.Result{}, list: []string{"apps/web", "apps/a/b", "All-Projects", "other/x"}}
+	p := newPoller(t, f)
+	p.Poll(context.Background())
+	if want := []string{"platform/fleet prod", "apps/web prod"}; !slices.Equal(f.reconciled, want) {
+		t.Errorf("first poll reconciled %q, want %q", f.reconciled, want)
+	}
+
+	f.reconciled, f.listErr = nil, errors.New("gerrit down")
+	f.fetchErr = map[string]error{"platform/fleet": errors.New("fetch: connection refused")}
+	p.Poll(context.Background())
+	if want := []string{"apps/web prod"}; !slices.Equal(f.reconciled, want) {
+		t.Errorf("poll with Gerrit's list unavailable and platform/fleet's fetch failing reconciled %q, want %q", f.reconciled, want)
+	}
+	got := f.board["platform/fleet prod"]
+	if got.Reason != deploy.Failed || got.Message != "fetch: connection refused" || got.From != "new-platform/fleet" || got.To != "new-platform/fleet" {
+		t.Errorf("failed fetch recorded %+v, want Failed with the fetch error, from and to where the ref stood", got)
+	}
+	if f.polls != 2 {
+		t.Errorf("two polls counted %d", f.polls)
+	}
+
+	// A policy without apps/* forgets its environments.
+	pc, err := gate.ParsePolicy("policy.yaml", []byte(fleetOnly))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetPolicy(pc)
+	f.fetchErr = nil
+	p.Poll(context.Background())
+	if _, kept := f.board["apps/web prod"]; kept {
+		t.Errorf("after a reload without apps/*, apps/web prod is still recorded")
+	}
+}
+
+// Explain answers for gated environments only.
+func TestExplain(t *testing.T) {
+	p := newPoller(t, &fakes{board: map[string]deploy.Result{}})
+	if _, gated, err := p.Explain(context.Background(), "platform/fleet", "staging"); gated || err == nil {
+		t.Errorf("Explain of an environment the policy lacks: gated=%v err=%v, want not gated with a reason", gated, err)
+	}
+	if res, gated, err := p.Explain(context.Background(), "platform/fleet", "prod"); !gated || err != nil || res.Reason != deploy.NotApproved {
+		t.Errorf("Explain(platform/fleet, prod) = %+v %v %v", res, gated, err)
+	}
+}

@@ -1,0 +1,78 @@
+package status
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gerritgate/gerritgate/deploy"
+)
+
+// Board holds the latest result of every gated environment and counts
+// finished polls. It is safe for concurrent use.
+type Board struct {
+	polls atomic.Int64
+
+	mu      sync.Mutex
+	results map[key]deploy.Result
+}
+
+type key struct{ project, env string }
+
+// NewBoard returns an empty board.
+func NewBoard() *Board { return &Board{results: map[key]deploy.Result{}} }
+
+// Record keeps res as its environment's latest result and reports whether
+// it differs from the one before (reason, message or upstream head), so
+// callers log and print transitions only.
+func (b *Board) Record(res deploy.Result) (changed bool) {
+	k := key{res.Project, res.Env}
+	b.mu.Lock()
+	prev, had := b.results[k]
+	b.results[k] = res
+	b.mu.Unlock()
+	return !had || prev.Reason != res.Reason || prev.Message != res.Message || prev.Head != res.Head
+}
+
+// Result returns the latest result of one environment.
+func (b *Board) Result(project, env string) (deploy.Result, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r, ok := b.results[key{project, env}]
+	return r, ok
+}
+
+// Retain drops the results of environments keep reports false for (after
+// a policy reload), so the page shows only what is gated now.
+func (b *Board) Retain(keep func(project, env string) bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k := range b.results {
+		if !keep(k.project, k.env) {
+			delete(b.results, k)
+		}
+	}
+}
+
+// Polled counts one finished poll.
+func (b *Board) Polled() { b.polls.Add(1) }
+
+// Polls returns how many polls have finished.
+func (b *Board) Polls() int64 { return b.polls.Load() }
+
+// Snapshot returns the latest results sorted by project, then environment.
+func (b *Board) Snapshot() []deploy.Result {
+	b.mu.Lock()
+	out := make([]deploy.Result, 0, len(b.results))
+	for _, r := range b.results {
+		out = append(out, r)
+	}
+	b.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Project != out[j].Project {
+			return out[i].Project < out[j].Project
+		}
+		return out[i].Env < out[j].Env
+	})
+	return out
+}

@@ -1,0 +1,165 @@
+package status
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gerritgate/gerritgate/deploy"
+)
+
+// Viewers says who a request is and what it may know of; *access.HTTPAuth
+// satisfies it. A request without a valid reader's credentials is asked
+// about with reader "" (anonymous).
+type Viewers interface {
+	Reader(r *http.Request) (string, bool)
+	CanSee(reader, project string) bool
+}
+
+// Everyone is the Viewers of a gate without an access file: every
+// project is public, as its git is.
+type Everyone struct{}
+
+func (Everyone) Reader(*http.Request) (string, bool) { return "", false }
+func (Everyone) CanSee(string, string) bool          { return true }
+
+// Explainer decides afresh on the pending commits of one environment the
+// policy gates now (the poller, which keeps decisions off repositories a
+// poll is walking). gated is false, with an error saying why, when the
+// policy gates no such environment.
+type Explainer interface {
+	Explain(ctx context.Context, project, env string) (res deploy.Result, gated bool, err error)
+}
+
+// PendingTTL is how long a /pending answer is reused: each fresh one asks
+// Gerrit about every pending commit.
+const PendingTTL = 5 * time.Second
+
+// Handler serves the status page and the JSON API from a Board.
+type Handler struct {
+	board   *Board
+	viewers Viewers
+	explain Explainer
+
+	pendingMu sync.Mutex // one /pending computation at a time
+	pending   map[key]deploy.Result
+}
+
+// NewHandler returns the handler of board's page and API, showing each
+// caller what viewers let it see.
+func NewHandler(board *Board, viewers Viewers, explain Explainer) *Handler {
+	return &Handler{board: board, viewers: viewers, explain: explain, pending: map[key]deploy.Result{}}
+}
+
+// Register adds the page's and the API's routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/status", h.serveStatus)
+	mux.HandleFunc("GET /api/v1/projects/{project}/environments/{env}", h.serveEnvironment)
+	mux.HandleFunc("GET /api/v1/projects/{project}/environments/{env}/pending", h.servePending)
+	mux.HandleFunc("GET /{$}", h.servePage)
+}
+
+type statusReply struct {
+	Polls        int64           `json:"polls"`
+	Environments []deploy.Result `json:"environments"`
+}
+
+// canSee says which projects a request may know of. With an access file,
+// the status page and the API show a reader the projects it may read, and
+// an anonymous caller the anonymous ones.
+func (h *Handler) canSee(r *http.Request) func(project string) bool {
+	reader, ok := h.viewers.Reader(r)
+	if !ok {
+		reader = "" // anonymous, whatever a failed lookup returned
+	}
+	return func(p string) bool { return h.viewers.CanSee(reader, p) }
+}
+
+// visible filters the board to what the request may see.
+func (h *Handler) visible(r *http.Request) []deploy.Result {
+	canSee := h.canSee(r)
+	var out []deploy.Result
+	for _, res := range h.board.Snapshot() {
+		if canSee(res.Project) {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, statusReply{Polls: h.board.Polls(), Environments: h.visible(r)})
+}
+
+// serveEnvironment answers /api/v1/projects/{project}/environments/{env}:
+// the last decision, with every pending commit's verdict and evidence. The
+// project is one path segment, its slashes written %2F.
+func (h *Handler) serveEnvironment(w http.ResponseWriter, r *http.Request) {
+	res, ok := h.board.Result(r.PathValue("project"), r.PathValue("env"))
+	if !ok || !h.canSee(r)(res.Project) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such project and environment"})
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// servePending answers /api/v1/projects/{project}/environments/{env}/pending
+// with a fresh decision on every pending commit, for environments the
+// service gates and the caller may see. A decision is reused for
+// PendingTTL.
+func (h *Handler) servePending(w http.ResponseWriter, r *http.Request) {
+	project, env := r.PathValue("project"), r.PathValue("env")
+	if _, known := h.board.Result(project, env); !known || !h.canSee(r)(project) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such project and environment"})
+		return
+	}
+	k := key{project, env}
+	h.pendingMu.Lock()
+	defer h.pendingMu.Unlock()
+	if c, ok := h.pending[k]; ok && time.Since(c.Time) < PendingTTL {
+		writeJSON(w, http.StatusOK, c)
+		return
+	}
+	res, gated, err := h.explain.Explain(r.Context(), project, env)
+	if !gated {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		return
+	}
+	h.pending[k] = res
+	writeJSON(w, http.StatusOK, res)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+//go:embed templates/page.html
+var templates embed.FS
+
+var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
+	"short": func(s string) string {
+		if len(s) > 12 {
+			return s[:12]
+		}
+		return s
+	},
+	"ago": func(t time.Time) string { return time.Since(t).Round(time.Second).String() + " ago" },
+}).ParseFS(templates, "templates/page.html"))
+
+func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	page.Execute(w, statusReply{Polls: h.board.Polls(), Environments: h.visible(r)})
+}

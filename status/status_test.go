@@ -1,0 +1,145 @@
+package status
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gerritgate/gerritgate/deploy"
+)
+
+// viewers lets a request with "Authorization: Bearer <reader>" see the
+// projects listed for that reader, and an anonymous one those of "".
+type viewers map[string][]string
+
+func (v viewers) Reader(r *http.Request) (string, bool) {
+	reader, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	_, known := v[reader]
+	return reader, ok && known
+}
+
+func (v viewers) CanSee(reader, project string) bool {
+	for _, p := range v[reader] {
+		if p == project {
+			return true
+		}
+	}
+	return false
+}
+
+type explainer struct {
+	calls int
+	err   error
+}
+
+func (e *explainer) Explain(ctx context.Context, project, env string) (deploy.Result, bool, error) {
+	e.calls++
+	if project == "ungated" {
+		return deploy.Result{}, false, errors.New("the policy deploys no such environment")
+	}
+	return deploy.Result{Project: project, Env: env, Reason: deploy.NotApproved, Time: time.Now()}, true, e.err
+}
+
+func TestBoardRecordReportsTransitions(t *testing.T) {
+	b := NewBoard()
+	steps := []struct {
+		res  deploy.Result
+		want bool
+	}{
+		{deploy.Result{Project: "p", Env: "prod", Reason: deploy.UpToDate}, true},
+		{deploy.Result{Project: "p", Env: "prod", Reason: deploy.UpToDate}, false},
+		{deploy.Result{Project: "p", Env: "prod", Reason: deploy.UpToDate, Head: "abc"}, true},
+		{deploy.Result{Project: "p", Env: "prod", Reason: deploy.NotApproved, Head: "abc"}, true},
+		{deploy.Result{Project: "p", Env: "prod", Reason: deploy.NotApproved, Head: "abc", Message: "veto"}, true},
+		{deploy.Result{Project: "p", Env: "staging", Reason: deploy.NotApproved, Head: "abc", Message: "veto"}, true},
+	}
+	for i, st := range steps {
+		if got := b.Record(st.res); got != st.want {
+			t.Errorf("step %d: Record(%+v) changed = %v, want %v", i, st.res, got, st.want)
+		}
+	}
+	b.Retain(func(project, env string) bool { return env == "prod" })
+	if _, ok := b.Result("p", "staging"); ok {
+		t.Errorf("Retain(prod only) kept p/staging")
+	}
+	if got := b.Snapshot(); len(got) != 1 || got[0].Env != "prod" {
+		t.Errorf("after Retain, Snapshot = %+v, want p/prod only", got)
+	}
+}
+
+// A caller sees only what Viewers lets it: the page, the status, one
+// environment and its pending commits.
+func TestHandlerShowsOnlyVisibleProjects(t *testing.T) {
+	b := NewBoard()
+	b.Record(deploy.Result{Project: "public/site", Env: "prod", Reason: deploy.UpToDate, Time: time.Now()})
+	b.Record(deploy.Result{Project: "secret/fleet", Env: "prod", Reason: deploy.UpToDate, Time: time.Now()})
+	b.Polled()
+	mux := http.NewServeMux()
+	NewHandler(b, viewers{"": {"public/site"}, "flux": {"public/site", "secret/fleet"}}, &explainer{}).Register(mux)
+	tests := []struct {
+		who, path  string
+		code       int
+		shows      string
+		mustNotSay string
+	}{
+		{"", "/", 200, "public/site", "secret/fleet"},
+		{"", "/api/v1/status", 200, "public/site", "secret/fleet"},
+		{"flux", "/api/v1/status", 200, "secret/fleet", ""},
+		{"intruder", "/api/v1/status", 200, "public/site", "secret/fleet"},
+		{"", "/api/v1/projects/secret%2Ffleet/environments/prod", 404, "no such project", "secret/fleet"},
+		{"flux", "/api/v1/projects/secret%2Ffleet/environments/prod", 200, "secret/fleet", ""},
+		{"", "/api/v1/projects/secret%2Ffleet/environments/prod/pending", 404, "no such project", "secret/fleet"},
+		{"flux", "/api/v1/projects/secret%2Ffleet/environments/prod/pending", 200, "NotApproved", ""},
+		{"flux", "/api/v1/projects/secret%2Ffleet/environments/staging", 404, "no such project", ""},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", tt.path, nil)
+		if tt.who != "" {
+			r.Header.Set("Authorization", "Bearer "+tt.who)
+		}
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		body := w.Body.String()
+		if w.Code != tt.code || !strings.Contains(body, tt.shows) || (tt.mustNotSay != "" && strings.Contains(body, tt.mustNotSay)) {
+			t.Errorf("%q GET %s = %d %s, want %d showing %q and not %q", tt.who, tt.path, w.Code, body, tt.code, tt.shows, tt.mustNotSay)
+		}
+	}
+}
+
+// /pending reuses a fresh decision for PendingTTL, answers 404 for an
+// environment the policy no longer gates and 502 when deciding fails.
+func TestHandlerPending(t *testing.T) {
+	b := NewBoard()
+	for _, p := range []string{"p", "ungated", "broken"} {
+		b.Record(deploy.Result{Project: p, Env: "prod", Reason: deploy.UpToDate})
+	}
+	ex := &explainer{}
+	mux := http.NewServeMux()
+	NewHandler(b, Everyone{}, ex).Register(mux)
+	get := func(project string) (int, deploy.Result) {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/projects/"+project+"/environments/prod/pending", nil))
+		var res deploy.Result
+		json.Unmarshal(w.Body.Bytes(), &res)
+		return w.Code, res
+	}
+	if code, res := get("p"); code != 200 || res.Reason != deploy.NotApproved {
+		t.Fatalf("pending = %d %+v, want 200 NotApproved", code, res)
+	}
+	get("p")
+	if ex.calls != 1 {
+		t.Errorf("two /pending within %s decided %d times, want once", PendingTTL, ex.calls)
+	}
+	if code, _ := get("ungated"); code != 404 {
+		t.Errorf("pending of an environment the policy does not gate = %d, want 404", code)
+	}
+	ex.err = errors.New("gerrit down")
+	if code, _ := get("broken"); code != http.StatusBadGateway {
+		t.Errorf("pending when deciding fails = %d, want 502", code)
+	}
+}
