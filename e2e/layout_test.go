@@ -22,8 +22,9 @@ func TestImportDirection(t *testing.T) {
 		"internal/redact":          {},
 		"internal/treediff":        {},
 		"storage":                  {"internal/gitexec", "internal/gitmerge", "internal/treediff"},
-		"storage/githttp":          {"storage"},
-		"storage/gitssh":           {"storage", "storage/githttp"},
+		"storage/uploadpack":       {"storage", "internal/gitexec"},
+		"storage/githttp":          {"storage", "storage/uploadpack"},
+		"storage/gitssh":           {"storage", "storage/uploadpack"},
 		"storage/storagetest":      {"storage", "internal/gitexec"},
 		"access":                   {"internal/yamlfile", "internal/projectglob", "internal/filewatch", "storage/githttp"},
 		"internal/filewatch":       {},
@@ -37,6 +38,13 @@ func TestImportDirection(t *testing.T) {
 		"examples":                 {},
 		"cmd/gerritgate":           nil, // everything
 		"e2e":                      nil,
+	}
+	// The front ends share code through storage/uploadpack, never
+	// sideways: a change to one must not reach into the other.
+	for _, pair := range [][2]string{{"storage/gitssh", "storage/githttp"}, {"storage/githttp", "storage/gitssh"}} {
+		if slices.Contains(allowed[pair[0]], pair[1]) {
+			t.Errorf("the layout table lets %s import %s: share through storage/uploadpack instead", pair[0], pair[1])
+		}
 	}
 	const mod = "github.com/gerritgate/gerritgate/"
 	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "../...").Output()

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/net/netutil"
 
-	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 // addrLimitListener holds at most max open connections from one source
@@ -101,7 +101,7 @@ func (l *addrLimitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		a := githttp.PeerAddr(c.RemoteAddr().String())
+		a := uploadpack.PeerAddr(c.RemoteAddr().String())
 		l.mu.Lock()
 		full := l.open[a] >= l.max
 		if !full {

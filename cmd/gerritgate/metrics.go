@@ -9,7 +9,7 @@ import (
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
-	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 // metrics is the service's own registry: no global collectors.
@@ -106,7 +106,7 @@ func (m *metrics) watchAccess(w *access.Watcher) {
 func (m *metrics) gerritCall(op, outcome string) { m.gerritCalls.WithLabelValues(op, outcome).Inc() }
 
 // watchClones exposes how many clone slots are taken.
-func (m *metrics) watchClones(l *githttp.Limiter) {
+func (m *metrics) watchClones(l *uploadpack.Limiter) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "gerritgate_clones_in_progress", Help: "git upload-pack processes running now, HTTP and SSH together (bounded by maxConcurrentClones).",
 	}, func() float64 { return float64(l.InUse()) }))

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 // webhook authenticates nudges (POST /api/v1/hooks/gerrit) with a shared
@@ -94,7 +94,7 @@ func (h *webhook) authorize(w http.ResponseWriter, r *http.Request) int {
 // second at most, whether they carry the secret or not.
 func nudgeHandler(h *webhook, poke func()) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !h.limit.allow(githttp.PeerAddr(r.RemoteAddr), time.Now()) {
+		if !h.limit.allow(uploadpack.PeerAddr(r.RemoteAddr), time.Now()) {
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "too many nudges from this address", http.StatusTooManyRequests)
 			return

@@ -23,8 +23,8 @@ import (
 	"github.com/gerritgate/gerritgate/poll"
 	"github.com/gerritgate/gerritgate/status"
 	"github.com/gerritgate/gerritgate/storage"
-	"github.com/gerritgate/gerritgate/storage/githttp"
 	"github.com/gerritgate/gerritgate/storage/gitssh"
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -54,8 +54,8 @@ type service struct {
 	logger   *slog.Logger
 	metrics  *metrics
 	store    *storage.Store
-	access   *access.Watcher  // nil: anonymous HTTP, no SSH
-	clones   *githttp.Limiter // shared by the HTTP and SSH front ends
+	access   *access.Watcher     // nil: anonymous HTTP, no SSH
+	clones   *uploadpack.Limiter // shared by the HTTP and SSH front ends
 	webhook  *webhook
 	board    *status.Board
 	recorder *recorder
@@ -138,7 +138,7 @@ func wire(cfg *Config, logger *slog.Logger, metrics *metrics, store *storage.Sto
 		logger:  logger,
 		metrics: metrics,
 		store:   store,
-		clones:  githttp.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
+		clones:  uploadpack.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
 		webhook: newWebhook([]byte(hookSecret)),
 		board:   status.NewBoard(),
 	}

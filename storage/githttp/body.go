@@ -3,11 +3,11 @@ package githttp
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
-	"strconv"
 	"sync"
+
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 // Budget bounds the request bodies held in memory at once: all requests
@@ -35,7 +35,7 @@ func NewBudget(total, share int64) *Budget {
 	return &Budget{total: total, share: share, byAddr: map[netip.Addr]int64{}, byReader: map[string]int64{}}
 }
 
-func (b *Budget) reserve(p Peer, n int64) bool {
+func (b *Budget) reserve(p uploadpack.Peer, n int64) bool {
 	if b == nil {
 		return true
 	}
@@ -50,7 +50,7 @@ func (b *Budget) reserve(p Peer, n int64) bool {
 	return true
 }
 
-func (b *Budget) release(p Peer, n int64) {
+func (b *Budget) release(p uploadpack.Peer, n int64) {
 	if b == nil || n == 0 {
 		return
 	}
@@ -90,14 +90,14 @@ type body struct {
 	chunks [][]byte
 	size   int64
 	budget *Budget
-	peer   Peer
+	peer   uploadpack.Peer
 }
 
 // readBody reads r to the end into memory reserved from budget for peer,
 // failing with errTooLarge past max bytes and errBusy when the budget has
 // no room. The caller must call free once the body is no longer needed
 // (also after an error).
-func readBody(r io.Reader, max int64, budget *Budget, peer Peer) (*body, error) {
+func readBody(r io.Reader, max int64, budget *Budget, peer uploadpack.Peer) (*body, error) {
 	b := &body{budget: budget, peer: peer}
 	for {
 		if !budget.reserve(peer, chunkSize) {
@@ -132,37 +132,4 @@ func (b *body) reader() io.Reader {
 func (b *body) free() {
 	b.budget.release(b.peer, int64(len(b.chunks))*chunkSize)
 	b.chunks = nil
-}
-
-// checkPktLines checks that r is a non-empty sequence of well-formed
-// pkt-lines (gitprotocol-common(5)): four hex digits of length (0000
-// flush, 0001 delimiter and 0002 response-end are the only lengths below
-// 4), then that many bytes less four, up to 65520 in all, and nothing
-// after the last one.
-func checkPktLines(r io.Reader) error {
-	var hdr [4]byte
-	for i := 0; ; i++ {
-		_, err := io.ReadFull(r, hdr[:])
-		if err == io.EOF {
-			if i == 0 {
-				return errors.New("empty request")
-			}
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("pkt-line %d: truncated length", i+1)
-		}
-		n, err := strconv.ParseUint(string(hdr[:]), 16, 16)
-		switch {
-		case err != nil:
-			return fmt.Errorf("pkt-line %d: bad length %q", i+1, hdr[:])
-		case n <= 2:
-			continue
-		case n < 4 || n > 65520:
-			return fmt.Errorf("pkt-line %d: bad length %q", i+1, hdr[:])
-		}
-		if m, _ := io.CopyN(io.Discard, r, int64(n)-4); m != int64(n)-4 {
-			return fmt.Errorf("pkt-line %d: truncated", i+1)
-		}
-	}
 }

@@ -6,42 +6,13 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-)
 
-func TestCheckPktLines(t *testing.T) {
-	tests := []struct {
-		in, wantErr string
-	}{
-		{"0032want 0123456789012345678901234567890123456789\n0000", ""},
-		{"0000", ""},
-		{"0014command=ls-refs\n00010000", ""},
-		{"0009done\n", ""},
-		{"0009DONE\n0002", ""},
-		{"", "empty request"},
-		{"00", "truncated length"},
-		{"zzzz", "bad length"},
-		{"0003", "bad length"},
-		{"+004", "bad length"},
-		{"\x10\x10\x10\x10", "bad length"},
-		{"ffff" + strings.Repeat("x", 65531), "bad length"},
-		{"0009don", "truncated"},
-		{"0009done\n0", "truncated length"},
-	}
-	for _, tt := range tests {
-		err := checkPktLines(strings.NewReader(tt.in))
-		got := ""
-		if err != nil {
-			got = err.Error()
-		}
-		if (tt.wantErr == "") != (err == nil) || !strings.Contains(got, tt.wantErr) {
-			t.Errorf("checkPktLines(%.20q) = %v, want error containing %q", tt.in, err, tt.wantErr)
-		}
-	}
-}
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
+)
 
 func TestReadBodyBudget(t *testing.T) {
 	a, b := netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.1")
-	evilA, evilB, flux := Peer{"evil", a}, Peer{"evil", b}, Peer{"flux", b}
+	evilA, evilB, flux := uploadpack.Peer{Reader: "evil", Addr: a}, uploadpack.Peer{Reader: "evil", Addr: b}, uploadpack.Peer{Reader: "flux", Addr: b}
 	budget := NewBudget(4*chunkSize, 2*chunkSize)
 
 	// A body of two chunks fits the share and is returned whole.
@@ -58,7 +29,7 @@ func TestReadBodyBudget(t *testing.T) {
 	}
 	// evil is at its share from address a, and from another address too;
 	// flux is not.
-	for _, p := range []Peer{evilA, evilB, {"other", a}} {
+	for _, p := range []uploadpack.Peer{evilA, evilB, {Reader: "other", Addr: a}} {
 		if more, err := readBody(strings.NewReader("x"), 1<<20, budget, p); err != errBusy {
 			t.Errorf("%v over its reader's or address's share: %v, want errBusy", p, err)
 		} else {

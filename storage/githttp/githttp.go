@@ -14,10 +14,11 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 // Resolver maps a project name to the directory of its served repository.
@@ -50,7 +51,7 @@ type Handler struct {
 	timeout   time.Duration
 	realm     string
 	onRequest func(project, outcome string)
-	limit     *Limiter
+	limit     *uploadpack.Limiter
 	budget    *Budget
 	bodyTime  time.Duration
 	stall     time.Duration
@@ -96,7 +97,7 @@ func WithObserver(f func(project, outcome string)) Option {
 
 // WithLimiter bounds concurrent upload-packs; a request over the bound
 // gets 503 with Retry-After.
-func WithLimiter(l *Limiter) Option { return func(h *Handler) { h.limit = l } }
+func WithLimiter(l *uploadpack.Limiter) Option { return func(h *Handler) { h.limit = l } }
 
 // New returns a Handler serving the repositories r resolves.
 func New(r Resolver, opts ...Option) *Handler {
@@ -172,7 +173,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, "not_found", "repository not found")
 		return
 	}
-	peer := Peer{Reader: reader, Addr: PeerAddr(r.RemoteAddr)}
+	peer := uploadpack.Peer{Reader: reader, Addr: uploadpack.PeerAddr(r.RemoteAddr)}
 	slot := func() (release func(), ok bool) {
 		if release, ok = h.limit.TryAcquire(peer); !ok {
 			h.busy(w)
@@ -180,10 +181,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return release, ok
 	}
-	protocol := r.Header.Get("Git-Protocol")
-	if !validProtocol(protocol) {
-		protocol = ""
-	}
+	protocol := uploadpack.Protocol(r.Header.Get("Git-Protocol"))
 
 	switch {
 	case route == "info/refs" && r.Method == http.MethodGet:
@@ -202,7 +200,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer release()
 		var out bytes.Buffer
-		if err := h.run(r.Context(), dir, protocol, true, nil, &out); err != nil {
+		if err := h.run(r.Context(), dir, protocol, uploadpack.Advertise, nil, &out); err != nil {
 			log.Warn("upload-pack --advertise-refs failed", "err", err)
 			fail(http.StatusInternalServerError, "error", "internal error")
 			return
@@ -239,7 +237,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer release()
 		out := &responseWriter{w: w, rc: http.NewResponseController(w), stall: h.stall}
-		if err := h.run(r.Context(), dir, protocol, false, req.reader(), out); err != nil {
+		if err := h.run(r.Context(), dir, protocol, uploadpack.Request, req.reader(), out); err != nil {
 			log.Warn("upload-pack failed", "err", err)
 			if !out.started {
 				// Nothing sent yet: the client gets a status, not an
@@ -260,7 +258,7 @@ func (h *Handler) busy(w http.ResponseWriter) { w.Header().Set("Retry-After", "5
 // readRequest reads an upload-pack request body within the body timeout,
 // decompressing it if need be, and checks its pkt-line framing. On
 // failure it returns the status and message to answer with.
-func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, peer Peer) (*body, int, string) {
+func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, peer uploadpack.Peer) (*body, int, string) {
 	rc := http.NewResponseController(w)
 	if h.bodyTime > 0 {
 		rc.SetReadDeadline(time.Now().Add(h.bodyTime))
@@ -277,7 +275,7 @@ func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, peer Peer)
 	return req, code, msg
 }
 
-func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, peer Peer) (*body, int, string) {
+func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, peer uploadpack.Peer) (*body, int, string) {
 	in := io.Reader(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if r.Header.Get("Content-Encoding") == "gzip" {
 		zr, err := gzip.NewReader(in)
@@ -299,7 +297,7 @@ func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, peer Peer) 
 	case err != nil:
 		return req, http.StatusBadRequest, "request body unreadable"
 	}
-	if err := checkPktLines(req.reader()); err != nil {
+	if err := uploadpack.CheckRequest(req.reader()); err != nil {
 		return req, http.StatusBadRequest, "malformed upload-pack request: " + err.Error()
 	}
 	return req, 0, ""
@@ -334,66 +332,20 @@ func (o *responseWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (h *Handler) run(ctx context.Context, dir, protocol string, advertise bool, stdin io.Reader, stdout io.Writer) error {
+func (h *Handler) run(ctx context.Context, dir, protocol string, mode uploadpack.Mode, stdin io.Reader, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	args := append(UploadPackConfig(), "upload-pack", "--strict", "--stateless-rpc")
-	if advertise {
-		args = append(args, "--advertise-refs")
-	}
-	args = append(args, dir)
-	cmd := exec.CommandContext(ctx, h.gitPath, args...)
-	cmd.Env = Env(protocol)
+	cmd := uploadpack.Command(ctx, h.gitPath, dir, protocol, mode)
 	cmd.Stdin = stdin
 	cmd.Stdout = stdout
-	var stderr bytes.Buffer
-	cmd.Stderr = &limitedBuffer{buf: &stderr, max: 4096}
+	var stderr uploadpack.Stderr
+	cmd.Stderr = &stderr
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+		return stderr.Wrap(err)
 	}
 	return nil
 }
-
-// UploadPackConfig is the git -c settings every upload-pack runs with: no
-// object that no advertised ref reaches (protocol v0/v1), no partial-clone
-// filters, no bundle URIs, no hooks. Protocol v2 ignores the SHA1InWant
-// settings, which is why served repositories hold gated objects only.
-func UploadPackConfig() []string {
-	return []string{
-		"-c", "uploadpack.allowAnySHA1InWant=false",
-		"-c", "uploadpack.allowReachableSHA1InWant=false",
-		"-c", "uploadpack.allowTipSHA1InWant=false",
-		"-c", "uploadpack.allowFilter=false",
-		"-c", "uploadpack.allowRefInWant=false",
-		"-c", "core.hooksPath=/dev/null",
-		"-c", "transfer.bundleURI=false",
-		// gerritgate's own bookkeeping refs (baselines) are not for clients.
-		"-c", "uploadpack.hideRefs=refs/gerritgate/",
-	}
-}
-
-// Env is the environment of an upload-pack process: nothing inherited but
-// PATH, no system or user config, and the client's protocol request.
-func Env(protocol string) []string {
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=/nonexistent",
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_CONFIG_GLOBAL=/dev/null",
-		"GIT_TERMINAL_PROMPT=0",
-		"GIT_NO_REPLACE_OBJECTS=1",
-		"LANG=C",
-	}
-	if protocol != "" {
-		env = append(env, "GIT_PROTOCOL="+protocol)
-	}
-	return env
-}
-
-var protocolRE = regexp.MustCompile(`^[A-Za-z0-9=:._-]{1,256}$`)
-
-func validProtocol(p string) bool { return p != "" && protocolRE.MatchString(p) }
 
 func pktLine(s string) []byte { return []byte(fmt.Sprintf("%04x%s", len(s)+4, s)) }
 
@@ -401,20 +353,4 @@ func noCache(w http.ResponseWriter) {
 	w.Header().Set("Expires", "Fri, 01 Jan 1980 00:00:00 GMT")
 	w.Header().Set("Pragma", "no-cache")
 	w.Header().Set("Cache-Control", "no-cache, max-age=0, must-revalidate")
-}
-
-type limitedBuffer struct {
-	buf *bytes.Buffer
-	max int
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.max - l.buf.Len(); room > 0 {
-		if len(p) > room {
-			l.buf.Write(p[:room])
-		} else {
-			l.buf.Write(p)
-		}
-	}
-	return len(p), nil
 }

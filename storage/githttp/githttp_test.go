@@ -13,6 +13,8 @@ import (
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
 	"github.com/gerritgate/gerritgate/storage/storagetest"
+
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 func gitRun(t *testing.T, dir string, env []string, args ...string) (string, error) {
@@ -143,11 +145,11 @@ func hex4(n int) string {
 // A request over the upload-pack bound gets 503 with Retry-After, at once.
 func TestLimiter(t *testing.T) {
 	s := storagetest.Serve(t, "platform/fleet")
-	l := githttp.NewLimiter(1, 1, 1)
+	l := uploadpack.NewLimiter(1, 1, 1)
 	srv := httptest.NewServer(githttp.New(s.Store, githttp.WithLimiter(l)))
 	defer srv.Close()
 	url := srv.URL + "/platform/fleet.git/info/refs?service=git-upload-pack"
-	release, _ := l.TryAcquire(githttp.Peer{Reader: "other"})
+	release, _ := l.TryAcquire(uploadpack.Peer{Reader: "other"})
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/gerritgate/gerritgate/storage/githttp"
 	"github.com/gerritgate/gerritgate/storage/storagetest"
+
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 // Malformed git requests get a 4xx with a plain-text reason (which C git
@@ -64,7 +66,7 @@ func TestMalformedRequests(t *testing.T) {
 // timeout has passed.
 func TestStalledBodyHoldsNoSlot(t *testing.T) {
 	s := storagetest.Serve(t, "platform/fleet")
-	l := githttp.NewLimiter(1, 1, 1)
+	l := uploadpack.NewLimiter(1, 1, 1)
 	srv := httptest.NewServer(githttp.New(s.Store, githttp.WithLimiter(l), githttp.WithBodyTimeout(500*time.Millisecond)))
 	defer srv.Close()
 	c, err := net.Dial("tcp", srv.Listener.Addr().String())

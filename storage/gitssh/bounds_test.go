@@ -11,8 +11,8 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/gerritgate/gerritgate/storage/githttp"
 	"github.com/gerritgate/gerritgate/storage/gitssh"
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 // dialFrom opens a TCP connection to addr from the loopback address src
@@ -180,7 +180,7 @@ func TestFailedLoginsBlockAddress(t *testing.T) {
 // after the advertisement is closed at the idle timeout and frees its
 // clone slot.
 func TestIdleUploadPackClosed(t *testing.T) {
-	l := githttp.NewLimiter(1, 1, 1)
+	l := uploadpack.NewLimiter(1, 1, 1)
 	var mu sync.Mutex
 	var outcomes []string
 	e := start(t, gitssh.WithLimiter(l), gitssh.WithIdleTimeout(time.Second), gitssh.WithObserver(func(_, outcome string) {
@@ -220,7 +220,7 @@ wait:
 		}
 	}
 	eventually(t, "the clone slot is freed", func() bool {
-		release, ok := l.TryAcquire(githttp.Peer{Reader: "someone else"})
+		release, ok := l.TryAcquire(uploadpack.Peer{Reader: "someone else"})
 		if ok {
 			release()
 		}

@@ -29,9 +29,9 @@ import (
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/storage"
-	"github.com/gerritgate/gerritgate/storage/githttp"
 	"github.com/gerritgate/gerritgate/storage/gitssh"
 	"github.com/gerritgate/gerritgate/storage/storagetest"
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 func gitRun(t *testing.T, dir string, env []string, args ...string) (string, error) {
@@ -978,10 +978,10 @@ func TestObserver(t *testing.T) {
 // A session over the shared upload-pack bound is refused at once, and
 // served again once a slot is free.
 func TestLimiter(t *testing.T) {
-	l := githttp.NewLimiter(1, 1, 1)
+	l := uploadpack.NewLimiter(1, 1, 1)
 	e := start(t, gitssh.WithLimiter(l))
 	c := e.dial(t, e.flux)
-	release, ok := l.TryAcquire(githttp.Peer{Reader: "other", Addr: netip.MustParseAddr("192.0.2.1")}) // another clone holds the only slot
+	release, ok := l.TryAcquire(uploadpack.Peer{Reader: "other", Addr: netip.MustParseAddr("192.0.2.1")}) // another clone holds the only slot
 	if !ok {
 		t.Fatal("fresh limiter has no slot")
 	}

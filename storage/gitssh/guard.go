@@ -9,7 +9,7 @@ import (
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 // maxChannelsPerConn bounds the sessions open at once on one connection.
@@ -44,7 +44,7 @@ func guardOf(ctx ssh.Context) *guard {
 // connCallback admits a new connection, or closes it at once when its
 // address is blocked for failed logins.
 func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
-	addr := githttp.PeerAddr(c.RemoteAddr().String())
+	addr := uploadpack.PeerAddr(c.RemoteAddr().String())
 	if s.peers.blocked(addr, time.Now()) {
 		s.observeConn("blocked")
 		return nil

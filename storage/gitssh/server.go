@@ -13,7 +13,7 @@ import (
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
-	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 // Resolver maps a project name to the directory of its served repository.
@@ -47,10 +47,10 @@ type Server struct {
 	hostKeyFiles []string
 	onSession    func(project, outcome string)
 	onConn       func(event string)
-	limit        *githttp.Limiter
+	limit        *uploadpack.Limiter
 
 	handshakeTimeout time.Duration
-	sessions         *githttp.Limiter // open session channels, all and per reader
+	sessions         *uploadpack.Limiter // open session channels, all and per reader
 	maxFailedLogins  int
 	failedLoginsFor  time.Duration
 	peers            *peers
@@ -116,7 +116,7 @@ func WithFailedLoginLimit(n int, d time.Duration) Option {
 // sent and git has not read yet (x/crypto/ssh's window), so this bounds
 // that memory: 128 MiB by default, 32 MiB for one reader.
 func WithMaxSessions(total, perReader int) Option {
-	return func(s *Server) { s.sessions = githttp.NewLimiter(total, perReader, total) }
+	return func(s *Server) { s.sessions = uploadpack.NewLimiter(total, perReader, total) }
 }
 
 // WithConnectionObserver is called for each connection refused or closed
@@ -140,7 +140,7 @@ func WithObserver(f func(project, outcome string)) Option {
 
 // WithLimiter bounds concurrent upload-packs (shared with the HTTP front
 // end); a session over the bound is refused with a message to retry.
-func WithLimiter(l *githttp.Limiter) Option { return func(s *Server) { s.limit = l } }
+func WithLimiter(l *uploadpack.Limiter) Option { return func(s *Server) { s.limit = l } }
 
 // New returns a Server serving the repositories r resolves. It fails when
 // no host key is given or one cannot be loaded.
@@ -165,7 +165,7 @@ func New(r Resolver, opts ...Option) (*Server, error) {
 	}
 	s.peers = newPeers(s.maxFailedLogins, s.failedLoginsFor)
 	if s.sessions == nil {
-		s.sessions = githttp.NewLimiter(64, 16, 64)
+		s.sessions = uploadpack.NewLimiter(64, 16, 64)
 	}
 	if len(s.hostKeyFiles) == 0 {
 		// gliderlabs/ssh would make up a new key on every start, which
@@ -326,7 +326,7 @@ func (s *Server) sessionChannel(srv *ssh.Server, conn *gossh.ServerConn, ch goss
 	// A key taken out of the access list since the handshake counts as
 	// reader "" here; handle then refuses its command with a message.
 	reader, _ := s.auth.AuthorizeKey(key)
-	release, ok := s.sessions.TryAcquire(githttp.Peer{Reader: reader, Addr: g.addr})
+	release, ok := s.sessions.TryAcquire(uploadpack.Peer{Reader: reader, Addr: g.addr})
 	if !ok {
 		s.observeConn("session_limit")
 		ch.Reject(gossh.ResourceShortage, "gerritgate is busy: too many sessions open; retry shortly")

@@ -1,13 +1,11 @@
 package gitssh
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os/exec"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,7 +13,7 @@ import (
 
 	"github.com/gliderlabs/ssh"
 
-	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 // What a client is told. A project it may not read and a missing one get
@@ -161,7 +159,7 @@ func (s *Server) serve(sess ssh.Session) result {
 		res.outcome, res.err = "not_found", err
 		return refuse(res, msgNotFound)
 	}
-	release, ok := s.limit.TryAcquire(githttp.Peer{Reader: reader, Addr: githttp.PeerAddr(sess.RemoteAddr().String())})
+	release, ok := s.limit.TryAcquire(uploadpack.Peer{Reader: reader, Addr: uploadpack.PeerAddr(sess.RemoteAddr().String())})
 	if !ok {
 		res.outcome = "busy"
 		return refuse(res, "gerritgate is busy: too many clones in progress; retry shortly")
@@ -184,8 +182,6 @@ func (s *Server) serve(sess ssh.Session) result {
 	return res
 }
 
-var protocolRE = regexp.MustCompile(`^[A-Za-z0-9=:._-]{1,256}$`)
-
 // gitProtocol returns the client's GIT_PROTOCOL ("version=2") if it is
 // well-formed, else "" (protocol v0).
 func gitProtocol(env []string) string {
@@ -195,10 +191,7 @@ func gitProtocol(env []string) string {
 			p = v
 		}
 	}
-	if !protocolRE.MatchString(p) {
-		return ""
-	}
-	return p
+	return uploadpack.Protocol(p)
 }
 
 // uploadPack runs git upload-pack on dir wired to the session and returns
@@ -211,12 +204,10 @@ func (s *Server) uploadPack(sess ssh.Session, dir, protocol string) (int, <-chan
 	// next read or write instead; the timeout and Close bound the rest.
 	ctx, cancel := s.commandContext()
 	defer cancel()
-	args := append(githttp.UploadPackConfig(), "upload-pack", "--strict", dir)
-	cmd := exec.CommandContext(ctx, s.gitPath, args...)
-	cmd.Env = githttp.Env(protocol)
+	cmd := uploadpack.Command(ctx, s.gitPath, dir, protocol, uploadpack.Conversation)
 	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = io.MultiWriter(sess.Stderr(), &limitedBuffer{buf: &stderr, max: 4096})
+	var stderr uploadpack.Stderr
+	cmd.Stderr = io.MultiWriter(sess.Stderr(), &stderr)
 	cmd.WaitDelay = 10 * time.Second
 	// Copy stdin and stdout ourselves. With cmd.Stdin = sess, Wait would
 	// wait for the client's EOF after git has exited; with cmd.Stdout =
@@ -266,7 +257,7 @@ func (s *Server) uploadPack(sess ssh.Session, dir, protocol string) (int, <-chan
 	if err == nil {
 		return 0, copied, nil
 	}
-	err = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+	err = stderr.Wrap(err)
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() > 0 {
 		return exit.ExitCode(), copied, err
@@ -321,16 +312,4 @@ func (p progressWriter) Write(b []byte) (int, error) {
 		p.moved()
 	}
 	return n, err
-}
-
-type limitedBuffer struct {
-	buf *bytes.Buffer
-	max int
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.max - l.buf.Len(); room > 0 {
-		l.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
 }

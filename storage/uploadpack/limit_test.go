@@ -1,16 +1,16 @@
-package githttp_test
+package uploadpack_test
 
 import (
 	"net/netip"
 	"testing"
 
-	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
 func TestLimiterShares(t *testing.T) {
 	a1, a2, a3 := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("::1")
 	type step struct {
-		peer    githttp.Peer
+		peer    uploadpack.Peer
 		release int // >0: release the slot taken at this 1-based step instead of acquiring
 		ok      bool
 	}
@@ -20,51 +20,51 @@ func TestLimiterShares(t *testing.T) {
 		steps             []step
 	}{
 		{"global bound", 2, 2, 2, []step{
-			{peer: githttp.Peer{"a", a1}, ok: true},
-			{peer: githttp.Peer{"b", a2}, ok: true},
-			{peer: githttp.Peer{"c", a3}, ok: false},
+			{peer: uploadpack.Peer{"a", a1}, ok: true},
+			{peer: uploadpack.Peer{"b", a2}, ok: true},
+			{peer: uploadpack.Peer{"c", a3}, ok: false},
 			{release: 1},
-			{peer: githttp.Peer{"c", a3}, ok: true},
+			{peer: uploadpack.Peer{"c", a3}, ok: true},
 		}},
 		{"one reader from many addresses", 8, 2, 8, []step{
-			{peer: githttp.Peer{"evil", a1}, ok: true},
-			{peer: githttp.Peer{"evil", a2}, ok: true},
-			{peer: githttp.Peer{"evil", a3}, ok: false},
-			{peer: githttp.Peer{"flux", a3}, ok: true},
+			{peer: uploadpack.Peer{"evil", a1}, ok: true},
+			{peer: uploadpack.Peer{"evil", a2}, ok: true},
+			{peer: uploadpack.Peer{"evil", a3}, ok: false},
+			{peer: uploadpack.Peer{"flux", a3}, ok: true},
 			{release: 2},
-			{peer: githttp.Peer{"evil", a3}, ok: true},
+			{peer: uploadpack.Peer{"evil", a3}, ok: true},
 		}},
 		{"many readers from one address", 8, 8, 2, []step{
-			{peer: githttp.Peer{"a", a2}, ok: true},
-			{peer: githttp.Peer{"b", a2}, ok: true},
-			{peer: githttp.Peer{"c", a2}, ok: false},
-			{peer: githttp.Peer{"c", a1}, ok: true},
+			{peer: uploadpack.Peer{"a", a2}, ok: true},
+			{peer: uploadpack.Peer{"b", a2}, ok: true},
+			{peer: uploadpack.Peer{"c", a2}, ok: false},
+			{peer: uploadpack.Peer{"c", a1}, ok: true},
 		}},
 		{"anonymous readers share one reader's share", 8, 1, 8, []step{
-			{peer: githttp.Peer{"", a1}, ok: true},
-			{peer: githttp.Peer{"", a2}, ok: false},
+			{peer: uploadpack.Peer{"", a1}, ok: true},
+			{peer: uploadpack.Peer{"", a2}, ok: false},
 		}},
 		{"unknown addresses share one address's share", 8, 8, 1, []step{
-			{peer: githttp.Peer{"a", netip.Addr{}}, ok: true},
-			{peer: githttp.Peer{"b", netip.Addr{}}, ok: false},
+			{peer: uploadpack.Peer{"a", netip.Addr{}}, ok: true},
+			{peer: uploadpack.Peer{"b", netip.Addr{}}, ok: false},
 		}},
 		{"shares above the global bound are the global bound", 2, 5, 0, []step{
-			{peer: githttp.Peer{"a", a1}, ok: true},
-			{peer: githttp.Peer{"a", a1}, ok: true},
-			{peer: githttp.Peer{"a", a1}, ok: false},
+			{peer: uploadpack.Peer{"a", a1}, ok: true},
+			{peer: uploadpack.Peer{"a", a1}, ok: true},
+			{peer: uploadpack.Peer{"a", a1}, ok: false},
 		}},
 		{"releasing twice frees one slot", 2, 2, 2, []step{
-			{peer: githttp.Peer{"a", a1}, ok: true},
-			{peer: githttp.Peer{"a", a1}, ok: true},
+			{peer: uploadpack.Peer{"a", a1}, ok: true},
+			{peer: uploadpack.Peer{"a", a1}, ok: true},
 			{release: 1},
 			{release: 1},
-			{peer: githttp.Peer{"a", a1}, ok: true},
-			{peer: githttp.Peer{"a", a1}, ok: false},
+			{peer: uploadpack.Peer{"a", a1}, ok: true},
+			{peer: uploadpack.Peer{"a", a1}, ok: false},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := githttp.NewLimiter(tt.max, tt.reader, tt.addr)
+			l := uploadpack.NewLimiter(tt.max, tt.reader, tt.addr)
 			releases := map[int]func(){}
 			for i, s := range tt.steps {
 				if s.release > 0 {
@@ -97,16 +97,16 @@ func TestPeerAddr(t *testing.T) {
 		{"", "invalid IP"},
 	}
 	for _, tt := range tests {
-		if got := githttp.PeerAddr(tt.in).String(); got != tt.want {
+		if got := uploadpack.PeerAddr(tt.in).String(); got != tt.want {
 			t.Errorf("PeerAddr(%q) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
 }
 
 func TestNilLimiterLimitsNothing(t *testing.T) {
-	var l *githttp.Limiter
+	var l *uploadpack.Limiter
 	for i := 0; i < 100; i++ {
-		if _, ok := l.TryAcquire(githttp.Peer{}); !ok {
+		if _, ok := l.TryAcquire(uploadpack.Peer{}); !ok {
 			t.Fatal("nil limiter refused")
 		}
 	}

@@ -1,4 +1,4 @@
-package githttp
+package uploadpack
 
 import (
 	"net/netip"
