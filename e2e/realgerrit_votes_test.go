@@ -253,6 +253,7 @@ policies:
 	r.approve(a)
 	ta := r.submit(a)
 	g.waitDeployed(p, "prod", ta)
+	g.settle() // typo is reconciled after prod: let its poll finish
 	if got := g.deployed(p, "typo"); got != base {
 		t.Fatalf("deploy/typo = %s, want it to stay at %s: the policy vetoes a label Gerrit does not have", got, base)
 	}

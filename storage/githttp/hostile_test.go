@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,6 +118,15 @@ func TestGzipBombsBounded(t *testing.T) {
 			req.Header.Set("Content-Encoding", "gzip")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
+				// The server answers 413 and closes while the client is
+				// still sending: under load the client may see the cut
+				// before the answer. Still a refusal; anything else is not.
+				if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+					mu.Lock()
+					codes[-1]++
+					mu.Unlock()
+					return
+				}
 				t.Error(err)
 				return
 			}
@@ -126,8 +137,8 @@ func TestGzipBombsBounded(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if codes[413]+codes[503] != 32 || codes[413] == 0 {
-		t.Errorf("statuses %v, want only 413 and 503 and some 413", codes)
+	if codes[413]+codes[503]+codes[-1] != 32 || codes[413] == 0 {
+		t.Errorf("statuses %v (-1: cut while sending), want only 413, 503 or a cut, and some 413", codes)
 	}
 	if n := budget.InUse(); n != 0 {
 		t.Errorf("%d bytes still reserved after every request ended", n)
