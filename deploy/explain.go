@@ -56,5 +56,18 @@ func (d *Deployer) Explain(ctx context.Context, t Target, last int) (Result, err
 	default:
 		res.Reason, res.Message = NotApproved, dec.Why()
 	}
+	if last > 0 || res.Reason == AwaitingBaseline {
+		return res, nil
+	}
+	// What the policy approves may still wait on the environment's rules.
+	end, h, err := d.rules(t, st, base, res.Time)
+	if err != nil {
+		return res, err
+	}
+	if h != nil {
+		h.apply(t, &res)
+	} else if end != st.head && res.Reason == Deployable {
+		res.Message += "; " + cappedWhy(t, end)
+	}
 	return res, nil
 }

@@ -59,11 +59,21 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 		return nil
 	}
 
+	end, h, err := d.rules(t, st, st.tip, res.Time)
+	if err != nil {
+		return err
+	}
+	if h != nil {
+		h.apply(t, res)
+		return nil
+	}
+
 	// Decide and advance window by window: a range longer than maxRange
-	// is walked in bounded steps through its approved prefix.
+	// is walked in bounded steps through its approved prefix, up to end
+	// (the head, or what the environment this one comes after allows).
 	tip := st.tip
 	for {
-		dec, rng, window, diverged, err := d.decide(ctx, t, st.up, tip, st.head)
+		dec, rng, window, diverged, err := d.decide(ctx, t, st.up, tip, end)
 		if err != nil {
 			return err
 		}
@@ -93,7 +103,7 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 		}
 		tip = target
 		res.To = tip.String()
-		if target != window || window == st.head {
+		if target != window || window == end {
 			break
 		}
 	}
@@ -115,6 +125,8 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 	}
 	if res.Decision.BlockedAt != "" {
 		res.Message += "; stopped before " + res.Decision.Why()
+	} else if end != st.head && tip == end {
+		res.Message += "; " + cappedWhy(t, end)
 	}
 	return nil
 }

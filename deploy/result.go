@@ -26,6 +26,12 @@ type Target struct {
 	AcceptFrom []string
 	// Notify are the Flux Receivers woken after each movement.
 	Notify []gate.Receiver
+	// After, Soak and Schedule are the environment's rules of order and
+	// time (gate.Environment): it moves only to commits deploy/<After>
+	// has contained for Soak, and only when Schedule does not hold it.
+	After    string
+	Soak     time.Duration
+	Schedule gate.Schedule
 }
 
 // Ref is the served ref this target moves.
@@ -52,9 +58,13 @@ const (
 	// AwaitingBaseline: deploy/<env> does not exist and the branch is not
 	// approved from its root; it waits for an operator to name a commit.
 	AwaitingBaseline Reason = "AwaitingBaseline"
-	Adopted          Reason = "Adopted"    // an operator named the commit deploy/<env> moved to
-	Failed           Reason = "Failed"     // an error stopped the reconcile; nothing moved
-	Deployable       Reason = "Deployable" // explain only: everything up to the head is approved
+	Adopted          Reason = "Adopted" // an operator named the commit deploy/<env> moved to
+	Failed           Reason = "Failed"  // an error stopped the reconcile; nothing moved
+	// Held: the environment's rules keep it where it is for now (outside
+	// its windows, inside a freeze, or waiting for the environment it
+	// comes after); Result.Until says until when, when known.
+	Held       Reason = "Held"
+	Deployable Reason = "Deployable" // explain only: everything up to the head is approved
 )
 
 // Result is the outcome of one reconcile.
@@ -70,4 +80,7 @@ type Result struct {
 	Head     string         `json:"head,omitempty"` // upstream branch head
 	Decision *gate.Decision `json:"decision,omitempty"`
 	Time     time.Time      `json:"time"`
+	// Until is, for Held, when the environment may advance again; zero
+	// when no end is known.
+	Until time.Time `json:"until,omitzero"`
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +11,18 @@ import (
 
 // timedPolicy is the example policy with the issue's staging and prod:
 // prod after staging, with a soak, windows and a freeze.
-var timedPolicy = strings.Replace(reviewedPolicy, `      - name: prod
+var timedPolicy = withStaging(`        after: staging
+        soak: 30m
+        windows: ["* 9-16 * * MON-THU"]
+        timezone: Europe/Berlin
+        freezes:
+          - {from: 2026-12-20T00:00:00Z, until: 2027-01-04T00:00:00Z, reason: "year-end freeze"}
+`)
+
+// withStaging is the example policy with a staging environment before
+// prod, and prodRules (YAML lines of prod's entry) added to prod.
+func withStaging(prodRules string) string {
+	return strings.Replace(reviewedPolicy, `      - name: prod
         policy: reviewed
         baseline: upstream
 `, `      - name: staging
@@ -21,16 +31,11 @@ var timedPolicy = strings.Replace(reviewedPolicy, `      - name: prod
       - name: prod
         policy: reviewed
         baseline: upstream
-        after: staging
-        soak: 30m
-        windows: ["* 9-16 * * MON-THU"]
-        timezone: Europe/Berlin
-        freezes:
-          - {from: 2026-12-20T00:00:00Z, until: 2027-01-04T00:00:00Z, reason: "year-end freeze"}
-`, 1)
+`+prodRules, 1)
+}
 
 // gerritgate check prints each environment's rules of time and order and
-// the promotion order, and says serve will not take them yet; a bad rule
+// the promotion order; a bad rule
 // exits non-zero naming file:line:column.
 func TestCheckEnvironmentRules(t *testing.T) {
 	useBinary(t)
@@ -51,7 +56,6 @@ func TestCheckEnvironmentRules(t *testing.T) {
 		"  - advances only inside the windows [\"* 9-16 * * MON-THU\"] in Europe/Berlin\n",
 		"  - frozen from 2026-12-20T00:00:00Z until 2027-01-04T00:00:00Z: year-end freeze\n",
 		"platform/fleet main promotes staging -> prod\n",
-		"note: platform/fleet main -> deploy/prod set after, soak, windows or freezes, which this version checks but does not enforce yet",
 		"policy OK",
 	} {
 		if !strings.Contains(string(out), want) {
@@ -82,39 +86,47 @@ func TestCheckEnvironmentRules(t *testing.T) {
 	}
 }
 
-// gerritgate serve refuses a policy with rules of time or order it does
-// not enforce yet, at start and on a reload, rather than deploy prod
-// early.
-func TestServeRefusesUnenforcedRules(t *testing.T) {
-	useBinary(t)
-	sim := newSim(t, "MERGE_IF_NECESSARY")
-	dir := t.TempDir()
-	writeGateConfig(t, dir, freeAddr(t), gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: timedPolicy})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, "serve", "--config", filepath.Join(dir, "gerritgate.yaml")).CombinedOutput()
-	if ctx.Err() != nil || err == nil || !strings.Contains(string(out), "platform/fleet main -> deploy/prod set after, soak, windows or freezes, which this version checks but does not enforce yet") {
-		t.Fatalf("serve with after/windows/freezes: %v (%v)\n%s\nwant it to refuse to start", err, ctx.Err(), out)
-	}
+// soakPolicy has prod after staging with a soak of 4s.
+var soakPolicy = withStaging(`        after: staging
+        soak: 4s
+`)
 
-	// A reload to such a policy keeps the last good one.
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+// Prod, after staging with a soak, moves to a commit only once
+// deploy/staging has held it for the soak (by the audit trail's times),
+// and says meanwhile, in the API and in explain, that it is held and until
+// when.
+func TestProdWaitsForStagingSoak(t *testing.T) {
+	useBinary(t)
+	const soak = 4 * time.Second
+	sim := newSim(t, "MERGE_IF_NECESSARY")
+	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: soakPolicy})
+	root := sim.head()
+	g.waitDeployed(project, "prod", root)
 	a := sim.mergeApproved("A")
+	g.waitDeployed(project, "staging", a)
+	prod := g.env(project, "prod")
+	if got := g.deployed(project, "prod"); got == a {
+		t.Fatalf("deploy/prod reached %s as soon as staging did", a)
+	}
+	if prod.Reason != "Held" || prod.Until.IsZero() || !strings.Contains(prod.Message, "soaks on deploy/staging until") {
+		t.Errorf("prod while A soaks on staging: %s %q until %s, want Held with an end", prod.Reason, prod.Message, prod.Until)
+	}
+	out, err := exec.Command(binary, "explain", "--config", filepath.Join(g.dir, "gerritgate.yaml"), "--project", project, "--env", "prod").CombinedOutput()
+	if !strings.Contains(string(out), "Held: held: ") && time.Now().Before(prod.Until) {
+		t.Errorf("explain prod while A soaks: %v\n%s", err, out)
+	}
 	g.waitDeployed(project, "prod", a)
-	if err := os.WriteFile(filepath.Join(g.dir, "policy.yaml"), []byte(timedPolicy), 0o644); err != nil {
-		t.Fatal(err)
+
+	dir := filepath.Join(t.TempDir(), "c")
+	if out, err := git(t, "", "clone", "-q", g.url+"/"+project+".git", dir); err != nil {
+		t.Fatalf("git clone: %v\n%s", err, out)
 	}
-	waitFor(t, 15*time.Second, "the timed policy to be refused", func() bool {
-		return strings.Contains(g.metrics(), `gerritgate_reloads_total{file="policy",result="error"} 1`)
-	})
-	if log := g.log.String(); !strings.Contains(log, "policy reload failed; keeping the last good policy") || !strings.Contains(log, "does not enforce yet") {
-		t.Errorf("log does not say the timed policy was refused:\n%s", log)
+	staging, prodRec := readRecordAt(t, dir, "origin/audit/staging"), readRecordAt(t, dir, "origin/audit/prod")
+	if staging.To != a || prodRec.To != a {
+		t.Fatalf("last records: staging to %s, prod to %s, want both %s", staging.To, prodRec.To, a)
 	}
-	// Still the old policy: prod advances at once, no staging, no window.
-	b := sim.mergeApproved("B")
-	g.waitDeployed(project, "prod", b)
-	if got := g.deployed(project, "staging"); got != "" {
-		t.Errorf("deploy/staging = %s: the refused policy was applied", got)
+	if held := prodRec.Time.Sub(staging.Time); held < soak {
+		t.Errorf("deploy/prod moved to A %s after deploy/staging did, want at least the soak %s", held, soak)
 	}
 }
 

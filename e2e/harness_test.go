@@ -271,12 +271,13 @@ func (g *gateProc) kill9() {
 }
 
 type envStatus struct {
-	Project  string `json:"project"`
-	Env      string `json:"environment"`
-	Reason   string `json:"reason"`
-	Message  string `json:"message"`
-	To       string `json:"to"`
-	Head     string `json:"head"`
+	Project  string    `json:"project"`
+	Env      string    `json:"environment"`
+	Reason   string    `json:"reason"`
+	Message  string    `json:"message"`
+	To       string    `json:"to"`
+	Head     string    `json:"head"`
+	Until    time.Time `json:"until"`
 	Decision *struct {
 		Target    string `json:"target"`
 		BlockedAt string `json:"blockedAt"`

@@ -143,3 +143,36 @@ func TestExplain(t *testing.T) {
 		t.Errorf("Explain(platform/fleet, prod) = %+v %v %v", res, gated, err)
 	}
 }
+
+// A poll reconciles the environment another comes after first, whatever
+// the order the policy lists them in, so prod decides on what staging
+// holds after this poll's advance.
+func TestTargetsInPromotionOrder(t *testing.T) {
+	pc, err := gate.ParsePolicy("policy.yaml", []byte(`
+repos:
+  - project: platform/fleet
+    branch: main
+    environments:
+      - {name: prod, policy: reviewed, baseline: upstream, after: canary, soak: 30m}
+      - {name: dev, policy: reviewed, baseline: upstream}
+      - {name: canary, policy: reviewed, baseline: upstream, after: staging}
+      - {name: staging, policy: reviewed, baseline: upstream}
+`+policies))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := Targets(pc, "platform/fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tg := range ts {
+		got = append(got, tg.Env)
+	}
+	if want := []string{"staging", "canary", "prod", "dev"}; !slices.Equal(got, want) {
+		t.Errorf("reconcile order %v, want %v", got, want)
+	}
+	if ts[2].After != "canary" || ts[2].Soak != 30*time.Minute {
+		t.Errorf("prod's rules: after %q soak %s, want canary 30m", ts[2].After, ts[2].Soak)
+	}
+}

@@ -46,9 +46,6 @@ func (s *service) watchPolicy(ctx context.Context, interval time.Duration, hup <
 			return
 		}
 		pc, err := gate.ParsePolicy(path, data)
-		if err == nil {
-			err = notEnforced(pc)
-		}
 		if err != nil {
 			s.metrics.reloads.WithLabelValues("policy", "error").Inc()
 			s.logger.Error("policy reload failed; keeping the last good policy", "err", err)

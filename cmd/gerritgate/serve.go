@@ -73,9 +73,6 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	if err := notEnforced(pc); err != nil {
-		return nil, fmt.Errorf("policy %s: %w", cfg.Policy, err)
-	}
 	password, err := gerritPassword(cfg)
 	if err != nil {
 		return nil, err
