@@ -45,7 +45,11 @@ func (t Target) AdoptedRef() string { return "refs/gerritgate/adopted/" + t.Env 
 // rewinds). The act is recorded under AdoptedRef in the same transaction
 // as the move, and logged.
 func (d *Deployer) Adopt(ctx context.Context, t Target, a Adoption) Result {
-	res := newResult(t, a.At)
+	// The result and the audit record carry when deploy/<env> moved, not
+	// when the operator asked (a request waits for the service's next
+	// poll): the soak of an environment that comes after this one counts
+	// from the move.
+	res := newResult(t, d.now())
 	if err := d.adopt(ctx, t, a, &res); err != nil {
 		res.Reason, res.Message, res.To = Failed, "adopt: "+err.Error(), res.From
 		d.logger.Warn(res.Message, "project", t.Project, "env", t.Env, "commit", a.Commit, "by", a.By)
@@ -107,7 +111,7 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 	} else if was.IsZero() {
 		also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: target})
 	}
-	trail, err := d.record(t, st.served, &audit.Record{Kind: audit.Adopt, From: hex(st.tip), To: target.String(), Time: a.At,
+	trail, err := d.record(t, st.served, &audit.Record{Kind: audit.Adopt, From: hex(st.tip), To: target.String(), Time: res.Time,
 		Operator: &audit.Operator{By: a.By, Reason: a.Reason}})
 	if err != nil {
 		return err

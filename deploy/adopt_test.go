@@ -106,3 +106,24 @@ func TestAdoptionRequests(t *testing.T) {
 		t.Errorf("result = %+v %v %v", res, done, err)
 	}
 }
+
+// An adoption applied after the operator asked (a request waits for the
+// next poll) is recorded at the time deploy/<env> moved: a soak after it
+// counts from the move, not from the asking.
+func TestAdoptRecordsTheMoveTime(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	moved := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
+	d := New(store, f, WithClock(func() time.Time { return moved }))
+	root := r.commit("imported")
+	r.setBranch(root)
+	asked := moved.Add(-time.Hour)
+	res := d.Adopt(context.Background(), target, Adoption{Project: target.Project, Env: target.Env, Commit: root.String(), Reason: "import", By: "ops@host", At: asked})
+	if res.Reason != Adopted || !res.Time.Equal(moved) {
+		t.Fatalf("adopt: %s %q at %s, want Adopted at %s", res.Reason, res.Message, res.Time, moved)
+	}
+	served, _ := store.Served("platform/fleet")
+	got, err := Contained(served, "prod")
+	if err != nil || len(got) != 1 || !got[0].Since.Equal(moved) {
+		t.Errorf("contained after the adoption: %+v %v, want the import since %s", got, err, moved)
+	}
+}
