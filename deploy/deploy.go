@@ -38,10 +38,9 @@ func WithLogger(l *slog.Logger) Option { return func(d *Deployer) { d.logger = l
 // (default 5000); a longer range is refused, not truncated.
 func WithMaxRange(n int) Option { return func(d *Deployer) { d.maxRange = n } }
 
-// WithClock sets where a Deployer reads the time that stamps its Results
-// (default time.Now); tests pass a fixed clock. Nothing it decides depends
-// on the time yet; the decisions that will (windows, soak, freezes) take
-// it from here, never from time.Now.
+// WithClock sets where a Deployer reads the time (default time.Now): it
+// stamps Results and audit records, and windows, freezes and soak are
+// decided at it, never at time.Now; tests pass a fixed clock.
 func WithClock(now func() time.Time) Option { return func(d *Deployer) { d.now = now } }
 
 // WithPoster kicks p after every reconcile of a target, so the changes
