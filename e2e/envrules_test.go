@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,5 +158,57 @@ exec "$0" check "$1"`
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "in Europe/Berlin") {
 		t.Errorf("check without the host's zoneinfo: %v\n%s", err, out)
+	}
+}
+
+// Inside a freeze, or outside every window, an environment is held: the
+// API, the status page and explain say why and until when, and nothing
+// moves.
+func TestFreezeAndWindowHold(t *testing.T) {
+	useBinary(t)
+	now := time.Now().UTC()
+	from, until := now.Add(-time.Hour).Truncate(time.Second), now.Add(time.Hour).Truncate(time.Second)
+	// A window in the hour twelve hours from now: closed now, whatever
+	// the time of day.
+	closed := (now.Hour() + 12) % 24
+	policy := strings.Replace(withStaging(fmt.Sprintf(`        freezes:
+          - {from: %s, until: %s, reason: "release freeze"}
+`, from.Format(time.RFC3339), until.Format(time.RFC3339))), `      - name: staging
+        policy: reviewed
+        baseline: upstream
+`, fmt.Sprintf(`      - name: staging
+        policy: reviewed
+        baseline: upstream
+        windows: ["* %d * * *"]
+        timezone: UTC
+`, closed), 1)
+	sim := newSim(t, "MERGE_IF_NECESSARY")
+	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: policy})
+	sim.mergeApproved("A")
+	g.settle()
+	for _, tt := range []struct{ env, msg, until string }{
+		{"prod", `inside freeze "release freeze"`, until.Format(time.RFC3339)},
+		{"staging", fmt.Sprintf(`outside the deploy windows ["* %d * * *"] in UTC`, closed), ""},
+	} {
+		st := g.env(project, tt.env)
+		if st.Reason != "Held" || !strings.Contains(st.Message, tt.msg) || st.Until.IsZero() || (tt.until != "" && !strings.Contains(st.Message, "until "+tt.until)) {
+			t.Errorf("%s: %s %q until %s, want Held: %s, until %s", tt.env, st.Reason, st.Message, st.Until, tt.msg, tt.until)
+		}
+		if got := g.deployed(project, tt.env); got != "" {
+			t.Errorf("deploy/%s = %s while held", tt.env, got)
+		}
+		out, _ := exec.Command(binary, "explain", "--config", filepath.Join(g.dir, "gerritgate.yaml"), "--project", project, "--env", tt.env).CombinedOutput()
+		if !strings.Contains(string(out), "Held: held: ") || !strings.Contains(string(out), tt.msg) {
+			t.Errorf("explain %s:\n%s", tt.env, out)
+		}
+	}
+	resp, err := http.Get(g.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `<td class="Held">Held</td>`) || !strings.Contains(string(page), "release freeze") {
+		t.Errorf("status page does not show the hold:\n%s", page)
 	}
 }
