@@ -33,6 +33,11 @@ const (
 	Baseline Kind = "baseline"
 	// Adopt: an operator named the commit without the policy's approval.
 	Adopt Kind = "adopt"
+	// Hold: an operator pinned deploy/<env> at its commit; it moves on
+	// its own no further until a Release. From equals To: nothing moved.
+	Hold Kind = "hold"
+	// Release: an operator ended a Hold. From equals To.
+	Release Kind = "release"
 )
 
 // Record is one movement of deploy/<env>, the content of record.json.
@@ -57,7 +62,8 @@ type Record struct {
 	Evidence *gate.Range `json:"evidence,omitempty"`
 	// Decision is gate.Evaluate's output on Evidence (Advance only).
 	Decision *gate.Decision `json:"decision,omitempty"`
-	// Operator is who adopted and why (Adopt only).
+	// Operator is who adopted, held or released, and why (Adopt, Hold
+	// and Release only).
 	Operator *Operator `json:"operator,omitempty"`
 }
 
@@ -80,7 +86,8 @@ func policyHash(p *gate.Policy) string {
 	return enchex.EncodeToString(sum[:])
 }
 
-// Operator is who adopted a commit and why.
+// Operator is who adopted a commit, or held or released an environment,
+// and why.
 type Operator struct {
 	By     string `json:"by"`
 	Reason string `json:"reason"`
@@ -236,6 +243,10 @@ func (r *Record) Message() string {
 		fmt.Fprintf(&b, "Created at the baseline the policy file names for %s (policy %s); nothing before it was decided.\n", r.Environment, r.Policy.Name)
 	case Adopt:
 		fmt.Fprintf(&b, "An operator named this commit; the policy did not approve it.\n\nBy: %s\nReason: %s\n", oneLine(r.Operator.By), oneLine(r.Operator.Reason))
+	case Hold:
+		fmt.Fprintf(&b, "An operator pinned deploy/%s at this commit until a release; nothing moved.\n\nBy: %s\nReason: %s\n", r.Environment, oneLine(r.Operator.By), oneLine(r.Operator.Reason))
+	case Release:
+		fmt.Fprintf(&b, "An operator released the hold on deploy/%s; nothing moved.\n\nBy: %s\nReason: %s\n", r.Environment, oneLine(r.Operator.By), oneLine(r.Operator.Reason))
 	}
 	fmt.Fprintf(&b, "\nTime: %s\nService: gerritgate %s\nRecord: %s (schema %d)\n", r.Time.UTC().Format(time.RFC3339), r.Service, RecordFile, r.Schema)
 	return b.String()
@@ -267,6 +278,10 @@ func (r *Record) TagMessage() string {
 		b.WriteString("Baseline named by the policy file.\n")
 	case Adopt:
 		fmt.Fprintf(&b, "Adopted by an operator without the policy's approval: %s (%s).\n", oneLine(r.Operator.Reason), oneLine(r.Operator.By))
+	case Hold:
+		fmt.Fprintf(&b, "Held here by an operator: %s (%s).\n", oneLine(r.Operator.Reason), oneLine(r.Operator.By))
+	case Release:
+		fmt.Fprintf(&b, "Released by an operator: %s (%s).\n", oneLine(r.Operator.Reason), oneLine(r.Operator.By))
 	}
 	fmt.Fprintf(&b, "Time: %s\nAudit: refs/heads/audit/%s\n", r.Time.UTC().Format(time.RFC3339), r.Environment)
 	return b.String()

@@ -219,6 +219,13 @@ func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 // covers checks that rec's step is a first-parent step of the deploy
 // history: To is a commit and From is on its first-parent line.
 func (v *verifier) covers(c *object.Commit, rec *Record) {
+	if rec.Kind == Hold || rec.Kind == Release {
+		// An operator's hold or release pins deploy/<env> where it is.
+		if rec.To == "" || rec.From != rec.To || rec.Operator == nil {
+			v.fail("audit %s: a %s record must stay at one commit and name its operator (from %s to %s)", short(c.Hash), rec.Kind, shortSHA(rec.From), shortSHA(rec.To))
+		}
+		return
+	}
 	if rec.To == "" || rec.To == rec.From {
 		v.fail("audit %s: record moves nothing (from %s to %s)", short(c.Hash), shortSHA(rec.From), shortSHA(rec.To))
 		return

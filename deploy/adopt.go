@@ -30,6 +30,9 @@ type Adoption struct {
 	Reason  string    `json:"reason"`
 	By      string    `json:"by"` // who asked (OS user and host of the adopt command)
 	At      time.Time `json:"at"`
+	// Action is what the operator asks (Operate): ActionAdopt (also ""),
+	// ActionHold or ActionRelease; a hold or release names no Commit.
+	Action string `json:"action,omitempty"`
 }
 
 // AdoptedRef records every adoption of an environment in the served
@@ -96,6 +99,11 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 		} else if !ok {
 			return fmt.Errorf("commit %s does not descend from the deployed %s: adoption never rewinds deploy/%s", short(target), short(st.tip), t.Env)
 		}
+	}
+	if _, held, err := heldBy(st.served, t); err != nil {
+		return err
+	} else if held != nil {
+		return fmt.Errorf("deploy/%s is held %s: release it first", t.Env, heldSince(held))
 	}
 	prev, err := st.served.Ref(t.AdoptedRef())
 	if err != nil {

@@ -51,6 +51,12 @@ func TestEveryMovementIsRecorded(t *testing.T) {
 		t.Fatalf("adopt: %s %s", res.Reason, res.Message)
 	}
 	kinds = append(kinds, "adopt")
+	for _, action := range []string{ActionHold, ActionRelease} {
+		if res := d.Operate(ctx, target, Adoption{Project: target.Project, Env: target.Env, Reason: "change freeze", By: "ops@host", Action: action}); res.Reason == Failed {
+			t.Fatalf("%s: %s", action, res.Message)
+		}
+		kinds = append(kinds, action)
+	}
 
 	served, _ := store.Served("platform/fleet")
 	clone, err := git.PlainOpen(served.Dir())

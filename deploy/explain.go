@@ -33,6 +33,12 @@ func (d *Deployer) Explain(ctx context.Context, t Target, last int) (Result, err
 	} else if st.tip.IsZero() && t.Baseline != gate.BaselineUpstream {
 		base = plumbing.NewHash(t.Baseline)
 	}
+	if h, err := operatorHold(st.served, t); err != nil || (h != nil && last == 0) {
+		if h != nil {
+			h.apply(t, &res)
+		}
+		return res, err
+	}
 	if base == st.head {
 		res.Reason, res.Message = UpToDate, "deployed commit is the upstream head"
 		return res, nil

@@ -44,6 +44,12 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 		return nil
 	}
 	res.Head = st.head.String()
+	if h, err := operatorHold(st.served, t); err != nil || h != nil {
+		if h != nil {
+			h.apply(t, res)
+		}
+		return err
+	}
 	if st.tip.IsZero() && t.Baseline != gate.BaselineUpstream {
 		return d.initialize(ctx, t, st.up, st.served, st.head, res)
 	}

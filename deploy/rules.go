@@ -14,11 +14,15 @@ import (
 type hold struct {
 	why   string
 	until time.Time
+	ends  string // with no until: what ends it
 }
 
 // message is the hold for people, with its end in the environment's
 // timezone.
 func (h *hold) message(t Target) string {
+	if h.until.IsZero() && h.ends != "" {
+		return "held: " + h.why + "; " + h.ends
+	}
 	if h.until.IsZero() {
 		return "held: " + h.why + "; no end is known"
 	}

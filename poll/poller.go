@@ -32,7 +32,8 @@ func (f FetchFunc) Fetch(ctx context.Context, project string) error { return f(c
 // (*deploy.Deployer).
 type Reconciler interface {
 	Reconcile(ctx context.Context, t deploy.Target) deploy.Result
-	Adopt(ctx context.Context, t deploy.Target, a deploy.Adoption) deploy.Result
+	// Operate applies an operator's request: adopt, hold or release.
+	Operate(ctx context.Context, t deploy.Target, a deploy.Adoption) deploy.Result
 	Explain(ctx context.Context, t deploy.Target, last int) (deploy.Result, error)
 }
 
@@ -233,9 +234,9 @@ func (p *Poller) record(res deploy.Result) {
 	}
 }
 
-// adopt applies the waiting adoption requests (from gerritgate adopt) for
-// project, after its fetch so the named commit can be in the mirror, and
-// removes them from adoptions.
+// adopt applies the waiting operator requests (gerritgate adopt, hold
+// and release) for project, after its fetch so a named commit can be in
+// the mirror, and removes them from adoptions.
 func (p *Poller) adopt(ctx context.Context, pc *gate.Config, project string, adoptions map[string]deploy.Adoption, ids []string) {
 	for _, id := range ids {
 		a, waiting := adoptions[id]
@@ -248,10 +249,10 @@ func (p *Poller) adopt(ctx context.Context, pc *gate.Config, project string, ado
 		if err != nil {
 			res = deploy.Result{Project: a.Project, Env: a.Env, Reason: deploy.Failed, Message: "adopt: " + err.Error(), Time: time.Now().UTC()}
 		} else {
-			res = p.reconciler.Adopt(ctx, t, a)
+			res = p.reconciler.Operate(ctx, t, a)
 		}
 		p.finishAdoption(id, res)
-		if res.Reason == deploy.Adopted {
+		if res.Reason == deploy.Adopted || res.Reason == deploy.Held {
 			p.record(res)
 		}
 	}

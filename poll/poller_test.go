@@ -57,7 +57,7 @@ func (f *fakes) Reconcile(ctx context.Context, t deploy.Target) deploy.Result {
 	f.reconciled = append(f.reconciled, t.Project+" "+t.Env)
 	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.UpToDate, To: "new-" + t.Project}
 }
-func (f *fakes) Adopt(ctx context.Context, t deploy.Target, a deploy.Adoption) deploy.Result {
+func (f *fakes) Operate(ctx context.Context, t deploy.Target, a deploy.Adoption) deploy.Result {
 	return deploy.Result{}
 }
 func (f *fakes) Explain(ctx context.Context, t deploy.Target, last int) (deploy.Result, error) {

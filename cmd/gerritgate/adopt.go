@@ -19,24 +19,45 @@ import (
 )
 
 // cmdAdopt moves deploy/<env> to a commit an operator names, past the
-// policy, and records the act. Without a running service it does so
-// itself; beside one (which owns the data directory) it leaves a request
-// the service applies at its next poll, nudges it, and waits for the
-// answer.
+// policy, and records the act.
 func cmdAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("adopt", flag.ContinueOnError)
+	return operatorCommand(ctx, deploy.ActionAdopt, args, stdout, stderr)
+}
+
+// cmdHold pins deploy/<env> at its commit until cmdRelease.
+func cmdHold(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return operatorCommand(ctx, deploy.ActionHold, args, stdout, stderr)
+}
+
+// cmdRelease ends a hold.
+func cmdRelease(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return operatorCommand(ctx, deploy.ActionRelease, args, stdout, stderr)
+}
+
+// operatorCommand runs adopt, hold or release (action). Without a running
+// service it acts itself; beside one (which owns the data directory) it
+// leaves a request the service applies at its next poll, nudges it, and
+// waits for the answer.
+func operatorCommand(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(action, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "gerritgate.yaml", "service config file")
 	project := fs.String("project", "", "Gerrit project (required)")
 	env := fs.String("env", "", "environment (required)")
-	commit := fs.String("commit", "", "the full SHA deploy/<env> moves to (required)")
+	var commit *string
+	if action == deploy.ActionAdopt {
+		commit = fs.String("commit", "", "the full SHA deploy/<env> moves to (required)")
+	}
 	reason := fs.String("reason", "", "why, recorded with the act (required)")
 	wait := fs.Duration("wait", 2*time.Minute, "how long to wait for a running service to apply the request")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *project == "" || *env == "" || *commit == "" || *reason == "" {
-		return errors.New("adopt needs --project, --env, --commit and --reason")
+	if *project == "" || *env == "" || *reason == "" || (commit != nil && *commit == "") {
+		if commit != nil {
+			return errors.New("adopt needs --project, --env, --commit and --reason")
+		}
+		return fmt.Errorf("%s needs --project, --env and --reason", action)
 	}
 	cfg, err := LoadConfig(*configPath)
 	if err != nil {
@@ -50,7 +71,10 @@ func cmdAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	a := deploy.Adoption{Project: *project, Env: *env, Commit: *commit, Reason: *reason, By: operator(), At: time.Now().UTC()}
+	a := deploy.Adoption{Project: *project, Env: *env, Reason: *reason, By: operator(), At: time.Now().UTC(), Action: action}
+	if commit != nil {
+		a.Commit = *commit
+	}
 
 	store, err := storage.Open(cfg.DataDir)
 	if err == nil {
@@ -60,7 +84,7 @@ func cmdAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		d := deploy.New(store, nil, deploy.WithLogger(newLogger(stderr, cfg.LogJSON)), deploy.WithSigner(signer), deploy.WithVersion(version))
-		return printAdoption(stdout, d.Adopt(ctx, t, a))
+		return printOperated(stdout, d.Operate(ctx, t, a))
 	}
 	if !errors.Is(err, storage.ErrLocked) {
 		return err
@@ -78,7 +102,7 @@ func cmdAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		if done {
-			return printAdoption(stdout, res)
+			return printOperated(stdout, res)
 		}
 		select {
 		case <-ctx.Done():
@@ -89,8 +113,8 @@ func cmdAdopt(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return fmt.Errorf("the service has not answered request %s within %s; it applies it at its next poll", id, *wait)
 }
 
-func printAdoption(w io.Writer, res deploy.Result) error {
-	if res.Reason != deploy.Adopted {
+func printOperated(w io.Writer, res deploy.Result) error {
+	if res.Reason == deploy.Failed {
 		return errors.New(res.Message)
 	}
 	fmt.Fprintln(w, res.Message)

@@ -35,6 +35,10 @@ Usage:
                                               why each pending commit is (not) deployable
   gerritgate adopt --config gerritgate.yaml --project P --env E --commit SHA --reason "..."
                                               move deploy/E to a commit the policy did not approve, recorded
+  gerritgate hold --config gerritgate.yaml --project P --env E --reason "..."
+                                              pin deploy/E at its commit until release, recorded
+  gerritgate release --config gerritgate.yaml --project P --env E --reason "..."
+                                              end a hold, recorded
   gerritgate verify <clone-dir-or-URL> --key pub.asc [--recheck] [--json]
                                               check the audit trail offline
   gerritgate key new --out gate-key.asc       make the audit signing key; prints the public key
@@ -67,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdExplain(ctx, args[1:], stdout, stderr)
 	case "adopt":
 		return cmdAdopt(ctx, args[1:], stdout, stderr)
+	case "hold":
+		return cmdHold(ctx, args[1:], stdout, stderr)
+	case "release":
+		return cmdRelease(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return cmdVerify(ctx, args[1:], stdout, stderr)
 	case "key":
