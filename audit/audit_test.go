@@ -258,6 +258,14 @@ func TestVerifyReportsTampering(t *testing.T) {
 			})
 			tr.setRef(t, "refs/heads/deploy/prod", side)
 		}, "is not on the first-parent line"},
+		{"a hold record that moves deploy/<env>", false, func(t *testing.T, tr *trail) {
+			tr.rewrite(t, 2, key, func(r []*Record) []*Record {
+				c := *r[0]
+				c.Kind, c.Operator, c.Evidence, c.Decision, c.Commits = Hold, &Operator{By: "ops", Reason: "x"}, nil, nil, nil
+				r[0] = &c
+				return r
+			})
+		}, "a hold record must stay at one commit"},
 		{"the tag left behind", false, func(t *testing.T, tr *trail) {
 			tag, _ := WriteTag(tr.st, tr.records[1], key)
 			tr.setRef(t, TagRef("prod"), tag)
