@@ -27,6 +27,14 @@ const (
 // record rather than removing it. Hidden from clients.
 func (t Target) HoldRef() string { return "refs/gerritgate/hold/" + t.Env }
 
+// Verb is the request's action for messages: adopt, hold or release.
+func (a Adoption) Verb() string {
+	if a.Action == "" {
+		return ActionAdopt
+	}
+	return a.Action
+}
+
 // Operate applies one operator request: an adoption, a hold or a release
 // (a.Action).
 func (d *Deployer) Operate(ctx context.Context, t Target, a Adoption) Result {

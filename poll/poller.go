@@ -220,7 +220,7 @@ func (p *Poller) Poll(ctx context.Context) {
 	for _, id := range adoptionIDs {
 		if a, waiting := adoptions[id]; waiting {
 			p.finishAdoption(id, deploy.Result{Project: a.Project, Env: a.Env, Reason: deploy.Failed, Time: time.Now().UTC(),
-				Message: fmt.Sprintf("adopt: the policy gates no environment %q for project %q", a.Env, a.Project)})
+				Message: fmt.Sprintf("%s: the policy gates no environment %q for project %q", a.Verb(), a.Env, a.Project)})
 		}
 	}
 	p.recorder.Polled(time.Since(start))
@@ -247,7 +247,7 @@ func (p *Poller) adopt(ctx context.Context, pc *gate.Config, project string, ado
 		t, err := FindTarget(pc, a.Project, a.Env)
 		var res deploy.Result
 		if err != nil {
-			res = deploy.Result{Project: a.Project, Env: a.Env, Reason: deploy.Failed, Message: "adopt: " + err.Error(), Time: time.Now().UTC()}
+			res = deploy.Result{Project: a.Project, Env: a.Env, Reason: deploy.Failed, Message: a.Verb() + ": " + err.Error(), Time: time.Now().UTC()}
 		} else {
 			res = p.reconciler.Operate(ctx, t, a)
 		}
