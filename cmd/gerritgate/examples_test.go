@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	notificationv1 "github.com/fluxcd/notification-controller/api/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
@@ -68,5 +69,49 @@ func TestKubernetesExampleFilesLoad(t *testing.T) {
 	}
 	if len(list.Readers()) == 0 {
 		t.Error("the example access.yaml has no readers")
+	}
+}
+
+// TestFluxReceiverExampleMatchesThePolicy: the notify: lines
+// examples/flux/receiver.yaml tells users to add are a valid policy
+// entry, of the type its Receiver has.
+func TestFluxReceiverExampleMatchesThePolicy(t *testing.T) {
+	data, err := os.ReadFile("../../examples/flux/receiver.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snippet []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l == "# notify:" {
+			snippet = []string{"notify:"}
+		} else if snippet != nil && strings.HasPrefix(l, "#   ") {
+			snippet = append(snippet, l[2:])
+		} else if snippet != nil {
+			break
+		}
+	}
+	if len(snippet) < 2 {
+		t.Fatal("examples/flux/receiver.yaml: no commented notify: entry")
+	}
+	var recv notificationv1.Receiver
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		var r notificationv1.Receiver
+		if err := yaml.Unmarshal([]byte(doc), &r); err == nil && r.Kind == "Receiver" {
+			recv = r
+		}
+	}
+	const at = "        baseline: upstream\n"
+	policy := examples.Policy()
+	if !strings.Contains(policy, at) {
+		t.Fatalf("examples/policy.yaml has no line %q to add notify: after", at)
+	}
+	policy = strings.Replace(policy, at, at+"        "+strings.Join(snippet, "\n        ")+"\n", 1)
+	pc, err := gate.ParsePolicy("policy.yaml", []byte(policy))
+	if err != nil {
+		t.Fatalf("the policy with receiver.yaml's notify: entry:\n%s\n%v", policy, err)
+	}
+	n := pc.Repos[0].Environments[0].Notify
+	if len(n) != 1 || n[0].Type != recv.Spec.Type {
+		t.Errorf("the policy's notify: %+v, want one entry of the Receiver's type %q", n, recv.Spec.Type)
 	}
 }
