@@ -43,10 +43,8 @@ Usage:
                                               check the audit trail offline
   gerritgate key new --out gate-key.asc       make the audit signing key; prints the public key
   gerritgate token new --name READER         make a reader token; prints it once and the sha256 line for access.yaml
-  gerritgate version
+  gerritgate version                          print the version and the commit it was built from
 `
-
-var version = "dev"
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -84,8 +82,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "check":
 		return cmdCheck(args[1:], stdout)
 	case "version":
-		fmt.Fprintln(stdout, "gerritgate", version)
-		return nil
+		return cmdVersion(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
