@@ -227,10 +227,10 @@ func TestAccessOverSSHAndHTTP(t *testing.T) {
 			code              int
 			has, hasNot       string
 		}{
-			{"anonymous status", "/api/v1/status", "", 200, "", "platform/"},
-			{"anonymous page", "/", "", 200, "", "platform/"},
-			{"anonymous environment", fleetEnv, "", 404, "", "platform/fleet"},
-			{"anonymous pending", fleetEnv + "/pending", "", 404, "", "platform/fleet"},
+			{"anonymous status", "/api/v1/status", "", 401, "sign in", "platform/"},
+			{"anonymous page", "/", "", 401, "Not signed in", "platform/"},
+			{"anonymous environment", fleetEnv, "", 401, "sign in", "platform/fleet"},
+			{"anonymous pending", fleetEnv + "/pending", "", 401, "sign in", "platform/fleet"},
 			{"anonymous metrics", "/metrics", "", 401, "", "platform/"},
 			{"flux-prod status", "/api/v1/status", fluxR.token, 200, "platform/fleet", "platform/other"},
 			{"flux-prod environment", fleetEnv, fluxR.token, 200, a, ""},
@@ -242,7 +242,7 @@ func TestAccessOverSSHAndHTTP(t *testing.T) {
 			{"reader metrics", "/metrics", other.token, 401, "", "platform/"},
 			{"all-project reader metrics", "/metrics", fluxR.token, 401, "", "platform/"},
 			{"metrics token", "/metrics", scrape, 200, `project="platform/fleet"`, ""},
-			{"metrics token reads no status", "/api/v1/status", scrape, 200, "", "platform/"},
+			{"metrics token reads no status", "/api/v1/status", scrape, 401, "sign in", "platform/"},
 			{"unknown project pending", "/api/v1/projects/platform%2Fnope/environments/prod/pending", fluxR.token, 404, "", ""},
 			{"health is public", "/healthz", "", 200, "ok", ""},
 		} {

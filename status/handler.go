@@ -13,19 +13,25 @@ import (
 )
 
 // Viewers says who a request is and what it may know of; *access.HTTPAuth
-// satisfies it. A request without a valid reader's credentials is asked
-// about with reader "" (anonymous).
+// satisfies it. Reader reports false when the request carries no valid
+// reader's credentials: the page and the API then answer 401 with a Basic
+// challenge (so a browser asks for a user and token), showing only what
+// reader "" (anonymous) may see.
 type Viewers interface {
 	Reader(r *http.Request) (string, bool)
 	CanSee(reader, project string) bool
 }
 
 // Everyone is the Viewers of a gate without an access file: every
-// project is public, as its git is.
+// project is public, as its git is, and nobody is asked to sign in.
 type Everyone struct{}
 
-func (Everyone) Reader(*http.Request) (string, bool) { return "", false }
+func (Everyone) Reader(*http.Request) (string, bool) { return "", true }
 func (Everyone) CanSee(string, string) bool          { return true }
+
+// Challenge is the WWW-Authenticate header of a request that must sign
+// in: any user name, a reader's token as the password.
+const Challenge = `Basic realm="gerritgate", charset="UTF-8"`
 
 // Explainer decides afresh on the pending commits of one environment the
 // policy gates now (the poller, which keeps decisions off repositories a
@@ -68,20 +74,34 @@ type statusReply struct {
 	Environments []deploy.Result `json:"environments"`
 }
 
-// canSee says which projects a request may know of. With an access file,
-// the status page and the API show a reader the projects it may read, and
-// an anonymous caller the anonymous ones.
-func (h *Handler) canSee(r *http.Request) func(project string) bool {
+// canSee says which projects a request may know of, and whether it
+// signed in. With an access file, the status page and the API show a
+// reader the projects it may read, and a caller without valid credentials
+// the anonymous ones.
+func (h *Handler) canSee(r *http.Request) (canSee func(project string) bool, signedIn bool) {
 	reader, ok := h.viewers.Reader(r)
 	if !ok {
 		reader = "" // anonymous, whatever a failed lookup returned
 	}
-	return func(p string) bool { return h.viewers.CanSee(reader, p) }
+	return func(p string) bool { return h.viewers.CanSee(reader, p) }, ok
 }
 
-// visible filters the board to what the request may see.
-func (h *Handler) visible(r *http.Request) []deploy.Result {
-	canSee := h.canSee(r)
+// challenge answers 401 with a Basic challenge unless the request signed
+// in, and reports whether it did. Missing and wrong credentials are
+// treated alike, so a browser asks again after a wrong token.
+func challenge(w http.ResponseWriter, signedIn bool) (code int) {
+	if signedIn {
+		return http.StatusOK
+	}
+	w.Header().Set("WWW-Authenticate", Challenge)
+	return http.StatusUnauthorized
+}
+
+// signIn is the JSON answer to a request that must sign in.
+var signIn = map[string]string{"error": "sign in: any user name, a reader's token from the access file as the password (or Authorization: Bearer <token>)"}
+
+// visible filters the board to what canSee lets a request see.
+func (h *Handler) visible(canSee func(string) bool) []deploy.Result {
 	var out []deploy.Result
 	for _, res := range h.board.Snapshot() {
 		if canSee(res.Project) {
@@ -92,15 +112,25 @@ func (h *Handler) visible(r *http.Request) []deploy.Result {
 }
 
 func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, statusReply{Polls: h.board.Polls(), Environments: h.visible(r)})
+	canSee, signedIn := h.canSee(r)
+	if code := challenge(w, signedIn); code != http.StatusOK {
+		writeJSON(w, code, signIn)
+		return
+	}
+	writeJSON(w, http.StatusOK, statusReply{Polls: h.board.Polls(), Environments: h.visible(canSee)})
 }
 
 // serveEnvironment answers /api/v1/projects/{project}/environments/{env}:
 // the last decision, with every pending commit's verdict and evidence. The
 // project is one path segment, its slashes written %2F.
 func (h *Handler) serveEnvironment(w http.ResponseWriter, r *http.Request) {
+	canSee, signedIn := h.canSee(r)
+	if code := challenge(w, signedIn); code != http.StatusOK {
+		writeJSON(w, code, signIn)
+		return
+	}
 	res, ok := h.board.Result(r.PathValue("project"), r.PathValue("env"))
-	if !ok || !h.canSee(r)(res.Project) {
+	if !ok || !canSee(res.Project) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such project and environment"})
 		return
 	}
@@ -112,8 +142,13 @@ func (h *Handler) serveEnvironment(w http.ResponseWriter, r *http.Request) {
 // service gates and the caller may see. A decision is reused for
 // PendingTTL.
 func (h *Handler) servePending(w http.ResponseWriter, r *http.Request) {
+	canSee, signedIn := h.canSee(r)
+	if code := challenge(w, signedIn); code != http.StatusOK {
+		writeJSON(w, code, signIn)
+		return
+	}
 	project, env := r.PathValue("project"), r.PathValue("env")
-	if _, known := h.board.Result(project, env); !known || !h.canSee(r)(project) {
+	if _, known := h.board.Result(project, env); !known || !canSee(project) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such project and environment"})
 		return
 	}
@@ -159,7 +194,19 @@ var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
 	"ago": func(t time.Time) string { return time.Since(t).Round(time.Second).String() + " ago" },
 }).ParseFS(templates, "templates/page.html"))
 
+// pageData is what the page template shows.
+type pageData struct {
+	statusReply
+	SignedIn bool
+}
+
+// servePage shows the page; a caller that did not sign in gets it with a
+// 401 and a challenge, showing only the anonymous projects (what a browser
+// shows when its user cancels the sign-in).
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
+	canSee, signedIn := h.canSee(r)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	page.Execute(w, statusReply{Polls: h.board.Polls(), Environments: h.visible(r)})
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(challenge(w, signedIn))
+	page.Execute(w, pageData{statusReply{Polls: h.board.Polls(), Environments: h.visible(canSee)}, signedIn})
 }

@@ -80,20 +80,27 @@ func TestHandlerShowsOnlyVisibleProjects(t *testing.T) {
 	b.Record(deploy.Result{Project: "secret/fleet", Env: "prod", Reason: deploy.UpToDate, Time: time.Now()})
 	b.Polled()
 	mux := http.NewServeMux()
-	NewHandler(b, viewers{"": {"public/site"}, "flux": {"public/site", "secret/fleet"}}, &explainer{}).Register(mux)
+	NewHandler(b, viewers{"": {"public/site"}, "public": {"public/site"}, "flux": {"public/site", "secret/fleet"}}, &explainer{}).Register(mux)
 	tests := []struct {
 		who, path  string
 		code       int
 		shows      string
 		mustNotSay string
 	}{
-		{"", "/", 200, "public/site", "secret/fleet"},
-		{"", "/api/v1/status", 200, "public/site", "secret/fleet"},
+		// Without valid credentials: a challenge, and the page shows
+		// only the anonymous projects.
+		{"", "/", 401, "public/site", "secret/fleet"},
+		{"intruder", "/", 401, "public/site", "secret/fleet"},
+		{"flux", "/", 200, "secret/fleet", "sign in"},
+		{"", "/api/v1/status", 401, "sign in", "public/site"},
+		{"intruder", "/api/v1/status", 401, "sign in", "secret/fleet"},
 		{"flux", "/api/v1/status", 200, "secret/fleet", ""},
-		{"intruder", "/api/v1/status", 200, "public/site", "secret/fleet"},
-		{"", "/api/v1/projects/secret%2Ffleet/environments/prod", 404, "no such project", "secret/fleet"},
+		{"public", "/api/v1/status", 200, "public/site", "secret/fleet"},
+		{"", "/api/v1/projects/secret%2Ffleet/environments/prod", 401, "sign in", "secret/fleet"},
+		{"public", "/api/v1/projects/secret%2Ffleet/environments/prod", 404, "no such project", "secret/fleet"},
 		{"flux", "/api/v1/projects/secret%2Ffleet/environments/prod", 200, "secret/fleet", ""},
-		{"", "/api/v1/projects/secret%2Ffleet/environments/prod/pending", 404, "no such project", "secret/fleet"},
+		{"", "/api/v1/projects/secret%2Ffleet/environments/prod/pending", 401, "sign in", "secret/fleet"},
+		{"public", "/api/v1/projects/secret%2Ffleet/environments/prod/pending", 404, "no such project", "secret/fleet"},
 		{"flux", "/api/v1/projects/secret%2Ffleet/environments/prod/pending", 200, "NotApproved", ""},
 		{"flux", "/api/v1/projects/secret%2Ffleet/environments/staging", 404, "no such project", ""},
 	}
@@ -107,6 +114,10 @@ func TestHandlerShowsOnlyVisibleProjects(t *testing.T) {
 		body := w.Body.String()
 		if w.Code != tt.code || !strings.Contains(body, tt.shows) || (tt.mustNotSay != "" && strings.Contains(body, tt.mustNotSay)) {
 			t.Errorf("%q GET %s = %d %s, want %d showing %q and not %q", tt.who, tt.path, w.Code, body, tt.code, tt.shows, tt.mustNotSay)
+		}
+		// A browser offers a sign-in only for a Basic challenge.
+		if got := w.Header().Get("WWW-Authenticate"); (w.Code == 401) != strings.HasPrefix(got, `Basic realm="gerritgate"`) {
+			t.Errorf("%q GET %s = %d with WWW-Authenticate %q, want a Basic challenge exactly on 401", tt.who, tt.path, w.Code, got)
 		}
 	}
 }
