@@ -1,11 +1,14 @@
 package poll
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,4 +145,52 @@ func TestExplain(t *testing.T) {
 	if res, gated, err := p.Explain(context.Background(), "platform/fleet", "prod"); !gated || err != nil || res.Reason != deploy.NotApproved {
 		t.Errorf("Explain(platform/fleet, prod) = %+v %v %v", res, gated, err)
 	}
+}
+
+// Failing and diverging are logged once on entering, at ERROR and WARN,
+// and recovering once at INFO; a failing listing of Gerrit's projects
+// warns once per outage.
+func TestPollLogsTransitionsOnce(t *testing.T) {
+	f := &fakes{board: map[string]deploy.Result{}, list: []string{"apps/web"}}
+	var logs bytes.Buffer
+	p := newPoller(t, f)
+	p.logger = slog.New(slog.NewTextHandler(&logs, nil))
+	count := func(s string) int { return strings.Count(logs.String(), s) }
+	p.Poll(context.Background())
+	f.listErr = errors.New("gerrit down")
+	for i := 0; i < 3; i++ {
+		// A different message each poll, as a network error's would be.
+		f.fetchErr = map[string]error{"platform/fleet": fmt.Errorf("fetch: dial tcp :%d: connection refused", 1000+i)}
+		p.Poll(context.Background())
+	}
+	f.fetchErr, f.listErr = nil, nil
+	p.Poll(context.Background())
+	p.Poll(context.Background())
+	for _, tt := range []struct {
+		line string
+		want int
+	}{
+		{`level=ERROR msg="environment failing; deploy branch held where it is" project=platform/fleet`, 1},
+		{`level=INFO msg="environment recovered" project=platform/fleet env=prod reason=UpToDate`, 1},
+		{`level=WARN msg="cannot list Gerrit projects`, 1},
+		{`level=INFO msg="Gerrit projects listed again"`, 1},
+		{`level=WARN msg="environment diverged`, 0},
+	} {
+		if got := count(tt.line); got != tt.want {
+			t.Errorf("%d log lines %s, want %d:\n%s", got, tt.line, tt.want, logs.String())
+		}
+	}
+	logs.Reset()
+	p.reconciler = diverging{f}
+	p.Poll(context.Background())
+	p.Poll(context.Background())
+	if got := count(`level=WARN msg="environment diverged; deploy branch held until an operator decides"`); got != 2 { // platform/fleet and apps/web, once each
+		t.Errorf("two polls of two diverged environments logged %d warnings, want 2:\n%s", got, logs.String())
+	}
+}
+
+type diverging struct{ *fakes }
+
+func (diverging) Reconcile(ctx context.Context, t deploy.Target) deploy.Result {
+	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.Diverged, Message: "history was rewritten"}
 }
