@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -62,51 +60,8 @@ func browse(t *testing.T, chrome, url, screenshot string) string {
 // keeps the screenshot README shows.
 func TestBrowserSignsInToStatusPage(t *testing.T) {
 	chrome := chromium(t)
-	useBinary(t)
 	listen := freeAddr(t)
-	cmd := exec.Command(binary, "demo", "--dir", t.TempDir(), "--listen", listen, "--ssh-listen", freeAddr(t))
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-		}
-	}()
-	lines := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	var out strings.Builder
-	await := func(re *regexp.Regexp) []string {
-		t.Helper()
-		deadline := time.After(60 * time.Second)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("demo exited early:\n%s", out.String())
-				}
-				out.WriteString(l + "\n")
-				if m := re.FindStringSubmatch(l); m != nil {
-					return m
-				}
-			case <-deadline:
-				t.Fatalf("demo did not print %s within 60s:\n%s", re, out.String())
-			}
-		}
-	}
+	await, _ := startDemo(t, t.TempDir(), listen)
 	m := await(regexp.MustCompile(`http://demo:([A-Za-z0-9_-]+)@[^/]+/([^ ]+)\.git`))
 	token, project := m[1], m[2]
 	await(regexp.MustCompile(`approved +[0-9a-f]{12} "Add podinfo"`))
