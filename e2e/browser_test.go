@@ -88,6 +88,14 @@ func TestBrowserSignsInToStatusPage(t *testing.T) {
 	if !strings.Contains(dom, `class="NotApproved"`) || !strings.Contains(dom, "vetoed") {
 		t.Errorf("after the vetoed change, the page shows no held environment:\n%s", dom)
 	}
+	// What is deployed, with its change on Gerrit, why the rest waits,
+	// the mirror's last fetch and the audit trail.
+	for _, want := range []string{"“Add podinfo”", "/c/" + project + "/+/1\">change 1</a>", "veto Code-Review: vetoed: Code-Review -2 by carol",
+		`<span class="ok">ok</span>`, "advance to <code>", "“Initial empty repository”"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the held environment's page lacks %q:\n%s", want, dom)
+		}
+	}
 	shot := filepath.Join(t.TempDir(), "status-page.png")
 	browse(t, chrome, page, shot)
 	png, err := os.ReadFile(shot)

@@ -45,6 +45,9 @@ type Recorder interface {
 	Retain(keep func(project, env string) bool)
 	// Polled counts a finished poll and how long it took.
 	Polled(took time.Duration)
+	// Fetched keeps the outcome of a project's mirror fetch (err nil when
+	// it worked).
+	Fetched(project string, at time.Time, err error)
 }
 
 // Lister lists Gerrit's projects below a prefix (*gerrit.Client).
@@ -208,6 +211,7 @@ func (p *Poller) Poll(ctx context.Context) {
 		fctx, cancel := context.WithTimeout(ctx, p.fetchTimeout)
 		ferr := p.fetcher.Fetch(fctx, name)
 		cancel()
+		p.recorder.Fetched(name, time.Now().UTC(), ferr)
 		p.adopt(ctx, pc, name, adoptions, adoptionIDs)
 		for _, t := range byProject[name] {
 			var res deploy.Result

@@ -47,6 +47,7 @@ type fakes struct {
 	reconciled []string
 	board      map[string]deploy.Result
 	polls      int
+	fetched    map[string]error // last fetch outcome by project
 }
 
 func (f *fakes) Fetch(ctx context.Context, project string) error { return f.fetchErr[project] }
@@ -82,6 +83,12 @@ func (f *fakes) Retain(keep func(project, env string) bool) {
 	}
 }
 func (f *fakes) Polled(time.Duration) { f.polls++ }
+func (f *fakes) Fetched(project string, at time.Time, err error) {
+	if f.fetched == nil {
+		f.fetched = map[string]error{}
+	}
+	f.fetched[project] = err
+}
 
 func newPoller(t *testing.T, f *fakes) *Poller {
 	t.Helper()
@@ -118,6 +125,12 @@ func TestPoll(t *testing.T) {
 	got := f.board["platform/fleet prod"]
 	if got.Reason != deploy.Failed || got.Message != "fetch: connection refused" || got.From != "new-platform/fleet" || got.To != "new-platform/fleet" {
 		t.Errorf("failed fetch recorded %+v, want Failed with the fetch error, from and to where the ref stood", got)
+	}
+	if err := f.fetched["platform/fleet"]; err == nil || err.Error() != "fetch: connection refused" {
+		t.Errorf("fetch outcome recorded for platform/fleet = %v, want the fetch error", err)
+	}
+	if err, ok := f.fetched["apps/web"]; !ok || err != nil {
+		t.Errorf("fetch outcome recorded for apps/web = %v (recorded %v), want a success", err, ok)
 	}
 	if f.polls != 2 {
 		t.Errorf("two polls counted %d", f.polls)

@@ -4,11 +4,15 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/gerritgate/gerritgate/audit"
 	"github.com/gerritgate/gerritgate/deploy"
 )
 
@@ -45,11 +49,43 @@ type Explainer interface {
 // Gerrit about every pending commit.
 const PendingTTL = 5 * time.Second
 
+// Trail reads the newest records of an environment's audit trail, newest
+// first, at most n (the served repository's audit/<env>). None is no
+// error: the environment has not moved yet.
+type Trail interface {
+	Latest(project, env string, n int) ([]audit.Record, error)
+}
+
+// TrailEntries is how many audit records the page shows per environment.
+const TrailEntries = 5
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithGerrit links changes on the page to the Gerrit at base (its web
+// URL); any user info in it is dropped, never shown.
+func WithGerrit(base string) Option {
+	return func(h *Handler) {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return
+		}
+		u.User = nil
+		h.gerrit = strings.TrimSuffix(u.String(), "/")
+	}
+}
+
+// WithTrail shows each environment's deployed commit and latest audit
+// records from t.
+func WithTrail(t Trail) Option { return func(h *Handler) { h.trail = t } }
+
 // Handler serves the status page and the JSON API from a Board.
 type Handler struct {
 	board   *Board
 	viewers Viewers
 	explain Explainer
+	gerrit  string
+	trail   Trail
 
 	pendingMu sync.Mutex // one /pending computation at a time
 	pending   map[key]deploy.Result
@@ -57,8 +93,12 @@ type Handler struct {
 
 // NewHandler returns the handler of board's page and API, showing each
 // caller what viewers let it see.
-func NewHandler(board *Board, viewers Viewers, explain Explainer) *Handler {
-	return &Handler{board: board, viewers: viewers, explain: explain, pending: map[key]deploy.Result{}}
+func NewHandler(board *Board, viewers Viewers, explain Explainer, opts ...Option) *Handler {
+	h := &Handler{board: board, viewers: viewers, explain: explain, pending: map[key]deploy.Result{}}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // Register adds the page's and the API's routes to mux.
@@ -191,13 +231,88 @@ var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
 		}
 		return s
 	},
-	"ago": func(t time.Time) string { return time.Since(t).Round(time.Second).String() + " ago" },
+	"ago":  func(t time.Time) string { return time.Since(t).Round(time.Second).String() + " ago" },
+	"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 }).ParseFS(templates, "templates/page.html"))
 
 // pageData is what the page template shows.
 type pageData struct {
-	statusReply
+	Polls    int64
+	Rows     []row
 	SignedIn bool
+}
+
+// row is one environment on the page.
+type row struct {
+	deploy.Result
+	Fetch    *Fetch
+	Deployed *audit.Commit // the deployed commit as its audit record names it
+	Since    time.Time     // when deploy/<env> moved to it
+	Link     string        // the deployed commit's change on Gerrit
+	Blocking string        // the first failing rule of the commit that blocks
+	Trail    []entry
+	TrailErr bool
+}
+
+// entry is one audit record on the page.
+type entry struct {
+	Kind    audit.Kind
+	To      string
+	Time    time.Time
+	Commits []audit.Commit // the newest entryCommits that entered
+	More    int            // how many more entered
+	Reason  string         // an adoption's
+}
+
+// entryCommits bounds the commits listed per audit record.
+const entryCommits = 5
+
+// rows builds the page's rows for the results a request may see.
+func (h *Handler) rows(results []deploy.Result) []row {
+	out := make([]row, 0, len(results))
+	for _, res := range results {
+		r := row{Result: res}
+		if f, ok := h.board.LastFetch(res.Project); ok {
+			r.Fetch = &f
+		}
+		if d := res.Decision; d != nil && d.BlockedAt != "" {
+			if v, ok := d.Verdict(d.BlockedAt); ok {
+				for _, rule := range v.Rules {
+					if !rule.Pass {
+						r.Blocking = rule.Name + ": " + rule.Detail
+						break
+					}
+				}
+			}
+		}
+		if h.trail != nil {
+			recs, err := h.trail.Latest(res.Project, res.Env, TrailEntries)
+			r.TrailErr = err != nil
+			for i, rec := range recs {
+				e := entry{Kind: rec.Kind, To: rec.To, Time: rec.Time, Commits: rec.Commits}
+				if n := len(e.Commits); n > entryCommits {
+					e.Commits, e.More = e.Commits[n-entryCommits:], n-entryCommits
+				}
+				if rec.Operator != nil {
+					e.Reason = rec.Operator.Reason
+				}
+				r.Trail = append(r.Trail, e)
+				if i == 0 && rec.To == res.To {
+					r.Since = rec.Time
+					for _, c := range rec.Commits {
+						if c.SHA == rec.To {
+							r.Deployed = &c
+						}
+					}
+				}
+			}
+		}
+		if r.Deployed != nil && r.Deployed.Change != 0 && h.gerrit != "" {
+			r.Link = fmt.Sprintf("%s/c/%s/+/%d", h.gerrit, res.Project, r.Deployed.Change)
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // servePage shows the page; a caller that did not sign in gets it with a
@@ -205,8 +320,9 @@ type pageData struct {
 // shows when its user cancels the sign-in).
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	canSee, signedIn := h.canSee(r)
+	rows := h.rows(h.visible(canSee))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(challenge(w, signedIn))
-	page.Execute(w, pageData{statusReply{Polls: h.board.Polls(), Environments: h.visible(canSee)}, signedIn})
+	page.Execute(w, pageData{Polls: h.board.Polls(), Rows: rows, SignedIn: signedIn})
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gerritgate/gerritgate/audit"
 	"github.com/gerritgate/gerritgate/deploy"
+	"github.com/gerritgate/gerritgate/gate"
 )
 
 // viewers lets a request with "Authorization: Bearer <reader>" see the
@@ -152,5 +155,62 @@ func TestHandlerPending(t *testing.T) {
 	ex.err = errors.New("gerrit down")
 	if code, _ := get("broken"); code != http.StatusBadGateway {
 		t.Errorf("pending when deciding fails = %d, want 502", code)
+	}
+}
+
+// trail is a fixed audit trail per project, newest first; a project named
+// broken fails to read.
+type trail map[string][]audit.Record
+
+func (tr trail) Latest(project, env string, n int) ([]audit.Record, error) {
+	if project == "broken/trail" {
+		return nil, errors.New("object not found")
+	}
+	recs := tr[project]
+	return recs[:min(n, len(recs))], nil
+}
+
+// The page shows per environment the deployed commit (subject, change
+// linked to Gerrit, since when), the first blocking rule of the pending
+// commit that stops it, the last mirror fetch and its result, and the
+// newest audit records, bounded.
+func TestPageShowsEnvironment(t *testing.T) {
+	deployed, blocked := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	b := NewBoard()
+	b.Record(deploy.Result{Project: "platform/fleet", Branch: "main", Env: "prod", Reason: deploy.NotApproved, To: deployed, Head: blocked,
+		Message: "not approved", Time: time.Now(), Decision: &gate.Decision{Target: deployed, BlockedAt: blocked, Remaining: 1,
+			Verdicts: []gate.Verdict{{SHA: blocked, Subject: "Raise replicas", Rules: []gate.Rule{
+				{Name: "label Verified", Pass: true, Detail: "carol +1"},
+				{Name: "veto Code-Review", Pass: false, Detail: "vetoed: Code-Review -2 by carol"},
+				{Name: "label Code-Review", Pass: false, Detail: "second failure"},
+			}}}}})
+	b.Record(deploy.Result{Project: "broken/trail", Env: "prod", Reason: deploy.UpToDate, Time: time.Now()})
+	b.Fetched("platform/fleet", time.Now(), errors.New("fetch: gerrit answered 503"))
+	b.Fetched("broken/trail", time.Now(), nil)
+	var recs []audit.Record
+	for i := range TrailEntries + 2 {
+		recs = append(recs, audit.Record{Kind: audit.Advance, To: fmt.Sprintf("%040d", i), Time: time.Date(2026, 1, 10-i, 9, 0, 0, 0, time.UTC),
+			Commits: []audit.Commit{{SHA: fmt.Sprintf("%040d", i), Subject: fmt.Sprintf("older change %d", i)}}})
+	}
+	recs[0] = audit.Record{Kind: audit.Advance, To: deployed, Time: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC),
+		Commits: []audit.Commit{{SHA: deployed, Subject: "Add podinfo", Change: 7}}}
+	mux := http.NewServeMux()
+	NewHandler(b, Everyone{}, &explainer{}, WithGerrit("https://gate:s3cret@gerrit.example/"), WithTrail(trail{"platform/fleet": recs})).Register(mux)
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	body := w.Body.String()
+	for _, want := range []string{
+		`“Add podinfo”`, `<a href="https://gerrit.example/c/platform/fleet/&#43;/7">change 7</a>`, "since 2026-01-10 09:00:00 UTC",
+		"1 pending", "veto Code-Review: vetoed: Code-Review -2 by carol", "fetch: gerrit answered 503",
+		"older change " + fmt.Sprint(TrailEntries-1), "the audit trail cannot be read",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q:\n%s", want, body)
+		}
+	}
+	for _, not := range []string{"s3cret", "second failure", "older change " + fmt.Sprint(TrailEntries)} {
+		if strings.Contains(body, not) {
+			t.Errorf("the page shows %q:\n%s", not, body)
+		}
 	}
 }
