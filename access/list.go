@@ -34,6 +34,7 @@ type List struct {
 	keys      []keyEntry
 	metrics   [][sha256.Size]byte // tokens that may read /metrics
 	now       func() time.Time
+	warnings  []error // loads, but probably not what was meant
 }
 
 type reader struct {
@@ -106,6 +107,10 @@ func ValidReaderName(name string) error {
 	return nil
 }
 
+// Warnings returns what in the file loads but grants nothing (a reader
+// without projects), each with file:line:col, for the log.
+func (l *List) Warnings() []error { return l.warnings }
+
 // Parse parses an access file's contents; file names it in errors, which
 // carry file:line:col and never the value of a key or token.
 func Parse(file string, data []byte, opts ...Option) (*List, error) {
@@ -142,6 +147,9 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 				bad(fmt.Sprintf("%s.projects[%d]", at, j), "%v", err)
 			}
 			r.projects = append(r.projects, p)
+		}
+		if len(ry.Projects) == 0 && nameErr == nil {
+			l.warnings = append(l.warnings, doc.Errorf(at, "reader %q may read no project: give it projects: [...]", ry.Name))
 		}
 		if ry.Expires != "" {
 			t, err := parseTime(ry.Expires)

@@ -32,9 +32,33 @@ type Watcher struct {
 	generation atomic.Uint64
 	failures   atomic.Uint64
 
-	mu      sync.Mutex // serialises checks and guards the fields below
-	file    *filewatch.File
-	lastErr error
+	mu       sync.Mutex // serialises checks and guards the fields below
+	file     *filewatch.File
+	lastErr  error
+	observer func(result string)
+}
+
+// Observe has f called with "ok" or "error" for every reload after the
+// first load, as the log reports them (a broken content once), for a
+// counter. Call it before Run.
+func (w *Watcher) Observe(f func(result string)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.observer = f
+}
+
+// observe reports a reload's result; w.mu is held.
+func (w *Watcher) observe(result string) {
+	if w.observer != nil {
+		w.observer(result)
+	}
+}
+
+// warn logs what a loaded List grants by mistake.
+func (w *Watcher) warn(l *List) {
+	for _, err := range l.Warnings() {
+		w.logger.Warn("access file grants a reader nothing", "err", err)
+	}
 }
 
 // NewWatcher loads the access file at path and returns a Watcher for it.
@@ -60,6 +84,7 @@ func NewWatcher(path string, logger *slog.Logger, interval time.Duration, opts .
 	w.current.Store(l)
 	w.generation.Store(1)
 	w.logger.Info("access list loaded", "generation", 1, "readers", len(l.readers))
+	w.warn(l)
 	return w, nil
 }
 
@@ -84,6 +109,7 @@ func (w *Watcher) check(force bool) error {
 		err = fmt.Errorf("access file: %w", err)
 		if w.lastErr == nil || w.lastErr.Error() != err.Error() {
 			w.failures.Add(1)
+			w.observe("error")
 			w.logger.Warn("access file unreadable; keeping the last good list", "generation", w.generation.Load(), "err", err)
 		}
 		w.lastErr = err
@@ -96,13 +122,16 @@ func (w *Watcher) check(force bool) error {
 	if err != nil {
 		w.lastErr = err
 		w.failures.Add(1)
+		w.observe("error")
 		w.logger.Warn("access file rejected; keeping the last good list", "generation", w.generation.Load(), "err", err)
 		return err
 	}
 	w.current.Store(l)
 	w.lastErr = nil
 	g := w.generation.Add(1)
+	w.observe("ok")
 	w.logger.Info("access list reloaded", "generation", g, "readers", len(l.readers))
+	w.warn(l)
 	return nil
 }
 

@@ -164,3 +164,38 @@ func TestNewWatcherNeedsAGoodFile(t *testing.T) {
 		}
 	}
 }
+
+// A reader without projects loads (the file is valid) but grants
+// nothing: a warning names the reader and its file:line:col, at the first
+// load and at a reload. Observe sees every reload's result.
+func TestWatcherWarnsAndCountsReloads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.yaml")
+	writeFile(t, path, fmt.Sprintf("readers:\n  - name: flux\n    tokens: [%q]\n", HashToken(secret)))
+	var logs syncBuffer
+	w, err := NewWatcher(path, slog.New(slog.NewTextHandler(&logs, nil)), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `level=WARN msg="access file grants a reader nothing"`
+	if got := logs.String(); !strings.Contains(got, want) || !strings.Contains(got, path+`:2:`) || !strings.Contains(got, `reader \"flux\" may read no project`) {
+		t.Errorf("loading a reader without projects logged:\n%s\nwant %s naming %s:2 and the reader", got, want, path)
+	}
+	var results []string
+	w.Observe(func(r string) { results = append(results, r) })
+	writeFile(t, path, fmt.Sprintf("readers:\n  - name: flux\n    projects: [\"platform/*\"]\n    tokens: [%q]\n", HashToken(secret)))
+	w.Reload()
+	if n := strings.Count(logs.String(), want); n != 1 {
+		t.Errorf("after giving flux projects, %d warnings in all, want the first one only:\n%s", n, logs.String())
+	}
+	writeFile(t, path, "readers: [")
+	w.Reload()
+	w.Reload() // the same broken content counts once
+	writeFile(t, path, fmt.Sprintf("readers:\n  - name: ci\n    tokens: [%q]\n", HashToken(secret)))
+	w.Reload()
+	if got := strings.Join(results, ","); got != "ok,error,ok" {
+		t.Errorf("observed reloads %s, want ok,error,ok", got)
+	}
+	if n := strings.Count(logs.String(), want); n != 2 {
+		t.Errorf("reloading a reader without projects: %d warnings in all, want 2:\n%s", n, logs.String())
+	}
+}

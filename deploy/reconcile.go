@@ -24,9 +24,7 @@ func (d *Deployer) Reconcile(ctx context.Context, t Target) Result {
 	switch res.Reason {
 	case Advanced, Initialized:
 		log.Info(res.Message, "from", res.From, "to", res.To)
-	case Failed, Diverged:
-		log.Warn(res.Message)
-	default:
+	default: // Failed and Diverged too: the caller logs them once, on entering (poll.Poller)
 		log.Debug(res.Message)
 	}
 	d.announce(t, res)

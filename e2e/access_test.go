@@ -227,10 +227,10 @@ func TestAccessOverSSHAndHTTP(t *testing.T) {
 			code              int
 			has, hasNot       string
 		}{
-			{"anonymous status", "/api/v1/status", "", 200, "", "platform/"},
-			{"anonymous page", "/", "", 200, "", "platform/"},
-			{"anonymous environment", fleetEnv, "", 404, "", "platform/fleet"},
-			{"anonymous pending", fleetEnv + "/pending", "", 404, "", "platform/fleet"},
+			{"anonymous status", "/api/v1/status", "", 401, "sign in", "platform/"},
+			{"anonymous page", "/", "", 401, "Not signed in", "platform/"},
+			{"anonymous environment", fleetEnv, "", 401, "sign in", "platform/fleet"},
+			{"anonymous pending", fleetEnv + "/pending", "", 401, "sign in", "platform/fleet"},
 			{"anonymous metrics", "/metrics", "", 401, "", "platform/"},
 			{"flux-prod status", "/api/v1/status", fluxR.token, 200, "platform/fleet", "platform/other"},
 			{"flux-prod environment", fleetEnv, fluxR.token, 200, a, ""},
@@ -242,7 +242,7 @@ func TestAccessOverSSHAndHTTP(t *testing.T) {
 			{"reader metrics", "/metrics", other.token, 401, "", "platform/"},
 			{"all-project reader metrics", "/metrics", fluxR.token, 401, "", "platform/"},
 			{"metrics token", "/metrics", scrape, 200, `project="platform/fleet"`, ""},
-			{"metrics token reads no status", "/api/v1/status", scrape, 200, "", "platform/"},
+			{"metrics token reads no status", "/api/v1/status", scrape, 401, "sign in", "platform/"},
 			{"unknown project pending", "/api/v1/projects/platform%2Fnope/environments/prod/pending", fluxR.token, 404, "", ""},
 			{"health is public", "/healthz", "", 200, "ok", ""},
 		} {
@@ -279,7 +279,7 @@ func TestAccessOverSSHAndHTTP(t *testing.T) {
 	})
 	t.Run("expired token and removed key stop working without a restart", func(t *testing.T) {
 		past := "    expires: 2020-01-01T00:00:00Z\n"
-		edited := "readers:\n" + fluxR.entry(`"platform/fleet"`, past) + other.entry(`"platform/other"`, "")
+		edited := "readers:\n" + fluxR.entry(`"platform/fleet"`, past) + other.entry(`"platform/other"`, "") + metricsEntry
 		if err := os.WriteFile(g.accessFile, []byte(edited), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -288,7 +288,7 @@ func TestAccessOverSSHAndHTTP(t *testing.T) {
 			return err != nil
 		})
 		// Remove other-team (and lift flux-prod's expiry).
-		os.WriteFile(g.accessFile, []byte("readers:\n"+fluxR.entry(`"platform/fleet"`, "")), 0o644)
+		os.WriteFile(g.accessFile, []byte("readers:\n"+fluxR.entry(`"platform/fleet"`, "")+metricsEntry), 0o644)
 		waitFor(t, 10*time.Second, "other-team's removed key to stop working", func() bool {
 			_, err := g.sshGit(t, other.keyFile, g.knownHosts, "ls-remote", g.sshURL("platform/other"))
 			return err != nil
@@ -298,6 +298,20 @@ func TestAccessOverSSHAndHTTP(t *testing.T) {
 		time.Sleep(2500 * time.Millisecond)
 		if out, err := g.sshGit(t, fluxR.keyFile, g.knownHosts, "ls-remote", g.sshURL(project)); err != nil {
 			t.Errorf("a broken access file locked out flux-prod: %v\n%s", err, out)
+		}
+		// Two good edits and a broken one, counted as reloads of the access file.
+		req, _ := http.NewRequest("GET", g.url+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+scrape)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`gerritgate_reloads_total{file="access",result="ok"} 2`, `gerritgate_reloads_total{file="access",result="error"} 1`, "gerritgate_access_ok 0"} {
+			if !strings.Contains(string(m), want) {
+				t.Errorf("/metrics lacks %s:\n%s", want, grepLines(string(m), "gerritgate_"))
+			}
 		}
 	})
 	t.Run("no secret in the log", func(t *testing.T) {

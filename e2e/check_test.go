@@ -32,3 +32,26 @@ func TestCheckCommand(t *testing.T) {
 		t.Errorf("check of a bad policy: %v\n%s", err, out)
 	}
 }
+
+// Every command's --help prints its usage and exits 0, and does nothing
+// else: check does not take --help for a file, serve starts nothing.
+func TestSubcommandHelp(t *testing.T) {
+	useBinary(t)
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"check", "--help"}, {"check", "-h"}, {"serve", "--help"}, {"demo", "--help"}, {"explain", "--help"},
+		{"adopt", "--help"}, {"verify", "--help"}, {"key", "--help"}, {"key", "new", "--help"},
+		{"token", "--help"}, {"token", "new", "-h"}, {"--help"},
+	} {
+		cmd := exec.Command(binary, args...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(strings.ToLower(string(out)), "usage") || strings.Contains(string(out), "no such file") {
+			t.Errorf("gerritgate %s: %v, want exit 0 with its usage:\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	out, err := exec.Command(binary, "check", "--strict").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "check takes no flags") {
+		t.Errorf("check --strict: %v, want a refusal naming the flag:\n%s", err, out)
+	}
+}

@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"bufio"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,66 +25,12 @@ import (
 // a record whose evidence lost a counted vote, signed again with the
 // service's key, is reported.
 func TestDemo(t *testing.T) {
-	useBinary(t)
 	dir := t.TempDir()
-	cmd := exec.Command(binary, "demo", "--dir", dir, "--listen", freeAddr(t), "--ssh-listen", freeAddr(t))
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("demo did not exit cleanly on SIGINT: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			t.Errorf("demo ignored SIGINT")
-		}
-	}()
-
-	lines := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	var httpClone, sshClone string
-	var out strings.Builder
-	vetoed := regexp.MustCompile(`NotApproved: ([0-9a-f]{12}) "Raise replicas" is not approved: vetoed`)
-	var vetoedSHA string
-	deadline := time.After(60 * time.Second)
-	for vetoedSHA == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("demo exited early:\n%s", out.String())
-			}
-			out.WriteString(l + "\n")
-			if _, c, ok := strings.Cut(l, "over HTTP:  "); ok {
-				httpClone = c
-			}
-			if _, c, ok := strings.Cut(l, "over SSH:   "); ok {
-				sshClone = c
-			}
-			if m := vetoed.FindStringSubmatch(l); m != nil {
-				vetoedSHA = m[1]
-			}
-		case <-deadline:
-			t.Fatalf("demo did not show the vetoed change within 60s:\n%s", out.String())
-		}
-	}
+	await, _ := startDemo(t, dir, freeAddr(t))
+	httpClone := await(regexp.MustCompile(`over HTTP:  (.*)`))[1]
+	sshClone := await(regexp.MustCompile(`over SSH:   (.*)`))[1]
+	await(regexp.MustCompile(`NotApproved: ([0-9a-f]{12}) "Raise replicas" is not approved: vetoed`))
 	for name, c := range map[string]string{"http": httpClone, "ssh": sshClone} {
-		if c == "" {
-			t.Fatalf("demo printed no %s clone command:\n%s", name, out.String())
-		}
 		target := filepath.Join(t.TempDir(), name)
 		res, err := exec.Command("bash", "-c", c+" "+target).CombinedOutput()
 		if err != nil {
@@ -94,21 +42,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 
-	var verify string
-	for verify == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("demo exited early:\n%s", out.String())
-			}
-			out.WriteString(l + "\n")
-			if _, c, ok := strings.Cut(l, "  gerritgate verify "); ok {
-				verify = c
-			}
-		case <-deadline:
-			t.Fatalf("demo printed no verify command within 60s:\n%s", out.String())
-		}
-	}
+	verify := await(regexp.MustCompile(`  gerritgate verify (.*)`))[1]
 	res, err := exec.Command("bash", "-c", binary+" verify "+verify).CombinedOutput()
 	if err != nil || !strings.Contains(string(res), "rechecked") {
 		t.Fatalf("the demo's verify command %q: %v\n%s", verify, err, res)
@@ -157,4 +91,102 @@ func TestDemo(t *testing.T) {
 	if err == nil || !strings.Contains(string(res), "recheck: the recorded evidence does not support") {
 		t.Errorf("verify --recheck of a record without its counted vote: err=%v\n%s", err, res)
 	}
+}
+
+// demo --dir on the folder of an earlier demo starts over (its simulated
+// Gerrit is new, so the old mirror would be Diverged) and says so; a
+// folder with data not written by the demo is refused with what to do.
+func TestDemoDirTwice(t *testing.T) {
+	dir := t.TempDir()
+	podinfo := regexp.MustCompile(`approved +[0-9a-f]{12} "Add podinfo"`)
+	await, stop := startDemo(t, dir, freeAddr(t))
+	await(podinfo)
+	stop()
+
+	await, _ = startDemo(t, dir, freeAddr(t))
+	saidSo := false
+	for {
+		m := await(regexp.MustCompile(`^starting over: removed .*data|Diverged|` + podinfo.String()))
+		if strings.Contains(m[0], "Diverged") {
+			t.Fatalf("the second demo in the same folder diverged: %s", m[0])
+		}
+		if strings.HasPrefix(m[0], "starting over") {
+			saidSo = true
+			continue
+		}
+		break
+	}
+	if !saidSo {
+		t.Errorf("the second demo did not say it removed the earlier one's data")
+	}
+
+	other := t.TempDir()
+	os.MkdirAll(filepath.Join(other, "data"), 0o700)
+	out, err := exec.Command(binary, "demo", "--dir", other, "--listen", freeAddr(t), "--ssh-listen", freeAddr(t)).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "not written by gerritgate demo") || !strings.Contains(string(out), "give an empty or new --dir") {
+		t.Errorf("demo --dir on a folder with foreign data: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(other, "data")); err != nil {
+		t.Errorf("demo removed data it did not write: %v", err)
+	}
+}
+
+// startDemo runs gerritgate demo --dir dir on listen until the test ends
+// (or stop) and returns a function that waits (60s at most) for a line of
+// its output matching re, returning the submatches.
+func startDemo(t *testing.T, dir, listen string) (await func(re *regexp.Regexp) []string, stop func()) {
+	t.Helper()
+	useBinary(t)
+	cmd := exec.Command(binary, "demo", "--dir", dir, "--listen", listen, "--ssh-listen", freeAddr(t))
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("demo did not exit cleanly on SIGINT: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Errorf("demo ignored SIGINT")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	lines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var out strings.Builder
+	return func(re *regexp.Regexp) []string {
+		t.Helper()
+		deadline := time.After(60 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("demo exited early:\n%s", out.String())
+				}
+				out.WriteString(l + "\n")
+				if m := re.FindStringSubmatch(l); m != nil {
+					return m
+				}
+			case <-deadline:
+				t.Fatalf("demo did not print %s within 60s:\n%s", re, out.String())
+			}
+		}
+	}, stop
 }

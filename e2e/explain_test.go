@@ -60,6 +60,10 @@ func TestExplain(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Deployable") {
 		t.Errorf("explain --policy relaxed: %v\n%s", err, out)
 	}
+	// The dry run says what the edit changes: C turns, A and D keep theirs.
+	if want := c[:12] + ` "C: only +1": NOT APPROVED -> approved`; !strings.Contains(out, want) || strings.Contains(out, d[:12]+` "D": `) || !strings.Contains(out, "commits keep their verdict") {
+		t.Errorf("explain --policy relaxed does not say the edit turns only C (%q):\n%s", want, out)
+	}
 	if got := g.deployed(project, "prod"); got != a {
 		t.Errorf("explain moved deploy/prod to %s", got)
 	}

@@ -34,7 +34,7 @@ func TestImportDirection(t *testing.T) {
 		"audit":                    {"gate", "internal/treediff"},
 		"deploy":                   {"gate", "storage", "audit"},
 		"poll":                     {"deploy", "gate", "storage", "internal/projectglob"},
-		"status":                   {"deploy"},
+		"status":                   {"deploy", "audit"},
 		"examples":                 {},
 		"cmd/gerritgate":           nil, // everything
 		"e2e":                      nil,

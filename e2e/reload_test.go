@@ -39,6 +39,9 @@ func TestPolicyHotReload(t *testing.T) {
 	if !strings.Contains(g.log.String(), "keeping the last good policy") {
 		t.Errorf("log does not say the broken policy was refused")
 	}
+	if m := g.metrics(); !strings.Contains(m, "gerritgate_policy_ok 0") {
+		t.Errorf("after a broken edit, /metrics does not say gerritgate_policy_ok 0:\n%s", grepLines(m, "gerritgate_"))
+	}
 
 	// A good edit that accepts Code-Review +1 lets C through.
 	relaxed := strings.Replace(reviewedPolicy, "Code-Review: {min: 2}", "Code-Review: {min: 1}", 1)
@@ -46,6 +49,9 @@ func TestPolicyHotReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.waitDeployed(project, "prod", c)
+	if m := g.metrics(); !strings.Contains(m, "gerritgate_policy_ok 1") {
+		t.Errorf("after a good edit, /metrics does not say gerritgate_policy_ok 1:\n%s", grepLines(m, "gerritgate_"))
+	}
 }
 
 // A deleted policy file keeps the last good policy in force, and says so

@@ -46,6 +46,9 @@ type Recorder interface {
 	Retain(keep func(project, env string) bool)
 	// Polled counts a finished poll and how long it took.
 	Polled(took time.Duration)
+	// Fetched keeps the outcome of a project's mirror fetch (err nil when
+	// it worked).
+	Fetched(project string, at time.Time, err error)
 }
 
 // Lister lists Gerrit's projects below a prefix (*gerrit.Client).
@@ -67,8 +70,9 @@ type Poller struct {
 	policy       atomic.Pointer[gate.Config]
 	nudge        chan struct{} // a poll asked for now (cap 1)
 
-	work   sync.Mutex          // one poll or explain at a time over the repositories
-	listed map[string][]string // last project list per pattern; under work
+	work     sync.Mutex          // one poll or explain at a time over the repositories
+	listed   map[string][]string // last project list per pattern; under work
+	unlisted map[string]bool     // patterns whose listing fails now; under work
 }
 
 // Config is what a Poller is made of.
@@ -93,7 +97,7 @@ func New(c Config) (*Poller, error) {
 	p := &Poller{
 		schedule: sched, spec: c.Schedule, fetchTimeout: c.FetchTimeout, dataDir: c.DataDir,
 		fetcher: c.Fetcher, reconciler: c.Reconciler, recorder: c.Recorder, lister: c.Lister,
-		logger: c.Logger, nudge: make(chan struct{}, 1), listed: map[string][]string{},
+		logger: c.Logger, nudge: make(chan struct{}, 1), listed: map[string][]string{}, unlisted: map[string]bool{},
 	}
 	p.policy.Store(c.Policy)
 	return p, nil
@@ -153,10 +157,18 @@ func (p *Poller) projects(ctx context.Context, pc *gate.Config) []string {
 	for _, pat := range pc.Patterns() {
 		prefix := pat[:strings.IndexAny(pat, "*?[")]
 		list, err := p.lister.ListProjects(ctx, prefix)
-		if err != nil {
-			p.logger.Warn("cannot list Gerrit projects; using the last list", "pattern", pat, "err", err)
+		switch {
+		case err != nil:
+			if !p.unlisted[pat] { // once per outage
+				p.logger.Warn("cannot list Gerrit projects; using the last list", "pattern", pat, "err", err)
+			}
+			p.unlisted[pat] = true
 			list = p.listed[pat]
-		} else {
+		case p.unlisted[pat]:
+			p.logger.Info("Gerrit projects listed again", "pattern", pat)
+			delete(p.unlisted, pat)
+			fallthrough
+		default:
 			p.listed[pat] = list
 		}
 		for _, name := range list {
@@ -200,6 +212,7 @@ func (p *Poller) Poll(ctx context.Context) {
 		fctx, cancel := context.WithTimeout(ctx, p.fetchTimeout)
 		ferr := p.fetcher.Fetch(fctx, name)
 		cancel()
+		p.recorder.Fetched(name, time.Now().UTC(), ferr)
 		p.adopt(ctx, pc, name, adoptions, adoptionIDs)
 		for _, t := range byProject[name] {
 			var res deploy.Result
@@ -226,11 +239,28 @@ func (p *Poller) Poll(ctx context.Context) {
 	p.recorder.Polled(time.Since(start))
 }
 
-// record keeps a result and logs transitions; advances are logged by
-// deploy.
+// record keeps a result and logs transitions once, at the level they
+// deserve, so an alert on WARN/ERROR fires once per incident: entering
+// Failed (Gerrit unreachable, a fetch or a ref update failing) is an
+// ERROR, entering Diverged a WARN, leaving either an INFO; staying in one
+// (whatever its message says this poll) is DEBUG. Other changes are INFO;
+// advances are logged by deploy.
 func (p *Poller) record(res deploy.Result) {
-	if p.recorder.Record(res) && res.Reason != deploy.Advanced && res.Reason != deploy.Initialized {
-		p.logger.Info("decision", "project", res.Project, "env", res.Env, "reason", res.Reason, "message", res.Message)
+	prev, had := p.recorder.Result(res.Project, res.Env)
+	changed := p.recorder.Record(res)
+	log := p.logger.With("project", res.Project, "env", res.Env, "reason", res.Reason, "message", res.Message)
+	bad := func(r deploy.Reason) bool { return r == deploy.Failed || r == deploy.Diverged }
+	switch {
+	case had && prev.Reason == res.Reason && bad(res.Reason):
+		log.Debug("still " + string(res.Reason))
+	case res.Reason == deploy.Failed:
+		log.Error("environment failing; deploy branch held where it is")
+	case res.Reason == deploy.Diverged:
+		log.Warn("environment diverged; deploy branch held until an operator decides")
+	case had && bad(prev.Reason):
+		log.Info("environment recovered", "was", prev.Reason)
+	case changed && res.Reason != deploy.Advanced && res.Reason != deploy.Initialized:
+		log.Info("decision")
 	}
 }
 

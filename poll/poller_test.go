@@ -1,11 +1,14 @@
 package poll
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +47,7 @@ type fakes struct {
 	reconciled []string
 	board      map[string]deploy.Result
 	polls      int
+	fetched    map[string]error // last fetch outcome by project
 }
 
 func (f *fakes) Fetch(ctx context.Context, project string) error { return f.fetchErr[project] }
@@ -79,6 +83,12 @@ func (f *fakes) Retain(keep func(project, env string) bool) {
 	}
 }
 func (f *fakes) Polled(time.Duration) { f.polls++ }
+func (f *fakes) Fetched(project string, at time.Time, err error) {
+	if f.fetched == nil {
+		f.fetched = map[string]error{}
+	}
+	f.fetched[project] = err
+}
 
 func newPoller(t *testing.T, f *fakes) *Poller {
 	t.Helper()
@@ -115,6 +125,12 @@ func TestPoll(t *testing.T) {
 	got := f.board["platform/fleet prod"]
 	if got.Reason != deploy.Failed || got.Message != "fetch: connection refused" || got.From != "new-platform/fleet" || got.To != "new-platform/fleet" {
 		t.Errorf("failed fetch recorded %+v, want Failed with the fetch error, from and to where the ref stood", got)
+	}
+	if err := f.fetched["platform/fleet"]; err == nil || err.Error() != "fetch: connection refused" {
+		t.Errorf("fetch outcome recorded for platform/fleet = %v, want the fetch error", err)
+	}
+	if err, ok := f.fetched["apps/web"]; !ok || err != nil {
+		t.Errorf("fetch outcome recorded for apps/web = %v (recorded %v), want a success", err, ok)
 	}
 	if f.polls != 2 {
 		t.Errorf("two polls counted %d", f.polls)
@@ -175,4 +191,52 @@ repos:
 	if ts[2].After != "canary" || ts[2].Soak != 30*time.Minute {
 		t.Errorf("prod's rules: after %q soak %s, want canary 30m", ts[2].After, ts[2].Soak)
 	}
+}
+
+// Failing and diverging are logged once on entering, at ERROR and WARN,
+// and recovering once at INFO; a failing listing of Gerrit's projects
+// warns once per outage.
+func TestPollLogsTransitionsOnce(t *testing.T) {
+	f := &fakes{board: map[string]deploy.Result{}, list: []string{"apps/web"}}
+	var logs bytes.Buffer
+	p := newPoller(t, f)
+	p.logger = slog.New(slog.NewTextHandler(&logs, nil))
+	count := func(s string) int { return strings.Count(logs.String(), s) }
+	p.Poll(context.Background())
+	f.listErr = errors.New("gerrit down")
+	for i := 0; i < 3; i++ {
+		// A different message each poll, as a network error's would be.
+		f.fetchErr = map[string]error{"platform/fleet": fmt.Errorf("fetch: dial tcp :%d: connection refused", 1000+i)}
+		p.Poll(context.Background())
+	}
+	f.fetchErr, f.listErr = nil, nil
+	p.Poll(context.Background())
+	p.Poll(context.Background())
+	for _, tt := range []struct {
+		line string
+		want int
+	}{
+		{`level=ERROR msg="environment failing; deploy branch held where it is" project=platform/fleet`, 1},
+		{`level=INFO msg="environment recovered" project=platform/fleet env=prod reason=UpToDate`, 1},
+		{`level=WARN msg="cannot list Gerrit projects`, 1},
+		{`level=INFO msg="Gerrit projects listed again"`, 1},
+		{`level=WARN msg="environment diverged`, 0},
+	} {
+		if got := count(tt.line); got != tt.want {
+			t.Errorf("%d log lines %s, want %d:\n%s", got, tt.line, tt.want, logs.String())
+		}
+	}
+	logs.Reset()
+	p.reconciler = diverging{f}
+	p.Poll(context.Background())
+	p.Poll(context.Background())
+	if got := count(`level=WARN msg="environment diverged; deploy branch held until an operator decides"`); got != 2 { // platform/fleet and apps/web, once each
+		t.Errorf("two polls of two diverged environments logged %d warnings, want 2:\n%s", got, logs.String())
+	}
+}
+
+type diverging struct{ *fakes }
+
+func (diverging) Reconcile(ctx context.Context, t deploy.Target) deploy.Result {
+	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.Diverged, Message: "history was rewritten"}
 }

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gerritgate/gerritgate/deploy"
 )
@@ -15,12 +16,40 @@ type Board struct {
 
 	mu      sync.Mutex
 	results map[key]deploy.Result
+	fetches map[string]Fetch // by project
+}
+
+// Fetch is the outcome of a project's last mirror fetch from Gerrit.
+type Fetch struct {
+	Time  time.Time `json:"time"`
+	Error string    `json:"error,omitempty"` // "" when it worked
 }
 
 type key struct{ project, env string }
 
 // NewBoard returns an empty board.
-func NewBoard() *Board { return &Board{results: map[key]deploy.Result{}} }
+func NewBoard() *Board {
+	return &Board{results: map[key]deploy.Result{}, fetches: map[string]Fetch{}}
+}
+
+// Fetched keeps the outcome of project's mirror fetch at at.
+func (b *Board) Fetched(project string, at time.Time, err error) {
+	f := Fetch{Time: at}
+	if err != nil {
+		f.Error = err.Error()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fetches[project] = f
+}
+
+// LastFetch returns the outcome of project's last mirror fetch.
+func (b *Board) LastFetch(project string) (Fetch, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f, ok := b.fetches[project]
+	return f, ok
+}
 
 // Record keeps res as its environment's latest result and reports whether
 // it differs from the one before (reason, message or upstream head), so
@@ -47,9 +76,17 @@ func (b *Board) Result(project, env string) (deploy.Result, bool) {
 func (b *Board) Retain(keep func(project, env string) bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	kept := map[string]bool{}
 	for k := range b.results {
 		if !keep(k.project, k.env) {
 			delete(b.results, k)
+		} else {
+			kept[k.project] = true
+		}
+	}
+	for p := range b.fetches {
+		if !kept[p] {
+			delete(b.fetches, p)
 		}
 	}
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gerritgate/gerritgate/audit"
 	"github.com/gerritgate/gerritgate/deploy"
+	"github.com/gerritgate/gerritgate/gate"
 )
 
 // viewers lets a request with "Authorization: Bearer <reader>" see the
@@ -80,20 +83,27 @@ func TestHandlerShowsOnlyVisibleProjects(t *testing.T) {
 	b.Record(deploy.Result{Project: "secret/fleet", Env: "prod", Reason: deploy.UpToDate, Time: time.Now()})
 	b.Polled()
 	mux := http.NewServeMux()
-	NewHandler(b, viewers{"": {"public/site"}, "flux": {"public/site", "secret/fleet"}}, &explainer{}).Register(mux)
+	NewHandler(b, viewers{"": {"public/site"}, "public": {"public/site"}, "flux": {"public/site", "secret/fleet"}}, &explainer{}).Register(mux)
 	tests := []struct {
 		who, path  string
 		code       int
 		shows      string
 		mustNotSay string
 	}{
-		{"", "/", 200, "public/site", "secret/fleet"},
-		{"", "/api/v1/status", 200, "public/site", "secret/fleet"},
+		// Without valid credentials: a challenge, and the page shows
+		// only the anonymous projects.
+		{"", "/", 401, "public/site", "secret/fleet"},
+		{"intruder", "/", 401, "public/site", "secret/fleet"},
+		{"flux", "/", 200, "secret/fleet", "sign in"},
+		{"", "/api/v1/status", 401, "sign in", "public/site"},
+		{"intruder", "/api/v1/status", 401, "sign in", "secret/fleet"},
 		{"flux", "/api/v1/status", 200, "secret/fleet", ""},
-		{"intruder", "/api/v1/status", 200, "public/site", "secret/fleet"},
-		{"", "/api/v1/projects/secret%2Ffleet/environments/prod", 404, "no such project", "secret/fleet"},
+		{"public", "/api/v1/status", 200, "public/site", "secret/fleet"},
+		{"", "/api/v1/projects/secret%2Ffleet/environments/prod", 401, "sign in", "secret/fleet"},
+		{"public", "/api/v1/projects/secret%2Ffleet/environments/prod", 404, "no such project", "secret/fleet"},
 		{"flux", "/api/v1/projects/secret%2Ffleet/environments/prod", 200, "secret/fleet", ""},
-		{"", "/api/v1/projects/secret%2Ffleet/environments/prod/pending", 404, "no such project", "secret/fleet"},
+		{"", "/api/v1/projects/secret%2Ffleet/environments/prod/pending", 401, "sign in", "secret/fleet"},
+		{"public", "/api/v1/projects/secret%2Ffleet/environments/prod/pending", 404, "no such project", "secret/fleet"},
 		{"flux", "/api/v1/projects/secret%2Ffleet/environments/prod/pending", 200, "NotApproved", ""},
 		{"flux", "/api/v1/projects/secret%2Ffleet/environments/staging", 404, "no such project", ""},
 	}
@@ -107,6 +117,10 @@ func TestHandlerShowsOnlyVisibleProjects(t *testing.T) {
 		body := w.Body.String()
 		if w.Code != tt.code || !strings.Contains(body, tt.shows) || (tt.mustNotSay != "" && strings.Contains(body, tt.mustNotSay)) {
 			t.Errorf("%q GET %s = %d %s, want %d showing %q and not %q", tt.who, tt.path, w.Code, body, tt.code, tt.shows, tt.mustNotSay)
+		}
+		// A browser offers a sign-in only for a Basic challenge.
+		if got := w.Header().Get("WWW-Authenticate"); (w.Code == 401) != strings.HasPrefix(got, `Basic realm="gerritgate"`) {
+			t.Errorf("%q GET %s = %d with WWW-Authenticate %q, want a Basic challenge exactly on 401", tt.who, tt.path, w.Code, got)
 		}
 	}
 }
@@ -141,5 +155,62 @@ func TestHandlerPending(t *testing.T) {
 	ex.err = errors.New("gerrit down")
 	if code, _ := get("broken"); code != http.StatusBadGateway {
 		t.Errorf("pending when deciding fails = %d, want 502", code)
+	}
+}
+
+// trail is a fixed audit trail per project, newest first; a project named
+// broken fails to read.
+type trail map[string][]audit.Record
+
+func (tr trail) Latest(project, env string, n int) ([]audit.Record, error) {
+	if project == "broken/trail" {
+		return nil, errors.New("object not found")
+	}
+	recs := tr[project]
+	return recs[:min(n, len(recs))], nil
+}
+
+// The page shows per environment the deployed commit (subject, change
+// linked to Gerrit, since when), the first blocking rule of the pending
+// commit that stops it, the last mirror fetch and its result, and the
+// newest audit records, bounded.
+func TestPageShowsEnvironment(t *testing.T) {
+	deployed, blocked := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	b := NewBoard()
+	b.Record(deploy.Result{Project: "platform/fleet", Branch: "main", Env: "prod", Reason: deploy.NotApproved, To: deployed, Head: blocked,
+		Message: "not approved", Time: time.Now(), Decision: &gate.Decision{Target: deployed, BlockedAt: blocked, Remaining: 1,
+			Verdicts: []gate.Verdict{{SHA: blocked, Subject: "Raise replicas", Rules: []gate.Rule{
+				{Name: "label Verified", Pass: true, Detail: "carol +1"},
+				{Name: "veto Code-Review", Pass: false, Detail: "vetoed: Code-Review -2 by carol"},
+				{Name: "label Code-Review", Pass: false, Detail: "second failure"},
+			}}}}})
+	b.Record(deploy.Result{Project: "broken/trail", Env: "prod", Reason: deploy.UpToDate, Time: time.Now()})
+	b.Fetched("platform/fleet", time.Now(), errors.New("fetch: gerrit answered 503"))
+	b.Fetched("broken/trail", time.Now(), nil)
+	var recs []audit.Record
+	for i := range TrailEntries + 2 {
+		recs = append(recs, audit.Record{Kind: audit.Advance, To: fmt.Sprintf("%040d", i), Time: time.Date(2026, 1, 10-i, 9, 0, 0, 0, time.UTC),
+			Commits: []audit.Commit{{SHA: fmt.Sprintf("%040d", i), Subject: fmt.Sprintf("older change %d", i)}}})
+	}
+	recs[0] = audit.Record{Kind: audit.Advance, To: deployed, Time: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC),
+		Commits: []audit.Commit{{SHA: deployed, Subject: "Add podinfo", Change: 7}}}
+	mux := http.NewServeMux()
+	NewHandler(b, Everyone{}, &explainer{}, WithGerrit("https://gate:s3cret@gerrit.example/"), WithTrail(trail{"platform/fleet": recs})).Register(mux)
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	body := w.Body.String()
+	for _, want := range []string{
+		`“Add podinfo”`, `<a href="https://gerrit.example/c/platform/fleet/&#43;/7">change 7</a>`, "since 2026-01-10 09:00:00 UTC",
+		"1 pending", "veto Code-Review: vetoed: Code-Review -2 by carol", "fetch: gerrit answered 503",
+		"older change " + fmt.Sprint(TrailEntries-1), "the audit trail cannot be read",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q:\n%s", want, body)
+		}
+	}
+	for _, not := range []string{"s3cret", "second failure", "older change " + fmt.Sprint(TrailEntries)} {
+		if strings.Contains(body, not) {
+			t.Errorf("the page shows %q:\n%s", not, body)
+		}
 	}
 }

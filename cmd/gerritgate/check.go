@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -12,8 +13,12 @@ import (
 // cmdCheck validates a policy file and prints what each environment
 // requires.
 func cmdCheck(args []string, stdout io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("usage: gerritgate check policy.yaml")
+	const use = "usage: gerritgate check policy.yaml"
+	if len(args) != 1 || isHelp(args[0]) {
+		return usageError(args, stdout, use)
+	}
+	if strings.HasPrefix(args[0], "-") {
+		return fmt.Errorf("check takes no flags, only a policy file; for a file named %q write ./%s", args[0], args[0])
 	}
 	pc, err := gate.LoadPolicy(args[0])
 	if err != nil {
@@ -39,4 +44,23 @@ func cmdCheck(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "policy OK")
 	return nil
+}
+
+// isHelp reports whether arg asks for a command's usage.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
+// usageError prints use and returns flag.ErrHelp (exit 0) when args ask
+// for help, and returns use as the error otherwise.
+func usageError(args []string, w io.Writer, use string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(w, use)
+		return flag.ErrHelp
+	}
+	return errors.New(use)
 }

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -49,6 +50,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
+	}
+
+	if err := startOver(dir, stdout); err != nil {
+		return err
 	}
 
 	sim, err := gerrittest.New(gerrittest.WithAddr(*gerritListen))
@@ -228,7 +233,7 @@ readers:
     sshKeys: [%q]
     tokens: [%q]
 `, strings.TrimSpace(string(gossh.MarshalAuthorizedKey(clientPub))), hashed),
-		"gerritgate.yaml": fmt.Sprintf(`# Written by gerritgate demo.
+		"gerritgate.yaml": fmt.Sprintf(demoMarker+`
 dataDir: ./data
 poll: "@every 1s"
 gerrit:
@@ -252,6 +257,33 @@ audit:
 		}
 	}
 	return c, nil
+}
+
+// demoMarker starts the config the demo writes, so a later run knows the
+// folder is a demo's.
+const demoMarker = "# Written by gerritgate demo."
+
+// startOver readies dir for a run: the simulated Gerrit is new each time,
+// with new commits, so the data of an earlier run (its mirror, deploy
+// branches and audit trail) would be Diverged from it. An earlier demo's
+// data is removed, saying so; data of anything else is refused.
+func startOver(dir string, stdout io.Writer) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	data := filepath.Join(dir, "data")
+	if _, err := os.Stat(data); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	cfg, _ := os.ReadFile(filepath.Join(dir, "gerritgate.yaml"))
+	if !strings.HasPrefix(string(cfg), demoMarker) {
+		return fmt.Errorf("--dir %s holds %s, not written by gerritgate demo; the demo's simulated Gerrit is new each run, so it needs a folder of its own: give an empty or new --dir", dir, data)
+	}
+	if err := os.RemoveAll(data); err != nil {
+		return fmt.Errorf("removing the earlier demo's data: %w", err)
+	}
+	fmt.Fprintf(stdout, "starting over: removed %s, the earlier demo's data (its simulated Gerrit is gone; a new one starts with new commits)\n", data)
+	return nil
 }
 
 func randomHex(n int) string {

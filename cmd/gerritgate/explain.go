@@ -37,6 +37,9 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *project == "" || *env == "" {
 		return errors.New("explain needs --project and --env")
 	}
+	if err := checkCommitPrefix(*commit); err != nil {
+		return err
+	}
 	cfg, err := LoadConfig(*configPath)
 	if err != nil {
 		return err
@@ -66,7 +69,8 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	res, err := deploy.New(store, client).Explain(ctx, t, *last)
+	d := deploy.New(store, client)
+	res, err := d.Explain(ctx, t, *last)
 	if err != nil {
 		return err
 	}
@@ -81,6 +85,79 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return enc.Encode(res)
 	}
 	printDecision(stdout, res, true)
+	if *policyPath == cfg.Policy {
+		return nil
+	}
+	// A dry run of an edit: decide the same commits under the policy in
+	// force and say which verdicts the edit turns.
+	var before map[string]bool
+	if now, err := gate.LoadPolicy(cfg.Policy); err != nil {
+		fmt.Fprintf(stdout, "the edit's effect is unknown: the policy in force does not load: %v\n", err)
+		return nil
+	} else if t0, err := poll.FindTarget(now, *project, *env); err == nil {
+		was, err := d.Explain(ctx, t0, *last)
+		if err != nil {
+			return fmt.Errorf("deciding under the policy in force: %w", err)
+		}
+		before = verdicts(was)
+	}
+	printEdit(stdout, cfg.Policy, res, before)
+	return nil
+}
+
+// verdicts maps each decided commit to whether it was approved.
+func verdicts(r deploy.Result) map[string]bool {
+	m := map[string]bool{}
+	if r.Decision != nil {
+		for _, v := range r.Decision.Verdicts {
+			m[v.SHA] = v.Approved
+		}
+	}
+	return m
+}
+
+// printEdit says, per commit of after, how its verdict under the edited
+// policy differs from before's (the policy in force; nil when it does not
+// gate the environment).
+func printEdit(w io.Writer, inForce string, after deploy.Result, before map[string]bool) {
+	word := map[bool]string{true: "approved", false: "NOT APPROVED"}
+	if before == nil {
+		fmt.Fprintf(w, "what the edit changes: %s does not gate deploy/%s now; the edit starts gating it\n", inForce, after.Env)
+		return
+	}
+	fmt.Fprintf(w, "what the edit changes (verdict under %s -> under the edit):\n", inForce)
+	same := 0
+	if after.Decision != nil {
+		for _, v := range after.Decision.Verdicts {
+			was, known := before[v.SHA]
+			switch {
+			case !known:
+				fmt.Fprintf(w, "  %s %q: not decided now -> %s\n", v.SHA[:12], v.Subject, word[v.Approved])
+			case was != v.Approved:
+				fmt.Fprintf(w, "  %s %q: %s -> %s\n", v.SHA[:12], v.Subject, word[was], word[v.Approved])
+			default:
+				same++
+			}
+		}
+	}
+	fmt.Fprintf(w, "  %d commits keep their verdict\n", same)
+}
+
+// minPrefix is the shortest --commit prefix taken, git's default
+// abbreviation.
+const minPrefix = 7
+
+// checkCommitPrefix refuses a --commit that cannot name one commit, before
+// anything is asked of Gerrit.
+func checkCommitPrefix(sha string) error {
+	switch {
+	case sha == "":
+		return nil
+	case len(sha) < minPrefix:
+		return fmt.Errorf("--commit %s is too short: give %d or more hex digits of the commit", sha, minPrefix)
+	case len(sha) > 40 || strings.Trim(strings.ToLower(sha), "0123456789abcdef") != "":
+		return fmt.Errorf("--commit %q is not a commit id (hex digits, %d to 40 of them)", sha, minPrefix)
+	}
 	return nil
 }
 
@@ -89,7 +166,7 @@ func onlyCommit(res *deploy.Result, sha string) error {
 		return fmt.Errorf("commit %s is not pending: %s", sha, res.Message)
 	}
 	for _, v := range res.Decision.Verdicts {
-		if strings.HasPrefix(v.SHA, strings.ToLower(sha)) && len(sha) >= 7 {
+		if strings.HasPrefix(v.SHA, strings.ToLower(sha)) && len(sha) >= minPrefix {
 			res.Decision.Verdicts = []gate.Verdict{v}
 			return nil
 		}

@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,7 +48,11 @@ Usage:
 `
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return // a command's --help printed its usage: not a failure
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "gerritgate:", err)
 		os.Exit(1)
 	}

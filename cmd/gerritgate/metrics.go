@@ -21,6 +21,7 @@ type metrics struct {
 	lastAdvance  *prometheus.GaugeVec
 	gitRequests  *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
+	policyOK     prometheus.Gauge
 	events       *prometheus.CounterVec
 	gerritCalls  *prometheus.CounterVec
 	connsRefused *prometheus.CounterVec
@@ -52,6 +53,9 @@ func newMetrics() *metrics {
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_reloads_total", Help: "Reloads of a watched file (policy, access), by result; on error the last good file stays in force.",
 		}, []string{"file", "result"}),
+		policyOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gerritgate_policy_ok", Help: "1 when the policy file as it is on disk is in force, 0 when it is unreadable or refused (the last good policy stays in force).",
+		}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_gerrit_events_total", Help: "Events read from gerrit stream-events, by type (stream-connected counts (re)connections).",
 		}, []string{"type"}),
@@ -75,8 +79,9 @@ func newMetrics() *metrics {
 			Name: "gerritgate_flux_notifications_total", Help: "Calls of Flux Receivers after a deploy branch moved, by outcome (sent, retried, failed, dropped).",
 		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.posts, m.fluxCalls, m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.events, m.gerritCalls, m.connsRefused, m.sshLogins, m.sshRefused,
+	m.reg.MustRegister(m.posts, m.fluxCalls, m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.policyOK, m.events, m.gerritCalls, m.connsRefused, m.sshLogins, m.sshRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.policyOK.Set(1) // serve starts only with a good policy
 	return m
 }
 
@@ -84,6 +89,7 @@ func newMetrics() *metrics {
 // loaded, how many broken ones were refused, and whether the last read was
 // good.
 func (m *metrics) watchAccess(w *access.Watcher) {
+	w.Observe(func(result string) { m.reloads.WithLabelValues("access", result).Inc() })
 	m.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "gerritgate_access_loads_total", Help: "Versions of the access file loaded.",

@@ -34,6 +34,7 @@ func (s *service) watchPolicy(ctx context.Context, interval time.Duration, hup <
 			if err.Error() != lastErr {
 				lastErr = err.Error()
 				s.metrics.reloads.WithLabelValues("policy", "error").Inc()
+				s.metrics.policyOK.Set(0)
 				s.logger.Error("policy file unreadable; keeping the last good policy", "file", path, "err", err)
 			}
 			return
@@ -48,11 +49,13 @@ func (s *service) watchPolicy(ctx context.Context, interval time.Duration, hup <
 		pc, err := gate.ParsePolicy(path, data)
 		if err != nil {
 			s.metrics.reloads.WithLabelValues("policy", "error").Inc()
+			s.metrics.policyOK.Set(0)
 			s.logger.Error("policy reload failed; keeping the last good policy", "err", err)
 			return
 		}
 		s.poller.SetPolicy(pc)
 		s.metrics.reloads.WithLabelValues("policy", "ok").Inc()
+		s.metrics.policyOK.Set(1)
 		s.logger.Info("policy reloaded", "file", path)
 	})
 }

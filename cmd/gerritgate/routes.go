@@ -77,7 +77,7 @@ func (s *service) handler() http.Handler {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	status.NewHandler(s.board, viewers, s.poller).Register(api)
+	status.NewHandler(s.board, viewers, s.poller, status.WithGerrit(s.cfg.Gerrit.URL), status.WithTrail(servedTrail{s.store})).Register(api)
 	nudge := nudgeHandler(s.webhook, s.poke)
 	api.Handle("POST /api/v1/hooks/gerrit", nudge)
 	api.Handle("POST /api/v1/hooks/gerrit/{secret}", nudge)

@@ -43,3 +43,38 @@ func TestTokenNewNames(t *testing.T) {
 		}
 	}
 }
+
+// token new's snippet always has projects: a list from --projects that
+// grants them, or an empty one to edit, which access warns about.
+func TestTokenNewProjects(t *testing.T) {
+	for _, tt := range []struct {
+		args     []string
+		canRead  string
+		warnings int
+	}{
+		{[]string{"--projects", "platform/*, apps/web"}, "apps/web", 0},
+		{nil, "", 1},
+	} {
+		var out bytes.Buffer
+		if err := cmdToken(append([]string{"new", "--name", "flux"}, tt.args...), &out, io.Discard); err != nil {
+			t.Fatalf("token new %q: %v", tt.args, err)
+		}
+		_, snippet, _ := strings.Cut(out.String(), "add its hash to access.yaml:\n")
+		if !strings.Contains(snippet, "projects:") {
+			t.Errorf("token new %q: snippet without projects:\n%s", tt.args, snippet)
+		}
+		l, err := access.Parse("access.yaml", []byte(snippet))
+		if err != nil {
+			t.Fatalf("token new %q printed a snippet access.yaml refuses: %v\n%s", tt.args, err, snippet)
+		}
+		if tt.canRead != "" && !l.CanRead("flux", tt.canRead) {
+			t.Errorf("token new %q: the snippet does not let flux read %s:\n%s", tt.args, tt.canRead, snippet)
+		}
+		if got := len(l.Warnings()); got != tt.warnings {
+			t.Errorf("token new %q: the snippet loads with %d warnings, want %d:\n%s", tt.args, got, tt.warnings, snippet)
+		}
+	}
+	if err := cmdToken([]string{"new", "--name", "flux", "--projects", "platform/[x"}, io.Discard, io.Discard); err == nil {
+		t.Errorf("token new accepted a project glob access.yaml refuses")
+	}
+}

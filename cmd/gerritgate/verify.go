@@ -167,7 +167,7 @@ func cmdKey(args []string, stdout, stderr io.Writer) error {
 	name := fs.String("name", "gerritgate", "the key's user id name")
 	email := fs.String("email", "gerritgate@localhost", "the key's user id email")
 	if len(args) == 0 || args[0] != "new" {
-		return errors.New("usage: gerritgate key new --out gate-key.asc")
+		return usageError(args, stderr, "usage: gerritgate key new --out gate-key.asc")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
