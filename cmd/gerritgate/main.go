@@ -3,7 +3,8 @@
 // met. See README.md.
 //
 // This package is wiring and commands, one file per command (serve.go,
-// demo.go, check.go, explain.go, adopt.go, token.go): the config, logging,
+// demo.go, check.go, explain.go, adopt.go with hold and release, token.go,
+// verify.go with key, version.go): the config, logging,
 // metrics, listeners, signals and the policy reload live here; the poll
 // loop is package poll, the status page and API package status. It
 // decides nothing itself.
@@ -42,8 +43,10 @@ Usage:
                                               end a hold, recorded
   gerritgate verify <clone-dir-or-URL> --key pub.asc [--recheck] [--json]
                                               check the audit trail offline
-  gerritgate key new --out gate-key.asc       make the audit signing key; prints the public key
-  gerritgate token new --name READER         make a reader token; prints it once and the sha256 line for access.yaml
+  gerritgate key new --out gate-key.asc [--name N] [--email E]
+                                              make the audit signing key; prints the public key
+  gerritgate token new --name READER [--projects a,b/**]
+                                              make a reader token; prints it once and the sha256 line for access.yaml
   gerritgate version                          print the version and the commit it was built from
 `
 

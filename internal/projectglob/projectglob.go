@@ -7,11 +7,12 @@
 // slash. A segment that is exactly ** matches any number of segments, none
 // included, except that a trailing ** needs at least one:
 //
-//   - top-level projects only (fleet, not platform/fleet)
-//     platform/*   projects directly under platform/
-//     platform/**  every project below platform/ (not platform itself)
-//     **           every project
-//     a/**/b       a/b, a/x/b, a/x/y/b
+//	pattern      matches
+//	*            top-level projects only (fleet, not platform/fleet)
+//	platform/*   projects directly under platform/
+//	platform/**  every project below platform/ (not platform itself)
+//	**           every project
+//	a/**/b       a/b, a/x/b, a/x/y/b
 //
 // So * never grants or gates more than one level: a pattern reaches deeper
 // only where it says ** (fail closed: a new nested project is not covered
