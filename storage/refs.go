@@ -30,7 +30,14 @@ var ErrNotFastForward = errors.New("not a fast-forward")
 // in git.go); go-git stays inside storage.
 type Repo struct {
 	dir string
-	git *git.Repository
+
+	// gmu is held by every call into go-git: it is not safe for concurrent
+	// use, not even for reads (see lockedObjects), and the Poster, the
+	// status page and a poll use the same Repo. Never held while waiting
+	// for mu.
+	gmu     sync.Mutex
+	git     *git.Repository
+	objects lockedObjects // git's objects under gmu
 
 	mu       sync.Mutex // serialises UpdateRefs within this process
 	readOnly bool
@@ -62,7 +69,9 @@ const journalName = "gerritgate-txn"
 // Ref returns the commit a ref points at, or plumbing.ZeroHash and no error
 // when the ref does not exist.
 func (r *Repo) Ref(name string) (plumbing.Hash, error) {
+	r.gmu.Lock()
 	ref, err := r.git.Storer.Reference(plumbing.ReferenceName(name))
+	r.gmu.Unlock()
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return plumbing.ZeroHash, nil
 	}
@@ -77,6 +86,8 @@ func (r *Repo) Ref(name string) (plumbing.Hash, error) {
 
 // Refs lists the refs below prefix with the commits they point at.
 func (r *Repo) Refs(prefix string) (map[string]plumbing.Hash, error) {
+	r.gmu.Lock()
+	defer r.gmu.Unlock()
 	iter, err := r.git.Storer.IterReferences()
 	if err != nil {
 		return nil, err
@@ -198,19 +209,19 @@ func (r *Repo) checkUpdate(u RefUpdate) error {
 	}
 	if strings.HasPrefix(u.Name, "refs/tags/") {
 		// A tag ref holds an annotated tag object (the signed audit tag).
-		if _, err := object.GetTag(r.git.Storer, u.New); err != nil {
+		if _, err := object.GetTag(r.objects, u.New); err != nil {
 			return fmt.Errorf("new value %s: %w", u.New, err)
 		}
 		return nil
 	}
-	newCommit, err := object.GetCommit(r.git.Storer, u.New)
+	newCommit, err := object.GetCommit(r.objects, u.New)
 	if err != nil {
 		return fmt.Errorf("new value %s: %w", u.New, err)
 	}
 	if !strings.HasPrefix(u.Name, "refs/heads/deploy/") || u.Old.IsZero() || u.Force {
 		return nil
 	}
-	oldCommit, err := object.GetCommit(r.git.Storer, u.Old)
+	oldCommit, err := object.GetCommit(r.objects, u.Old)
 	if err != nil {
 		return fmt.Errorf("old value %s: %w", u.Old, err)
 	}

@@ -182,6 +182,7 @@ func openRepo(path string, served, create, readOnly bool) (*Repo, error) {
 		return nil, err
 	}
 	r := &Repo{dir: path, git: g, readOnly: readOnly}
+	r.objects = lockedObjects{mu: &r.gmu, st: g.Storer}
 	if readOnly {
 		return r, nil
 	}
