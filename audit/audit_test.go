@@ -257,7 +257,7 @@ func TestVerifyReportsTampering(t *testing.T) {
 				return r
 			})
 			tr.setRef(t, "refs/heads/deploy/prod", side)
-		}, "is not on the first-parent line"},
+		}, "is not an ancestor of"},
 		{"a hold record that moves deploy/<env>", false, func(t *testing.T, tr *trail) {
 			tr.rewrite(t, 2, key, func(r []*Record) []*Record {
 				c := *r[0]
