@@ -2,10 +2,13 @@ package deploy
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/gate"
 )
 
 // With baseline: upstream, a branch the gate has never deployed (a new
@@ -133,6 +136,50 @@ func TestLongRangeAdvancesInBoundedSteps(t *testing.T) {
 	r.setBranch(r.commit("merge", line[6], side))
 	if res := d.Reconcile(context.Background(), target); res.Reason != Failed || !strings.Contains(res.Message, "more than 2 commits") {
 		t.Errorf("a merge bringing 4 commits, maxRange 2: %s %q, want Failed", res.Reason, res.Message)
+	}
+}
+
+// A long range that fails in a later window reports what the earlier
+// windows did: the ref moved, then the error stopped it.
+func TestLongRangeFailingAfterAdvancing(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	n := NewNotifier() // not run: the test reads what it queued
+	target.Notify = []gate.Receiver{{URL: "http://127.0.0.1:9/hook", Type: gate.ReceiverGeneric}}
+	d := New(store, f, WithMaxRange(2), WithNotifier(n))
+	root := r.emptyRoot()
+	r.setBranch(root)
+	if res := d.Reconcile(context.Background(), target); res.Reason != Initialized {
+		t.Fatalf("first reconcile: %s %s", res.Reason, res.Message)
+	}
+	prev := root
+	var line []plumbing.Hash
+	for _, s := range []string{"c1", "c2", "c3", "c4", "c5"} {
+		prev = r.commit(s, prev)
+		line = append(line, prev)
+		f.approved[prev.String()] = true
+	}
+	r.setBranch(prev)
+	f.downAfter = len(f.asked) + 1 // the first window is decided, then Gerrit goes away
+	res := d.Reconcile(context.Background(), target)
+	if res.Reason != Failed || res.From != root.String() || res.To != line[1].String() {
+		t.Errorf("failed in the second window: %s from %s to %s, want Failed from the root to c2 %s", res.Reason, res.From, res.To, line[1])
+	}
+	want := "advanced deploy/prod from " + short(root) + " to " + short(line[1]) + ", then failed: "
+	if !strings.HasPrefix(res.Message, want) || !strings.Contains(res.Message, "503") {
+		t.Errorf("message %q, want it to start %q and give Gerrit's error", res.Message, want)
+	}
+	served, _ := store.Served("platform/fleet")
+	if got := mustRef(t, served, target.Ref()); got != line[1] {
+		t.Errorf("deploy/prod is at %s, want c2 %s", got, line[1])
+	}
+	var got []string
+	for len(n.queue) > 0 {
+		b := (<-n.queue).body
+		got = append(got, fmt.Sprintf("%s %s", b.Reason, b.To))
+	}
+	want = fmt.Sprint([]string{"Initialized " + root.String(), "Failed " + line[1].String()})
+	if fmt.Sprint(got) != want {
+		t.Errorf("Flux notified of %v, want %v: the failed reconcile moved the ref", got, want)
 	}
 }
 

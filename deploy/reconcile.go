@@ -18,11 +18,15 @@ func (d *Deployer) Reconcile(ctx context.Context, t Target) Result {
 	if err != nil {
 		res.Reason = Failed
 		res.Message = err.Error()
-		res.To = res.From
+		if res.To != res.From {
+			// Earlier windows moved the ref (res.To is where it is now):
+			// that is deployed, and says so.
+			res.Message = fmt.Sprintf("advanced deploy/%s from %s to %s, then failed: %v", t.Env, shortSHA(res.From), shortSHA(res.To), err)
+		}
 	}
 	log := d.logger.With("project", t.Project, "branch", t.Branch, "env", t.Env, "reason", res.Reason)
-	switch res.Reason {
-	case Advanced, Initialized:
+	switch {
+	case res.Reason == Advanced || res.Reason == Initialized || res.To != res.From:
 		log.Info(res.Message, "from", res.From, "to", res.To)
 	default: // Failed and Diverged too: the caller logs them once, on entering (poll.Poller)
 		log.Debug(res.Message)

@@ -253,6 +253,8 @@ func (p *Poller) record(res deploy.Result) {
 	switch {
 	case had && prev.Reason == res.Reason && bad(res.Reason):
 		log.Debug("still " + string(res.Reason))
+	case res.Reason == deploy.Failed && res.To != res.From:
+		log.Error("environment failing after its deploy branch moved", "from", res.From, "to", res.To)
 	case res.Reason == deploy.Failed:
 		log.Error("environment failing; deploy branch held where it is")
 	case res.Reason == deploy.Diverged:

@@ -240,3 +240,26 @@ type diverging struct{ *fakes }
 func (diverging) Reconcile(ctx context.Context, t deploy.Target) deploy.Result {
 	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.Diverged, Message: "history was rewritten"}
 }
+
+// A reconcile that failed after moving the deploy branch (a long range
+// failing in a later window) is not logged as held where it was.
+func TestPollLogsFailureAfterMoving(t *testing.T) {
+	f := &fakes{board: map[string]deploy.Result{}}
+	var logs bytes.Buffer
+	p := newPoller(t, f)
+	p.logger = slog.New(slog.NewTextHandler(&logs, nil))
+	p.reconciler = failingAfterMoving{f}
+	p.Poll(context.Background())
+	if want := `level=ERROR msg="environment failing after its deploy branch moved" project=platform/fleet env=prod reason=Failed message="advanced then failed" from=aaa to=bbb`; !strings.Contains(logs.String(), want) {
+		t.Errorf("logs lack %s:\n%s", want, logs.String())
+	}
+	if strings.Contains(logs.String(), "held where it is") {
+		t.Errorf("a branch that moved is logged as held:\n%s", logs.String())
+	}
+}
+
+type failingAfterMoving struct{ *fakes }
+
+func (failingAfterMoving) Reconcile(ctx context.Context, t deploy.Target) deploy.Result {
+	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.Failed, Message: "advanced then failed", From: "aaa", To: "bbb"}
+}
