@@ -41,6 +41,7 @@ type Repo struct {
 
 	mu       sync.Mutex // serialises UpdateRefs within this process
 	readOnly bool
+	rename   func(oldpath, newpath string) error // os.Rename; tests inject faults
 }
 
 // RefUpdate asks for ref Name to move from Old to New. A zero Old means the
@@ -107,7 +108,10 @@ func (r *Repo) Refs(prefix string) (map[string]plumbing.Hash, error) {
 // expected old value, written and fsynced; then a journal naming the locks is
 // fsynced (the commit point) and the locks are renamed over the refs. A crash
 // before the journal leaves every ref as it was; after it, the next open
-// finishes the renames. Readers see each ref change atomically.
+// finishes the renames. A rename that fails past the commit point leaves
+// the journal: the next UpdateRefs finishes it before anything else (and
+// fails while it cannot), as does the next open. Readers see each ref
+// change atomically.
 func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 	if len(updates) == 0 {
 		return nil
@@ -117,6 +121,11 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// A transaction past its commit point that could not finish (a rename
+	// failed) is finished before a new one reads or moves any ref.
+	if err := r.finishJournal(); err != nil {
+		return fmt.Errorf("an earlier ref transaction is not finished, and finishing it failed: %w", err)
+	}
 
 	ups := append([]RefUpdate(nil), updates...)
 	sort.Slice(ups, func(i, j int) bool { return ups[i].Name < ups[j].Name })
@@ -166,36 +175,78 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 		}
 	}
 
-	journal := filepath.Join(r.dir, journalName)
-	if len(ups) > 1 {
-		var b bytes.Buffer
-		for _, u := range ups {
-			b.WriteString(u.Name + "\n")
-		}
-		if err := writeFileSync(journal, b.Bytes()); err != nil {
-			return fmt.Errorf("write transaction journal: %w", err)
-		}
-	}
-	for i, u := range ups {
-		if err := os.Rename(locks[i], r.refPath(u.Name)); err != nil {
-			// Past the commit point: leave the journal so the next open
-			// finishes the job, and report the failure.
-			locks = nil
-			return &RefError{Ref: u.Name, Err: fmt.Errorf("rename (will be completed on restart): %w", err)}
-		}
-		if err := syncDir(filepath.Dir(r.refPath(u.Name))); err != nil {
-			locks = nil
+	if len(ups) == 1 {
+		// No journal: until the rename nothing has happened, and a failed
+		// rename leaves the ref as it was (the deferred cleanup drops the
+		// lock).
+		u := ups[0]
+		if err := r.rename(locks[0], r.refPath(u.Name)); err != nil {
 			return &RefError{Ref: u.Name, Err: err}
 		}
-	}
-	locks = nil
-	if len(ups) > 1 {
-		if err := os.Remove(journal); err != nil {
-			return err
+		locks = nil
+		if err := syncDir(filepath.Dir(r.refPath(u.Name))); err != nil {
+			return &RefError{Ref: u.Name, Err: err}
 		}
-		return syncDir(r.dir)
+		return nil
 	}
-	return nil
+	var b bytes.Buffer
+	for _, u := range ups {
+		b.WriteString(u.Name + "\n")
+	}
+	if err := writeFileSync(filepath.Join(r.dir, journalName), b.Bytes()); err != nil {
+		return fmt.Errorf("write transaction journal: %w", err)
+	}
+	// Past the commit point: the locks belong to the journal now, which
+	// stays until every one of them is renamed (by this call, the next
+	// transaction or the next open).
+	locks = nil
+	return r.finishJournal()
+}
+
+// finishJournal completes the transaction the journal names, if there is
+// one: it renames every lock the journal names that is still there over
+// its ref, trying all of them, fsyncs their directories and only then
+// removes the journal. A failure leaves the journal (and the locks not
+// renamed) for the next try. Called with mu held, or at open.
+func (r *Repo) finishJournal() error {
+	journal := filepath.Join(r.dir, journalName)
+	b, err := os.ReadFile(journal)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	dirs := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		name := sc.Text()
+		if ValidateRef(name) != nil {
+			continue
+		}
+		lock := r.refPath(name) + ".lock"
+		if _, err := os.Stat(lock); err != nil {
+			continue // renamed already
+		}
+		if err := r.rename(lock, r.refPath(name)); err != nil {
+			errs = append(errs, &RefError{Ref: name, Err: fmt.Errorf("rename (left to the next transaction or the next start): %w", err)})
+			continue
+		}
+		dirs[filepath.Dir(r.refPath(name))] = true
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if err := os.Remove(journal); err != nil {
+		return err
+	}
+	return syncDir(r.dir)
 }
 
 // checkUpdate runs while u's lock is held.
@@ -256,25 +307,7 @@ func (r *Repo) Head() (string, error) {
 // removes stale lock and temporary files. Only the data directory's owner
 // calls it, so no other writer can be holding those locks.
 func (r *Repo) recover() error {
-	journal := filepath.Join(r.dir, journalName)
-	if b, err := os.ReadFile(journal); err == nil {
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for sc.Scan() {
-			name := sc.Text()
-			if ValidateRef(name) != nil {
-				continue
-			}
-			lock := r.refPath(name) + ".lock"
-			if _, err := os.Stat(lock); err == nil {
-				if err := os.Rename(lock, r.refPath(name)); err != nil {
-					return err
-				}
-			}
-		}
-		if err := os.Remove(journal); err != nil {
-			return err
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if err := r.finishJournal(); err != nil {
 		return err
 	}
 	refs := filepath.Join(r.dir, "refs")

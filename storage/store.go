@@ -181,7 +181,7 @@ func openRepo(path string, served, create, readOnly bool) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Repo{dir: path, git: g, readOnly: readOnly}
+	r := &Repo{dir: path, git: g, readOnly: readOnly, rename: os.Rename}
 	r.objects = lockedObjects{mu: &r.gmu, st: g.Storer}
 	if readOnly {
 		return r, nil
