@@ -155,7 +155,7 @@ func (v *verifier) run() Environment {
 	}
 	prevTo := ""
 	for i, c := range chain {
-		e, rec := v.record(c)
+		e, rec := v.record(i+1, c)
 		if rec == nil {
 			return out
 		}
@@ -182,8 +182,10 @@ func (v *verifier) run() Environment {
 	return out
 }
 
-// record checks one audit commit's signature and reads its record.
-func (v *verifier) record(c *object.Commit) (Entry, *Record) {
+// record checks the signature of the n-th audit commit, c, and reads its
+// record: nil when it cannot be read or names its commits other than by
+// 40-hex ids (a record is data from the repository, not to be trusted).
+func (v *verifier) record(n int, c *object.Commit) (Entry, *Record) {
 	e := Entry{Commit: c.Hash.String()}
 	if v.opts.Keyring != nil {
 		payload := &plumbing.MemoryObject{}
@@ -201,6 +203,15 @@ func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 	if err != nil {
 		v.fail("audit %s: %v", short(c.Hash), err)
 		return e, nil
+	}
+	for _, id := range []struct {
+		name, value string
+		optional    bool
+	}{{"from", rec.From, true}, {"to", rec.To, false}} {
+		if !isCommitID(id.value) && (id.value != "" || !id.optional) {
+			v.fail("record %d (audit %s): %s is not a 40-hex commit id: %q", n, short(c.Hash), id.name, clip(id.value))
+			return e, nil
+		}
 	}
 	e.Kind, e.From, e.To, e.Time, e.Policy = rec.Kind, rec.From, rec.To, rec.Time, rec.Policy.Name
 	if rec.Operator != nil {
@@ -350,6 +361,28 @@ func sameJSON(a, b any) bool {
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// isCommitID reports whether s is a full commit id: 40 lowercase hex
+// digits, what records hold.
+func isCommitID(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// clip bounds what a problem repeats of a hostile value.
+func clip(s string) string {
+	if len(s) > 48 {
+		return s[:48] + "..."
+	}
+	return s
 }
 
 func hexOf(h plumbing.Hash) string {
