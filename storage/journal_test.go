@@ -140,3 +140,42 @@ func TestUpdateRefsSingleRenameFault(t *testing.T) {
 		t.Errorf("%s = %s, want %s", ref, got, b)
 	}
 }
+
+// An audit ref only moves to a record appended to its current tip (its
+// one parent is the tip), Force or not; creating one is free.
+func TestAuditRefOnlyGrows(t *testing.T) {
+	s := openStore(t)
+	r, _ := s.Served("p")
+	root := commit(t, r, plumbing.ZeroHash, "root")
+	child := commit(t, r, root, "child")
+	grandchild := commit(t, r, child, "grandchild")
+	other := commit(t, r, plumbing.ZeroHash, "other")
+	merge := commitFiles(t, r, map[string]string{"f": "m"}, "merge", child, other)
+	const ref = "refs/heads/audit/prod"
+	if err := r.UpdateRefs(RefUpdate{Name: ref, New: root}); err != nil {
+		t.Fatalf("creating the audit ref: %v", err)
+	}
+	tests := []struct {
+		what  string
+		to    plumbing.Hash
+		force bool
+		ok    bool
+	}{
+		{"a record whose parent is a grandchild's", grandchild, false, false},
+		{"an unrelated trail", other, false, false},
+		{"an unrelated trail, forced", other, true, false},
+		{"the record appended to the tip", child, false, true},
+		{"a merge of the tip and another trail", merge, false, false},
+		{"the next record appended", grandchild, false, true},
+	}
+	for _, tt := range tests {
+		old, _ := r.Ref(ref)
+		err := r.UpdateRefs(RefUpdate{Name: ref, Old: old, New: tt.to, Force: tt.force})
+		if (err == nil) != tt.ok || (!tt.ok && !errors.Is(err, ErrNotFastForward)) {
+			t.Errorf("%s: err = %v, want ok=%v (else ErrNotFastForward)", tt.what, err, tt.ok)
+		}
+		if got, _ := r.Ref(ref); (got == tt.to) != tt.ok {
+			t.Errorf("%s: the ref is at %s", tt.what, got)
+		}
+	}
+}

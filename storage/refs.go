@@ -67,6 +67,10 @@ func (e *RefError) Unwrap() error { return e.Err }
 
 const journalName = "gerritgate-txn"
 
+// auditPrefix is where the audit trails are (audit.Ref; storage imports
+// nothing of ours).
+const auditPrefix = "refs/heads/audit/"
+
 // Ref returns the commit a ref points at, or plumbing.ZeroHash and no error
 // when the ref does not exist.
 func (r *Repo) Ref(name string) (plumbing.Hash, error) {
@@ -268,6 +272,14 @@ func (r *Repo) checkUpdate(u RefUpdate) error {
 	newCommit, err := object.GetCommit(r.objects, u.New)
 	if err != nil {
 		return fmt.Errorf("new value %s: %w", u.New, err)
+	}
+	if strings.HasPrefix(u.Name, auditPrefix) && !u.Old.IsZero() && u.Old != u.New {
+		// An audit trail only grows, one record at a time, Force or not:
+		// the new tip's one parent is the current tip.
+		if len(newCommit.ParentHashes) != 1 || newCommit.ParentHashes[0] != u.Old {
+			return fmt.Errorf("%w: %s is not a record appended to %s", ErrNotFastForward, short(u.New), short(u.Old))
+		}
+		return nil
 	}
 	if !strings.HasPrefix(u.Name, "refs/heads/deploy/") || u.Old.IsZero() || u.Force {
 		return nil
