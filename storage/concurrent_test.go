@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -69,4 +71,29 @@ func TestConcurrentReadsAndWrites(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// Refs lists refs while an UpdateRefs holds a lock file, empty while it
+// is written: the lock is no ref, and no error.
+func TestRefsBesideALockFile(t *testing.T) {
+	s := openStore(t)
+	r, _ := s.Served("p")
+	a := commit(t, r, plumbing.ZeroHash, "a")
+	if err := r.UpdateRefs(RefUpdate{Name: "refs/heads/deploy/prod", New: a}); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(r.Dir(), "refs", "gerritgate", "posted", "prod.lock")
+	if err := os.MkdirAll(filepath.Dir(lock), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lock, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Refs("refs/")
+	if err != nil {
+		t.Fatalf("Refs beside an empty lock file: %v", err)
+	}
+	if len(got) != 1 || got["refs/heads/deploy/prod"] != a {
+		t.Errorf("Refs = %v, want deploy/prod at %s alone", got, a)
+	}
 }

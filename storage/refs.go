@@ -89,22 +89,71 @@ func (r *Repo) Ref(name string) (plumbing.Hash, error) {
 	return ref.Hash(), nil
 }
 
-// Refs lists the refs below prefix with the commits they point at.
+// Refs lists the refs below prefix (which starts with refs/) with the
+// commits they point at; symbolic refs are left out. It reads the ref files
+// itself: go-git would read the lock file of an UpdateRefs in progress
+// (the Poster's, say, during a poll) as a ref, and fail on it while it is
+// still empty.
 func (r *Repo) Refs(prefix string) (map[string]plumbing.Hash, error) {
-	r.gmu.Lock()
+	r.gmu.Lock() // go-git's own fetch writes ref files in place
 	defer r.gmu.Unlock()
-	iter, err := r.git.Storer.IterReferences()
-	if err != nil {
+	out := map[string]plumbing.Hash{}
+	// Packed values first: a loose ref overrides its packed value.
+	packed, err := os.ReadFile(filepath.Join(r.dir, "packed-refs"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	out := map[string]plumbing.Hash{}
-	err = iter.ForEach(func(ref *plumbing.Reference) error {
-		if ref.Type() == plumbing.HashReference && strings.HasPrefix(ref.Name().String(), prefix) {
-			out[ref.Name().String()] = ref.Hash()
+	for _, line := range strings.Split(string(packed), "\n") {
+		sha, name, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if ok && strings.HasPrefix(name, prefix) && isCommitID(sha) {
+			out[name] = plumbing.NewHash(sha)
+		}
+	}
+	err = filepath.WalkDir(filepath.Join(r.dir, "refs"), func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed while walking
+		}
+		if err != nil || d.IsDir() || strings.HasSuffix(p, ".lock") {
+			return err
+		}
+		rel, err := filepath.Rel(r.dir, p)
+		if err != nil {
+			return err
+		}
+		name := filepath.ToSlash(rel)
+		if !strings.HasPrefix(name, prefix) {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // renamed away (a lock never is: it is renamed onto)
+		}
+		if err != nil {
+			return err
+		}
+		switch v := strings.TrimSpace(string(b)); {
+		case isCommitID(v):
+			out[name] = plumbing.NewHash(v)
+		case strings.HasPrefix(v, "ref: "):
+		default:
+			return fmt.Errorf("ref %s: the file holds no commit id", name)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// isCommitID reports whether s is 40 lower-case hex digits.
+func isCommitID(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // UpdateRefs applies all updates or none. Each ref is locked with a
