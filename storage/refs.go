@@ -278,18 +278,22 @@ func (r *Repo) finishJournal() error {
 		if ValidateRef(name) != nil {
 			continue
 		}
+		// Every ref's directory is synced, renamed now or before (a sync
+		// that failed last time is done again).
+		dirs[filepath.Dir(r.refPath(name))] = true
 		lock := r.refPath(name) + ".lock"
-		if _, err := os.Stat(lock); err != nil {
+		if _, err := os.Stat(lock); errors.Is(err, fs.ErrNotExist) {
 			continue // renamed already
+		} else if err != nil {
+			errs = append(errs, &RefError{Ref: name, Err: err})
+			continue
 		}
 		if err := r.rename(lock, r.refPath(name)); err != nil {
 			errs = append(errs, &RefError{Ref: name, Err: fmt.Errorf("rename (left to the next transaction or the next start): %w", err)})
-			continue
 		}
-		dirs[filepath.Dir(r.refPath(name))] = true
 	}
 	for d := range dirs {
-		if err := syncDir(d); err != nil {
+		if err := syncDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
