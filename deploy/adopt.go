@@ -54,7 +54,7 @@ func (d *Deployer) Adopt(ctx context.Context, t Target, a Adoption) Result {
 	// from the move.
 	res := newResult(t, d.now())
 	if err := d.adopt(ctx, t, a, &res); err != nil {
-		res.Reason, res.Message, res.To = Failed, "adopt: "+err.Error(), res.From
+		res.Reason, res.Message = Failed, "adopt: "+err.Error() // To: where deploy/<env> is
 		d.logger.Warn(res.Message, "project", t.Project, "env", t.Env, "commit", a.Commit, "by", a.By)
 		return res
 	}
@@ -127,7 +127,11 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 	also = append(also, trail...)
 	// The record is written first but nothing names it until the
 	// transaction that moves deploy/<env> does.
-	if err := d.advance(ctx, t, st.up, st.served, st.tip, target, also...); err != nil {
+	moved, err := d.advance(ctx, t, st.up, st.served, st.tip, target, also...)
+	if moved {
+		res.To = target.String()
+	}
+	if err != nil {
 		return err
 	}
 	res.Reason, res.To = Adopted, target.String()

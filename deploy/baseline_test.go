@@ -3,6 +3,8 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -207,5 +209,31 @@ func TestLongRangeOffTheFirstParentLine(t *testing.T) {
 	res := d.Reconcile(context.Background(), target)
 	if res.Reason != Failed || !strings.Contains(res.Message, "first-parent line") {
 		t.Errorf("%s %q, want Failed saying the deployed commit is off the first-parent line", res.Reason, res.Message)
+	}
+}
+
+// A failure after the deploy ref moved (pointing the new served
+// repository's HEAD at it) reports the move: Failed, with To where the
+// ref is.
+func TestFailureAfterTheMoveReportsIt(t *testing.T) {
+	store, r, f, d, target := setup(t)
+	root := r.emptyRoot()
+	a := r.commit("a", root)
+	f.approved[a.String()] = true
+	r.setBranch(a)
+	served, err := store.Served(target.Project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// HEAD is written through HEAD.tmp: a directory there makes it fail.
+	if err := os.Mkdir(filepath.Join(served.Dir(), "HEAD.tmp"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	res := d.Reconcile(context.Background(), target)
+	if res.Reason != Failed || res.To != a.String() || !strings.HasPrefix(res.Message, "created deploy/prod at "+short(a)+", then failed: ") || !strings.Contains(res.Message, "HEAD") {
+		t.Errorf("%s to %s %q, want Failed to a %s saying deploy/prod was created, then pointing HEAD failed", res.Reason, res.To, res.Message, a)
+	}
+	if got := mustRef(t, served, target.Ref()); got != a {
+		t.Errorf("deploy/prod is at %s, want a %s", got, a)
 	}
 }
