@@ -56,6 +56,9 @@ func (d *Deployer) Adopt(ctx context.Context, t Target, a Adoption) Result {
 	if err := d.adopt(ctx, t, a, &res); err != nil {
 		res.Reason, res.Message = Failed, "adopt: "+err.Error() // To: where deploy/<env> is
 		d.logger.Warn(res.Message, "project", t.Project, "env", t.Env, "commit", a.Commit, "by", a.By)
+		if res.To != res.From { // it moved before the failure
+			d.announce(t, res)
+		}
 		return res
 	}
 	d.logger.Warn("operator adopted a commit without the policy's approval", "project", t.Project, "env", t.Env,
