@@ -237,3 +237,25 @@ func TestFailureAfterTheMoveReportsIt(t *testing.T) {
 		t.Errorf("deploy/prod is at %s, want a %s", got, a)
 	}
 }
+
+// An adoption that fails after moving deploy/<env> says where it is and
+// notifies Flux of the move.
+func TestAdoptionFailingAfterTheMove(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	n := NewNotifier() // not run: the test reads what it queued
+	target.Notify = []gate.Receiver{{URL: "http://127.0.0.1:9/hook", Type: gate.ReceiverGeneric}}
+	d := New(store, f, WithNotifier(n))
+	a := r.commit("unreviewed", r.emptyRoot())
+	r.setBranch(a)
+	served, _ := store.Served(target.Project)
+	if err := os.Mkdir(filepath.Join(served.Dir(), "HEAD.tmp"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	res := d.Adopt(context.Background(), target, Adoption{Project: target.Project, Env: target.Env, Commit: a.String(), Reason: "INC-3", By: "ops@host"})
+	if res.Reason != Failed || res.To != a.String() || !strings.Contains(res.Message, "HEAD") {
+		t.Errorf("adopt: %s to %s %q, want Failed at %s naming HEAD", res.Reason, res.To, res.Message, a)
+	}
+	if len(n.queue) != 1 || (<-n.queue).body.To != a.String() {
+		t.Errorf("Flux not notified of the adopted commit")
+	}
+}
