@@ -77,8 +77,9 @@ func WithMaxRequestBody(n int64) Option { return func(h *Handler) { h.maxBody = 
 // a request that finds no room gets 503 with Retry-After.
 func WithBudget(b *Budget) Option { return func(h *Handler) { h.budget = b } }
 
-// WithBodyTimeout bounds reading one request body (default 30s): a client
-// that declares a body and stalls gets 408 and holds nothing.
+// WithBodyTimeout bounds reading a request's body, on every git route
+// (default 30s): a client that declares a body and stalls gets 408 and
+// holds nothing; a body a route does not read closes the connection.
 func WithBodyTimeout(d time.Duration) Option { return func(h *Handler) { h.bodyTime = d } }
 
 // WithStallTimeout closes a response the client has read nothing of for
@@ -142,9 +143,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	// A declared body must arrive within the body timeout, whatever the
+	// route: net/http reads what a handler left unread after the answer,
+	// with no deadline of its own. Only a POST to git-upload-pack reads
+	// its body; an answer that leaves it unread closes the connection
+	// without reading more.
+	rc := http.NewResponseController(w)
+	bodyRead := r.Body == http.NoBody
+	if !bodyRead && h.bodyTime > 0 {
+		rc.SetReadDeadline(time.Now().Add(h.bodyTime))
+	}
 	fail := func(code int, o, msg string) {
 		outcome = o
 		noCache(w)
+		if !bodyRead {
+			w.Header().Set("Connection", "close")
+			rc.SetReadDeadline(time.Unix(1, 0))
+		}
 		http.Error(w, msg, code)
 	}
 
@@ -194,6 +209,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusBadRequest, "bad_request", "unknown service: only git-upload-pack is served")
 			return
 		}
+		if !bodyRead {
+			// No git client sends one; refused before a slot is taken.
+			fail(http.StatusBadRequest, "bad_request", "unexpected request body")
+			return
+		}
 		release, ok := slot()
 		if !ok {
 			return
@@ -220,8 +240,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The whole request is read, bounded and checked before a clone
 		// slot is taken: a client that declares a body and stalls, or
 		// sends garbage, holds no slot and no git process.
-		req, code, msg := h.readRequest(w, r, peer)
+		req, code, msg := h.decodeBody(w, r, peer)
 		defer req.free()
+		if bodyRead = code == 0; bodyRead {
+			// What follows is upload-pack's time, bounded on its own.
+			rc.SetReadDeadline(time.Time{})
+		}
 		if code != 0 {
 			o := "bad_request"
 			if code == http.StatusServiceUnavailable {
@@ -255,26 +279,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) busy(w http.ResponseWriter) { w.Header().Set("Retry-After", "5") }
 
-// readRequest reads an upload-pack request body within the body timeout,
-// decompressing it if need be, and checks its pkt-line framing. On
-// failure it returns the status and message to answer with.
-func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, peer uploadpack.Peer) (*body, int, string) {
-	rc := http.NewResponseController(w)
-	if h.bodyTime > 0 {
-		rc.SetReadDeadline(time.Now().Add(h.bodyTime))
-	}
-	req, code, msg := h.decodeBody(w, r, peer)
-	if code != 0 {
-		// Whatever of the body is left is not read (net/http would try,
-		// with no deadline): the connection closes after the answer.
-		w.Header().Set("Connection", "close")
-		rc.SetReadDeadline(time.Unix(1, 0))
-	} else if h.bodyTime > 0 {
-		rc.SetReadDeadline(time.Time{})
-	}
-	return req, code, msg
-}
-
+// decodeBody reads an upload-pack request body (within the read deadline
+// ServeHTTP set), decompressing it if need be, and checks its pkt-line
+// framing. On failure it returns the status and message to answer with.
 func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, peer uploadpack.Peer) (*body, int, string) {
 	in := io.Reader(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if r.Header.Get("Content-Encoding") == "gzip" {

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
 	"github.com/gerritgate/gerritgate/storage/storagetest"
 
@@ -142,5 +145,65 @@ func TestGzipBombsBounded(t *testing.T) {
 	}
 	if n := budget.InUse(); n != 0 {
 		t.Errorf("%d bytes still reserved after every request ended", n)
+	}
+}
+
+// A request on a git URL that declares a body and never sends it is cut
+// off within the body timeout, whatever its route, and holds no clone
+// slot meanwhile: net/http would otherwise read the unread body after the
+// answer with no deadline at all, and an info/refs answer larger than
+// net/http's buffer waits for that read with the slot taken.
+func TestUnsentBodyCutOff(t *testing.T) {
+	s := storagetest.Serve(t, "platform/fleet")
+	repo, err := s.Store.Served("platform/fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An advertisement of a few KB, more than net/http buffers.
+	var pad []storage.RefUpdate
+	for i := range 100 {
+		pad = append(pad, storage.RefUpdate{Name: fmt.Sprintf("refs/heads/deploy/pad-%03d", i), New: plumbing.NewHash(s.Gated)})
+	}
+	if err := repo.UpdateRefs(pad...); err != nil {
+		t.Fatal(err)
+	}
+	l := uploadpack.NewLimiter(4, 4, 4)
+	const bodyTime = 500 * time.Millisecond
+	srv := httptest.NewServer(githttp.New(s.Store, githttp.WithLimiter(l), githttp.WithBodyTimeout(bodyTime)))
+	defer srv.Close()
+	const upload = "POST /platform/fleet.git/git-upload-pack HTTP/1.1\r\n"
+	const refs = "GET /platform/fleet.git/info/refs?service=git-upload-pack HTTP/1.1\r\n"
+	tests := []struct{ what, head string }{
+		{"upload-pack, Content-Length", upload + "Content-Type: application/x-git-upload-pack-request\r\nContent-Length: 1000\r\n"},
+		{"upload-pack, chunked", upload + "Content-Type: application/x-git-upload-pack-request\r\nTransfer-Encoding: chunked\r\n"},
+		{"upload-pack, wrong content type", upload + "Content-Type: text/plain\r\nContent-Length: 1000\r\n"},
+		{"info/refs with a body", refs + "Content-Length: 1000\r\n"},
+		{"info/refs with a chunked body", refs + "Transfer-Encoding: chunked\r\n"},
+		{"wrong method", "PUT /platform/fleet.git/git-upload-pack HTTP/1.1\r\nContent-Length: 1000\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.what, func(t *testing.T) {
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			start := time.Now()
+			fmt.Fprintf(c, "%sHost: x\r\n\r\n", tt.head)
+			time.Sleep(bodyTime / 2)
+			if n := l.InUse(); n != 0 {
+				t.Errorf("%d clone slots taken while the body is awaited", n)
+			}
+			// Read until the server closes; a generous bound, as the
+			// machine may be loaded.
+			c.SetReadDeadline(time.Now().Add(bodyTime + 10*time.Second))
+			_, err = io.Copy(io.Discard, c)
+			if err != nil {
+				t.Errorf("connection still open %v after the headers (body timeout %v): %v", time.Since(start).Round(time.Millisecond), bodyTime, err)
+			}
+			if n := l.InUse(); n != 0 {
+				t.Errorf("%d clone slots taken after the headers and the body timeout", n)
+			}
+		})
 	}
 }
