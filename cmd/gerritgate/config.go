@@ -35,7 +35,9 @@ type Config struct {
 	// MaxClonesPerReader and MaxClonesPerAddress bound the share of
 	// those one reader and one source address may hold (default a
 	// quarter of maxConcurrentClones each, at least 1), so no single
-	// reader or address can take every slot.
+	// reader or address can take every slot. Clients without
+	// credentials (anonymous projects, or no access file) are not one
+	// reader: they are bounded per address only.
 	MaxClonesPerReader  int `yaml:"maxClonesPerReader"`
 	MaxClonesPerAddress int `yaml:"maxClonesPerAddress"`
 	// MaxConnectionsPerAddress bounds the open connections from one
@@ -98,7 +100,8 @@ type HTTPConfig struct {
 	// MaxRequestBodyKiB bounds one upload-pack request after
 	// decompression (default 4096); MaxBufferedKiB bounds the request
 	// bodies held in memory at once, all requests together (default
-	// 65536), a quarter of it for one reader and for one source address.
+	// 65536), a quarter of it for one reader and for one source address
+	// (clients without credentials: per address only).
 	MaxRequestBodyKiB int `yaml:"maxRequestBodyKiB"`
 	MaxBufferedKiB    int `yaml:"maxBufferedKiB"`
 	// WebhookSecretFile holds the shared secret nudges must carry

@@ -14,8 +14,9 @@ import (
 // together, those of one reader and those from one source address. With
 // it, what the HTTP front end buffers is bounded by design, whatever many
 // clients send at once, and one reader or address cannot take the room
-// every other client needs. A nil *Budget bounds nothing (one request's
-// own bound still holds).
+// every other client needs. A peer without credentials is bounded by its
+// address only (see uploadpack.Peer). A nil *Budget bounds nothing (one
+// request's own bound still holds).
 type Budget struct {
 	total, share int64
 
@@ -41,12 +42,14 @@ func (b *Budget) reserve(p uploadpack.Peer, n int64) bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.used+n > b.total || b.byAddr[p.Addr]+n > b.share || b.byReader[p.Reader]+n > b.share {
+	if b.used+n > b.total || b.byAddr[p.Addr]+n > b.share || (p.Reader != "" && b.byReader[p.Reader]+n > b.share) {
 		return false
 	}
 	b.used += n
 	b.byAddr[p.Addr] += n
-	b.byReader[p.Reader] += n
+	if p.Reader != "" {
+		b.byReader[p.Reader] += n
+	}
 	return true
 }
 
@@ -60,8 +63,10 @@ func (b *Budget) release(p uploadpack.Peer, n int64) {
 	if b.byAddr[p.Addr] -= n; b.byAddr[p.Addr] <= 0 {
 		delete(b.byAddr, p.Addr)
 	}
-	if b.byReader[p.Reader] -= n; b.byReader[p.Reader] <= 0 {
-		delete(b.byReader, p.Reader)
+	if p.Reader != "" {
+		if b.byReader[p.Reader] -= n; b.byReader[p.Reader] <= 0 {
+			delete(b.byReader, p.Reader)
+		}
 	}
 }
 

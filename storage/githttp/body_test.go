@@ -45,6 +45,26 @@ func TestReadBodyBudget(t *testing.T) {
 	if budget.InUse() != 0 {
 		t.Errorf("after free: in use %d", budget.InUse())
 	}
+	// Anonymous peers are not one reader: one at its address's share
+	// leaves room for another from elsewhere.
+	anonA, err := readBody(bytes.NewReader(data), 1<<20, budget, uploadpack.Peer{Addr: netip.MustParseAddr("127.0.0.3")})
+	if err != nil {
+		t.Errorf("anonymous from 127.0.0.3: %v", err)
+	}
+	if more, err := readBody(strings.NewReader("x"), 1<<20, budget, uploadpack.Peer{Addr: netip.MustParseAddr("127.0.0.3")}); err != errBusy {
+		t.Errorf("anonymous over its address's share: %v, want errBusy", err)
+	} else {
+		more.free()
+	}
+	anonB, err := readBody(bytes.NewReader(data), 1<<20, budget, uploadpack.Peer{Addr: netip.MustParseAddr("127.0.0.4")})
+	if err != nil {
+		t.Errorf("anonymous from 127.0.0.4 while 127.0.0.3 held its share: %v", err)
+	}
+	anonA.free()
+	anonB.free()
+	if budget.InUse() != 0 {
+		t.Errorf("after the anonymous bodies: in use %d", budget.InUse())
+	}
 	// Past the per-request bound.
 	big, err := readBody(bytes.NewReader(data), chunkSize, budget, flux)
 	if err != errTooLarge {

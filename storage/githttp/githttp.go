@@ -29,11 +29,18 @@ type Resolver interface {
 }
 
 // Authorizer decides whether a request may read a project. It returns the
-// reader's name for the log, ErrUnauthenticated when credentials are missing
-// or wrong, and ErrForbidden when the reader may not see the project.
+// reader's name for the log (Anonymous for a request it lets in without
+// credentials), ErrUnauthenticated when credentials are missing or wrong,
+// and ErrForbidden when the reader may not see the project.
 type Authorizer interface {
 	Authorize(r *http.Request, project string) (reader string, err error)
 }
+
+// Anonymous is the reader an Authorizer names for a request without
+// credentials. Such requests (and all of them without an Authorizer) are
+// not one reader: the clone and buffer bounds count them per source
+// address only.
+const Anonymous = "anonymous"
 
 // Errors an Authorizer returns.
 var (
@@ -189,6 +196,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	peer := uploadpack.Peer{Reader: reader, Addr: uploadpack.PeerAddr(r.RemoteAddr)}
+	if reader == Anonymous {
+		peer.Reader = ""
+	}
 	slot := func() (release func(), ok bool) {
 		if release, ok = h.limit.TryAcquire(peer); !ok {
 			h.busy(w)

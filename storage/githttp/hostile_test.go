@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -206,4 +208,73 @@ func TestUnsentBodyCutOff(t *testing.T) {
 			}
 		})
 	}
+}
+
+// anonymousAuth lets every request in without credentials, as an access
+// file's anonymous projects do.
+type anonymousAuth struct{}
+
+func (anonymousAuth) Authorize(*http.Request, string) (string, error) {
+	return githttp.Anonymous, nil
+}
+
+// Clients without credentials are not one reader: with one slot per
+// reader and one per address, an anonymous clone from 127.0.0.2 leaves
+// room for one from 127.0.0.1, and a second from 127.0.0.2 is refused.
+func TestAnonymousPeersBoundedPerAddress(t *testing.T) {
+	s := storagetest.Serve(t, "platform/fleet")
+	// A git that takes two seconds to start, so a slot stays taken while
+	// the others ask.
+	slowGit := filepath.Join(t.TempDir(), "git")
+	if err := os.WriteFile(slowGit, []byte("#!/bin/sh\nsleep 2\nexec git \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		what string
+		auth githttp.Authorizer
+	}{
+		{"anonymous project", anonymousAuth{}},
+		{"no authorizer", nil},
+	} {
+		t.Run(tt.what, func(t *testing.T) {
+			l := uploadpack.NewLimiter(8, 1, 1)
+			opts := []githttp.Option{githttp.WithLimiter(l), githttp.WithGit(slowGit)}
+			if tt.auth != nil {
+				opts = append(opts, githttp.WithAuthorizer(tt.auth))
+			}
+			srv := httptest.NewServer(githttp.New(s.Store, opts...))
+			defer srv.Close()
+			refs := srv.URL + "/platform/fleet.git/info/refs?service=git-upload-pack"
+			first := make(chan int, 1)
+			go func() { first <- getFrom(t, "127.0.0.2", refs) }()
+			deadline := time.Now().Add(10 * time.Second)
+			for l.InUse() == 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if got := getFrom(t, "127.0.0.2", refs); got != http.StatusServiceUnavailable {
+				t.Errorf("second anonymous from 127.0.0.2: %d, want 503 (its address's share)", got)
+			}
+			if got := getFrom(t, "127.0.0.1", refs); got != http.StatusOK {
+				t.Errorf("anonymous from 127.0.0.1 while one from 127.0.0.2 clones: %d, want 200", got)
+			}
+			if got := <-first; got != http.StatusOK {
+				t.Errorf("anonymous from 127.0.0.2: %d, want 200", got)
+			}
+		})
+	}
+}
+
+// getFrom GETs url from the source address src and returns the status
+// (0 and a test error if the request failed).
+func getFrom(t *testing.T, src, url string) int {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c := http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Errorf("GET from %s: %v", src, err)
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }
