@@ -12,6 +12,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/gerritgate/gerritgate/internal/yamlfile"
+	"github.com/gerritgate/gerritgate/storage/githttp"
 )
 
 // Config is the service configuration file (gerritgate.yaml). Relative
@@ -101,7 +102,9 @@ type HTTPConfig struct {
 	// decompression (default 4096); MaxBufferedKiB bounds the request
 	// bodies held in memory at once, all requests together (default
 	// 65536), a quarter of it for one reader and for one source address
-	// (clients without credentials: per address only).
+	// (clients without credentials: per address only); that quarter must
+	// hold a whole body and a 16 KiB chunk, so MaxBufferedKiB is at least
+	// 4 x (MaxRequestBodyKiB + 16).
 	MaxRequestBodyKiB int `yaml:"maxRequestBodyKiB"`
 	MaxBufferedKiB    int `yaml:"maxBufferedKiB"`
 	// WebhookSecretFile holds the shared secret nudges must carry
@@ -140,6 +143,9 @@ type SSHConfig struct {
 }
 
 const defaultPoll = "@every 30s"
+
+// bodyChunkKiB is the unit githttp reads (and reserves) request bodies in.
+const bodyChunkKiB = githttp.ChunkSize >> 10
 
 // LoadConfig reads, defaults and validates a service config file.
 func LoadConfig(path string) (*Config, error) {
@@ -285,6 +291,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	if c.MaxConcurrentClones < 1 || c.MaxConcurrentClones > 10000 {
 		return nil, doc.Errorf("$.maxConcurrentClones", "maxConcurrentClones must be between 1 and 10000, got %d", c.MaxConcurrentClones)
 	}
+	bufferedSet := c.HTTP.MaxBufferedKiB != 0
 	for _, n := range []struct {
 		key           string
 		def, min, max int
@@ -303,8 +310,15 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 			return nil, doc.Errorf("$."+n.key, "%s must be between %d and %d, got %d", n.key, n.min, n.max, *n.val)
 		}
 	}
-	if c.HTTP.MaxBufferedKiB < c.HTTP.MaxRequestBodyKiB {
-		return nil, doc.Errorf("$.http.maxBufferedKiB", "http.maxBufferedKiB (%d) must be at least http.maxRequestBodyKiB (%d)", c.HTTP.MaxBufferedKiB, c.HTTP.MaxRequestBodyKiB)
+	// One reader's or address's quarter of the buffer must hold a whole
+	// request body and the chunk read past it to find its end; else the
+	// largest bodies allowed are refused 503 for ever.
+	if need := 4 * (c.HTTP.MaxRequestBodyKiB + bodyChunkKiB); c.HTTP.MaxBufferedKiB < need {
+		at := "$.http.maxRequestBodyKiB"
+		if bufferedSet {
+			at = "$.http.maxBufferedKiB"
+		}
+		return nil, doc.Errorf(at, "http.maxBufferedKiB (%d) must be at least 4 x (http.maxRequestBodyKiB + %d) = %d: a quarter of it is one reader's or address's share, which must hold a whole request body and the %d KiB read past it", c.HTTP.MaxBufferedKiB, bodyChunkKiB, need, bodyChunkKiB)
 	}
 	c.SSH.maxSessions, c.SSH.maxSessionsPerReader = 2*c.MaxConcurrentClones, 2*c.MaxClonesPerReader
 	if c.Policy == "" {

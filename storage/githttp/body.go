@@ -80,9 +80,11 @@ func (b *Budget) InUse() int64 {
 	return b.used
 }
 
-// chunkSize is the unit a body is buffered (and budgeted) in: memory is
+// ChunkSize is the unit a body is buffered (and budgeted) in: memory is
 // reserved before it is allocated, so the budget bounds real allocations.
-const chunkSize = 16 << 10
+// One reader's or address's share must hold a whole body of the largest
+// size allowed and one chunk more, read to find its end.
+const ChunkSize = 16 << 10
 
 // Errors readBody returns besides the reader's own.
 var (
@@ -92,27 +94,31 @@ var (
 
 // body is a request body held in budgeted chunks.
 type body struct {
-	chunks [][]byte
-	size   int64
-	budget *Budget
-	peer   uploadpack.Peer
+	chunks   [][]byte
+	size     int64
+	reserved int64 // from budget, given back by free
+	budget   *Budget
+	peer     uploadpack.Peer
 }
 
 // readBody reads r to the end into memory reserved from budget for peer,
 // failing with errTooLarge past max bytes and errBusy when the budget has
-// no room. The caller must call free once the body is no longer needed
-// (also after an error).
+// no room. It never reserves more than max+1 bytes (the one past max tells
+// a body too large): the last chunk is cut to fit. The caller must call
+// free once the body is no longer needed (also after an error).
 func readBody(r io.Reader, max int64, budget *Budget, peer uploadpack.Peer) (*body, error) {
 	b := &body{budget: budget, peer: peer}
 	for {
-		if !budget.reserve(peer, chunkSize) {
+		n := min(ChunkSize, max+1-b.size)
+		if !budget.reserve(peer, n) {
 			return b, errBusy
 		}
-		buf := make([]byte, chunkSize)
+		b.reserved += n
+		buf := make([]byte, n)
 		b.chunks = append(b.chunks, buf[:0])
-		n, err := io.ReadFull(r, buf)
-		b.chunks[len(b.chunks)-1] = buf[:n]
-		b.size += int64(n)
+		got, err := io.ReadFull(r, buf)
+		b.chunks[len(b.chunks)-1] = buf[:got]
+		b.size += int64(got)
 		if b.size > max {
 			return b, errTooLarge
 		}
@@ -135,6 +141,6 @@ func (b *body) reader() io.Reader {
 
 // free gives the body's memory back to the budget.
 func (b *body) free() {
-	b.budget.release(b.peer, int64(len(b.chunks))*chunkSize)
-	b.chunks = nil
+	b.budget.release(b.peer, b.reserved)
+	b.chunks, b.reserved = nil, 0
 }
