@@ -53,7 +53,6 @@ func (s *service) handler() http.Handler {
 		githttp.WithLogger(s.logger),
 		githttp.WithLimiter(s.clones),
 		githttp.WithBodyTimeout(s.cfg.HTTP.bodyTimeout),
-		githttp.WithStallTimeout(s.cfg.HTTP.stallTimeout),
 		githttp.WithTimeout(s.cfg.HTTP.uploadPackTimeout),
 		githttp.WithMaxRequestBody(int64(s.cfg.HTTP.MaxRequestBodyKiB) << 10),
 		githttp.WithBudget(githttp.NewBudget(int64(s.cfg.HTTP.MaxBufferedKiB)<<10, int64(s.cfg.HTTP.MaxBufferedKiB)<<10/4)),

@@ -61,7 +61,6 @@ type Handler struct {
 	limit     *uploadpack.Limiter
 	budget    *Budget
 	bodyTime  time.Duration
-	stall     time.Duration
 }
 
 // Option configures a Handler.
@@ -89,11 +88,6 @@ func WithBudget(b *Budget) Option { return func(h *Handler) { h.budget = b } }
 // holds nothing; a body a route does not read closes the connection.
 func WithBodyTimeout(d time.Duration) Option { return func(h *Handler) { h.bodyTime = d } }
 
-// WithStallTimeout closes a response the client has read nothing of for
-// d (default 60s), ending its upload-pack; upload-pack sends keepalives
-// while it prepares a pack, so a reading client always makes progress.
-func WithStallTimeout(d time.Duration) Option { return func(h *Handler) { h.stall = d } }
-
 // WithTimeout bounds one upload-pack run (default 10 minutes).
 func WithTimeout(d time.Duration) Option { return func(h *Handler) { h.timeout = d } }
 
@@ -116,7 +110,6 @@ func New(r Resolver, opts ...Option) *Handler {
 		maxBody:  4 << 20,
 		timeout:  10 * time.Minute,
 		bodyTime: 30 * time.Second,
-		stall:    time.Minute,
 		realm:    "gerritgate",
 	}
 	for _, o := range opts {
@@ -270,7 +263,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer release()
-		out := &responseWriter{w: w, rc: http.NewResponseController(w), stall: h.stall}
+		out := &responseWriter{w: w, rc: rc}
 		if err := h.run(r.Context(), dir, protocol, uploadpack.Request, req.reader(), out); err != nil {
 			log.Warn("upload-pack failed", "err", err)
 			if !out.started {
@@ -322,12 +315,12 @@ func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, peer upload
 
 // responseWriter sends upload-pack's output as it comes. The headers go
 // with the first byte, so a run that fails before any can still answer
-// with an error status; every write must reach the client within the
-// stall timeout, so a client that stops reading ends the run.
+// with an error status. A write that fails ends the run: the server's
+// connections bound how long a write may wait for a client that stops
+// reading (gerritgate's listener does, see http.stallTimeout).
 type responseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
-	stall   time.Duration
 	started bool
 }
 
@@ -336,9 +329,6 @@ func (o *responseWriter) Write(p []byte) (int, error) {
 		o.started = true
 		noCache(o.w)
 		o.w.Header().Set("Content-Type", "application/x-git-upload-pack-result")
-	}
-	if o.stall > 0 {
-		o.rc.SetWriteDeadline(time.Now().Add(o.stall))
 	}
 	n, err := o.w.Write(p)
 	if err == nil {
