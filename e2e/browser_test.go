@@ -68,9 +68,9 @@ func TestBrowserSignsInToStatusPage(t *testing.T) {
 	token, project := m[1], m[2]
 	page := "http://demo:" + token + "@" + listen + "/"
 
-	// staging takes "Add podinfo" at once; prod soaks for 20s, its
-	// first 20s soaking Gerrit's initial commit. The screenshot is taken
-	// first: the page checked after it then shows the state it shows.
+	// staging takes "Add podinfo" at once; prod, at Gerrit's initial
+	// commit, is held while it soaks (20s). The screenshot is taken
+	// first: the page checked after it shows the same state.
 	await(regexp.MustCompile(`deploy/staging \(policy reviewed\): Advanced: `))
 	await(regexp.MustCompile(`approved +[0-9a-f]{12} "Add podinfo"`))
 	shot := filepath.Join(t.TempDir(), "status-page.png")
@@ -85,7 +85,7 @@ func TestBrowserSignsInToStatusPage(t *testing.T) {
 			t.Errorf("while prod soaks, staging's section lacks %s:\n%s", want, staging)
 		}
 	}
-	for _, want := range []string{`<span class="Held">Held</span>`, `soaks on deploy/staging until`, `<th>held until</th><td class="Held">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in \d+s\)`} {
+	for _, want := range []string{`<span class="Held">Held</span>`, `“Initial empty repository”`, `soaks on deploy/staging until`, `<th>held until</th><td class="Held">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in \d+s\)`} {
 		if !regexp.MustCompile(want).MatchString(prod) {
 			t.Errorf("while prod soaks, its section lacks %s:\n%s", want, prod)
 		}

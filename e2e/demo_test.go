@@ -37,11 +37,21 @@ func TestDemo(t *testing.T) {
 	}
 	httpClone := await(regexp.MustCompile(`over HTTP:  (.*)`))[1]
 	sshClone := await(regexp.MustCompile(`over SSH:   (.*)`))[1]
-	await(regexp.MustCompile(`deploy/prod \(policy reviewed\): Held: .* soaks on deploy/staging until \S+`))
-	await(regexp.MustCompile(`^  deploy/prod waits until \d\d:\d\d:\d\d UTC \(in \d+s\)$`))
-	podinfo := await(regexp.MustCompile(`deploy/staging \(policy reviewed\): Advanced: advanced deploy/staging from [0-9a-f]{12} to ([0-9a-f]{12})$`))[1]
+	// prod starts once staging has held Gerrit's initial commit for the
+	// soak; then staging takes "Add podinfo" at once, and prod is held
+	// while it soaks and then advances to it.
+	held := regexp.MustCompile(`^platform/fleet main -> deploy/prod \(policy reviewed\): Held: .* ([0-9a-f]{12}) soaks on deploy/staging until \S+`)
+	waits := regexp.MustCompile(`^  deploy/prod waits until \d\d:\d\d:\d\d UTC \(in \d+s\)$`)
+	initial := await(held)[1]
+	await(waits)
+	await(regexp.MustCompile(`deploy/prod \(policy reviewed\): Initialized: created deploy/prod at ` + initial))
+	podinfo := await(regexp.MustCompile(`deploy/staging \(policy reviewed\): Advanced: advanced deploy/staging from ` + initial + ` to ([0-9a-f]{12})$`))[1]
 	await(regexp.MustCompile(`approved +` + podinfo + ` "Add podinfo"`))
-	await(regexp.MustCompile(`deploy/prod \(policy reviewed\): (Advanced|Initialized): \S+ deploy/prod (from [0-9a-f]{12} to|at) ` + podinfo))
+	if got := await(held)[1]; got != podinfo {
+		t.Errorf("prod is held while %s soaks, want %s (Add podinfo)", got, podinfo)
+	}
+	await(waits)
+	await(regexp.MustCompile(`deploy/prod \(policy reviewed\): Advanced: advanced deploy/prod from ` + initial + ` to ` + podinfo + `$`))
 	await(regexp.MustCompile(`deploy/staging \(policy reviewed\): NotApproved: ([0-9a-f]{12}) "Raise replicas" is not approved: vetoed`))
 	for name, c := range map[string]string{"http": httpClone, "ssh": sshClone} {
 		target := filepath.Join(t.TempDir(), name)

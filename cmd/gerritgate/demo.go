@@ -121,14 +121,16 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	runErr := make(chan error, 1)
 	go func() { runErr <- s.run(ctx) }()
 
-	// Each step comes after its wait; the second waits for the first's
-	// soak, so prod takes "Add podinfo" before the veto stops staging.
+	// Each step comes after its wait. The first waits for prod to start:
+	// staging starts at Gerrit's initial commit, prod once staging has
+	// held it for the soak. The second waits for the first's soak, so
+	// prod takes "Add podinfo" before the veto stops staging.
 	story := []struct {
 		wait time.Duration
 		say  string
 		act  func() error
 	}{
-		{3 * time.Second, "alice's change \"Add podinfo\" gets Code-Review +2 from bob and Verified +1 from carol, and is merged:\n  staging takes it at once; prod is held until staging has held it for " + demoSoak.String(), func() error {
+		{demoSoak + 3*time.Second, "alice's change \"Add podinfo\" gets Code-Review +2 from bob and Verified +1 from carol, and is merged:\n  staging takes it at once; prod is held until staging has held it for " + demoSoak.String(), func() error {
 			return demoMerge(sim, project, alice, bob, "Add podinfo", map[string]string{"clusters/prod/podinfo.yaml": "replicas: 2\n"},
 				vote{bob, "Code-Review", 2}, vote{carol, "Verified", 1})
 		}},
