@@ -680,3 +680,32 @@ func TestVoteOnOutdatedPatchSet(t *testing.T) {
 		t.Errorf("last message = %+v, want the post-submit vote on patch set 1", last)
 	}
 }
+
+// TestUploadExisting: a commit uploaded again for another branch is a patch
+// set of both changes, and a query for it finds both.
+func TestUploadExisting(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.must(f.srv.CreateProject("team/app", gerrittest.MergeIfNecessary))
+	root, _ := f.srv.BranchTip("team/app", "main")
+	f.must(f.srv.CreateBranch("team/app", "stable", root))
+	c := f.change("team/app", "Fix", map[string]string{"fix.txt": "x\n"})
+	sha := c.CurrentRevision
+	if _, err := f.srv.UploadExisting("team/app", "nosuch", f.bob, sha); err == nil {
+		t.Error("uploading to a branch that does not exist: no error")
+	}
+	if _, err := f.srv.UploadExisting("team/app", "stable", f.bob, strings.Repeat("ab", 20)); err == nil {
+		t.Error("uploading a commit the project does not have: no error")
+	}
+	other, err := f.srv.UploadExisting("team/app", "stable", f.bob, sha)
+	f.must(err)
+	if other.Number == c.Number || other.Branch != "stable" || other.CurrentRevision != sha || other.ChangeID != c.ChangeID ||
+		other.Owner != f.bob || other.PatchSets[0].Ref != "refs/changes/02/2/1" || other.Subject != "Fix" {
+		t.Errorf("uploaded change = %+v, want change 2 on stable with %s and Change-Id %s", other, sha, c.ChangeID)
+	}
+	got, err := f.client.ChangesForCommits(ctx, "team/app", "main", []string{sha})
+	f.must(err)
+	if len(got[sha]) != 2 || got[sha][0].Number != c.Number || got[sha][1].Number != other.Number || got[sha][1].Revisions[sha].Number != 1 {
+		t.Errorf("changes of %s = %+v, want change %d (main) then %d (stable)", sha[:8], got[sha], c.Number, other.Number)
+	}
+}
