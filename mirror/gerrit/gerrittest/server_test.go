@@ -709,3 +709,40 @@ func TestUploadExisting(t *testing.T) {
 		t.Errorf("changes of %s = %+v, want change %d (main) then %d (stable)", sha[:8], got[sha], c.Number, other.Number)
 	}
 }
+
+// TestOnQuery: the callback runs once, before the answer to the n-th query
+// that matches the change, and that answer shows what it did; queries
+// that do not match the change do not count.
+func TestOnQuery(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.must(f.srv.CreateProject("team/app", gerrittest.MergeIfNecessary))
+	c := f.change("team/app", "Fix", map[string]string{"fix.txt": "x\n"})
+	other := f.change("team/app", "Other", map[string]string{"o.txt": "x\n"})
+	fired := 0
+	f.srv.OnQuery(c.Number, 2, func() {
+		fired++
+		f.must(f.srv.Vote(c.Number, f.bob, "Code-Review", -2))
+	})
+	vetoed := func() bool {
+		got, err := f.client.ChangesForCommits(ctx, "team/app", "main", []string{c.CurrentRevision})
+		f.must(err)
+		for _, v := range got[c.CurrentRevision][0].Labels["Code-Review"] {
+			if v.Value == -2 {
+				return true
+			}
+		}
+		return false
+	}
+	for i, want := range []bool{false, true, true} {
+		if _, err := f.client.ChangesForCommits(ctx, "team/app", "main", []string{other.CurrentRevision}); err != nil {
+			t.Fatal(err)
+		}
+		if got := vetoed(); got != want {
+			t.Errorf("query %d of change %d: vetoed %v, want %v", i+1, c.Number, got, want)
+		}
+	}
+	if fired != 1 {
+		t.Errorf("callback ran %d times, want once", fired)
+	}
+}
