@@ -66,9 +66,11 @@ func (d *Deployer) recheck(ctx context.Context, t Target, rng gate.Range, dec *g
 	if now.Target != rng.Base && !slices.ContainsFunc(entering.Commits, func(c gate.Commit) bool { return c.SHA == now.Target }) {
 		return nil, rng, fmt.Errorf("asked again right before moving deploy/%s, Gerrit's answers move it to %s, outside the %d commits decided: not advancing", t.Env, now.Target, len(shas))
 	}
-	d.logger.Info("Gerrit's answer changed between the decision and the move; the advance stops earlier",
-		"project", t.Project, "env", t.Env, "decided", dec.Target, "now", now.Target, "blockedAt", now.BlockedAt)
 	markChanged(&now, dec)
+	// Logged here: the next reconcile decides on the new answer from the
+	// start and no longer says what it was before.
+	d.logger.Info("Gerrit's answer changed between the decision and the move; the advance stops earlier",
+		"project", t.Project, "env", t.Env, "decided", dec.Target, "now", now.Target, "why", now.Why())
 	return &now, fresh, nil
 }
 

@@ -4,44 +4,62 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/gerritgate/gerritgate/mirror/gerrit/gerrittest"
 )
+
+// sharedCommit is a change on main whose commit is also patch set 1 of a
+// change on stable, with the gate running and deploy/prod at root.
+type sharedCommit struct {
+	sim   *sim
+	g     *gateProc
+	root  string
+	n     int               // the change on main, approved, not submitted
+	other gerrittest.Change // the change on stable
+}
+
+func newSharedCommit(t *testing.T) *sharedCommit {
+	t.Helper()
+	s := &sharedCommit{sim: newSim(t, "MERGE_IF_NECESSARY")}
+	s.g = startGate(t, gateSetup{gerritURL: s.sim.url, username: "gate", password: s.sim.password, policy: reviewedPolicy})
+	s.root = s.sim.head()
+	s.g.waitDeployed(project, "prod", s.root)
+	s.sim.must(s.sim.srv.CreateBranch(project, "stable", s.root))
+	s.n = s.sim.create("A: fix for main and stable", nil)
+	ch, ok := s.sim.srv.Change(s.n)
+	if !ok {
+		t.Fatalf("change %d not found", s.n)
+	}
+	var err error
+	s.other, err = s.sim.srv.UploadExisting(project, "stable", s.sim.alice, ch.CurrentRevision)
+	s.sim.must(err)
+	s.sim.must(s.sim.srv.Vote(s.n, s.sim.bob, "Code-Review", 2))
+	s.sim.must(s.sim.srv.Vote(s.n, s.sim.carol, "Verified", 1))
+	return s
+}
 
 // One commit, two changes: the change on main that approves it and the
 // same commit uploaded for stable, where carol vetoes it. The veto blocks
 // the commit and the status names the stable change; carol lifting it lets
 // the commit through.
 func TestVetoOnAnotherChangeOfTheSameCommit(t *testing.T) {
-	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
-	root := sim.head()
-	g.waitDeployed(project, "prod", root)
-	sim.must(sim.srv.CreateBranch(project, "stable", root))
-
-	n := sim.create("A: fix for main and stable", nil)
-	ch, ok := sim.srv.Change(n)
-	if !ok {
-		t.Fatalf("change %d not found", n)
-	}
-	other, err := sim.srv.UploadExisting(project, "stable", sim.alice, ch.CurrentRevision)
-	sim.must(err)
-	sim.must(sim.srv.Vote(other.Number, sim.carol, "Code-Review", -2))
-	sim.must(sim.srv.Vote(n, sim.bob, "Code-Review", 2))
-	sim.must(sim.srv.Vote(n, sim.carol, "Verified", 1))
-	a := sim.submit(n)
-	if a != ch.CurrentRevision {
-		t.Fatalf("fixture: submit wrote %s, want the fast-forward to %s", a, ch.CurrentRevision)
+	s := newSharedCommit(t)
+	s.sim.must(s.sim.srv.Vote(s.other.Number, s.sim.carol, "Code-Review", -2))
+	a := s.sim.submit(s.n)
+	if a != s.other.CurrentRevision {
+		t.Fatalf("fixture: submit wrote %s, want the fast-forward to %s", a, s.other.CurrentRevision)
 	}
 
-	g.settle()
-	if got := g.deployed(project, "prod"); got != root {
-		t.Fatalf("deploy/prod = %s, want it to stay at %s: A is vetoed on change %d", got, root, other.Number)
+	s.g.settle()
+	if got := s.g.deployed(project, "prod"); got != s.root {
+		t.Fatalf("deploy/prod = %s, want it to stay at %s: A is vetoed on change %d", got, s.root, s.other.Number)
 	}
-	st := g.env(project, "prod")
-	want := fmt.Sprintf("change %d (branch stable, NEW), which also has this commit as patch set 1: vetoed: Code-Review -2 by carol", other.Number)
+	st := s.g.env(project, "prod")
+	want := fmt.Sprintf("change %d (branch stable, NEW), which also has this commit as patch set 1: vetoed: Code-Review -2 by carol", s.other.Number)
 	if st.Reason != "NotApproved" || !strings.Contains(st.Message, want) {
 		t.Fatalf("status %s: %q, want NotApproved saying %q", st.Reason, st.Message, want)
 	}
 
-	sim.must(sim.srv.Vote(other.Number, sim.carol, "Code-Review", 0))
-	g.waitDeployed(project, "prod", a)
+	s.sim.must(s.sim.srv.Vote(s.other.Number, s.sim.carol, "Code-Review", 0))
+	s.g.waitDeployed(project, "prod", a)
 }
