@@ -161,7 +161,9 @@ func TestLongRangeFailingAfterAdvancing(t *testing.T) {
 		f.approved[prev.String()] = true
 	}
 	r.setBranch(prev)
-	f.downAfter = len(f.asked) + 1 // the first window is decided, then Gerrit goes away
+	// The first window is decided and asked again before its move (two
+	// questions), then Gerrit goes away.
+	f.downAfter = len(f.asked) + 2
 	res := d.Reconcile(context.Background(), target)
 	if res.Reason != Failed || res.From != root.String() || res.To != line[1].String() {
 		t.Errorf("failed in the second window: %s from %s to %s, want Failed from the root to c2 %s", res.Reason, res.From, res.To, line[1])
