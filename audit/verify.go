@@ -60,7 +60,8 @@ type Entry struct {
 	Policy    string    `json:"policy,omitempty"`
 	Changes   []int     `json:"changes,omitempty"`
 	SignedBy  string    `json:"signedBy,omitempty"` // key fingerprint
-	By        string    `json:"by,omitempty"`       // adopting operator
+	By        string    `json:"by,omitempty"`       // the operator of an operator's record
+	Ticket    string    `json:"ticket,omitempty"`   // the operator's ticket
 	Rechecked bool      `json:"rechecked,omitempty"`
 }
 
@@ -201,7 +202,7 @@ func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 	}
 	e.Kind, e.From, e.To, e.Time, e.Policy = rec.Kind, rec.From, rec.To, rec.Time, rec.Policy.Name
 	if rec.Operator != nil {
-		e.By = rec.Operator.By
+		e.By, e.Ticket = rec.Operator.By, rec.Operator.Ticket
 	}
 	seen := map[int]bool{}
 	for _, cm := range rec.Commits {
@@ -219,6 +220,9 @@ func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 // covers checks that rec's step is a first-parent step of the deploy
 // history: To is a commit and From is on its first-parent line.
 func (v *verifier) covers(c *object.Commit, rec *Record) {
+	if !v.operatorStep(c, rec) {
+		return
+	}
 	if rec.Kind == Hold || rec.Kind == Release {
 		// An operator's hold or release pins deploy/<env> where it is.
 		if rec.To == "" || rec.From != rec.To || rec.Operator == nil {
@@ -235,8 +239,8 @@ func (v *verifier) covers(c *object.Commit, rec *Record) {
 		v.fail("audit %s: the recorded commit %s is not in the repository", short(c.Hash), shortSHA(rec.To))
 		return
 	}
-	if rec.From == "" {
-		return
+	if rec.From == "" || rec.Kind == Rewind || (rec.Kind == Override && rec.Rewind) {
+		return // operatorStep checked what a non-forward move needs
 	}
 	for cur := to; ; {
 		if len(cur.ParentHashes) == 0 {

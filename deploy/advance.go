@@ -15,10 +15,15 @@ import (
 // ref while HEAD names no commit (a new served repository), so a plain
 // clone checks out what is deployed.
 func (d *Deployer) advance(ctx context.Context, t Target, up, served *storage.Repo, old, target plumbing.Hash, also ...storage.RefUpdate) error {
-	if err := storage.CopyObjects(ctx, served, up, target); err != nil {
+	return d.move(ctx, t, up, served, storage.RefUpdate{Name: t.Ref(), Old: old, New: target}, also...)
+}
+
+// move is advance with the deploy ref's update given: a rewind forces it.
+func (d *Deployer) move(ctx context.Context, t Target, up, served *storage.Repo, u storage.RefUpdate, also ...storage.RefUpdate) error {
+	if err := storage.CopyObjects(ctx, served, up, u.New); err != nil {
 		return fmt.Errorf("copy objects: %w", err)
 	}
-	updates := append([]storage.RefUpdate{{Name: t.Ref(), Old: old, New: target}}, also...)
+	updates := append([]storage.RefUpdate{u}, also...)
 	if err := served.UpdateRefs(updates...); err != nil {
 		return err
 	}

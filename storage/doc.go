@@ -10,5 +10,6 @@
 // Refs that clients read are only ever written through Repo.UpdateRefs:
 // lock file, fsync, compare-and-swap, rename, with a journal making several
 // refs change together. storage never rewinds a deploy/* ref unless the
-// update is explicitly forced (RefUpdate.Force, which nothing sets yet).
+// update is explicitly forced (RefUpdate.Force, set only by an operator's
+// recorded rewind).
 package storage
