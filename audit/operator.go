@@ -1,9 +1,13 @@
 package audit
 
 import (
+	"fmt"
 	"strings"
+	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 )
 
 // operatorStep checks what the records of operators' break-glass acts
@@ -34,4 +38,26 @@ func (v *verifier) operatorStep(c *object.Commit, rec *Record) bool {
 		}
 	}
 	return true
+}
+
+// RewoundTagRef names the tag that keeps a commit deploy/<env> was
+// rewound away from (rec.From of a Rewind, or of an Override with Rewind)
+// in the served repository: without it a clone would lack the commits the
+// earlier records name, and Verify could not check them.
+func RewoundTagRef(env, from string) string {
+	return "refs/tags/gerritgate-rewound/" + env + "/" + from
+}
+
+// WriteRewoundTag stores the annotated tag RewoundTagRef names, at
+// rec.From, signed by s when s is not nil, and returns its hash. It moves
+// no ref.
+func WriteRewoundTag(st storer.EncodedObjectStorer, rec *Record, s *Signer) (plumbing.Hash, error) {
+	t := &object.Tag{
+		Name:       strings.TrimPrefix(RewoundTagRef(rec.Environment, rec.From), "refs/tags/"),
+		Tagger:     object.Signature{Name: identityName, Email: identityEmail, When: rec.Time.UTC()},
+		Message:    fmt.Sprintf("deploy/%s of %s was at %s until an operator's %s to %s at %s\n", rec.Environment, rec.Project, rec.From, rec.Kind, rec.To, rec.Time.UTC().Format(time.RFC3339)),
+		TargetType: plumbing.CommitObject,
+		Target:     plumbing.NewHash(rec.From),
+	}
+	return writeTag(st, t, s)
 }

@@ -174,6 +174,13 @@ func (d *Deployer) breakGlass(ctx context.Context, t Target, a Adoption, res *Re
 	if a.Action == ActionOverride {
 		also = append(also, storage.RefUpdate{Name: t.DebtRef(), Old: prevDebt, New: trail[0].New})
 	}
+	if !rel.forward {
+		kept, err := d.keepRewound(t, st.served, rec)
+		if err != nil {
+			return err
+		}
+		also = append(also, kept...)
+	}
 	// Only a move the record says is a rewind may leave the deployed
 	// commit's line (verify checks the same).
 	force := a.Action == ActionRewind || a.Rewind
@@ -191,4 +198,19 @@ func (d *Deployer) breakGlass(ctx context.Context, t Target, a Adoption, res *Re
 	res.Message = fmt.Sprintf("an operator (%s) overrode deploy/%s from %s to %s: %s [%s]; %d commits let through owe an approval, due %s",
 		who, t.Env, short(st.tip), short(target), oneLine(a.Reason), oneLine(a.Ticket), len(rec.Debt.Commits), a.Expires.UTC().Format(time.RFC3339))
 	return nil
+}
+
+// keepRewound returns the update of the tag that keeps the commit a
+// rewind leaves (rec.From) in the served repository, for the records that
+// name it; none when a tag keeps it already.
+func (d *Deployer) keepRewound(t Target, served *storage.Repo, rec *audit.Record) ([]storage.RefUpdate, error) {
+	name := audit.RewoundTagRef(t.Env, rec.From)
+	if old, err := served.Ref(name); err != nil || !old.IsZero() {
+		return nil, err
+	}
+	tag, err := audit.WriteRewoundTag(served.Objects(), rec, d.signer)
+	if err != nil {
+		return nil, fmt.Errorf("tag of the rewound commit: %w", err)
+	}
+	return []storage.RefUpdate{{Name: name, New: tag}}, served.Sync()
 }

@@ -255,6 +255,11 @@ func TestRewindAfterRewrite(t *testing.T) {
 		{"in debt for a2", func() Result { return d.Reconcile(ctx, target) }, InDebt, "1 not approved yet (" + a2.String()[:12] + ")", a2, 1},
 	})
 	verifyTrail(t, served.Dir(), "baseline advance rewind rewind override override")
+	for _, left := range []plumbing.Hash{a, a2, b} {
+		if tag := mustRef(t, served, audit.RewoundTagRef("prod", left.String())); tag.IsZero() {
+			t.Errorf("no tag keeps %.7s, which a rewind left", left)
+		}
+	}
 }
 
 // step is one act of a scenario and what it must leave: the result's
