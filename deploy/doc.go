@@ -2,7 +2,8 @@
 // it walks the upstream range, asks Gerrit about its commits, lets
 // gate.Evaluate decide, copies the approved objects into the served
 // repository and moves the ref by compare-and-swap. It never moves a deploy
-// ref backwards and never advances when anything it needs is missing: an
+// ref backwards on its own (only an operator's recorded rewind does) and
+// never advances when anything it needs is missing: an
 // unreachable Gerrit, an unknown commit or a failed copy all leave the ref
 // where it is.
 //
@@ -11,5 +12,7 @@
 // state machine), evidence.go (what Gerrit and the repository say about a
 // range), pending.go (walking the commit graph, with its ancestor cache),
 // merge.go (merge checks), advance.go (copying objects and moving refs),
-// explain.go, adopt.go. Time comes from the Deployer's clock (WithClock).
+// explain.go, adopt.go, hold.go, override.go (override and rewind),
+// debt.go (an override's debt and its payment). Time comes from the
+// Deployer's clock (WithClock).
 package deploy
