@@ -144,6 +144,12 @@ func (d *Deployer) owing(ctx context.Context, t Target, st state, res *Result, r
 	if !paid {
 		res.Reason, res.Debt = InDebt, debt
 		res.Message = debt.message(t)
+		if !record {
+			// explain shows why each commit the override let through is
+			// (not) approved; the service's result keeps the decision on
+			// pending commits only (pending counts, first blocking).
+			res.Decision = dec
+		}
 		return true, nil
 	}
 	if !record {

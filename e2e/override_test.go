@@ -138,8 +138,11 @@ func TestOverridePastFreezeLeavesDebt(t *testing.T) {
 	if page := g.page(); !strings.Contains(page, "override debt") || !strings.Contains(page, "INC-77") || !strings.Contains(page, x[:12]) {
 		t.Errorf("the status page does not show the debt:\n%s", page)
 	}
-	if out, _ := exec.Command(binary, "explain", "--config", filepath.Join(g.dir, "gerritgate.yaml"), "--project", project, "--env", "prod").CombinedOutput(); !strings.Contains(string(out), "InDebt: in debt") {
-		t.Errorf("explain prod in debt:\n%s", out)
+	explained, _ := exec.Command(binary, "explain", "--config", filepath.Join(g.dir, "gerritgate.yaml"), "--project", project, "--env", "prod").CombinedOutput()
+	for _, want := range []string{"InDebt: in debt", "override debt: 1 of 1 commits not approved, owed for ", "NOT APPROVED " + x[:12], "needs Code-Review +2"} {
+		if !strings.Contains(string(explained), want) {
+			t.Errorf("explain prod in debt does not say %q:\n%s", want, explained)
+		}
 	}
 	if out, err := g.operatorCmd("override", "--to", a, "--reason", "back", "--ticket", "INC-77", "--expires", "1h"); err == nil || !strings.Contains(out, "only with --rewind") {
 		t.Errorf("override backwards without --rewind: %v\n%s", err, out)
