@@ -117,6 +117,9 @@ type verifier struct {
 	// chains, so a long trail is walked once, not once per record.
 	deployed   map[plumbing.Hash]bool
 	deployedAt string
+	// overrides are the override records seen so far, by audit commit:
+	// what a paid record pays.
+	overrides map[string]*Record
 }
 
 func (v *verifier) fail(format string, args ...any) {
@@ -166,7 +169,7 @@ func (v *verifier) run() Environment {
 			}
 		}
 		v.covers(c, rec)
-		if v.opts.Recheck && rec.Kind == Advance {
+		if v.opts.Recheck && (rec.Kind == Advance || rec.Kind == Paid) {
 			if v.recheck(c, rec) {
 				out.Timeline[len(out.Timeline)-1].Rechecked = true
 			}
