@@ -250,8 +250,8 @@ func TestRewindAfterForcePush(t *testing.T) {
 	}
 
 	out, ok := gerritgateVerify(t, g.url+"/"+project+".git", "--key", pub, "--recheck")
-	if !ok || !strings.Contains(out, "rewind") {
-		t.Fatalf("verify of a trail with a rewind:\n%s", out)
+	if !ok || !strings.Contains(out, "rewind") || !strings.Contains(out, "ticket CHG-9") {
+		t.Fatalf("verify of a trail with a rewind (and its ticket):\n%s", out)
 	}
 
 	// The same move recorded as an adoption: a non-forward move without
