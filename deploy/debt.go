@@ -132,7 +132,7 @@ func (d *Deployer) owing(ctx context.Context, t Target, st state, res *Result, r
 	if err != nil || rec == nil {
 		return false, err
 	}
-	commits, _, err := d.pending(ctx, t.Project, st.up, plumbing.NewHash(rec.Debt.Base), plumbing.NewHash(rec.To))
+	commits, err := d.letThrough(ctx, t, st.up, plumbing.NewHash(rec.Debt.Base), plumbing.NewHash(rec.To))
 	if err != nil {
 		return false, fmt.Errorf("the commits override %s let through: %w", short(ref), err)
 	}
@@ -197,4 +197,15 @@ func shownDebt(served *storage.Repo, t Target, now time.Time) (*Debt, error) {
 	}
 	debt, _ := debtOf(rec, ref, nil, now)
 	return debt, nil
+}
+
+// letThrough returns the commits an override to `to` lets through: those
+// reachable from it and not from base (none when base contains it: a
+// rewind to a commit deployed before).
+func (d *Deployer) letThrough(ctx context.Context, t Target, up *storage.Repo, base, to plumbing.Hash) ([]gate.Commit, error) {
+	if contained, err := up.IsAncestor(to, base); err != nil || contained {
+		return nil, err
+	}
+	commits, _, err := d.pending(ctx, t.Project, up, base, to)
+	return commits, err
 }

@@ -155,7 +155,7 @@ func (d *Deployer) breakGlass(ctx context.Context, t Target, a Adoption, res *Re
 		if owed != nil {
 			base = plumbing.NewHash(owed.Debt.Base)
 		}
-		commits, _, err := d.pending(ctx, t.Project, st.up, base, target)
+		commits, err := d.letThrough(ctx, t, st.up, base, target)
 		if errors.Is(err, errTooMany) {
 			return fmt.Errorf("it would let through more than %d commits", d.maxRange)
 		} else if err != nil {

@@ -295,3 +295,31 @@ func runSteps(t *testing.T, deployed func() plumbing.Hash, tick func(), steps []
 		}
 	}
 }
+
+// An override --rewind back to a commit deployed before lets nothing
+// through: its debt is empty and paid at the next reconcile, after which
+// the environment advances again; the trail rechecks.
+func TestOverrideRewindToAnEarlierCommit(t *testing.T) {
+	store, r, f, d, target := setup(t)
+	ctx := context.Background()
+	base := r.commit("base, the baseline: no approval of its own")
+	a := r.commit("a", base)
+	f.approved[a.String()] = true
+	r.setBranch(base)
+	target.Baseline = base.String()
+	d.Reconcile(ctx, target)
+	r.setBranch(a)
+	served, _ := store.Served("platform/fleet")
+	deployed := func() plumbing.Hash { return mustRef(t, served, target.Ref()) }
+	back := func() Result {
+		return d.Operate(ctx, target, Adoption{Project: target.Project, Env: target.Env, Commit: base.String(), Reason: "a broke prod", Ticket: "INC-8", By: "ops@host",
+			At: time.Now(), Expires: time.Now().Add(time.Hour), Rewind: true, Action: ActionOverride})
+	}
+	reconcile := func() Result { return d.Reconcile(ctx, target) }
+	runSteps(t, deployed, func() {}, []step{
+		{"advance to a", reconcile, Advanced, "", a, 0},
+		{"override --rewind back to base", back, Overridden, "0 commits let through", base, 0},
+		{"nothing owed: paid, and a is approved", reconcile, Advanced, "", a, 0},
+	})
+	verifyTrail(t, served.Dir(), "baseline advance override paid advance")
+}
