@@ -136,7 +136,7 @@ func wire(cfg *Config, logger *slog.Logger, metrics *metrics, store *storage.Sto
 		metrics: metrics,
 		store:   store,
 		clones:  uploadpack.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
-		webhook: newWebhook([]byte(hookSecret)),
+		webhook: newWebhook([]byte(hookSecret), cfg.HTTP.bodyTimeout),
 		board:   status.NewBoard(),
 	}
 	if cfg.Access != "" {
