@@ -271,13 +271,22 @@ func (g *gateProc) kill9() {
 }
 
 type envStatus struct {
-	Project  string    `json:"project"`
-	Env      string    `json:"environment"`
-	Reason   string    `json:"reason"`
-	Message  string    `json:"message"`
-	To       string    `json:"to"`
-	Head     string    `json:"head"`
-	Until    time.Time `json:"until"`
+	Project string    `json:"project"`
+	Env     string    `json:"environment"`
+	Reason  string    `json:"reason"`
+	Message string    `json:"message"`
+	To      string    `json:"to"`
+	Head    string    `json:"head"`
+	Until   time.Time `json:"until"`
+	Debt    *struct { // an override's unpaid debt (deploy.Debt)
+		Since      time.Time `json:"since"`
+		AgeSeconds int64     `json:"ageSeconds"`
+		Overdue    bool      `json:"overdue"`
+		By         string    `json:"by"`
+		Ticket     string    `json:"ticket"`
+		Commits    []string  `json:"commits"`
+		Unapproved []string  `json:"unapproved"`
+	} `json:"debt"`
 	Decision *struct {
 		Target    string `json:"target"`
 		BlockedAt string `json:"blockedAt"`

@@ -17,18 +17,7 @@ func TestRewrittenHistoryDiverges(t *testing.T) {
 	// Rewrite main in Gerrit's repository: a commit on top of the old base
 	// that does not contain A.
 	repo := sim.repoDir()
-	tree, err := git(t, "", "--git-dir", repo, "rev-parse", base+"^{tree}")
-	if err != nil {
-		t.Fatal(tree)
-	}
-	rewritten, err := git(t, "", "--git-dir", repo, "commit-tree", "-p", base, "-m", "rewritten", strings.TrimSpace(tree))
-	if err != nil {
-		t.Fatal(rewritten)
-	}
-	rewritten = strings.TrimSpace(rewritten)
-	if out, err := git(t, "", "--git-dir", repo, "update-ref", "refs/heads/main", rewritten); err != nil {
-		t.Fatal(out)
-	}
+	sim.forcePush(base)
 	g.settle()
 	if got := g.deployed(project, "prod"); got != a {
 		t.Fatalf("deploy/prod = %s after a rewrite, want it to stay at %s", got, a)

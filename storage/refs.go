@@ -51,8 +51,9 @@ type RefUpdate struct {
 	Old  plumbing.Hash
 	New  plumbing.Hash
 	// Force allows a deploy/* ref to move to a commit that does not descend
-	// from Old. Nothing in gerritgate sets it yet: an operator command that
-	// rewinds a deploy ref, recorded like an adoption, would be the one user.
+	// from Old. Only the operator commands gerritgate rewind and override
+	// --rewind set it, with the audit record saying so in the same
+	// transaction.
 	Force bool
 }
 
