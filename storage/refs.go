@@ -34,6 +34,7 @@ type Repo struct {
 
 	mu       sync.Mutex // serialises UpdateRefs within this process
 	readOnly bool
+	changed  func() // after refs or HEAD may have changed (served repositories: Store.NotifyRefs)
 }
 
 // RefUpdate asks for ref Name to move from Old to New. A zero Old means the
@@ -106,6 +107,12 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	renamed := false
+	defer func() {
+		if renamed {
+			r.refsChanged()
+		}
+	}()
 
 	ups := append([]RefUpdate(nil), updates...)
 	sort.Slice(ups, func(i, j int) bool { return ups[i].Name < ups[j].Name })
@@ -165,6 +172,7 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 			return fmt.Errorf("write transaction journal: %w", err)
 		}
 	}
+	renamed = true
 	for i, u := range ups {
 		if err := os.Rename(locks[i], r.refPath(u.Name)); err != nil {
 			// Past the commit point: leave the journal so the next open
@@ -229,7 +237,14 @@ func (r *Repo) SetHead(branch string) error {
 	if err := ValidateRef(branch); err != nil {
 		return err
 	}
+	defer r.refsChanged()
 	return writeFileSync(filepath.Join(r.dir, "HEAD"), []byte("ref: "+branch+"\n"))
+}
+
+func (r *Repo) refsChanged() {
+	if r.changed != nil {
+		r.changed()
+	}
 }
 
 // Head returns the ref HEAD points at.

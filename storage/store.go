@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	git "github.com/go-git/go-git/v5"
 	"golang.org/x/sys/unix"
@@ -28,6 +29,8 @@ type Store struct {
 
 	mu    sync.Mutex
 	repos map[string]*Repo // by kind + "/" + project
+
+	refsChanged atomic.Pointer[func(dir string)] // see NotifyRefs
 }
 
 const (
@@ -145,6 +148,9 @@ func (s *Store) repo(kind, project string, create bool) (*Repo, error) {
 	r, err := openRepo(path, kind == kindServed, create && !s.readOnly, s.readOnly)
 	if err != nil {
 		return nil, fmt.Errorf("%s repository of %q: %w", kind, project, err)
+	}
+	if kind == kindServed {
+		r.changed = func() { s.notifyRefs(r.dir) }
 	}
 	s.repos[key] = r
 	return r, nil
