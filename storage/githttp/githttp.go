@@ -55,6 +55,7 @@ type Handler struct {
 	budget    *Budget
 	bodyTime  time.Duration
 	stall     time.Duration
+	adv       Advertiser
 }
 
 // Option configures a Handler.
@@ -194,6 +195,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusBadRequest, "bad_request", "unknown service: only git-upload-pack is served")
 			return
 		}
+		if h.advertised(w, r, dir, protocol, log) {
+			return
+		}
 		release, ok := slot()
 		if !ok {
 			return
@@ -205,13 +209,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusInternalServerError, "error", "internal error")
 			return
 		}
-		noCache(w)
-		w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
-		if !strings.Contains(protocol, "version=2") {
-			w.Write(pktLine("# service=git-upload-pack\n"))
-			w.Write([]byte("0000"))
-		}
-		w.Write(out.Bytes())
+		h.writeAdvertisement(w, protocol, out.Bytes())
 	case route == "git-upload-pack" && r.Method == http.MethodPost:
 		if ct := r.Header.Get("Content-Type"); ct != "application/x-git-upload-pack-request" {
 			fail(http.StatusUnsupportedMediaType, "bad_request", "unexpected content type: want application/x-git-upload-pack-request")
@@ -229,6 +227,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				o = "busy"
 			}
 			fail(code, o, msg)
+			return
+		}
+		if h.listedRefs(w, r, dir, protocol, req, log) {
 			return
 		}
 		release, ok := slot()
@@ -345,6 +346,18 @@ func (h *Handler) run(ctx context.Context, dir, protocol string, mode uploadpack
 		return stderr.Wrap(err)
 	}
 	return nil
+}
+
+// writeAdvertisement answers GET info/refs with upload-pack's
+// advertisement adv, after the "# service" header protocol v0 and v1 have.
+func (h *Handler) writeAdvertisement(w http.ResponseWriter, protocol string, adv []byte) {
+	noCache(w)
+	w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+	if !strings.Contains(protocol, "version=2") {
+		w.Write(pktLine("# service=git-upload-pack\n"))
+		w.Write([]byte("0000"))
+	}
+	w.Write(adv)
 }
 
 func pktLine(s string) []byte { return []byte(fmt.Sprintf("%04x%s", len(s)+4, s)) }
