@@ -1,7 +1,7 @@
 package storage
 
-// NotifyRefs makes f be called with a served repository's directory each
-// time its refs or HEAD may have changed (Repo.UpdateRefs past its commit
+// NotifyRefs makes f be called with a repository's directory each time
+// its refs or HEAD may have changed (Repo.UpdateRefs past its commit
 // point, Repo.SetHead), before the call that changed them returns, so a
 // front end that remembers what the refs were (storage/refadv) can forget
 // it before anyone learns of the change. f must be safe for concurrent

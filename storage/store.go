@@ -149,9 +149,9 @@ func (s *Store) repo(kind, project string, create bool) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s repository of %q: %w", kind, project, err)
 	}
-	if kind == kindServed {
-		r.changed = func() { s.notifyRefs(r.dir) }
-	}
+	// Every kind, not only served: a front end keys what it remembers by
+	// directory, and one it never serves costs it a map lookup.
+	r.changed = func() { s.notifyRefs(r.dir) }
 	s.repos[key] = r
 	return r, nil
 }
