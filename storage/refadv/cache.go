@@ -17,7 +17,7 @@ import (
 type Cache struct {
 	git     string
 	timeout time.Duration
-	builds  chan struct{} // bounds snapshots taken at once (git processes)
+	builds  chan struct{} // bounds snapshots taken at once: each runs git upload-pack three times
 	onBuild func(dir string, d time.Duration, err error)
 
 	mu    sync.Mutex
@@ -45,12 +45,6 @@ type Option func(*Cache)
 
 // WithGit sets the git binary (default "git" from PATH).
 func WithGit(path string) Option { return func(c *Cache) { c.git = path } }
-
-// WithBuildLimit bounds the snapshots taken at once (default 4); each
-// runs git upload-pack three times. Requests that need one wait.
-func WithBuildLimit(n int) Option {
-	return func(c *Cache) { c.builds = make(chan struct{}, max(1, n)) }
-}
 
 // WithObserver is called after each snapshot taken, with how long it
 // took and its error, e.g. for logs and metrics.
@@ -121,6 +115,7 @@ func (c *Cache) Snapshot(ctx context.Context, dir string) (*Snapshot, error) {
 		}
 		c.mu.Unlock()
 		close(b.done)
+		return b.snap, b.err
 	}
 	select {
 	case <-b.done:
