@@ -10,7 +10,13 @@
 // refs or HEAD change (storage.Store.NotifyRefs), before the change is
 // reported done, so no client is answered with refs older than an advance
 // that has completed. The gate is the only writer of served repositories,
-// which is what makes remembering safe.
+// which is what makes remembering safe. Nothing is kept across restarts:
+// after a start, the first ref check of each repository takes its
+// snapshot (once, however many clients ask at that moment).
+//
+// An answer depends on the repository directory and the request only, the
+// same for every client: a front end that ran git with settings that vary
+// by client (hidden refs per reader, say) could not use it.
 //
 // It must never answer what it cannot reproduce exactly: a request with
 // anything it does not know (another GIT_PROTOCOL, another v2 command, an
