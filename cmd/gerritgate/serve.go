@@ -57,7 +57,7 @@ type service struct {
 	store    *storage.Store
 	access   *access.Watcher     // nil: anonymous HTTP, no SSH
 	clones   *uploadpack.Limiter // shared by the HTTP and SSH front ends
-	refs     *refadv.Cache       // ref checks over HTTP, answered from memory
+	refs     *refadv.Cache       // ref checks over HTTP and SSH, answered from memory
 	webhook  *webhook
 	board    *status.Board
 	recorder *recorder

@@ -9,11 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	fluxgit "github.com/fluxcd/pkg/git"
-	"github.com/fluxcd/pkg/git/gogit"
-	"github.com/fluxcd/pkg/git/repository"
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/gerritgate/gerritgate/storage"
@@ -163,27 +160,8 @@ func TestClientsOfMemoryAdvertisement(t *testing.T) {
 	}
 }
 
-// flux clones deploy/prod as source-controller does (shallow, single
-// branch, skipped when it still points at lastObserved).
+// flux clones deploy/prod as source-controller does.
 func flux(t *testing.T, url, lastObserved string) (string, bool, error) {
 	t.Helper()
-	client, err := gogit.NewClient(t.TempDir(), &fluxgit.AuthOptions{Transport: fluxgit.HTTP}, gogit.WithDiskStorage(), gogit.WithSingleBranch(true))
-	if err != nil {
-		return "", false, err
-	}
-	defer client.Close()
-	if lastObserved != "" {
-		lastObserved = "deploy/prod@sha1:" + lastObserved
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, err := client.Clone(ctx, url, repository.CloneConfig{
-		CheckoutStrategy:   repository.CheckoutStrategy{Branch: "deploy/prod"},
-		ShallowClone:       true,
-		LastObservedCommit: lastObserved,
-	})
-	if err != nil {
-		return "", false, err
-	}
-	return c.Hash.String(), fluxgit.IsConcreteCommit(*c), nil
+	return storagetest.FluxClone(t, url, &fluxgit.AuthOptions{Transport: fluxgit.HTTP}, "deploy/prod", lastObserved)
 }

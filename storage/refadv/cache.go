@@ -17,7 +17,7 @@ import (
 type Cache struct {
 	git     string
 	timeout time.Duration
-	builds  chan struct{} // bounds snapshots taken at once: each runs git upload-pack three times
+	builds  chan struct{} // bounds snapshots taken at once: each runs git upload-pack four times
 	onBuild func(dir string, d time.Duration, err error)
 
 	mu    sync.Mutex
@@ -160,6 +160,22 @@ func (c *Cache) InfoRefs(ctx context.Context, dir, protocol string, w io.Writer)
 		return err
 	}
 	return s.InfoRefs(w, v)
+}
+
+// Conversation returns the advertisement `git upload-pack` writes first in
+// a conversation (SSH) for a client whose GIT_PROTOCOL is protocol, or
+// ErrDeclined: in protocol v2 the conversation begins with capabilities and
+// ref checks are ls-refs commands within it, which are left to git.
+func (c *Cache) Conversation(ctx context.Context, dir, protocol string) ([]byte, error) {
+	v, ok := Version(protocol)
+	if !ok || v == 2 {
+		return nil, ErrDeclined
+	}
+	s, err := c.Snapshot(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	return s.conversation(v), nil
 }
 
 // LsRefs writes git's answer to a stateless protocol v2 request read from

@@ -197,7 +197,7 @@ exit $rc
 }
 
 // TestOneBuildForManyChecks: many concurrent ref checks of one
-// repository share one snapshot (three git runs), per change of refs.
+// repository share one snapshot (four git runs), per change of refs.
 func TestOneBuildForManyChecks(t *testing.T) {
 	var builds atomic.Int64
 	c := refadv.New(refadv.WithObserver(func(string, time.Duration, error) { builds.Add(1) }))

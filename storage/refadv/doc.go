@@ -1,6 +1,7 @@
 // Package refadv answers ref checks from memory: the ref advertisement of
-// protocol v0 and v1 (GET info/refs), the protocol v2 capability
-// advertisement, and v2 ls-refs, as C git's `git upload-pack` would answer
+// protocol v0 and v1 (GET info/refs, and the start of an SSH
+// conversation), the protocol v2 capability advertisement, and v2
+// ls-refs, as C git's `git upload-pack` would answer
 // them for the same refs and served settings, without starting a process
 // or taking a clone slot.
 //

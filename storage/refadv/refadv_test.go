@@ -234,3 +234,27 @@ func TestDeclined(t *testing.T) {
 		}
 	}
 }
+
+// TestConversationMatchesGit: what an SSH client reads first is what git
+// upload-pack writes before it reads (then a flush ends the conversation).
+func TestConversationMatchesGit(t *testing.T) {
+	c := refadv.New()
+	for name, dir := range repos(t) {
+		for _, protocol := range []string{"", "version=0", "version=1", "version=1:version=0"} {
+			got, err := c.Conversation(context.Background(), dir, protocol)
+			if err != nil {
+				t.Fatalf("%s, protocol %q: %v", name, protocol, err)
+			}
+			want := reference(t, dir, protocol, uploadpack.Conversation, []byte("0000"))
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s, protocol %q: advertisement differs from git's\n got: %q\nwant: %q", name, protocol, got, want)
+			}
+		}
+	}
+	dir := repos(t)["one deploy branch"]
+	for _, protocol := range []string{"version=2", "version=0:version=2", "foo"} {
+		if _, err := c.Conversation(context.Background(), dir, protocol); !errors.Is(err, refadv.ErrDeclined) {
+			t.Errorf("protocol %q: err %v, want ErrDeclined", protocol, err)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 // Snapshot is what upload-pack advertises for one state of a served
 // repository's refs, taken from C git with the served settings.
 type Snapshot struct {
+	conv []byte // a protocol v0 conversation's advertisement (SSH)
 	v0   []byte // --stateless-rpc --advertise-refs, protocol v0
 	caps []byte // the same in protocol v2: the capability advertisement
 	refs []ref  // ls-refs with peel, symrefs and unborn, in git's order
@@ -41,7 +42,8 @@ var fullLsRefs = func() []byte {
 	return append(b, "0000"...)
 }()
 
-// snapshot asks C git (the binary git) what it advertises for dir.
+// snapshot asks C git (the binary git) what it advertises for dir: four
+// runs of upload-pack.
 func snapshot(ctx context.Context, git, dir string) (*Snapshot, error) {
 	run := func(protocol string, mode uploadpack.Mode, stdin []byte) ([]byte, error) {
 		cmd := uploadpack.Command(ctx, git, dir, protocol, mode)
@@ -60,6 +62,11 @@ func snapshot(ctx context.Context, git, dir string) (*Snapshot, error) {
 	s := &Snapshot{}
 	var err error
 	if s.v0, err = run("", uploadpack.Advertise, nil); err != nil {
+		return nil, err
+	}
+	// A conversation's advertisement lacks no-done (stateless only); a
+	// client that wants nothing ends it with a flush, and git exits 0.
+	if s.conv, err = run("", uploadpack.Conversation, []byte("0000")); err != nil {
 		return nil, err
 	}
 	if s.caps, err = run("version=2", uploadpack.Advertise, nil); err != nil {
@@ -156,4 +163,13 @@ func (s *Snapshot) InfoRefs(w io.Writer, version int) error {
 		_, err = w.Write(s.v0)
 	}
 	return err
+}
+
+// conversation returns what `git upload-pack` (not stateless: SSH) writes
+// before it reads anything, for a client asking version 0 or 1.
+func (s *Snapshot) conversation(version int) []byte {
+	if version == 1 {
+		return append(appendPkt(nil, "version 1\n"), s.conv...)
+	}
+	return s.conv
 }
