@@ -138,7 +138,7 @@ func wire(cfg *Config, logger *slog.Logger, metrics *metrics, store *storage.Sto
 		metrics: metrics,
 		store:   store,
 		clones:  uploadpack.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
-		webhook: newWebhook([]byte(hookSecret)),
+		webhook: newWebhook([]byte(hookSecret), cfg.HTTP.bodyTimeout),
 		board:   status.NewBoard(),
 		refs:    refadv.New(refadv.WithObserver(refSnapshotLogger(logger))),
 	}
