@@ -3,6 +3,7 @@ package gitssh_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/url"
 	"os"
@@ -165,4 +166,48 @@ func reference(t *testing.T, dir, protocol string) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A v0 client whose wants come after an advance that followed its
+// advertisement from memory is refused by git with its own error (its
+// want is no longer a ref's tip), fails closed, and the mismatch is
+// logged; the client retries with the new advertisement.
+func TestWantsAfterAdvanceRefused(t *testing.T) {
+	e := startFromMemory(t, uploadpack.NewLimiter(8, 8, 8))
+	repo, err := e.store.Served("platform/fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, _ := gitRun(t, repo.Dir(), nil, "hash-object", "-t", "tree", "-w", "/dev/null")
+	next, err := gitRun(t, repo.Dir(), nil, "commit-tree", strings.TrimSpace(tree), "-p", e.sha, "-m", "advance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := e.dial(t, e.flux)
+	s, err := cl.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, _ := s.StdinPipe()
+	stdout, _ := s.StdoutPipe()
+	if err := s.Start("git-upload-pack 'platform/fleet'"); err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := e.store.ServedPath("platform/fleet")
+	adv := make([]byte, len(reference(t, dir, "")))
+	if _, err := io.ReadFull(stdout, adv); err != nil || !bytes.Contains(adv, []byte(e.sha+" refs/heads/deploy/prod")) {
+		t.Fatalf("advertisement %q, %v", adv, err)
+	}
+	if err := repo.UpdateRefs(storage.RefUpdate{Name: "refs/heads/deploy/prod", Old: plumbing.NewHash(e.sha), New: plumbing.NewHash(strings.TrimSpace(next))}); err != nil {
+		t.Fatal(err)
+	}
+	want := "want " + e.sha + " side-band-64k\n"
+	io.WriteString(stdin, fmt.Sprintf("%04x%s0000%04xdone\n", len(want)+4, want, 9))
+	out, _ := io.ReadAll(stdout)
+	if err := s.Wait(); err == nil || !bytes.Contains(out, []byte("ERR upload-pack: not our ref")) || bytes.Contains(out, []byte("PACK")) {
+		t.Errorf("wants of the old tip after the advance: %v, %q; want git's refusal and no pack", err, out)
+	}
+	eventually(t, "the mismatch is logged", func() bool {
+		return strings.Contains(e.logs.String(), "refs changed between the advertisement from memory and git's")
+	})
 }
