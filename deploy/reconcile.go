@@ -89,6 +89,14 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 		if dec.Target == hex(tip) {
 			break
 		}
+		// Gerrit is asked again right before the move (recheck.go).
+		if dec, rng, err = d.recheck(ctx, t, rng, dec); err != nil {
+			return err
+		}
+		res.Decision = dec
+		if dec.Target == hex(tip) {
+			break
+		}
 		target := plumbing.NewHash(dec.Target)
 		rec, err := advanceRecord(t, rng, tip, target)
 		if err != nil {

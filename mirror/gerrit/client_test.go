@@ -607,3 +607,27 @@ func TestGateChangeRefusesMessagesItCannotPlace(t *testing.T) {
 		t.Errorf("GateChange = %v, want an error naming message m2", err)
 	}
 }
+
+// TestChangesForCommitsOrder: the changes of a commit come back those of
+// the branch first, then the others, each by number, whatever order
+// Gerrit (by last update) answers in.
+func TestChangesForCommitsOrder(t *testing.T) {
+	variant := func(n int, branch string) string {
+		s := strings.Replace(mergedChange, `"_number": 42`, fmt.Sprintf(`"_number": %d`, n), 1)
+		return strings.Replace(s, `"branch": "main"`, fmt.Sprintf(`"branch": %q`, branch), 1)
+	}
+	answer := "[" + strings.Join([]string{variant(50, "stable"), variant(44, "main"), variant(43, "stable"), variant(42, "main")}, ",") + "]"
+	_, srv := newCanned(t, func(w http.ResponseWriter, r *http.Request) { gerritJSON(w, answer) })
+	cl, _ := New(srv.URL, WithBasicAuth("svc", "pw"))
+	got, err := cl.ChangesForCommits(context.Background(), "team/app", "main", []string{sha1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, ch := range got[sha1] {
+		order = append(order, fmt.Sprintf("%s/%d", ch.Branch, ch.Number))
+	}
+	if want := "main/42 main/44 stable/43 stable/50"; strings.Join(order, " ") != want {
+		t.Errorf("changes of %s in order %v, want %s", sha1[:8], order, want)
+	}
+}
