@@ -138,9 +138,12 @@ func TestAttackSSHTrickleBanners(t *testing.T) {
 
 // Attack 2 over SSH: 32 upload-pack sessions of one reader from one
 // address that read the advertisement and then send nothing, but keep
-// their connections alive with SSH keepalives. The fair limiter gives
-// them a quarter of the clone slots, the idle timeout ends every one of
-// them, and the legitimate clones go through meanwhile.
+// their connections alive with SSH keepalives; half of them ask for
+// protocol v2 (git upload-pack runs), half for v0 (the advertisement
+// comes from memory and takes no clone slot). The fair limiter gives
+// them a quarter of the clone slots, the session bound 16 sessions, the
+// idle timeout ends every one of them, and the legitimate clones go
+// through meanwhile.
 func TestAttackSSHIdleUploadPacks(t *testing.T) {
 	const idle = 3 * time.Second
 	e := startAttackEnv(t, gateSetup{sshExtra: "  idleTimeout: 3s\n"}, nil)
@@ -151,7 +154,7 @@ func TestAttackSSHIdleUploadPacks(t *testing.T) {
 	var ready sync.WaitGroup // each session has its advertisement, or its refusal
 	ready.Add(32)
 	start := time.Now()
-	for range 32 {
+	for i := range 32 {
 		wg.Go(func() {
 			var once sync.Once
 			isReady := func() { once.Do(ready.Done) }
@@ -166,6 +169,9 @@ func TestAttackSSHIdleUploadPacks(t *testing.T) {
 			if err != nil {
 				failed.Add(1)
 				return
+			}
+			if i%2 == 0 {
+				s.Setenv("GIT_PROTOCOL", "version=2")
 			}
 			stdin, _ := s.StdinPipe() // held open, never written
 			defer stdin.Close()
@@ -205,7 +211,8 @@ func TestAttackSSHIdleUploadPacks(t *testing.T) {
 			}
 		})
 	}
-	ready.Wait() // every session holds its slot or was refused
+	ready.Wait() // every session has its advertisement or was refused
+	slots := e.clonesInProgress(t)
 	got := e.legitClonesOK(t, 3*time.Second)
 	timer := time.AfterFunc(idle+5*time.Second, func() { close(stop) })
 	wg.Wait()
@@ -218,15 +225,18 @@ func TestAttackSSHIdleUploadPacks(t *testing.T) {
 		endedN++
 	}
 	n := started.Load()
-	if n > 8 {
-		t.Errorf("one reader ran %d upload-packs at once, want at most its share (8 of 32)", n)
+	if slots > 8 {
+		t.Errorf("one reader's silent sessions held %d clone slots, want at most its share (8 of 32)", slots)
+	}
+	if n > 16 {
+		t.Errorf("one reader ran %d sessions at once, want at most its session bound (16)", n)
 	}
 	if int64(endedN) != n || last > idle+3*time.Second {
 		t.Errorf("%d of %d silent sessions ended by themselves (the last after %v), idle timeout %v", endedN, n, last.Round(time.Millisecond), idle)
 	}
 	peak := e.memoryOK(t)
-	t.Logf("figures: SSH attack 2: 32 sessions: %d ran, %d refused busy, %d failed; the last ran %v; %s, peak RSS %d MiB",
-		n, busy.Load(), failed.Load(), last.Round(time.Millisecond), e.legitFigures(got), peak)
+	t.Logf("figures: SSH attack 2: 32 sessions: %d ran holding %d clone slots, %d refused busy, %d failed; the last ran %v; %s, peak RSS %d MiB",
+		n, slots, busy.Load(), failed.Load(), last.Round(time.Millisecond), e.legitFigures(got), peak)
 }
 
 // Failed logins: an address that keeps failing to log in is refused at

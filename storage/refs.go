@@ -42,6 +42,7 @@ type Repo struct {
 	mu       sync.Mutex // serialises UpdateRefs within this process
 	readOnly bool
 	rename   func(oldpath, newpath string) error // os.Rename; tests inject faults
+	changed  func()                              // after refs or HEAD may have changed (served repositories: Store.NotifyRefs)
 }
 
 // RefUpdate asks for ref Name to move from Old to New. A zero Old means the
@@ -175,8 +176,17 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	renamed := false
+	defer func() {
+		if renamed {
+			r.refsChanged()
+		}
+	}()
 	// A transaction past its commit point that could not finish (a rename
 	// failed) is finished before a new one reads or moves any ref.
+	if _, err := os.Stat(filepath.Join(r.dir, journalName)); err == nil {
+		renamed = true
+	}
 	if err := r.finishJournal(); err != nil {
 		return fmt.Errorf("an earlier ref transaction is not finished, and finishing it failed: %w", err)
 	}
@@ -229,6 +239,7 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 		}
 	}
 
+	renamed = true
 	if len(ups) == 1 {
 		// No journal: until the rename nothing has happened, and a failed
 		// rename leaves the ref as it was (the deferred cleanup drops the
@@ -357,7 +368,14 @@ func (r *Repo) SetHead(branch string) error {
 	if err := ValidateRef(branch); err != nil {
 		return err
 	}
+	defer r.refsChanged()
 	return writeFileSync(filepath.Join(r.dir, "HEAD"), []byte("ref: "+branch+"\n"))
+}
+
+func (r *Repo) refsChanged() {
+	if r.changed != nil {
+		r.changed()
+	}
 }
 
 // Head returns the ref HEAD points at.
