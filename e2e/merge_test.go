@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,10 +138,29 @@ func TestRenameBlindMergesDeploy(t *testing.T) {
 			}
 			x := sim.submit(numbers[0])
 			m := sim.submit(numbers[1])
-			if out, err := git(t, "", "--git-dir", sim.repoDir(), "merge-tree", "--write-tree", x, m+"^2"); err == nil {
-				t.Fatalf("premise: git merge-tree should call this merge a conflict:\n%s", out)
+			if err := mergeTreeConflicts(t, sim.repoDir(), x, m+"^2"); err != nil {
+				t.Fatalf("premise: %v", err)
 			}
 			g.waitDeployed(project, "prod", m)
 		})
 	}
+}
+
+// mergeTreeConflicts is the premise of the rename-blind merge tests: C
+// git's merge-tree, even with merge.renames=false (ort ignores it), calls
+// the merge of a and b in the repository gitDir a conflict, which is why
+// the gate merges with internal/gitmerge. It returns nil only when
+// merge-tree exits 1 (conflicts) and names a CONFLICT; any other exit,
+// a clean merge or an error (a bad revision), is the error returned.
+func mergeTreeConflicts(t testing.TB, gitDir, a, b string) error {
+	t.Helper()
+	out, err := git(t, "", "--git-dir", gitDir, "-c", "merge.renames=false", "merge-tree", "--write-tree", a, b)
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return fmt.Errorf("git merge-tree should call the merge of %s and %s a conflict; it merged cleanly:\n%s", a, b, out)
+	case !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(out, "CONFLICT ("):
+		return fmt.Errorf("git merge-tree should call the merge of %s and %s a conflict (exit 1, a CONFLICT line); it said: %v\n%s", a, b, err, out)
+	}
+	return nil
 }
