@@ -61,7 +61,7 @@ func TestLateProjectAndBranchAreNotAdoptedUnchecked(t *testing.T) {
 		t.Fatal(out)
 	}
 
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: lateFleetPolicy + latePolicies})
+	g := startGate(t, sim.setup(lateFleetPolicy+latePolicies))
 	root := sim.head()
 	g.waitDeployed(project, "prod", root)
 
@@ -142,7 +142,7 @@ func TestCommitReviewedOnAnotherBranch(t *testing.T) {
 		if accept {
 			policy = acceptStablePolicy
 		}
-		g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: policy})
+		g := startGate(t, sim.setup(policy))
 		root := sim.head()
 		g.waitDeployed(project, "prod", root)
 

@@ -104,7 +104,7 @@ func TestProdWaitsForStagingSoak(t *testing.T) {
 	const soak = 8 * time.Second
 	const held = "soaks on deploy/staging until"
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: soakPolicy})
+	g := startGate(t, sim.setup(soakPolicy))
 	root := sim.head()
 	g.waitDeployed(project, "prod", root)
 	a := sim.mergeApproved("A")
@@ -130,10 +130,7 @@ func TestProdWaitsForStagingSoak(t *testing.T) {
 	})
 	g.waitDeployed(project, "prod", a)
 
-	dir := filepath.Join(t.TempDir(), "c")
-	if out, err := git(t, "", "clone", "-q", g.url+"/"+project+".git", dir); err != nil {
-		t.Fatalf("git clone: %v\n%s", err, out)
-	}
+	dir := g.cloneServed(t, project)
 	staging, prodRec := readRecordAt(t, dir, "origin/audit/staging"), readRecordAt(t, dir, "origin/audit/prod")
 	if staging.To != a || prodRec.To != a {
 		t.Fatalf("last records: staging to %s, prod to %s, want both %s", staging.To, prodRec.To, a)
@@ -193,7 +190,7 @@ func TestFreezeAndWindowHold(t *testing.T) {
         timezone: UTC
 `, closed), 1)
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: policy})
+	g := startGate(t, sim.setup(policy))
 	sim.mergeApproved("A")
 	g.settle()
 	for _, tt := range []struct{ env, msg, until string }{

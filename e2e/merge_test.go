@@ -16,7 +16,7 @@ import (
 // of its own (an evil merge) pushed past review does not.
 func TestMergeCommits(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, sim.setup(reviewedPolicy))
 	p := sim.head()
 	g.waitDeployed(project, "prod", p)
 
@@ -89,7 +89,7 @@ func TestProjectPattern(t *testing.T) {
 		t.Fatal(err)
 	}
 	policy := strings.Replace(reviewedPolicy, "project: platform/fleet", "project: platform/*", 1)
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: policy})
+	g := startGate(t, sim.setup(policy))
 	a := sim.mergeApproved("A")
 	g.waitDeployed(project, "prod", a)
 	infraHead, _ := sim.srv.BranchTip("platform/infra", "main")
@@ -124,7 +124,7 @@ func TestRenameBlindMergesDeploy(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sim := newSim(t, "MERGE_IF_NECESSARY")
-			g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+			g := startGate(t, sim.setup(reviewedPolicy))
 			base := sim.mergeApprovedFiles("setup", tt.setup)
 			g.waitDeployed(project, "prod", base)
 			var numbers []int

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -44,10 +43,7 @@ func TestRealGerritAuditRecheck(t *testing.T) {
 	}
 	g.waitDeployed(p, "prod", te)
 
-	dir := filepath.Join(t.TempDir(), "c")
-	if out, err := git(t, "", "clone", "-q", g.url+"/"+p+".git", dir); err != nil {
-		t.Fatalf("git clone: %v\n%s", err, out)
-	}
+	dir := g.cloneServed(t, p)
 	out, ok := gerritgateVerify(t, dir, "--key", pub, "--recheck")
 	if !ok || strings.Count(out, "rechecked") < 4 {
 		t.Fatalf("gerritgate verify --recheck over a real Gerrit's trail (want at least 4 rechecked advances: the first, through the merge, D, E):\n%s", out)
