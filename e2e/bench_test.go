@@ -15,7 +15,7 @@ import (
 //	go test ./e2e -run '^$' -bench MergeToDeploy -benchtime 20x
 func BenchmarkMergeToDeploy(b *testing.B) {
 	sim := newSim(b, "MERGE_IF_NECESSARY")
-	g := startGate(b, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(b, sim.setup(reviewedPolicy))
 	g.waitDeployed(project, "prod", sim.head())
 	var total, worst time.Duration
 	b.ResetTimer()

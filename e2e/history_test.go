@@ -9,7 +9,7 @@ import (
 // gate stops and says so.
 func TestRewrittenHistoryDiverges(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, sim.setup(reviewedPolicy))
 	base := sim.head()
 	a := sim.mergeApproved("A")
 	g.waitDeployed(project, "prod", a)
@@ -43,7 +43,7 @@ func TestBaselineSHA(t *testing.T) {
 	base := sim.head()
 	_, c := sim.mergeUnapproved("C: before the gate was set up, not approved")
 	policy := strings.Replace(reviewedPolicy, "baseline: upstream", "baseline: "+base, 1)
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: policy})
+	g := startGate(t, sim.setup(policy))
 	g.settle()
 	if got := g.deployed(project, "prod"); got != base {
 		t.Fatalf("deploy/prod = %s, want baseline %s (C %s is not approved)", got, base, c)
