@@ -213,6 +213,14 @@ func RequestAdoption(dataDir string, a Adoption) (string, error) {
 
 // AdoptionRequests returns the requests waiting in dataDir, oldest first.
 // A request that does not parse is answered at once with an error.
+//
+// "Oldest" is by the request's id, which starts with its "at": the
+// operator's claim, so a request file written by hand can be dated back
+// to be applied before others waiting in the same poll. That gives
+// nothing an operator lacks (whoever writes the data directory is one),
+// and every request is checked against the state it is applied to
+// (held, owing, where deploy/<env> is) and against the service's clock
+// (checkBreakGlass), not against its place in the queue.
 func AdoptionRequests(dataDir string) (map[string]Adoption, []string) {
 	out := map[string]Adoption{}
 	var ids []string

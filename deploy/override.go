@@ -25,8 +25,14 @@ const (
 )
 
 // MaxOverrideExpiry bounds how long an override's debt may stay unpaid
-// before it is overdue (gerritgate override --expires).
+// before it is overdue (gerritgate override --expires), counted from when
+// the service applies it, whatever the request says.
 const MaxOverrideExpiry = 7 * 24 * time.Hour
+
+// MaxRequestSkew is how far in the future of the service's clock a
+// request's "at" may lie (clocks of the command and the service differ a
+// little); a request from later than that is refused.
+const MaxRequestSkew = time.Minute
 
 // BreakGlass applies an override or a rewind (a.Action) an operator asked
 // for. Either moves deploy/<Env> only to a commit of the upstream branch,
@@ -52,7 +58,9 @@ func (d *Deployer) BreakGlass(ctx context.Context, t Target, a Adoption) Result 
 }
 
 // checkBreakGlass checks an override or rewind request on its own, at
-// now (when the service applies it).
+// now (when the service applies it). The request's own times are the
+// operator's claim: its "at" may not lie in the service's future, and the
+// debt is due at most MaxOverrideExpiry after now.
 func checkBreakGlass(a Adoption, now time.Time) error {
 	if len(a.Commit) != 40 || !isHex(a.Commit) {
 		return fmt.Errorf("commit %q is not a full 40-hex SHA", a.Commit)
@@ -61,6 +69,9 @@ func checkBreakGlass(a Adoption, now time.Time) error {
 		if strings.TrimSpace(f.v) == "" {
 			return fmt.Errorf("an %s needs %s", a.Action, f.name)
 		}
+	}
+	if a.At.Sub(now) > MaxRequestSkew {
+		return fmt.Errorf("the request is dated %s, later than the service's clock (%s): refused", a.At.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	if a.Action == ActionRewind {
 		if a.Rewind || !a.Expires.IsZero() {
@@ -75,6 +86,8 @@ func checkBreakGlass(a Adoption, now time.Time) error {
 		return fmt.Errorf("the expiry %s is not after the request (%s)", a.Expires.UTC().Format(time.RFC3339), a.At.UTC().Format(time.RFC3339))
 	case a.Expires.Sub(a.At) > MaxOverrideExpiry:
 		return fmt.Errorf("the expiry %s is more than %s after the request", a.Expires.UTC().Format(time.RFC3339), MaxOverrideExpiry)
+	case a.Expires.Sub(now) > MaxOverrideExpiry:
+		return fmt.Errorf("the expiry %s is more than %s after the service applies the request (%s)", a.Expires.UTC().Format(time.RFC3339), MaxOverrideExpiry, now.UTC().Format(time.RFC3339))
 	case !now.Before(a.Expires):
 		return fmt.Errorf("the override expired at %s before it was applied", a.Expires.UTC().Format(time.RFC3339))
 	}

@@ -81,6 +81,18 @@ func TestCheckBreakGlass(t *testing.T) {
 		{"an expiry past the bound", func(a *Adoption) { a.Expires = at.Add(MaxOverrideExpiry + time.Second) }, at, "more than 168h0m0s after"},
 		{"the bound itself", func(a *Adoption) { a.Expires = at.Add(MaxOverrideExpiry) }, at, ""},
 		{"expired before it was applied", func(a *Adoption) {}, at.Add(2 * time.Hour), "expired at 2026-12-02T12:00:00Z before it was applied"},
+		// The request's times are the operator's claim, bounded by the
+		// service's clock.
+		{"a request from a year ahead", func(a *Adoption) {
+			a.At = at.Add(365 * 24 * time.Hour)
+			a.Expires = a.At.Add(MaxOverrideExpiry)
+		}, at, "later than the service's clock"},
+		{"a rewind from a year ahead", func(a *Adoption) { a.Action, a.Expires, a.At = ActionRewind, time.Time{}, at.Add(365 * 24 * time.Hour) }, at, "later than the service's clock"},
+		{"a request within the skew", func(a *Adoption) { a.At = at.Add(MaxRequestSkew) }, at, ""},
+		{"a debt due more than the bound after it is applied", func(a *Adoption) {
+			a.At = at.Add(30 * time.Second)
+			a.Expires = a.At.Add(MaxOverrideExpiry)
+		}, at, "after the service applies the request"},
 	} {
 		a := ok
 		tt.edit(&a)
