@@ -66,7 +66,7 @@ func notOwing(served *storage.Repo, t Target, what string) error {
 	if err != nil || rec == nil {
 		return err
 	}
-	return fmt.Errorf("deploy/%s owes approvals for the override of %s by %s: %s is refused until they are given (or override again, which keeps the debt)",
+	return fmt.Errorf("deploy/%s owes approvals for the override of %s by %s: %s is refused until they are given (or override again to a later commit, which keeps the debt)",
 		t.Env, rec.Time.UTC().Format(time.RFC3339), rec.Operator.Who(), what)
 }
 

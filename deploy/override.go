@@ -40,7 +40,8 @@ const MaxRequestSkew = time.Minute
 // trail with the operator, reason and ticket in the transaction that
 // moves the ref. An override moves forward only, unless a.Rewind, and
 // moves DebtRef to its record: until the policy approves every commit it
-// let through, Reconcile reports InDebt and moves nothing. A rewind moves
+// let through, Reconcile reports InDebt and moves nothing; meanwhile only
+// a forward override is allowed (the debt grows). A rewind moves
 // only to a commit that does not descend from the deployed one (forward
 // moves are for the policy, adopt or override) and is refused while the
 // environment owes; later commits are decided by the policy again.
@@ -163,9 +164,15 @@ func (d *Deployer) breakGlass(ctx context.Context, t Target, a Adoption, res *Re
 		}
 	} else {
 		// The debt covers what this override lets through and, when an
-		// earlier one is unpaid, what that one did: its base stays.
+		// earlier one is unpaid, what that one did: its base stays. Only
+		// a forward override keeps every commit owed within base..target;
+		// one that leaves the deployed line would drop them, so it waits
+		// for the debt to be paid, like a rewind.
 		base := st.tip
 		if owed != nil {
+			if !rel.forward {
+				return notOwing(st.served, t, "an override --rewind")
+			}
 			base = plumbing.NewHash(owed.Debt.Base)
 		}
 		commits, err := d.letThrough(ctx, t, st.up, base, target)

@@ -263,11 +263,12 @@ func TestRewindAfterRewrite(t *testing.T) {
 		{"rewind back to base", func() Result { return rewind(base) }, Rewound, "CHG-9", base, 0},
 		{"override forward to b", func() Result { return override(b, false) }, Overridden, "2 commits let through", b, 0},
 		{"override back to a2 without --rewind", func() Result { return override(a2, false) }, Failed, "only with --rewind", b, 0},
-		{"override --rewind back to a2", func() Result { return override(a2, true) }, Overridden, "1 commits let through", a2, 0},
-		{"in debt for a2", func() Result { return d.Reconcile(ctx, target) }, InDebt, "1 not approved yet (" + a2.String()[:12] + ")", a2, 1},
+		// In debt for a2 and b: going back would drop b from the debt.
+		{"override --rewind back to a2 in debt", func() Result { return override(a2, true) }, Failed, "an override --rewind is refused", b, 0},
+		{"in debt for a2 and b", func() Result { return d.Reconcile(ctx, target) }, InDebt, "2 not approved yet", b, 2},
 	})
-	verifyTrail(t, served.Dir(), "baseline advance rewind rewind override override")
-	for _, left := range []plumbing.Hash{a, a2, b} {
+	verifyTrail(t, served.Dir(), "baseline advance rewind rewind override")
+	for _, left := range []plumbing.Hash{a, a2} {
 		if tag := mustRef(t, served, audit.RewoundTagRef("prod", left.String())); tag.IsZero() {
 			t.Errorf("no tag keeps %.7s, which a rewind left", left)
 		}
@@ -334,4 +335,41 @@ func TestOverrideRewindToAnEarlierCommit(t *testing.T) {
 		{"nothing owed: paid, and a is approved", reconcile, Advanced, "", a, 0},
 	})
 	verifyTrail(t, served.Dir(), "baseline advance override paid advance")
+}
+
+// While deploy/prod owes approvals for x (an override let it through), an
+// override --rewind back past x is refused like a rewind: it would leave
+// a debt that no longer names x, paid at the next reconcile although x
+// ran in prod unapproved. The debt stands; the trail verifies.
+func TestOverrideRewindInDebtKeepsTheDebt(t *testing.T) {
+	store, r, _, d, target := setup(t)
+	ctx := context.Background()
+	base := r.commit("base")
+	x := r.commit("x: hotfix, never approved", base)
+	r.setBranch(base)
+	target.Baseline = base.String()
+	if res := d.Reconcile(ctx, target); res.Reason != Initialized {
+		t.Fatalf("init: %s %s", res.Reason, res.Message)
+	}
+	r.setBranch(x)
+	served, _ := store.Served("platform/fleet")
+	deployed := func() plumbing.Hash { return mustRef(t, served, target.Ref()) }
+	override := func(to plumbing.Hash, back bool) func() Result {
+		return func() Result {
+			return d.Operate(ctx, target, Adoption{Project: target.Project, Env: target.Env, Commit: to.String(), Reason: "INC-7", Ticket: "INC-7", By: "ops@host",
+				At: time.Now(), Expires: time.Now().Add(time.Hour), Rewind: back, Action: ActionOverride})
+		}
+	}
+	reconcile := func() Result { return d.Reconcile(ctx, target) }
+	runSteps(t, deployed, func() {}, []step{
+		{"override to x", override(x, false), Overridden, "1 commits let through", x, 0},
+		{"in debt for x", reconcile, InDebt, "1 not approved yet", x, 1},
+		{"rewind in debt", func() Result {
+			return d.Operate(ctx, target, Adoption{Project: target.Project, Env: target.Env, Commit: base.String(), Reason: "r", Ticket: "T", By: "ops@host", At: time.Now(), Action: ActionRewind})
+		}, Failed, "a rewind is refused", x, 0},
+		{"override --rewind to base in debt", override(base, true), Failed, "an override --rewind is refused", x, 0},
+		// x was deployed and is still not approved: the debt must stand.
+		{"still in debt for x", reconcile, InDebt, "1 not approved yet", x, 1},
+	})
+	verifyTrail(t, served.Dir(), "baseline override")
 }
