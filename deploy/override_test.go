@@ -87,7 +87,7 @@ func TestCheckBreakGlass(t *testing.T) {
 			a.At = at.Add(365 * 24 * time.Hour)
 			a.Expires = a.At.Add(MaxOverrideExpiry)
 		}, at, "later than the service's clock"},
-		{"a rewind from a year ahead", func(a *Adoption) { a.Action, a.Expires, a.At = ActionRewind, time.Time{}, at.Add(365 * 24 * time.Hour) }, at, "later than the service's clock"},
+		{"a rewind from a year ahead", func(a *Adoption) { a.Action, a.Expires, a.At = ActionRewind, time.Time{}, at.Add(365*24*time.Hour) }, at, "later than the service's clock"},
 		{"a request within the skew", func(a *Adoption) { a.At = at.Add(MaxRequestSkew) }, at, ""},
 		{"a debt due more than the bound after it is applied", func(a *Adoption) {
 			a.At = at.Add(30 * time.Second)
