@@ -17,14 +17,35 @@ import (
 // record that moves deploy/<env> to a commit not descending from where it
 // was is valid only as a Rewind or an Override with Rewind set, each
 // naming its operator, reason and ticket; covers refuses any other.
+//
+// It also keeps the outstanding debt: after an override, until a paid
+// record names it, deploy/<env> moves only by another override forward
+// (whose debt keeps the first one's base); a hold or release may come
+// between. An override's debt starts where deploy/<env> was before the
+// first unpaid override.
 func (v *verifier) operatorStep(c *object.Commit, rec *Record) bool {
+	if v.owed != "" {
+		switch {
+		case rec.Kind == Hold || rec.Kind == Release || rec.Kind == Paid:
+		case rec.Kind == Override && !rec.Rewind:
+		default:
+			what := string(rec.Kind)
+			if rec.Kind == Override {
+				what = "override with rewind"
+			}
+			v.fail("audit %s: %s while override %s owes approvals: only a paid record, a hold, a release or another override forward may follow it", short(c.Hash), what, shortSHA(v.owed))
+		}
+	}
 	switch rec.Kind {
 	case Paid:
 		if rec.To == "" || rec.From != rec.To || rec.Debt == nil || rec.Debt.Override == "" {
 			v.fail("audit %s: a paid record must stay at one commit and name the override it pays (from %s to %s)", short(c.Hash), shortSHA(rec.From), shortSHA(rec.To))
 		} else if v.overrides[rec.Debt.Override] == nil {
 			v.fail("audit %s: the paid record names %s, not an earlier override record of this trail", short(c.Hash), shortSHA(rec.Debt.Override))
+		} else if rec.Debt.Override != v.owed {
+			v.fail("audit %s: the paid record names override %s, but %s", short(c.Hash), shortSHA(rec.Debt.Override), v.owedText())
 		}
+		v.owed = ""
 		return false
 	case Rewind, Override:
 		o := rec.Operator
@@ -41,6 +62,14 @@ func (v *verifier) operatorStep(c *object.Commit, rec *Record) bool {
 			return false
 		}
 		if rec.Kind == Override {
+			base := rec.From
+			if o := v.overrides[v.owed]; o != nil {
+				base = o.Debt.Base
+			}
+			if rec.Debt.Base != base {
+				v.fail("audit %s: the override's debt starts at %s, not at %s, where deploy/%s was before the first unpaid override: it would not owe what it let through", short(c.Hash), shortSHA(rec.Debt.Base), shortSHA(base), v.env)
+			}
+			v.owed = c.Hash.String()
 			if v.overrides == nil {
 				v.overrides = map[string]*Record{}
 			}
@@ -48,6 +77,14 @@ func (v *verifier) operatorStep(c *object.Commit, rec *Record) bool {
 		}
 	}
 	return true
+}
+
+// owedText says which override owes, for a paid record naming another.
+func (v *verifier) owedText() string {
+	if v.owed == "" {
+		return "no override owes at that point"
+	}
+	return "override " + shortSHA(v.owed) + " is the one that owes"
 }
 
 // recheckPaid decides a paid record again from its evidence: it is about

@@ -123,6 +123,9 @@ type verifier struct {
 	// overrides are the override records seen so far, by audit commit:
 	// what a paid record pays.
 	overrides map[string]*Record
+	// owed is the audit commit of the override that owes approvals at
+	// the record being checked, "" when none does.
+	owed string
 }
 
 func (v *verifier) fail(format string, args ...any) {
