@@ -254,6 +254,27 @@ func WaitingRequests(dataDir string) []string {
 	return ids
 }
 
+// PostponeAdoption leaves request id waiting and says why beside it
+// (what AdoptionWaiting reads), for a command that waits for the answer.
+func PostponeAdoption(dataDir, id, why string) error {
+	dir := filepath.Join(dataDir, adoptDir)
+	tmp := filepath.Join(dir, "."+id+".waiting.tmp")
+	if err := os.WriteFile(tmp, []byte(why), 0o640); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, id+".waiting"))
+}
+
+// AdoptionWaiting returns why the service left request id waiting, ""
+// when it has not said.
+func AdoptionWaiting(dataDir, id string) string {
+	b, err := os.ReadFile(filepath.Join(dataDir, adoptDir, id+".waiting"))
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
 // FinishAdoption writes the outcome of request id and removes the request.
 func FinishAdoption(dataDir, id string, res Result) error {
 	dir := filepath.Join(dataDir, adoptDir)
@@ -266,6 +287,9 @@ func FinishAdoption(dataDir, id string, res Result) error {
 		return err
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, id+".result.json")); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(dir, id+".waiting")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return os.Remove(filepath.Join(dir, id+".json"))

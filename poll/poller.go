@@ -247,7 +247,11 @@ func (p *Poller) Poll(ctx context.Context) {
 		ferr := p.fetcher.Fetch(fctx, name)
 		cancel()
 		p.recorder.Fetched(name, time.Now().UTC(), ferr)
-		p.adopt(ctx, pc, name, adoptions, adoptionIDs)
+		if ferr != nil {
+			p.postpone(name, ferr, adoptions, adoptionIDs)
+		} else {
+			p.adopt(ctx, pc, name, adoptions, adoptionIDs)
+		}
 		for _, t := range byProject[name] {
 			var res deploy.Result
 			if ferr != nil {
@@ -300,9 +304,10 @@ func (p *Poller) record(res deploy.Result) {
 	}
 }
 
-// adopt applies the waiting operator requests (gerritgate adopt, hold
-// and release) for project, after its fetch so a named commit can be in
-// the mirror, and removes them from adoptions.
+// adopt applies the waiting operator requests (gerritgate adopt, hold,
+// release, override and rewind) for project, after a successful fetch so
+// a named commit can be in the mirror and checked against the upstream
+// branch as Gerrit has it, and removes them from adoptions.
 func (p *Poller) adopt(ctx context.Context, pc *gate.Config, project string, adoptions map[string]deploy.Adoption, ids []string) {
 	for _, id := range ids {
 		a, waiting := adoptions[id]
@@ -320,6 +325,27 @@ func (p *Poller) adopt(ctx context.Context, pc *gate.Config, project string, ado
 		p.finishAdoption(id, res)
 		if res.Reason == deploy.Adopted || res.Reason == deploy.Held || res.Reason == deploy.Overridden || res.Reason == deploy.Rewound {
 			p.record(res)
+		}
+	}
+}
+
+// postpone leaves the operator requests for project waiting after its
+// fetch failed: "on the upstream branch" and "descends from" would be
+// checked against a mirror that may be stale. The next poll whose fetch
+// succeeds applies them.
+func (p *Poller) postpone(project string, ferr error, adoptions map[string]deploy.Adoption, ids []string) {
+	for _, id := range ids {
+		a, waiting := adoptions[id]
+		if !waiting || a.Project != project {
+			continue
+		}
+		delete(adoptions, id)
+		why := fmt.Sprintf("waiting for a successful fetch of %s (the last one failed: %v)", project, ferr)
+		if deploy.AdoptionWaiting(p.dataDir, id) == "" {
+			p.logger.Warn("operator request "+why, "id", id, "action", a.Verb(), "env", a.Env)
+		}
+		if err := deploy.PostponeAdoption(p.dataDir, id, why); err != nil {
+			p.logger.Error("cannot note why an operator request waits", "id", id, "err", err)
 		}
 	}
 }

@@ -48,6 +48,7 @@ type fakes struct {
 	board      map[string]deploy.Result
 	polls      int
 	fetched    map[string]error // last fetch outcome by project
+	operated   []deploy.Adoption
 }
 
 func (f *fakes) Fetch(ctx context.Context, project string) error { return f.fetchErr[project] }
@@ -62,7 +63,8 @@ func (f *fakes) Reconcile(ctx context.Context, t deploy.Target) deploy.Result {
 	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.UpToDate, To: "new-" + t.Project}
 }
 func (f *fakes) Operate(ctx context.Context, t deploy.Target, a deploy.Adoption) deploy.Result {
-	return deploy.Result{}
+	f.operated = append(f.operated, a)
+	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.Held, Message: "held"}
 }
 func (f *fakes) Explain(ctx context.Context, t deploy.Target, last int) (deploy.Result, error) {
 	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.NotApproved}, nil
@@ -146,6 +148,54 @@ func TestPoll(t *testing.T) {
 	p.Poll(context.Background())
 	if _, kept := f.board["apps/web prod"]; kept {
 		t.Errorf("after a reload without apps/*, apps/web prod is still recorded")
+	}
+}
+
+// An operator request for a project whose fetch failed waits, with a note
+// saying so for the command, until a fetch succeeds: the mirror it would
+// be checked against may be stale. Requests for other projects go on.
+func TestOperatorRequestWaitsForAFetch(t *testing.T) {
+	f := &fakes{board: map[string]deploy.Result{}, list: []string{"apps/web"}}
+	p := newPoller(t, f)
+	f.fetchErr = map[string]error{"platform/fleet": errors.New("fetch: connection refused")}
+	a := deploy.Adoption{Project: "platform/fleet", Env: "prod", Action: deploy.ActionHold, Reason: "INC-1", By: "ops", At: time.Now()}
+	id, err := deploy.RequestAdoption(p.dataDir, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := a
+	web.Project = "apps/web"
+	webID, err := deploy.RequestAdoption(p.dataDir, web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Poll(context.Background())
+	if len(f.operated) != 1 || f.operated[0].Project != "apps/web" {
+		t.Errorf("with platform/fleet's fetch failing, operated %+v, want only the apps/web request", f.operated)
+	}
+	if _, answered, _ := deploy.AdoptionResult(p.dataDir, id); answered {
+		t.Errorf("the request for platform/fleet was answered although its fetch failed")
+	}
+	if got := deploy.WaitingRequests(p.dataDir); !slices.Equal(got, []string{id}) {
+		t.Errorf("waiting requests %q, want %q", got, id)
+	}
+	if why, want := deploy.AdoptionWaiting(p.dataDir, id), "waiting for a successful fetch of platform/fleet"; !strings.Contains(why, want) {
+		t.Errorf("the request's note says %q, want %q", why, want)
+	}
+	if _, answered, _ := deploy.AdoptionResult(p.dataDir, webID); !answered {
+		t.Errorf("the apps/web request, whose fetch succeeded, was not answered")
+	}
+
+	f.fetchErr = nil
+	p.Poll(context.Background())
+	if len(f.operated) != 2 || f.operated[1].Project != "platform/fleet" {
+		t.Errorf("after a successful fetch, operated %+v, want the platform/fleet request too", f.operated)
+	}
+	if res, answered, _ := deploy.AdoptionResult(p.dataDir, id); !answered || res.Reason != deploy.Held {
+		t.Errorf("after a successful fetch the request's answer is %+v (answered %v), want Held", res, answered)
+	}
+	if why := deploy.AdoptionWaiting(p.dataDir, id); why != "" {
+		t.Errorf("an answered request still has a note: %q", why)
 	}
 }
 

@@ -121,6 +121,7 @@ func submit(ctx context.Context, configPath string, a deploy.Adoption, wait time
 	}
 	fmt.Fprintf(stderr, "the service owns %s: request %s left for it\n", cfg.DataDir, id)
 	deadline := time.Now().Add(wait)
+	said := ""
 	for time.Now().Before(deadline) {
 		res, done, err := deploy.AdoptionResult(cfg.DataDir, id)
 		if err != nil {
@@ -129,11 +130,18 @@ func submit(ctx context.Context, configPath string, a deploy.Adoption, wait time
 		if done {
 			return printOperated(stdout, res)
 		}
+		if why := deploy.AdoptionWaiting(cfg.DataDir, id); why != said {
+			fmt.Fprintf(stderr, "request %s: %s\n", id, why)
+			said = why
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+	if said != "" {
+		return fmt.Errorf("the service has not answered request %s within %s: %s; it applies it after the next successful fetch", id, wait, said)
 	}
 	return fmt.Errorf("the service has not answered request %s within %s; it applies it in its next poll", id, wait)
 }
