@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -26,7 +27,7 @@ func (d *Deployer) move(ctx context.Context, t Target, up, served *storage.Repo,
 	}
 	updates := append([]storage.RefUpdate{u}, also...)
 	if err := served.UpdateRefs(updates...); err != nil {
-		return false, err
+		return committed(t, served, u, err)
 	}
 	headRef, err := served.Head()
 	if err == nil {
@@ -38,4 +39,20 @@ func (d *Deployer) move(ctx context.Context, t Target, up, served *storage.Repo,
 		return true, fmt.Errorf("deploy/%s moved to %s, but pointing the served repository's HEAD at it failed: %w", t.Env, short(u.New), err)
 	}
 	return true, nil
+}
+
+// committed reports what a failed UpdateRefs of u left: past its commit
+// point (storage.ErrCommitted) the move is decided and finished by the
+// next transaction or start, and deploy/<env> may have moved already
+// (moved says whether it has: read, not assumed); before it, nothing
+// moved.
+func committed(t Target, served *storage.Repo, u storage.RefUpdate, err error) (moved bool, _ error) {
+	if !errors.Is(err, storage.ErrCommitted) {
+		return false, err
+	}
+	cur, rerr := served.Ref(u.Name)
+	if rerr != nil {
+		return false, fmt.Errorf("deploy/%s is committed to move to %s, but the transaction is not finished (the next poll or start finishes it) and reading the ref failed: %v: %w", t.Env, short(u.New), rerr, err)
+	}
+	return cur == u.New, fmt.Errorf("deploy/%s is committed to move to %s, but the transaction is not finished (the next poll or start finishes it): %w", t.Env, short(u.New), err)
 }

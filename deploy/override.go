@@ -48,8 +48,11 @@ const MaxRequestSkew = time.Minute
 func (d *Deployer) BreakGlass(ctx context.Context, t Target, a Adoption) Result {
 	res := newResult(t, d.now())
 	if err := d.breakGlass(ctx, t, a, &res); err != nil {
-		res.Reason, res.Message, res.To = Failed, a.Verb()+": "+err.Error(), res.From
+		res.Reason, res.Message = Failed, a.Verb()+": "+err.Error() // To: where deploy/<env> is
 		d.logger.Warn(res.Message, "project", t.Project, "env", t.Env, "commit", a.Commit, "by", a.By)
+		if res.To != res.From { // it moved before the failure
+			d.announce(t, res)
+		}
 		return res
 	}
 	d.logger.Warn("operator "+a.Action, "project", t.Project, "env", t.Env, "from", res.From, "to", res.To,

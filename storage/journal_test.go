@@ -35,11 +35,18 @@ func TestUpdateRefsRenameFaults(t *testing.T) {
 			wantFinal: map[string]string{audit: "b", deploy: "b", other: "a"},
 		},
 		{
-			name:      "the first rename fails once: the second is still done",
+			name:      "the audit rename fails once: the deploy ref waits for it",
 			fail:      map[string]int{audit: 1},
-			wantAfter: map[string]string{audit: "a", deploy: "b"},
+			wantAfter: map[string]string{audit: "a", deploy: "a"},
 			wantNext:  true,
 			wantFinal: map[string]string{audit: "b", deploy: "b", other: "a"},
+		},
+		{
+			name:      "the audit rename keeps failing: the deploy ref never moves",
+			fail:      map[string]int{audit: 2},
+			wantAfter: map[string]string{audit: "a", deploy: "a"},
+			wantNext:  false,
+			wantFinal: map[string]string{audit: "a", deploy: "a", other: ""},
 		},
 		{
 			name:      "a rename keeps failing: the next transaction is refused",
@@ -84,8 +91,8 @@ func TestUpdateRefsRenameFaults(t *testing.T) {
 			journal := filepath.Join(r.dir, journalName)
 
 			err := r.UpdateRefs(RefUpdate{Name: deploy, Old: hashes["a"], New: hashes["b"]}, RefUpdate{Name: audit, Old: hashes["a"], New: hashes["b"]})
-			if err == nil || !strings.Contains(err.Error(), "injected") {
-				t.Fatalf("transaction with a failing rename: err = %v, want the rename's error", err)
+			if err == nil || !strings.Contains(err.Error(), "injected") || !errors.Is(err, ErrCommitted) {
+				t.Fatalf("transaction with a failing rename: err = %v, want the rename's error, saying it is committed", err)
 			}
 			check("after the failing transaction", tt.wantAfter)
 			if _, err := os.Stat(journal); err != nil {

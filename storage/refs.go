@@ -21,6 +21,13 @@ import (
 // expected (compare-and-swap failed) or is locked by a concurrent update.
 var ErrConflict = errors.New("ref changed concurrently")
 
+// ErrCommitted is returned, wrapped, when a transaction passed its commit
+// point (its journal is written) but a rename failed: it is decided, and
+// the next transaction or the next open finishes it; until then a ref may
+// still show its old value (a deploy/* ref always does while any other
+// ref of the transaction is not renamed).
+var ErrCommitted = errors.New("ref transaction committed but not finished")
+
 // ErrNotFastForward is returned when an update would move a deploy/* ref to
 // a commit that does not descend from its current value.
 var ErrNotFastForward = errors.New("not a fast-forward")
@@ -72,6 +79,9 @@ const journalName = "gerritgate-txn"
 // auditPrefix is where the audit trails are (audit.Ref; storage imports
 // nothing of ours).
 const auditPrefix = "refs/heads/audit/"
+
+// deployPrefix is where the branches Flux follows are.
+const deployPrefix = "refs/heads/deploy/"
 
 // Ref returns the commit a ref points at, or plumbing.ZeroHash and no error
 // when the ref does not exist.
@@ -164,8 +174,10 @@ func isCommitID(s string) bool {
 // fsynced (the commit point) and the locks are renamed over the refs. A crash
 // before the journal leaves every ref as it was; after it, the next open
 // finishes the renames. A rename that fails past the commit point leaves
-// the journal: the next UpdateRefs finishes it before anything else (and
-// fails while it cannot), as does the next open. Readers see each ref
+// the journal, and UpdateRefs returns an error wrapping ErrCommitted: the
+// next UpdateRefs finishes it before anything else (and fails while it
+// cannot), as does the next open. deploy/* refs are renamed last, once
+// every other ref of the transaction is. Readers see each ref
 // change atomically.
 func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 	if len(updates) == 0 {
@@ -265,13 +277,16 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 	// stays until every one of them is renamed (by this call, the next
 	// transaction or the next open).
 	locks = nil
-	return r.finishJournal()
+	if err := r.finishJournal(); err != nil {
+		return fmt.Errorf("%w: %w", ErrCommitted, err)
+	}
+	return nil
 }
 
 // finishJournal completes the transaction the journal names, if there is
 // one: it renames every lock the journal names that is still there over
 // its ref, trying all of them, fsyncs their directories and only then
-// removes the journal. A failure leaves the journal (and the locks not
+// removes the journal; deploy/* refs only after all the others. A failure leaves the journal (and the locks not
 // renamed) for the next try. Called with mu held, or at open.
 func (r *Repo) finishJournal() error {
 	journal := filepath.Join(r.dir, journalName)
@@ -282,16 +297,40 @@ func (r *Repo) finishJournal() error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	dirs := map[string]bool{}
+	// deploy/* refs go last, and only once every other ref (the audit
+	// record, the debt, the tags) is renamed and its directory synced:
+	// what Flux sees never moves ahead of what records it.
+	var first, deploys []string
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		name := sc.Text()
-		if ValidateRef(name) != nil {
-			continue
+		switch {
+		case ValidateRef(name) != nil:
+		case strings.HasPrefix(name, deployPrefix):
+			deploys = append(deploys, name)
+		default:
+			first = append(first, name)
 		}
-		// Every ref's directory is synced, renamed now or before (a sync
-		// that failed last time is done again).
+	}
+	if err := r.renameLocks(first); err != nil {
+		return err
+	}
+	if err := r.renameLocks(deploys); err != nil {
+		return err
+	}
+	if err := os.Remove(journal); err != nil {
+		return err
+	}
+	return syncDir(r.dir)
+}
+
+// renameLocks renames the lock of each ref in names that is still there
+// over its ref, trying all of them, and fsyncs their directories (also of
+// those renamed before: a sync that failed last time is done again).
+func (r *Repo) renameLocks(names []string) error {
+	var errs []error
+	dirs := map[string]bool{}
+	for _, name := range names {
 		dirs[filepath.Dir(r.refPath(name))] = true
 		lock := r.refPath(name) + ".lock"
 		if _, err := os.Stat(lock); errors.Is(err, fs.ErrNotExist) {
@@ -309,13 +348,7 @@ func (r *Repo) finishJournal() error {
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	if err := os.Remove(journal); err != nil {
-		return err
-	}
-	return syncDir(r.dir)
+	return errors.Join(errs...)
 }
 
 // checkUpdate runs while u's lock is held.
@@ -346,7 +379,7 @@ func (r *Repo) checkUpdate(u RefUpdate) error {
 		}
 		return nil
 	}
-	if !strings.HasPrefix(u.Name, "refs/heads/deploy/") || u.Old.IsZero() || u.Force {
+	if !strings.HasPrefix(u.Name, deployPrefix) || u.Old.IsZero() || u.Force {
 		return nil
 	}
 	oldCommit, err := object.GetCommit(r.objects, u.Old)
