@@ -2,11 +2,15 @@ package deploy
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/storage"
 )
 
 // An operator's hold pins an environment at its commit, across a
@@ -69,5 +73,55 @@ func TestHoldAndRelease(t *testing.T) {
 	got, err := Contained(served, "prod")
 	if err != nil || len(got) != 2 || !got[1].Since.Equal(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)) {
 		t.Errorf("contained after hold and release: %+v %v, want base since 10:00", got, err)
+	}
+}
+
+// A hold or debt ref whose file holds no commit id (damaged) is not read
+// as "not held" or "owes nothing": the environment fails, naming the
+// file, and deploy/<env> stays where it is.
+func TestDamagedHoldOrDebtRefFailsClosed(t *testing.T) {
+	for _, ref := range []func(Target) string{Target.HoldRef, Target.DebtRef} {
+		store, r, f, d, target := setup(t)
+		ctx := context.Background()
+		base := r.commit("base")
+		a := r.commit("a", base)
+		f.approved[a.String()] = true
+		r.setBranch(base)
+		target.Baseline = base.String()
+		if res := d.Reconcile(ctx, target); res.Reason != Initialized {
+			t.Fatalf("init: %s %s", res.Reason, res.Message)
+		}
+		r.setBranch(a)
+		served, _ := store.Served("platform/fleet")
+		path := filepath.Join(served.Dir(), filepath.FromSlash(ref(target)))
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, nil, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		res := d.Reconcile(ctx, target)
+		if res.Reason != Failed || !strings.Contains(res.Message, path) {
+			t.Errorf("%s empty: %s %q, want Failed naming %s", ref(target), res.Reason, res.Message, path)
+		}
+		if got := mustRef(t, served, target.Ref()); got != base {
+			t.Errorf("%s empty: deploy/prod = %.7s, want it at %.7s", ref(target), got, base)
+		}
+		// Opening the data directory again (the service restarting)
+		// leaves the damaged file: it is not taken for a torn mirror ref.
+		store.Close()
+		again, err := storage.Open(store.Dir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = New(again, f).Reconcile(ctx, target)
+		served, _ = again.Served("platform/fleet")
+		if res.Reason != Failed || !strings.Contains(res.Message, path) {
+			t.Errorf("%s empty, after a restart: %s %q, want Failed naming %s", ref(target), res.Reason, res.Message, path)
+		}
+		if got := mustRef(t, served, target.Ref()); got != base {
+			t.Errorf("%s empty, after a restart: deploy/prod = %.7s, want it at %.7s", ref(target), got, base)
+		}
+		again.Close()
 	}
 }

@@ -186,3 +186,50 @@ func TestAuditRefOnlyGrows(t *testing.T) {
 		}
 	}
 }
+
+// A served repository's ref file that holds no commit id is damage: it
+// is never read as "no ref" (a hold or a debt would vanish) nor removed
+// when the store opens again; reading it fails naming the file. The
+// upstream mirror's torn refs (go-git writes them in place) are dropped
+// at open, for the next fetch to bring back.
+func TestCorruptRefFiles(t *testing.T) {
+	for _, content := range []string{"", "garbage\n", strings.Repeat("0", 40) + "\n", "abc\n", strings.Repeat("g", 40) + "\n"} {
+		dir := t.TempDir()
+		s, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		served, _ := s.Served("p")
+		up, _ := s.Upstream("p")
+		a := commit(t, served, plumbing.ZeroHash, "a")
+		const hold, branch = "refs/gerritgate/hold/prod", "refs/heads/main"
+		if err := served.UpdateRefs(RefUpdate{Name: hold, New: a}); err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(up.refPath(branch)), 0o750)
+		for _, p := range []string{served.refPath(hold), up.refPath(branch)} {
+			if err := os.WriteFile(p, []byte(content), 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if h, err := served.Ref(hold); !errors.Is(err, ErrCorruptRef) || !strings.Contains(err.Error(), served.refPath(hold)) {
+			t.Errorf("%q: reading the hold ref: %s, %v; want ErrCorruptRef naming the file", content, h, err)
+		}
+		s.Close()
+		if s, err = Open(dir); err != nil {
+			t.Fatalf("%q: open again: %v", content, err)
+		}
+		served, _ = s.Served("p")
+		up, _ = s.Upstream("p")
+		if _, err := os.Stat(served.refPath(hold)); err != nil {
+			t.Errorf("%q: the served repository's bad hold ref was removed at open: %v", content, err)
+		}
+		if h, err := served.Ref(hold); !errors.Is(err, ErrCorruptRef) {
+			t.Errorf("%q: after open, reading the hold ref: %s, %v; want ErrCorruptRef", content, h, err)
+		}
+		if h, err := up.Ref(branch); err != nil || !h.IsZero() {
+			t.Errorf("%q: the upstream's torn branch after open: %s, %v; want it dropped", content, h, err)
+		}
+		s.Close()
+	}
+}

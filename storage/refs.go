@@ -48,6 +48,7 @@ type Repo struct {
 
 	mu       sync.Mutex // serialises UpdateRefs within this process
 	readOnly bool
+	served   bool                                // a served repository (else upstream)
 	rename   func(oldpath, newpath string) error // os.Rename; tests inject faults
 	changed  func()                              // after refs or HEAD may have changed (served repositories: Store.NotifyRefs)
 }
@@ -83,10 +84,23 @@ const auditPrefix = "refs/heads/audit/"
 // deployPrefix is where the branches Flux follows are.
 const deployPrefix = "refs/heads/deploy/"
 
+// ErrCorruptRef is returned, in a RefError, when a ref's file holds no
+// commit id (empty, torn or edited): the ref's value is unknown, which is
+// never read as "no ref" (a hold or a debt would vanish).
+var ErrCorruptRef = errors.New("the ref file holds no commit id")
+
 // Ref returns the commit a ref points at, or plumbing.ZeroHash and no error
-// when the ref does not exist.
+// when the ref does not exist. A ref file that holds no commit id is an
+// error naming the file (ErrCorruptRef).
 func (r *Repo) Ref(name string) (plumbing.Hash, error) {
 	r.gmu.Lock()
+	// go-git reads an empty or garbled loose ref as the zero hash.
+	if err := ValidateRef(name); err == nil && !validRefFile(r.refPath(name)) {
+		if fi, serr := os.Lstat(r.refPath(name)); serr == nil && fi.Mode().IsRegular() {
+			r.gmu.Unlock()
+			return plumbing.ZeroHash, &RefError{Ref: name, Err: fmt.Errorf("%w: %s", ErrCorruptRef, r.refPath(name))}
+		}
+	}
 	ref, err := r.git.Storer.Reference(plumbing.ReferenceName(name))
 	r.gmu.Unlock()
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
@@ -148,7 +162,7 @@ func (r *Repo) Refs(prefix string) (map[string]plumbing.Hash, error) {
 			out[name] = plumbing.NewHash(v)
 		case strings.HasPrefix(v, "ref: "):
 		default:
-			return fmt.Errorf("ref %s: the file holds no commit id", name)
+			return &RefError{Ref: name, Err: fmt.Errorf("%w: %s", ErrCorruptRef, p)}
 		}
 		return nil
 	})
@@ -435,10 +449,14 @@ func (r *Repo) recover() error {
 		if !d.IsDir() && strings.HasSuffix(p, ".lock") {
 			return os.Remove(p)
 		}
-		if !d.IsDir() && !validRefFile(p) {
+		if !d.IsDir() && !validRefFile(p) && !r.served {
 			// A ref file left empty or torn by a writer that truncates in
 			// place (go-git's own ref writer, used for the upstream
-			// mirror): drop it, the next fetch brings it back.
+			// mirror): drop it, the next fetch brings it back. A served
+			// repository's refs are only ever renamed into place, so a bad
+			// one there is damage: it stays, and reading it fails
+			// (ErrCorruptRef) until an operator repairs it; dropping a
+			// hold or a debt would free the environment.
 			return os.Remove(p)
 		}
 		return nil
@@ -463,7 +481,7 @@ func validRefFile(p string) bool {
 	if strings.HasPrefix(s, "ref: ") {
 		return true
 	}
-	return len(s) == 40 && !plumbing.NewHash(s).IsZero()
+	return isCommitID(s) && s != plumbing.ZeroHash.String()
 }
 
 func (r *Repo) refPath(name string) string {
