@@ -2,8 +2,10 @@ package storage
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -231,5 +233,59 @@ func TestCorruptRefFiles(t *testing.T) {
 			t.Errorf("%q: the upstream's torn branch after open: %s, %v; want it dropped", content, h, err)
 		}
 		s.Close()
+	}
+}
+
+// Before a transaction's commit point, the directories of its locks and
+// the parents of directories made for them are synced: the journal never
+// names a lock a crash could lose. A single update, without a journal,
+// syncs the parents of new directories only.
+func TestUpdateRefsSyncsLockDirectories(t *testing.T) {
+	for _, tt := range []struct {
+		what    string
+		updates []string
+		want    []string // relative to the repository, synced before the first rename
+		notWant []string
+	}{
+		{"a transaction into new directories", []string{"refs/heads/deploy/prod", "refs/gerritgate/debt/prod", "refs/heads/audit/prod"},
+			[]string{"refs/heads/deploy", "refs/heads/audit", "refs/gerritgate/debt", "refs/gerritgate", "refs/heads", "refs"}, nil},
+		{"a single update into a new directory", []string{"refs/gerritgate/hold/prod"},
+			[]string{"refs/gerritgate", "refs"}, []string{"refs/gerritgate/hold"}},
+	} {
+		t.Run(tt.what, func(t *testing.T) {
+			s := openStore(t)
+			r, _ := s.Served("p")
+			a := commit(t, r, plumbing.ZeroHash, "a")
+			synced := map[string]bool{}
+			r.fsyncDir = func(dir string) error {
+				rel, _ := filepath.Rel(r.dir, dir)
+				synced[filepath.ToSlash(rel)] = true
+				return syncDir(dir)
+			}
+			var atRename map[string]bool
+			r.rename = func(from, to string) error {
+				if atRename == nil {
+					atRename = maps.Clone(synced)
+				}
+				return os.Rename(from, to)
+			}
+			var ups []RefUpdate
+			for _, name := range tt.updates {
+				ups = append(ups, RefUpdate{Name: name, New: a})
+			}
+			if err := r.UpdateRefs(ups...); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range tt.want {
+				if !atRename[d] {
+					t.Errorf("%s not synced before the commit point (synced: %v)", d, slices.Sorted(maps.Keys(atRename)))
+				}
+			}
+			for _, d := range tt.notWant {
+				if atRename[d] {
+					t.Errorf("%s synced before the rename of a single update: not needed", d)
+				}
+			}
+		})
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +52,7 @@ type Repo struct {
 	readOnly bool
 	served   bool                                // a served repository (else upstream)
 	rename   func(oldpath, newpath string) error // os.Rename; tests inject faults
+	fsyncDir func(dir string) error              // syncDir; tests watch it
 	changed  func()                              // after refs or HEAD may have changed (served repositories: Store.NotifyRefs)
 }
 
@@ -237,10 +240,18 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 			os.Remove(l)
 		}
 	}()
+	// Directories to fsync before the commit point, so that every lock
+	// the journal names, and every directory made for one, is durable
+	// when the journal is: the parents of new directories and, with a
+	// journal, the lock files' directories.
+	dirs := map[string]bool{}
 	for _, u := range ups {
 		lock := r.refPath(u.Name) + ".lock"
-		if err := os.MkdirAll(filepath.Dir(lock), 0o750); err != nil {
+		if err := r.mkdirAll(filepath.Dir(lock), dirs); err != nil {
 			return &RefError{Ref: u.Name, Err: err}
+		}
+		if len(ups) > 1 {
+			dirs[filepath.Dir(lock)] = true
 		}
 		f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 		if errors.Is(err, fs.ErrExist) {
@@ -265,6 +276,11 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 		}
 	}
 
+	for _, d := range slices.Sorted(maps.Keys(dirs)) {
+		if err := r.fsyncDir(d); err != nil {
+			return fmt.Errorf("sync %s before the commit point: %w", d, err)
+		}
+	}
 	renamed = true
 	if len(ups) == 1 {
 		// No journal: until the rename nothing has happened, and a failed
@@ -293,6 +309,26 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 	locks = nil
 	if err := r.finishJournal(); err != nil {
 		return fmt.Errorf("%w: %w", ErrCommitted, err)
+	}
+	return nil
+}
+
+// mkdirAll makes dir and any missing parents below r.dir, adding to sync
+// the parent of each directory it made (the directory holding the new
+// entry), which a crash could otherwise lose with the lock inside.
+func (r *Repo) mkdirAll(dir string, sync map[string]bool) error {
+	var missing []string
+	for d := dir; d != r.dir && d != filepath.Dir(d); d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	for _, d := range missing {
+		sync[filepath.Dir(d)] = true
 	}
 	return nil
 }

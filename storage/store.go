@@ -187,7 +187,7 @@ func openRepo(path string, served, create, readOnly bool) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Repo{dir: path, git: g, readOnly: readOnly, served: served, rename: os.Rename}
+	r := &Repo{dir: path, git: g, readOnly: readOnly, served: served, rename: os.Rename, fsyncDir: syncDir}
 	r.objects = lockedObjects{mu: &r.gmu, st: g.Storer}
 	if readOnly {
 		return r, nil
