@@ -140,6 +140,29 @@ type Operator struct {
 	// Expires is, on an Override, when its debt is due: after it an
 	// unpaid debt is overdue (the environment stays blocked).
 	Expires time.Time `json:"expires,omitzero"`
+	// Account is the OS account the file system says acted: the owner of
+	// the request file the service applied, or the account the command
+	// ran as when it acted without a service. By is the command's own
+	// claim; Account is not the request's to say.
+	Account *Account `json:"account,omitempty"`
+}
+
+// Account is an OS account: its uid and, when it could be resolved, its
+// user name.
+type Account struct {
+	UID  int    `json:"uid"`
+	User string `json:"user,omitempty"`
+}
+
+// String is the account for people: "uid 1000 (olga)".
+func (a *Account) String() string {
+	if a == nil {
+		return ""
+	}
+	if a.User == "" {
+		return fmt.Sprintf("uid %d", a.UID)
+	}
+	return fmt.Sprintf("uid %d (%s)", a.UID, oneLine(a.User))
 }
 
 // Who is the operator for people: the given name and the OS user.

@@ -61,6 +61,7 @@ type Entry struct {
 	Changes   []int     `json:"changes,omitempty"`
 	SignedBy  string    `json:"signedBy,omitempty"` // key fingerprint
 	By        string    `json:"by,omitempty"`       // the operator of an operator's record
+	Account   string    `json:"account,omitempty"`  // the OS account that acted, as the service saw it
 	Ticket    string    `json:"ticket,omitempty"`   // the operator's ticket
 	Rechecked bool      `json:"rechecked,omitempty"`
 }
@@ -222,7 +223,7 @@ func (v *verifier) record(n int, c *object.Commit) (Entry, *Record) {
 	}
 	e.Kind, e.From, e.To, e.Time, e.Policy = rec.Kind, rec.From, rec.To, rec.Time, rec.Policy.Name
 	if rec.Operator != nil {
-		e.By, e.Ticket = rec.Operator.By, rec.Operator.Ticket
+		e.By, e.Ticket, e.Account = rec.Operator.By, rec.Operator.Ticket, rec.Operator.Account.String()
 	}
 	seen := map[int]bool{}
 	for _, cm := range rec.Commits {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -42,11 +43,15 @@ type Adoption struct {
 	// Rewind lets an override move to a commit that does not descend
 	// from the deployed one.
 	Rewind bool `json:"rewind,omitempty"`
+	// Account is who the file system says asked: the request file's
+	// owner (AdoptionRequests), or the command's own account without a
+	// service. Never read from the request.
+	Account *audit.Account `json:"-"`
 }
 
 // operator is a's operator for the audit record.
 func (a Adoption) operator() *audit.Operator {
-	return &audit.Operator{By: a.By, Name: a.Name, Reason: a.Reason, Ticket: a.Ticket, Expires: a.Expires}
+	return &audit.Operator{By: a.By, Name: a.Name, Reason: a.Reason, Ticket: a.Ticket, Expires: a.Expires, Account: a.Account}
 }
 
 // AdoptedRef records every adoption of an environment in the served
@@ -225,11 +230,7 @@ func AdoptionRequests(dataDir string) (map[string]Adoption, []string) {
 	out := map[string]Adoption{}
 	var ids []string
 	for _, id := range WaitingRequests(dataDir) {
-		var a Adoption
-		data, err := os.ReadFile(filepath.Join(dataDir, adoptDir, id+".json"))
-		if err == nil {
-			err = json.Unmarshal(data, &a)
-		}
+		a, err := readRequest(filepath.Join(dataDir, adoptDir, id+".json"))
 		if err != nil {
 			FinishAdoption(dataDir, id, Result{Reason: Failed, Message: "adopt: request does not parse: " + err.Error()})
 			continue
@@ -238,6 +239,30 @@ func AdoptionRequests(dataDir string) (map[string]Adoption, []string) {
 		ids = append(ids, id)
 	}
 	return out, ids
+}
+
+// readRequest reads a request file and its owner (from the same open
+// file, so the owner is the one of what was read).
+func readRequest(path string) (Adoption, error) {
+	var a Adoption
+	f, err := os.Open(path)
+	if err != nil {
+		return a, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return a, err
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return a, err
+	}
+	if err := json.Unmarshal(data, &a); err != nil {
+		return a, err
+	}
+	a.Account = fileAccount(fi)
+	return a, nil
 }
 
 // WaitingRequests lists the ids of the requests waiting in dataDir, oldest

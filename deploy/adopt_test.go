@@ -1,12 +1,18 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/audit"
 )
 
 // An operator's adoption is the only way past the policy: it moves
@@ -125,5 +131,68 @@ func TestAdoptRecordsTheMoveTime(t *testing.T) {
 	got, err := Contained(served, "prod")
 	if err != nil || len(got) != 1 || !got[0].Since.Equal(moved) {
 		t.Errorf("contained after the adoption: %+v %v, want the import since %s", got, err, moved)
+	}
+}
+
+// The audit record of a request applied by the service names the request
+// file's owner (from its stat) beside the "by" the file claims; an
+// "account" in the request itself is ignored. Verify shows it.
+func TestRequestFileOwnerIsRecorded(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to give the request file another owner")
+	}
+	store, r, _, d, target := setup(t)
+	ctx := context.Background()
+	base := r.commit("base")
+	r.setBranch(base)
+	target.Baseline = base.String()
+	if res := d.Reconcile(ctx, target); res.Reason != Initialized {
+		t.Fatalf("init: %s %s", res.Reason, res.Message)
+	}
+	dataDir := t.TempDir()
+	id, err := RequestAdoption(dataDir, Adoption{Project: target.Project, Env: target.Env, Action: ActionHold, Reason: "INC-2", By: "root@elsewhere", At: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dataDir, adoptDir, id+".json")
+	// A forged account in the request is not the request's to say.
+	data, _ := os.ReadFile(path)
+	data = append(bytes.TrimSuffix(bytes.TrimSpace(data), []byte("}")), []byte(`,"Account":{"uid":0,"user":"root"},"account":{"uid":0}}`)...)
+	if err := os.WriteFile(path, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(path, 4242, 4242); err != nil {
+		t.Fatal(err)
+	}
+	reqs, ids := AdoptionRequests(dataDir)
+	if len(ids) != 1 {
+		t.Fatalf("requests %v, want the one left", ids)
+	}
+	a := reqs[ids[0]]
+	if a.Account == nil || a.Account.UID != 4242 {
+		t.Fatalf("request account %+v, want uid 4242 (the file's owner)", a.Account)
+	}
+	if res := d.Operate(ctx, target, a); res.Reason != Held {
+		t.Fatalf("hold: %s %s", res.Reason, res.Message)
+	}
+	served, _ := store.Served("platform/fleet")
+	_, rec, err := recordAt(served, target.HoldRef())
+	if err != nil || rec == nil {
+		t.Fatalf("hold record: %v", err)
+	}
+	if o := rec.Operator; o.By != "root@elsewhere" || o.Account == nil || o.Account.UID != 4242 {
+		t.Errorf("hold record operator %+v account %+v, want by root@elsewhere and uid 4242", o, o.Account)
+	}
+	repo, err := gogit.PlainOpen(served.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.Verify(repo.Storer, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := rep.Environments[0].Timeline
+	if got := tl[len(tl)-1].Account; !strings.HasPrefix(got, "uid 4242") {
+		t.Errorf("verify shows account %q for the hold, want uid 4242", got)
 	}
 }

@@ -110,6 +110,7 @@ func submit(ctx context.Context, configPath string, a deploy.Adoption, wait time
 			return err
 		}
 		d := deploy.New(store, nil, deploy.WithLogger(newLogger(stderr, cfg.LogJSON)), deploy.WithSigner(signer), deploy.WithVersion(version))
+		a.Account = deploy.ProcessAccount() // no request file: who runs this
 		return printOperated(stdout, d.Operate(ctx, t, a))
 	}
 	if !errors.Is(err, storage.ErrLocked) {

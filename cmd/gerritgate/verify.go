@@ -132,6 +132,9 @@ func printTimeline(w io.Writer, rep *audit.Report) {
 			if e.By != "" {
 				fmt.Fprintf(w, "  by %s", e.By)
 			}
+			if e.Account != "" {
+				fmt.Fprintf(w, "  account %s", e.Account)
+			}
 			if e.Ticket != "" {
 				fmt.Fprintf(w, "  ticket %s", e.Ticket)
 			}
