@@ -25,7 +25,9 @@ const RuleRecheck = "recheck"
 // It returns the decision to act on and the range it was taken on (the
 // evidence of the audit record): dec when nothing changed, else the fresh
 // decision, whose target may be an earlier commit (or base: nothing
-// moves), with a RuleRecheck rule on the commit that now stops it. An
+// moves), with a RuleRecheck rule on the commit that now stops it; when
+// the fresh answers approve past dec.Target, the fresh decision on the
+// commits up to dec.Target (never further than decided). An
 // error means Gerrit could not be asked: nothing moves.
 //
 // It runs before any object is copied into the served repository, which
@@ -64,7 +66,16 @@ func (d *Deployer) recheck(ctx context.Context, t Target, rng gate.Range, dec *g
 		return &now, fresh, nil
 	}
 	if now.Target != rng.Base && !slices.ContainsFunc(entering.Commits, func(c gate.Commit) bool { return c.SHA == now.Target }) {
-		return nil, rng, fmt.Errorf("asked again right before moving deploy/%s, Gerrit's answers move it to %s, outside the %d commits decided: not advancing", t.Env, now.Target, len(shas))
+		// The fresh answers reach past the decision (an owner joined a
+		// group, say): move as far as was decided, if they approve that
+		// much on their own; the next reconcile decides the rest.
+		upTo := gate.Evaluate(t.Policy, audit.Entering(fresh, dec.Target))
+		if upTo.Target != dec.Target {
+			return nil, rng, fmt.Errorf("asked again right before moving deploy/%s, Gerrit's answers move it to %s, outside the %d commits decided, and not to %s: not advancing", t.Env, now.Target, len(shas), dec.Target)
+		}
+		d.logger.Info("Gerrit's answer changed between the decision and the move and approves further; the advance stops where it was decided",
+			"project", t.Project, "env", t.Env, "decided", dec.Target, "now", now.Target)
+		return &upTo, fresh, nil
 	}
 	markChanged(&now, dec)
 	// Logged here: the next reconcile decides on the new answer from the

@@ -79,7 +79,7 @@ func TestRecheckBeforeTheMove(t *testing.T) {
 	vetoing := &gate.Policy{Name: "reviewed", Labels: policy.Labels, Vetoes: map[string]int{"Code-Review": -2}}
 	owned := &gate.Policy{Name: "owned", Labels: policy.Labels, Owners: []gate.OwnerRule{{Paths: []string{"**"}, Groups: []string{"sre"}}}}
 	bob := gate.Account{ID: 2, Username: "bob", Email: "bob@example.com"}
-	dave := gate.Account{ID: 4, Username: "dave"}
+	dave := gate.Account{ID: 4, Username: "dave", Email: "dave@example.com"}
 	for _, tt := range []struct {
 		what    string
 		policy  *gate.Policy
@@ -113,13 +113,7 @@ func TestRecheckBeforeTheMove(t *testing.T) {
 				t.Fatalf("first reconcile: %s %s", res.Reason, res.Message)
 			}
 			g.calls, f.asked = 0, nil
-			a := r.commit("a", base)
-			b := r.commit("b", a)
-			c := r.commit("c", b)
-			r.setBranch(c)
-			for _, h := range []plumbing.Hash{a, b, c} {
-				f.approved[h.String()] = true
-			}
+			a, b, c := approvedLine(r, f, base)
 			if tt.change != nil {
 				tt.change(a, b, g)
 			}
@@ -140,4 +134,74 @@ func TestRecheckBeforeTheMove(t *testing.T) {
 			}
 		})
 	}
+}
+
+// joiningGerrit is fakeGerrit where dave votes on the commit daveVotes
+// and joins group sre (bob's) from the second question about commits on:
+// the recheck's answers approve further than the decision did.
+type joiningGerrit struct {
+	*fakeGerrit
+	daveVotes string
+	calls     int
+}
+
+func (j *joiningGerrit) ChangesForCommits(ctx context.Context, project, branch string, shas []string) (map[string][]gate.Change, error) {
+	j.calls++
+	out, err := j.fakeGerrit.ChangesForCommits(ctx, project, branch, shas)
+	dave := gate.Account{ID: 4, Username: "dave", Email: "dave@example.com"}
+	for i := range out[j.daveVotes] {
+		ch := &out[j.daveVotes][i]
+		ch.Labels = map[string][]gate.Vote{"Code-Review": {{Account: dave, Value: 2}}}
+		ch.Messages[0] = gate.Message{Author: dave, Message: "Patch Set 1: Code-Review+2", RevisionNumber: 1}
+	}
+	return out, err
+}
+
+func (j *joiningGerrit) GroupMembers(ctx context.Context, group string, recursive bool) ([]gate.Account, error) {
+	members := []gate.Account{{ID: 2, Username: "bob", Email: "bob@example.com"}}
+	if j.calls >= 2 {
+		members = append(members, gate.Account{ID: 4, Username: "dave", Email: "dave@example.com"})
+	}
+	return members, nil
+}
+
+// Gerrit's answer right before the move may approve further than the
+// decision (an owner joined the group): the advance goes as far as was
+// decided, never further, and the next reconcile decides the rest.
+func TestRecheckThatReachesFurtherMovesToTheDecision(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	target.Policy = &gate.Policy{Name: "owned", Labels: policy.Labels, Owners: []gate.OwnerRule{{Paths: []string{"**"}, Groups: []string{"sre"}}}}
+	g := &joiningGerrit{fakeGerrit: f}
+	d := New(store, g)
+	base := r.emptyRoot()
+	r.setBranch(base)
+	if res := d.Reconcile(context.Background(), target); res.Reason != Initialized {
+		t.Fatalf("first reconcile: %s %s", res.Reason, res.Message)
+	}
+	g.calls = 0
+	_, b, c := approvedLine(r, f, base)
+	g.daveVotes = c.String()
+	res := d.Reconcile(context.Background(), target)
+	served, _ := store.Served("platform/fleet")
+	got, _ := served.Ref(target.Ref())
+	if res.Reason != Advanced || got != b || res.To != b.String() {
+		t.Fatalf("%s to %.7s (deploy/prod at %.7s): %q; want Advanced to b %.7s, as decided", res.Reason, res.To, got, res.Message, b)
+	}
+	verifyTrail(t, served.Dir(), "advance advance")
+	if res := d.Reconcile(context.Background(), target); res.Reason != Advanced || res.To != c.String() {
+		t.Errorf("next reconcile: %s to %.7s: %q; want Advanced to c", res.Reason, res.To, res.Message)
+	}
+}
+
+// approvedLine commits a, b and c on base, approved, and points the
+// upstream branch at c.
+func approvedLine(r *repo, f *fakeGerrit, base plumbing.Hash) (a, b, c plumbing.Hash) {
+	a = r.commit("a", base)
+	b = r.commit("b", a)
+	c = r.commit("c", b)
+	r.setBranch(c)
+	for _, h := range []plumbing.Hash{a, b, c} {
+		f.approved[h.String()] = true
+	}
+	return a, b, c
 }
