@@ -144,11 +144,7 @@ func TestRequestFileOwnerIsRecorded(t *testing.T) {
 	store, r, _, d, target := setup(t)
 	ctx := context.Background()
 	base := r.commit("base")
-	r.setBranch(base)
-	target.Baseline = base.String()
-	if res := d.Reconcile(ctx, target); res.Reason != Initialized {
-		t.Fatalf("init: %s %s", res.Reason, res.Message)
-	}
+	initialize(t, d, r, &target, base)
 	dataDir := t.TempDir()
 	id, err := RequestAdoption(dataDir, Adoption{Project: target.Project, Env: target.Env, Action: ActionHold, Reason: "INC-2", By: "root@elsewhere", At: time.Now()})
 	if err != nil {

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,11 +18,7 @@ import (
 func TestMoveReportsACommittedTransaction(t *testing.T) {
 	store, r, _, d, target := setup(t)
 	base := r.commit("base")
-	r.setBranch(base)
-	target.Baseline = base.String()
-	if res := d.Reconcile(context.Background(), target); res.Reason != Initialized {
-		t.Fatalf("init: %s %s", res.Reason, res.Message)
-	}
+	initialize(t, d, r, &target, base)
 	served, _ := store.Served("platform/fleet")
 	other := plumbing.NewHash(strings.Repeat("e", 40))
 	for _, tt := range []struct {

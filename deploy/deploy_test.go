@@ -139,6 +139,16 @@ func setup(t *testing.T) (*storage.Store, *repo, *fakeGerrit, *Deployer, Target)
 		Target{Project: "platform/fleet", Branch: "main", Env: "prod", Policy: policy, Baseline: gate.BaselineUpstream}
 }
 
+// initialize creates deploy/<env> at base, the baseline the policy names.
+func initialize(t *testing.T, d *Deployer, r *repo, target *Target, base plumbing.Hash) {
+	t.Helper()
+	r.setBranch(base)
+	target.Baseline = base.String()
+	if res := d.Reconcile(context.Background(), *target); res.Reason != Initialized {
+		t.Fatalf("init: %s %s", res.Reason, res.Message)
+	}
+}
+
 func TestReconcile(t *testing.T) {
 	store, r, f, d, target := setup(t)
 	ctx := context.Background()

@@ -86,11 +86,7 @@ func TestDamagedHoldOrDebtRefFailsClosed(t *testing.T) {
 		base := r.commit("base")
 		a := r.commit("a", base)
 		f.approved[a.String()] = true
-		r.setBranch(base)
-		target.Baseline = base.String()
-		if res := d.Reconcile(ctx, target); res.Reason != Initialized {
-			t.Fatalf("init: %s %s", res.Reason, res.Message)
-		}
+		initialize(t, d, r, &target, base)
 		r.setBranch(a)
 		served, _ := store.Served("platform/fleet")
 		path := filepath.Join(served.Dir(), filepath.FromSlash(ref(target)))

@@ -346,11 +346,7 @@ func TestOverrideRewindInDebtKeepsTheDebt(t *testing.T) {
 	ctx := context.Background()
 	base := r.commit("base")
 	x := r.commit("x: hotfix, never approved", base)
-	r.setBranch(base)
-	target.Baseline = base.String()
-	if res := d.Reconcile(ctx, target); res.Reason != Initialized {
-		t.Fatalf("init: %s %s", res.Reason, res.Message)
-	}
+	initialize(t, d, r, &target, base)
 	r.setBranch(x)
 	served, _ := store.Served("platform/fleet")
 	deployed := func() plumbing.Hash { return mustRef(t, served, target.Ref()) }
