@@ -98,7 +98,12 @@ func TestAdoptionRequests(t *testing.T) {
 		t.Fatal("answered before the service saw it")
 	}
 	reqs, ids := AdoptionRequests(dir)
-	if len(ids) != 1 || ids[0] != id || reqs[id] != a {
+	got := reqs[id]
+	if owner := ProcessAccount(); got.Account == nil || *got.Account != *owner {
+		t.Errorf("request owned by %s, want %s (this process wrote it)", got.Account, owner)
+	}
+	got.Account = nil
+	if len(ids) != 1 || ids[0] != id || got != a {
 		t.Fatalf("requests = %v %v, want %s: %+v", ids, reqs, id, a)
 	}
 	if err := FinishAdoption(dir, id, Result{Reason: Adopted, Message: "ok"}); err != nil {
