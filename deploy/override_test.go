@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -368,4 +370,32 @@ func TestOverrideRewindInDebtKeepsTheDebt(t *testing.T) {
 		{"still in debt for x", reconcile, InDebt, "1 not approved yet", x, 1},
 	})
 	verifyTrail(t, served.Dir(), "baseline override")
+}
+
+// An override that moved deploy/<env> and then failed (pointing the
+// served repository's HEAD at it) reports the move: Failed, with To
+// where the ref now is, not where it was.
+func TestOverrideReportsAMoveBeforeAFailure(t *testing.T) {
+	store, r, _, d, target := setup(t)
+	ctx := context.Background()
+	base := r.commit("base")
+	x := r.commit("x", base)
+	initialize(t, d, r, &target, base)
+	r.setBranch(x)
+	served, _ := store.Served("platform/fleet")
+	// HEAD names a branch that does not exist, and HEAD cannot be written.
+	if err := os.WriteFile(filepath.Join(served.Dir(), "HEAD"), []byte("ref: refs/heads/nothing\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(served.Dir(), "HEAD.tmp"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	res := d.Operate(ctx, target, Adoption{Project: target.Project, Env: target.Env, Commit: x.String(), Reason: "INC-9", Ticket: "INC-9", By: "ops@host",
+		At: time.Now(), Expires: time.Now().Add(time.Hour), Action: ActionOverride})
+	if got := mustRef(t, served, target.Ref()); got != x {
+		t.Fatalf("deploy/prod = %.7s, want the override's move to %.7s (only HEAD fails)", got, x)
+	}
+	if res.Reason != Failed || res.From != base.String() || res.To != x.String() || !strings.Contains(res.Message, "HEAD") {
+		t.Errorf("result %s from %.7s to %.7s: %q; want Failed from base to x, saying HEAD failed", res.Reason, res.From, res.To, res.Message)
+	}
 }
