@@ -34,6 +34,7 @@ type Repo struct {
 
 	mu       sync.Mutex // serialises UpdateRefs within this process
 	readOnly bool
+	follow   func([]RefUpdate) error // after UpdateRefs (served repositories: Store.followEnvs)
 }
 
 // RefUpdate asks for ref Name to move from Old to New. A zero Old means the
@@ -97,7 +98,21 @@ func (r *Repo) Refs(prefix string) (map[string]plumbing.Hash, error) {
 // fsynced (the commit point) and the locks are renamed over the refs. A crash
 // before the journal leaves every ref as it was; after it, the next open
 // finishes the renames. Readers see each ref change atomically.
+//
+// On a project's served repository, the environment repositories whose
+// refs moved are brought in step afterwards (envrepo.go); an error doing
+// so is returned, and says the refs moved.
 func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
+	if err := r.updateRefs(updates...); err != nil {
+		return err
+	}
+	if r.follow == nil {
+		return nil
+	}
+	return r.follow(updates)
+}
+
+func (r *Repo) updateRefs(updates ...RefUpdate) error {
 	if len(updates) == 0 {
 		return nil
 	}
