@@ -73,6 +73,13 @@ func (a *fakeAuth) CanRead(reader, project string) bool {
 	return false
 }
 
+func (a *fakeAuth) Environments(reader, project string) storage.Grant {
+	if !a.CanRead(reader, project) {
+		return storage.Grant{}
+	}
+	return storage.Grant{All: true}
+}
+
 func (a *fakeAuth) removeKey(k gossh.PublicKey) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

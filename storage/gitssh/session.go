@@ -13,6 +13,7 @@ import (
 
 	"github.com/gliderlabs/ssh"
 
+	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
@@ -20,6 +21,7 @@ import (
 // the same message.
 const (
 	msgNotFound     = "gerritgate: repository not found"
+	msgGrant        = "gerritgate: the environments you are granted of this repository cannot be served together: ask for one environment, or all of them"
 	msgReadOnly     = "gerritgate is read-only: push to Gerrit instead"
 	msgArchive      = "gerritgate: git archive is not served; clone the repository instead"
 	msgNoShell      = "gerritgate: no shell here; this server only serves git clone and git fetch"
@@ -154,7 +156,11 @@ func (s *Server) serve(sess ssh.Session) result {
 		res.outcome = "denied"
 		return refuse(res, msgNotFound)
 	}
-	dir, err := s.resolver.ServedPath(project)
+	dir, err := s.resolver.ReaderPath(project, s.auth.Environments(reader, project))
+	if errors.Is(err, storage.ErrGrant) {
+		res.outcome, res.err = "denied", err
+		return refuse(res, msgGrant)
+	}
 	if err != nil {
 		res.outcome, res.err = "not_found", err
 		return refuse(res, msgNotFound)
