@@ -216,9 +216,9 @@ func envKind(env string) string { return kindEnv + "/" + env }
 // transaction, so a reader of the environment repository sees it jump from
 // one consistent state of the combined repository to a later one. The
 // combined repository is the authority: a ref moves to its value even when
-// that rewinds (the combined repository's own update checked that), and a
-// ref only the environment repository has is an error (nothing deletes
-// refs: someone edited the data directory).
+// that rewinds (the combined repository's own update checked that), and an
+// environment repository with a ref the combined one lacks (deleted by
+// hand) is made afresh.
 func (s *Store) SyncEnv(ctx context.Context, project, env string) error {
 	if err := ValidateEnv(env); err != nil {
 		return err
@@ -234,18 +234,9 @@ func (s *Store) SyncEnv(ctx context.Context, project, env string) error {
 	if err != nil {
 		return err
 	}
-	er, err := s.repo(envKind(env), project, true)
+	er, have, err := s.envRepo(project, env, want)
 	if err != nil {
 		return err
-	}
-	have, err := er.Refs("refs/")
-	if err != nil {
-		return err
-	}
-	for name := range have {
-		if _, ok := want[name]; !ok {
-			return fmt.Errorf("environment repository %s of %q has %s, which the served repository lacks", env, project, name)
-		}
 	}
 	names := make([]string, 0, len(want))
 	for name := range want {
@@ -271,6 +262,59 @@ func (s *Store) SyncEnv(ctx context.Context, project, env string) error {
 		return er.SetHead(deploy)
 	}
 	return nil
+}
+
+// envRepo opens (or creates) env's repository of project and reads its
+// refs. One with a ref want lacks (the served repository's ref was deleted
+// by hand, as docs/operations.md does to start an environment over) is
+// removed and made afresh: it must hold nothing the environment's refs do
+// not reach, and storage deletes no ref.
+func (s *Store) envRepo(project, env string, want map[string]plumbing.Hash) (*Repo, map[string]plumbing.Hash, error) {
+	for fresh := false; ; fresh = true {
+		er, err := s.repo(envKind(env), project, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		have, err := er.Refs("refs/")
+		if err != nil {
+			return nil, nil, err
+		}
+		var foreign string
+		for name := range have {
+			if _, ok := want[name]; !ok {
+				foreign = name
+			}
+		}
+		if foreign == "" {
+			return er, have, nil
+		}
+		if fresh {
+			return nil, nil, fmt.Errorf("environment repository %s of %q: %s is there after making it afresh", env, project, foreign)
+		}
+		if err := s.removeRepo(envKind(env), project, er.dir); err != nil {
+			return nil, nil, fmt.Errorf("environment repository %s of %q has %s, which the served repository lacks, and cannot be removed: %w", env, project, foreign, err)
+		}
+	}
+}
+
+// removeRepo forgets the repository of kind and project and removes its
+// directory: renamed aside first, so a crash never leaves half of one at
+// its path.
+func (s *Store) removeRepo(kind, project, dir string) error {
+	s.mu.Lock()
+	delete(s.repos, kind+"/"+project)
+	s.mu.Unlock()
+	aside := dir + ".removing"
+	if err := os.RemoveAll(aside); err != nil {
+		return err
+	}
+	if err := os.Rename(dir, aside); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	return os.RemoveAll(aside)
 }
 
 // syncLock is the lock that serialises SyncEnv for one project.

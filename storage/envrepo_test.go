@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
@@ -297,22 +296,35 @@ func TestEnvRepoRefusesInterruptedTransaction(t *testing.T) {
 }
 
 // An environment repository with a ref the served repository lacks (an
-// edit by hand) is refused, not served nor silently kept.
+// operator deleted it there to start the environment over) is made afresh:
+// neither the ref nor what only it reached stays.
 func TestEnvRepoWithForeignRef(t *testing.T) {
 	f := newEnvFixture(t, t.TempDir())
 	er, err := f.s.repo(envKind("staging"), "team/p", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := er.UpdateRefs(RefUpdate{Name: "refs/heads/deploy/prod", New: f.b}); err != nil {
+	stray := commit(t, er, f.b, "only in the environment repository")
+	if err := er.UpdateRefs(RefUpdate{Name: "refs/heads/stray", New: stray}); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := f.s.ReaderPath("team/p", Grant{Envs: []string{"staging"}}); err == nil {
-		t.Errorf("ReaderPath with a foreign ref = %s, want an error", p)
+	if ok, _ := f.s.envInStep("team/p", "staging"); ok {
+		t.Fatal("in step with a stray ref: the test shows nothing")
 	}
-	envs, _ := f.combined.envs()
-	sort.Strings(envs)
-	if len(envs) != 2 || envs[0] != "prod" || envs[1] != "staging" {
-		t.Errorf("envs = %v", envs)
+	if _, err := f.s.ReaderPath("team/p", Grant{Envs: []string{"staging"}}); err != nil {
+		t.Fatal(err)
+	}
+	f.check(t, "staging", map[string]plumbing.Hash{"refs/heads/deploy/staging": f.b, audit.Ref("staging"): f.auditS},
+		append(f.stagingOnly, f.both...), []plumbing.Hash{stray, f.auditP, f.hidden})
+	if _, err := os.Stat(er.Dir() + ".removing"); err == nil {
+		t.Error("the old repository was left aside")
+	}
+}
+
+func TestEnvs(t *testing.T) {
+	f := newEnvFixture(t, t.TempDir())
+	envs, err := f.combined.envs()
+	if err != nil || len(envs) != 2 || envs[0] != "prod" || envs[1] != "staging" {
+		t.Errorf("envs = %v, %v; want [prod staging]", envs, err)
 	}
 }

@@ -44,8 +44,10 @@ type RefUpdate struct {
 	Old  plumbing.Hash
 	New  plumbing.Hash
 	// Force allows a deploy/* ref to move to a commit that does not descend
-	// from Old. Nothing in gerritgate sets it yet: an operator command that
-	// rewinds a deploy ref, recorded like an adoption, would be the one user.
+	// from Old. Only SyncEnv sets it, making an environment repository
+	// follow its served repository (whose own update was checked); an
+	// operator command that rewinds a deploy ref, recorded like an
+	// adoption, would be the other user.
 	Force bool
 }
 
