@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -240,14 +241,25 @@ func TestReadersPerEnvironment(t *testing.T) {
 	}
 
 	// And the other way: staging moves to C while prod is held at B; C
-	// is staging's alone, and stays so across a restart (which rebuilds
-	// nothing that is in step, and serves the same).
+	// is staging's alone, and stays so across a restart that upgrades a
+	// data directory from before environment repositories (the start
+	// builds them).
 	operate("hold", "prod")
 	operate("release", "staging")
 	c := sim.mergeApproved("C")
 	waitRef("refs/heads/deploy/staging", c)
 	g.stop()
+	envRepos := filepath.Join(g.dir, "data", "served-env")
+	if _, err := os.Stat(filepath.Join(envRepos, "staging", project+".git")); err != nil {
+		t.Fatalf("no environment repository for staging: %v", err)
+	}
+	if err := os.RemoveAll(envRepos); err != nil {
+		t.Fatal(err)
+	}
 	g.start()
+	if _, err := os.Stat(filepath.Join(envRepos, "prod", project+".git")); err != nil {
+		t.Errorf("the start did not build prod's repository: %v", err)
+	}
 	for _, tr := range transports {
 		for _, v := range []string{"0", "2"} {
 			if got, out := fetchSpec(tr, prodder, v, c, c); got {
