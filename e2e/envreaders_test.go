@@ -15,23 +15,10 @@ import (
 	fluxgit "github.com/fluxcd/pkg/git"
 )
 
-// stagingProdPolicy gates platform/fleet into staging and prod (both
-// from main, neither waiting for the other) and platform/other into prod.
-const stagingProdPolicy = `repos:
-  - project: platform/fleet
-    branch: main
-    environments:
-      - {name: staging, policy: reviewed, baseline: upstream}
-      - {name: prod, policy: reviewed, baseline: upstream}
-  - project: platform/other
-    branch: main
-    environments:
-      - {name: prod, policy: reviewed, baseline: upstream}
-policies:
-  reviewed:
-    labels: {Code-Review: {min: 2}, Verified: {min: 1}}
-    vetoes: {Code-Review: -2}
-`
+// stagingProdPolicy is twoProjectPolicy with platform/fleet gated into
+// staging too (from main, neither environment waiting for the other).
+var stagingProdPolicy = strings.Replace(twoProjectPolicy, "    environments:\n      - {name: prod",
+	"    environments:\n      - {name: staging, policy: reviewed, baseline: upstream}\n      - {name: prod", 1)
 
 // Issue 12, done-means 3: a reader granted only staging fails to fetch a
 // prod-only object and vice versa, over HTTP and SSH, protocol v0 and v2,
@@ -42,6 +29,9 @@ policies:
 // environments only.
 func TestReadersPerEnvironment(t *testing.T) {
 	useBinary(t)
+	if !strings.Contains(stagingProdPolicy, "{name: staging") {
+		t.Fatal("twoProjectPolicy changed: stagingProdPolicy adds no staging")
+	}
 	key, _ := auditKey(t, t.TempDir(), "gate")
 	sim := newSim(t, "MERGE_IF_NECESSARY")
 	stager, prodder, ops, pair := newReader(t, "flux-staging"), newReader(t, "flux-prod"), newReader(t, "ops"), newReader(t, "pair")

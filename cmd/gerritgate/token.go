@@ -31,27 +31,19 @@ func cmdToken(args []string, stdout, stderr io.Writer) error {
 	}
 	projects := "[]  # EDIT: the projects it may read, e.g. [\"platform/*\"]; empty grants nothing"
 	if *projectList != "" {
-		var quoted []string
-		for _, p := range strings.Split(*projectList, ",") {
-			p = strings.TrimSpace(p)
-			if err := projectglob.Validate(p); err != nil {
-				return fmt.Errorf("--projects %q: %w", p, err)
-			}
-			quoted = append(quoted, strconv.Quote(p))
+		list, err := yamlList("--projects", *projectList, projectglob.Validate)
+		if err != nil {
+			return err
 		}
-		projects = "[" + strings.Join(quoted, ", ") + "]"
+		projects = list
 	}
 	envs := ""
 	if *envList != "" {
-		var names []string
-		for _, e := range strings.Split(*envList, ",") {
-			e = strings.TrimSpace(e)
-			if err := storage.ValidateEnv(e); err != nil {
-				return fmt.Errorf("--environments %q: %w", e, err)
-			}
-			names = append(names, e)
+		list, err := yamlList("--environments", *envList, storage.ValidateEnv)
+		if err != nil {
+			return err
 		}
-		envs = "\n    environments: [" + strings.Join(names, ", ") + "]"
+		envs = "\n    environments: " + list
 	}
 	token, hashed, err := access.NewToken()
 	if err != nil {
@@ -67,4 +59,18 @@ readers:
     tokens: ["%s"]
 `, *name, token, *name, projects, envs, hashed)
 	return nil
+}
+
+// yamlList checks each comma-separated item of a flag's value and returns
+// them as a YAML flow list of quoted strings.
+func yamlList(flagName, value string, check func(string) error) (string, error) {
+	var quoted []string
+	for _, item := range strings.Split(value, ",") {
+		item = strings.TrimSpace(item)
+		if err := check(item); err != nil {
+			return "", fmt.Errorf("%s %q: %w", flagName, item, err)
+		}
+		quoted = append(quoted, strconv.Quote(item))
+	}
+	return "[" + strings.Join(quoted, ", ") + "]", nil
 }
