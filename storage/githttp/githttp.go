@@ -184,6 +184,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, "denied", "the environments you are granted of this repository cannot be served together: ask for one environment, or all of them")
 		return
 	}
+	var nameErr *storage.NameError
+	if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.As(err, &nameErr) {
+		// An environment's repository that cannot be brought in step:
+		// refused, and said in the log.
+		log.Warn("repository cannot be served", "err", err)
+		h.busy(w)
+		fail(http.StatusServiceUnavailable, "error", "repository temporarily unavailable; retry shortly")
+		return
+	}
 	if err != nil {
 		fail(http.StatusNotFound, "not_found", "repository not found")
 		return
