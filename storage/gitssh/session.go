@@ -21,6 +21,7 @@ import (
 // the same message.
 const (
 	msgNotFound     = "gerritgate: repository not found"
+	msgUnavailable  = "gerritgate: repository temporarily unavailable; retry shortly"
 	msgGrant        = "gerritgate: the environments you are granted of this repository cannot be served together: ask for one environment, or all of them"
 	msgReadOnly     = "gerritgate is read-only: push to Gerrit instead"
 	msgArchive      = "gerritgate: git archive is not served; clone the repository instead"
@@ -160,6 +161,12 @@ func (s *Server) serve(sess ssh.Session) result {
 	if errors.Is(err, storage.ErrGrant) {
 		res.outcome, res.err = "denied", err
 		return refuse(res, msgGrant)
+	}
+	var nameErr *storage.NameError
+	if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.As(err, &nameErr) {
+		// An environment's repository that cannot be brought in step.
+		res.outcome, res.err = "error", err
+		return refuse(res, msgUnavailable)
 	}
 	if err != nil {
 		res.outcome, res.err = "not_found", err
