@@ -109,7 +109,7 @@ func (s *Store) plainRepoDir(kind, project string) (string, error) {
 			return "", err
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir() {
-			return "", fmt.Errorf("project %q: %s is not a plain directory", project, p)
+			return "", fmt.Errorf("project %q: %s is not a plain directory: %w", project, p, ErrNotFound)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(p, "HEAD")); err != nil {
