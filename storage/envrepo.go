@@ -211,8 +211,8 @@ func (s *Store) envInStep(project, env string) (bool, error) {
 func envKind(env string) string { return kindEnv + "/" + env }
 
 // SyncEnv brings env's repository of project in step with the combined
-// served repository, creating it if need be: the objects first (CopyObjects
-// of each ref that differs), then every ref that differs in one
+// served repository, creating it if need be: the objects first (one copy
+// for every ref that differs), then every ref that differs in one
 // transaction, so a reader of the environment repository sees it jump from
 // one consistent state of the combined repository to a later one. The
 // combined repository is the authority: a ref moves to its value even when
@@ -244,14 +244,15 @@ func (s *Store) SyncEnv(ctx context.Context, project, env string) error {
 	}
 	sort.Strings(names)
 	var ups []RefUpdate
+	var tips []plumbing.Hash
 	for _, name := range names {
-		if have[name] == want[name] {
-			continue
+		if have[name] != want[name] {
+			ups = append(ups, RefUpdate{Name: name, Old: have[name], New: want[name], Force: true})
+			tips = append(tips, want[name])
 		}
-		if err := CopyObjects(ctx, er, combined, want[name]); err != nil {
-			return fmt.Errorf("environment repository %s of %q: %s: %w", env, project, name, err)
-		}
-		ups = append(ups, RefUpdate{Name: name, Old: have[name], New: want[name], Force: true})
+	}
+	if err := copyObjects(ctx, er, combined, tips); err != nil {
+		return fmt.Errorf("environment repository %s of %q: %w", env, project, err)
 	}
 	if err := er.UpdateRefs(ups...); err != nil {
 		return fmt.Errorf("environment repository %s of %q: %w", env, project, err)
