@@ -137,6 +137,9 @@ func (f *envFixture) check(t *testing.T, env string, refs map[string]plumbing.Ha
 	if head, _ := r.Head(); head != "refs/heads/deploy/"+env {
 		t.Errorf("%s: HEAD -> %s, want deploy/%s", env, head, env)
 	}
+	if cfg, _ := os.ReadFile(filepath.Join(dir, "config")); string(cfg) != servedConfig {
+		t.Errorf("%s: config is not a served repository's:\n%s", env, cfg)
+	}
 	for _, h := range has {
 		if r.git.Storer.HasEncodedObject(h) != nil {
 			t.Errorf("%s: lacks %s, which it serves", env, h)

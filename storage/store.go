@@ -122,7 +122,8 @@ func (s *Store) repo(kind, project string, create bool) (*Repo, error) {
 		return r, nil
 	}
 	path := filepath.Join(s.dir, kind, filepath.FromSlash(project)+".git")
-	r, err := openRepo(path, kind == kindServed, create && !s.readOnly, s.readOnly)
+	served := kind == kindServed || strings.HasPrefix(kind, kindEnv+"/")
+	r, err := openRepo(path, served, create && !s.readOnly, s.readOnly)
 	if err != nil {
 		return nil, fmt.Errorf("%s repository of %q: %w", kind, project, err)
 	}
