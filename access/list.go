@@ -19,11 +19,12 @@ import (
 	"github.com/gerritgate/gerritgate/internal/projectglob"
 	"github.com/gerritgate/gerritgate/internal/yamlfile"
 	"github.com/gerritgate/gerritgate/storage"
+	"github.com/gerritgate/gerritgate/storage/githttp"
 )
 
 // Anonymous is the reader name given to a request without (valid)
 // credentials for a project listed under anonymous. No reader may take it.
-const Anonymous = "anonymous"
+const Anonymous = githttp.Anonymous
 
 // List is one loaded access file. It is immutable and safe for concurrent
 // use; a reload makes a new List.

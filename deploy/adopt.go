@@ -54,8 +54,11 @@ func (d *Deployer) Adopt(ctx context.Context, t Target, a Adoption) Result {
 	// from the move.
 	res := newResult(t, d.now())
 	if err := d.adopt(ctx, t, a, &res); err != nil {
-		res.Reason, res.Message, res.To = Failed, "adopt: "+err.Error(), res.From
+		res.Reason, res.Message = Failed, "adopt: "+err.Error() // To: where deploy/<env> is
 		d.logger.Warn(res.Message, "project", t.Project, "env", t.Env, "commit", a.Commit, "by", a.By)
+		if res.To != res.From { // it moved before the failure
+			d.announce(t, res)
+		}
 		return res
 	}
 	d.logger.Warn("operator adopted a commit without the policy's approval", "project", t.Project, "env", t.Env,
@@ -127,7 +130,11 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 	also = append(also, trail...)
 	// The record is written first but nothing names it until the
 	// transaction that moves deploy/<env> does.
-	if err := d.advance(ctx, t, st.up, st.served, st.tip, target, also...); err != nil {
+	moved, err := d.advance(ctx, t, st.up, st.served, st.tip, target, also...)
+	if moved {
+		res.To = target.String()
+	}
+	if err != nil {
 		return err
 	}
 	res.Reason, res.To = Adopted, target.String()
@@ -164,8 +171,8 @@ func isHex(s string) bool {
 }
 
 // An adopt command run while the service owns the data directory leaves a
-// request in <dataDir>/adopt/ and the service applies it at its next poll,
-// writing the outcome beside it. Whoever can write the data directory is
+// request in <dataDir>/adopt/; the service notices it (the poller watches
+// the directory) and applies it at once, writing the outcome beside it. Whoever can write the data directory is
 // an operator already; no network endpoint can adopt.
 const adoptDir = "adopt"
 
@@ -195,17 +202,11 @@ func RequestAdoption(dataDir string, a Adoption) (string, error) {
 // AdoptionRequests returns the requests waiting in dataDir, oldest first.
 // A request that does not parse is answered at once with an error.
 func AdoptionRequests(dataDir string) (map[string]Adoption, []string) {
-	dir := filepath.Join(dataDir, adoptDir)
-	names, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	out := map[string]Adoption{}
 	var ids []string
-	for _, n := range names {
-		if strings.HasSuffix(n, ".result.json") {
-			continue
-		}
-		id := strings.TrimSuffix(filepath.Base(n), ".json")
+	for _, id := range WaitingRequests(dataDir) {
 		var a Adoption
-		data, err := os.ReadFile(n)
+		data, err := os.ReadFile(filepath.Join(dataDir, adoptDir, id+".json"))
 		if err == nil {
 			err = json.Unmarshal(data, &a)
 		}
@@ -216,8 +217,21 @@ func AdoptionRequests(dataDir string) (map[string]Adoption, []string) {
 		out[id] = a
 		ids = append(ids, id)
 	}
-	sort.Strings(ids)
 	return out, ids
+}
+
+// WaitingRequests lists the ids of the requests waiting in dataDir, oldest
+// first, without reading them: what the poller watches for.
+func WaitingRequests(dataDir string) []string {
+	names, _ := filepath.Glob(filepath.Join(dataDir, adoptDir, "*.json"))
+	var ids []string
+	for _, n := range names {
+		if !strings.HasSuffix(n, ".result.json") {
+			ids = append(ids, strings.TrimSuffix(filepath.Base(n), ".json"))
+		}
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // FinishAdoption writes the outcome of request id and removes the request.

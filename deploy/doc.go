@@ -1,6 +1,7 @@
 // Package deploy decides and performs each advance of a deploy/<env> branch:
 // it walks the upstream range, asks Gerrit about its commits, lets
-// gate.Evaluate decide, copies the approved objects into the served
+// gate.Evaluate decide, asks Gerrit again about the commits that would
+// enter and decides again, copies the approved objects into the served
 // repository and moves the ref by compare-and-swap. It never moves a deploy
 // ref backwards and never advances when anything it needs is missing: an
 // unreachable Gerrit, an unknown commit or a failed copy all leave the ref
@@ -9,7 +10,8 @@
 // One file per job: result.go (targets, reasons, results), load.go (the
 // loading step Reconcile, Explain and Adopt share), reconcile.go (the
 // state machine), evidence.go (what Gerrit and the repository say about a
-// range), pending.go (walking the commit graph, with its ancestor cache),
-// merge.go (merge checks), advance.go (copying objects and moving refs),
+// range), recheck.go (asking Gerrit again right before each move),
+// pending.go (walking the commit graph, with its ancestor cache), merge.go
+// (merge checks), advance.go (copying objects and moving refs),
 // explain.go, adopt.go. Time comes from the Deployer's clock (WithClock).
 package deploy

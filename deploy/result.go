@@ -59,7 +59,7 @@ const (
 	// approved from its root; it waits for an operator to name a commit.
 	AwaitingBaseline Reason = "AwaitingBaseline"
 	Adopted          Reason = "Adopted" // an operator named the commit deploy/<env> moved to
-	Failed           Reason = "Failed"  // an error stopped the reconcile; nothing moved
+	Failed           Reason = "Failed"  // an error stopped the reconcile; To is where deploy/<env> is (moved before the error when not From)
 	// Held: the environment's rules keep it where it is for now (outside
 	// its windows, inside a freeze, or waiting for the environment it
 	// comes after); Result.Until says until when, when known.

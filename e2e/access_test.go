@@ -106,6 +106,7 @@ func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSe
 		webhookSecret: setup.webhookSecret,
 		extra:         fmt.Sprintf("ssh:\n  listen: %s\n  hostKeyFiles: [./host_key]\n%saccess: ./access.yaml\n", sshAddr, setup.sshExtra) + setup.extra,
 		httpExtra:     setup.httpExtra,
+		poll:          setup.poll,
 	})
 	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
 	block, _ := ssh.MarshalPrivateKey(hostPriv, "host")

@@ -410,8 +410,9 @@ func TestAttackGzipBombsOnDemo(t *testing.T) {
 	registerSecret(m[1])
 	base := "http://" + m[2]
 	bomb := gzipBomb(t)
-	// The demo's first deploy takes a moment: wait until a clone works.
-	waitFor(t, 30*time.Second, "the demo to serve deploy/prod", func() bool {
+	// The demo's deploy/prod starts once staging has held its first
+	// commit for the soak (20s): wait until a clone works.
+	waitFor(t, 60*time.Second, "the demo to serve deploy/prod", func() bool {
 		_, err := exec.Command("bash", "-c", clones["http"]+" "+filepath.Join(t.TempDir(), "c")).CombinedOutput()
 		return err == nil
 	})

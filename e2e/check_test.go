@@ -33,6 +33,27 @@ func TestCheckCommand(t *testing.T) {
 	}
 }
 
+// gerritgate check prints each repo entry's environment graph: every
+// environment under the one it comes after, with its policy and rules of
+// time and order (issue 12, done-means 4).
+func TestCheckPrintsEnvironmentGraph(t *testing.T) {
+	useBinary(t)
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(policy, []byte(timedPolicy), 0o644)
+	out, err := exec.Command(binary, "check", policy).CombinedOutput()
+	if err != nil {
+		t.Fatalf("check of a good policy: %v\n%s", err, out)
+	}
+	want := `platform/fleet main environments, each under the one it comes after:
+  staging (policy reviewed)
+  └─ prod (policy reviewed, after staging, soak 30m, windows ["* 9-16 * * MON-THU"] in Europe/Berlin, freeze 2026-12-20T00:00:00Z until 2027-01-04T00:00:00Z: year-end freeze)
+policy OK
+`
+	if !strings.HasSuffix(string(out), want) {
+		t.Errorf("check output does not end with the environment graph\n%s\ngot:\n%s", want, out)
+	}
+}
+
 // Every command's --help prints its usage and exits 0, and does nothing
 // else: check does not take --help for a file, serve starts nothing.
 func TestSubcommandHelp(t *testing.T) {

@@ -18,18 +18,41 @@ import (
 	"github.com/gerritgate/gerritgate/audit"
 )
 
-// `gerritgate demo` works for a new user with access control on: the clone
-// commands it prints work over HTTP and SSH, and the story's first approved
-// change is deployed while the vetoed one is not; the verify command it
-// prints rechecks every record of the trail (issue 11, done-means 5), and
-// a record whose evidence lost a counted vote, signed again with the
-// service's key, is reported.
+// `gerritgate demo` works for a new user with access control on: it shows
+// staging and prod, prod after staging with a soak (issue 12, done-means
+// 4): staging takes the first approved change at once, prod is held while
+// it soaks and then advances to it, no sooner than the soak after staging
+// (the times of their audit records); the clone commands it prints work
+// over HTTP and SSH, and prod has the approved change while the vetoed one
+// stops staging; the verify command it prints rechecks every record of the
+// trail (issue 11, done-means 5), and a record whose evidence lost a
+// counted vote, signed again with the service's key, is reported.
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	await, _ := startDemo(t, dir, freeAddr(t))
+	await(regexp.MustCompile(`environments: +deploy/staging takes each approved commit at once; deploy/prod comes after staging$`))
+	soak, err := time.ParseDuration(await(regexp.MustCompile(`^ +with a soak of (\S+):`))[1])
+	if err != nil || soak <= 0 {
+		t.Fatalf("the demo states no soak: %v", err)
+	}
 	httpClone := await(regexp.MustCompile(`over HTTP:  (.*)`))[1]
 	sshClone := await(regexp.MustCompile(`over SSH:   (.*)`))[1]
-	await(regexp.MustCompile(`NotApproved: ([0-9a-f]{12}) "Raise replicas" is not approved: vetoed`))
+	// prod starts once staging has held Gerrit's initial commit for the
+	// soak; then staging takes "Add podinfo" at once, and prod is held
+	// while it soaks and then advances to it.
+	held := regexp.MustCompile(`^platform/fleet main -> deploy/prod \(policy reviewed\): Held: .* ([0-9a-f]{12}) soaks on deploy/staging until \S+`)
+	waits := regexp.MustCompile(`^  deploy/prod waits until \d\d:\d\d:\d\d UTC \(in \d+s\)$`)
+	initial := await(held)[1]
+	await(waits)
+	await(regexp.MustCompile(`deploy/prod \(policy reviewed\): Initialized: created deploy/prod at ` + initial))
+	podinfo := await(regexp.MustCompile(`deploy/staging \(policy reviewed\): Advanced: advanced deploy/staging from ` + initial + ` to ([0-9a-f]{12})$`))[1]
+	await(regexp.MustCompile(`approved +` + podinfo + ` "Add podinfo"`))
+	if got := await(held)[1]; got != podinfo {
+		t.Errorf("prod is held while %s soaks, want %s (Add podinfo)", got, podinfo)
+	}
+	await(waits)
+	await(regexp.MustCompile(`deploy/prod \(policy reviewed\): Advanced: advanced deploy/prod from ` + initial + ` to ` + podinfo + `$`))
+	await(regexp.MustCompile(`deploy/staging \(policy reviewed\): NotApproved: ([0-9a-f]{12}) "Raise replicas" is not approved: vetoed`))
 	for name, c := range map[string]string{"http": httpClone, "ssh": sshClone} {
 		target := filepath.Join(t.TempDir(), name)
 		res, err := exec.Command("bash", "-c", c+" "+target).CombinedOutput()
@@ -58,6 +81,15 @@ func TestDemo(t *testing.T) {
 	clone := filepath.Join(t.TempDir(), "tampered")
 	if out, err := git(t, "", "clone", "-q", "--mirror", strings.Fields(verify)[0], clone); err != nil {
 		t.Fatalf("clone: %v\n%s", err, out)
+	}
+
+	// prod took "Add podinfo" no sooner than the soak after staging did.
+	staged, deployed := recordTo(t, clone, "staging", podinfo), recordTo(t, clone, "prod", podinfo)
+	if staged == nil || deployed == nil {
+		t.Fatalf("no audit record of staging (%v) or prod (%v) moving to %s", staged != nil, deployed != nil, podinfo)
+	}
+	if d := deployed.Time.Sub(staged.Time); d < soak {
+		t.Errorf("staging took %s at %s, prod %s later: want at least the soak, %s", podinfo, staged.Time, d, soak)
 	}
 	r, err := gogitrepo.PlainOpen(clone)
 	if err != nil {
@@ -91,6 +123,22 @@ func TestDemo(t *testing.T) {
 	if err == nil || !strings.Contains(string(res), "recheck: the recorded evidence does not support") {
 		t.Errorf("verify --recheck of a record without its counted vote: err=%v\n%s", err, res)
 	}
+}
+
+// recordTo returns the record of audit/<env> in the repository dir that
+// moved deploy/<env> to the commit sha starts; nil when none did.
+func recordTo(t *testing.T, dir, env, sha string) *audit.Record {
+	t.Helper()
+	out, err := git(t, dir, "log", "--format=%H", audit.Ref(env))
+	if err != nil {
+		t.Fatalf("reading audit/%s: %v\n%s", env, err, out)
+	}
+	for _, c := range strings.Fields(out) {
+		if rec := readRecordAt(t, dir, c); strings.HasPrefix(rec.To, sha) {
+			return rec
+		}
+	}
+	return nil
 }
 
 // demo --dir on the folder of an earlier demo starts over (its simulated

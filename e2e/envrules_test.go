@@ -38,7 +38,7 @@ func withStaging(prodRules string) string {
 }
 
 // gerritgate check prints each environment's rules of time and order and
-// the promotion order; a bad rule
+// the environment graph; a bad rule
 // exits non-zero naming file:line:column.
 func TestCheckEnvironmentRules(t *testing.T) {
 	useBinary(t)
@@ -58,7 +58,7 @@ func TestCheckEnvironmentRules(t *testing.T) {
 		"  - after staging: only commits deploy/staging has held for at least 30m\n",
 		"  - advances only inside the windows [\"* 9-16 * * MON-THU\"] in Europe/Berlin\n",
 		"  - frozen from 2026-12-20T00:00:00Z until 2027-01-04T00:00:00Z: year-end freeze\n",
-		"platform/fleet main promotes staging -> prod\n",
+		"  └─ prod (policy reviewed, after staging, soak 30m",
 		"policy OK",
 	} {
 		if !strings.Contains(string(out), want) {

@@ -33,7 +33,7 @@ func TestImportDirection(t *testing.T) {
 		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit", "internal/gitexec", "internal/gitmerge"},
 		"audit":                    {"gate", "internal/treediff"},
 		"deploy":                   {"gate", "storage", "audit"},
-		"poll":                     {"deploy", "gate", "storage", "internal/projectglob"},
+		"poll":                     {"deploy", "gate", "storage", "internal/projectglob", "internal/filewatch"},
 		"status":                   {"deploy", "audit"},
 		"examples":                 {},
 		"cmd/gerritgate":           nil, // everything

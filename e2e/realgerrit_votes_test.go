@@ -106,7 +106,7 @@ func (w *workspace) amend(user, rev, content string) string {
 // the uploader of the earlier rework ties alice to the code: her vote must
 // not count. bob's +2 after submit approves it.
 func TestRealGerritReworkChainSelfApproval(t *testing.T) {
-	r, p, w, base, g := gatedProject(t, "MERGE_IF_NECESSARY")
+	r, _, w, base, g := gatedProject(t, "MERGE_IF_NECESSARY")
 
 	c := w.upload(base, "C: podinfo")
 	w.amend(alice, c.sha, "image: alice/own:1\n")
@@ -120,13 +120,21 @@ func TestRealGerritReworkChainSelfApproval(t *testing.T) {
 		}
 	}
 	r.approve(c) // alice +2, bob Verified +1, on patch set 3
+	blockedUntilBobApproves(t, r, g, base, c, "alice +2 (not counted: uploader of patch set 2 (REWORK), whose code the reviewed patch set 3 may carry")
+}
+
+// blockedUntilBobApproves submits c, checks that deploy/prod stays at base
+// with a status saying says, then has bob +2 c after submit and waits for
+// it to deploy.
+func blockedUntilBobApproves(t *testing.T, r *realGerrit, g *gateProc, base string, c change, says string) {
+	t.Helper()
 	tip := r.submit(c)
-	st := stays(t, g, p, base, tip)
-	if !strings.Contains(st.Message, "alice +2 (not counted: uploader of patch set 2 (REWORK), whose code the reviewed patch set 3 may carry") {
-		t.Errorf("status message %q does not say alice uploaded the rework patch set 2", st.Message)
+	st := stays(t, g, c.project, base, tip)
+	if !strings.Contains(st.Message, says) {
+		t.Errorf("status message %q does not say %q", st.Message, says)
 	}
 	r.mustVote(bob, c, map[string]int{"Code-Review": 2})
-	g.waitDeployed(p, "prod", tip)
+	g.waitDeployed(c.project, "prod", tip)
 }
 
 // Issue 8, item 10: uploaders of code-preserving patch sets wrote no code.

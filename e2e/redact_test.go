@@ -49,7 +49,7 @@ func TestGerritErrorTextRedacted(t *testing.T) {
 	g := startGate(t, gateSetup{gerritURL: hostile.URL, username: "gate", password: sim.password, policy: reviewedPolicy})
 	shown := func() string {
 		var all strings.Builder
-		for _, path := range []string{"/", "/api/v1/status", "/api/v1/projects/platform%2Ffleet/environments/prod"} {
+		for _, path := range []string{"/", "/api/v1/status", "/api/v1/projects/platform%2Ffleet", "/api/v1/projects/platform%2Ffleet/environments/prod"} {
 			resp, err := http.Get(g.url + path)
 			if err != nil {
 				t.Fatal(err)

@@ -15,5 +15,8 @@
 // lock file, fsync, compare-and-swap, rename, with a journal making several
 // refs change together. storage never rewinds a deploy/* ref unless the
 // update is explicitly forced (RefUpdate.Force, which only an environment
-// repository following its served repository sets yet).
+// repository following its served repository sets yet), and moves an
+// audit/* ref only to a commit whose one parent is its current tip (an
+// appended record), forced or not, except in an environment repository,
+// which follows its served repository's refs as they are.
 package storage

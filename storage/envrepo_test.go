@@ -224,7 +224,15 @@ func TestEnvReposRecover(t *testing.T) {
 	follow := f.combined.follow
 	f.combined.follow = nil
 	c := commit(t, f.combined, f.b, "c")
-	if err := f.combined.UpdateRefs(RefUpdate{Name: "refs/heads/deploy/staging", Old: f.b, New: c}); err != nil {
+	// Two records appended while the environment repository missed them:
+	// it takes both at once.
+	rec1 := commit(t, f.combined, f.auditS, "audit staging 2")
+	rec2 := commit(t, f.combined, rec1, "audit staging 3")
+	if err := f.combined.UpdateRefs(RefUpdate{Name: "refs/heads/deploy/staging", Old: f.b, New: c},
+		RefUpdate{Name: audit.Ref("staging"), Old: f.auditS, New: rec1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.combined.UpdateRefs(RefUpdate{Name: audit.Ref("staging"), Old: rec1, New: rec2}); err != nil {
 		t.Fatal(err)
 	}
 	f.combined.follow = follow
@@ -277,8 +285,8 @@ func TestEnvReposRecover(t *testing.T) {
 	if err := s3.RecoverServed(); err != nil {
 		t.Fatal(err)
 	}
-	f2.s, f2.b = s3, d
-	f2.stagingOnly = []plumbing.Hash{f.b, c, d, f.auditS}
+	f2.s, f2.b, f2.auditS = s3, d, rec2
+	f2.stagingOnly = []plumbing.Hash{f.b, c, d, f.auditS, rec1, rec2}
 	f2.checkBoth(t)
 }
 

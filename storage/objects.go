@@ -38,10 +38,10 @@ func copyObjects(ctx context.Context, dst, src *Repo, tips []plumbing.Hash) erro
 	}
 	revs := ""
 	for _, tip := range tips {
-		if dst.git.Storer.HasEncodedObject(tip) == nil {
+		if dst.objects.HasEncodedObject(tip) == nil {
 			continue // closure invariant: dst has all tip refers to
 		}
-		if src.git.Storer.HasEncodedObject(tip) != nil {
+		if src.objects.HasEncodedObject(tip) != nil {
 			return fmt.Errorf("copy objects: %s is not in %s", tip, src.dir)
 		}
 		revs += tip.String() + "\n"
@@ -56,7 +56,7 @@ func copyObjects(ctx context.Context, dst, src *Repo, tips []plumbing.Hash) erro
 		return err
 	}
 	for _, h := range haves {
-		if src.git.Storer.HasEncodedObject(h) == nil {
+		if src.objects.HasEncodedObject(h) == nil {
 			revs += "^" + h.String() + "\n"
 		}
 	}
@@ -87,7 +87,7 @@ func copyObjects(ctx context.Context, dst, src *Repo, tips []plumbing.Hash) erro
 	}
 	dst.reindex()
 	for _, tip := range tips {
-		if dst.git.Storer.HasEncodedObject(tip) != nil {
+		if dst.objects.HasEncodedObject(tip) != nil {
 			return fmt.Errorf("copy objects: %s missing in %s after the copy", tip, dst.dir)
 		}
 	}

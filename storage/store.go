@@ -122,11 +122,12 @@ func (s *Store) repo(kind, project string, create bool) (*Repo, error) {
 		return r, nil
 	}
 	path := filepath.Join(s.dir, kind, filepath.FromSlash(project)+".git")
-	served := kind == kindServed || strings.HasPrefix(kind, kindEnv+"/")
-	r, err := openRepo(path, served, create && !s.readOnly, s.readOnly)
+	follower := strings.HasPrefix(kind, kindEnv+"/")
+	r, err := openRepo(path, kind == kindServed || follower, create && !s.readOnly, s.readOnly)
 	if err != nil {
 		return nil, fmt.Errorf("%s repository of %q: %w", kind, project, err)
 	}
+	r.follower = follower
 	if kind == kindServed && !s.readOnly {
 		r.follow = func(ups []RefUpdate) error { return s.followEnvs(project, ups) }
 	}
@@ -165,7 +166,8 @@ func openRepo(path string, served, create, readOnly bool) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Repo{dir: path, git: g, readOnly: readOnly}
+	r := &Repo{dir: path, git: g, readOnly: readOnly, rename: os.Rename}
+	r.objects = lockedObjects{mu: &r.gmu, st: g.Storer}
 	if readOnly {
 		return r, nil
 	}

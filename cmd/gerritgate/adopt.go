@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/user"
 	"time"
@@ -36,8 +34,8 @@ func cmdRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // operatorCommand runs adopt, hold or release (action). Without a running
 // service it acts itself; beside one (which owns the data directory) it
-// leaves a request the service applies at its next poll, nudges it, and
-// waits for the answer.
+// leaves a request, which the service notices within a second and applies
+// in a poll it starts for it, and waits for the answer.
 func operatorCommand(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(action, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -94,7 +92,6 @@ func operatorCommand(ctx context.Context, action string, args []string, stdout, 
 		return fmt.Errorf("leave the request for the running service: %w", err)
 	}
 	fmt.Fprintf(stderr, "the service owns %s: request %s left for it\n", cfg.DataDir, id)
-	nudge(ctx, cfg.HTTP.Listen)
 	deadline := time.Now().Add(*wait)
 	for time.Now().Before(deadline) {
 		res, done, err := deploy.AdoptionResult(cfg.DataDir, id)
@@ -110,7 +107,7 @@ func operatorCommand(ctx context.Context, action string, args []string, stdout, 
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("the service has not answered request %s within %s; it applies it at its next poll", id, *wait)
+	return fmt.Errorf("the service has not answered request %s within %s; it applies it in its next poll", id, *wait)
 }
 
 func printOperated(w io.Writer, res deploy.Result) error {
@@ -129,25 +126,4 @@ func operator() string {
 	}
 	host, _ := os.Hostname()
 	return name + "@" + host
-}
-
-// nudge asks the local service to poll now (best effort): the same
-// unauthenticated nudge Gerrit's webhook sends.
-func nudge(ctx context.Context, listen string) {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+net.JoinHostPort(host, port)+"/api/v1/hooks/gerrit", nil)
-	if err != nil {
-		return
-	}
-	if resp, err := (&http.Client{}).Do(req); err == nil {
-		resp.Body.Close()
-	}
 }

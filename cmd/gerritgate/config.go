@@ -12,6 +12,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/gerritgate/gerritgate/internal/yamlfile"
+	"github.com/gerritgate/gerritgate/storage/githttp"
 )
 
 // Config is the service configuration file (gerritgate.yaml). Relative
@@ -35,7 +36,9 @@ type Config struct {
 	// MaxClonesPerReader and MaxClonesPerAddress bound the share of
 	// those one reader and one source address may hold (default a
 	// quarter of maxConcurrentClones each, at least 1), so no single
-	// reader or address can take every slot.
+	// reader or address can take every slot. Clients without
+	// credentials (anonymous projects, or no access file) are not one
+	// reader: they are bounded per address only.
 	MaxClonesPerReader  int `yaml:"maxClonesPerReader"`
 	MaxClonesPerAddress int `yaml:"maxClonesPerAddress"`
 	// MaxConnectionsPerAddress bounds the open connections from one
@@ -98,7 +101,10 @@ type HTTPConfig struct {
 	// MaxRequestBodyKiB bounds one upload-pack request after
 	// decompression (default 4096); MaxBufferedKiB bounds the request
 	// bodies held in memory at once, all requests together (default
-	// 65536), a quarter of it for one reader and for one source address.
+	// 65536), a quarter of it for one reader and for one source address
+	// (clients without credentials: per address only); that quarter must
+	// hold a whole body and a 16 KiB chunk, so MaxBufferedKiB is at least
+	// 4 x (MaxRequestBodyKiB + 16).
 	MaxRequestBodyKiB int `yaml:"maxRequestBodyKiB"`
 	MaxBufferedKiB    int `yaml:"maxBufferedKiB"`
 	// WebhookSecretFile holds the shared secret nudges must carry
@@ -137,6 +143,9 @@ type SSHConfig struct {
 }
 
 const defaultPoll = "@every 30s"
+
+// bodyChunkKiB is the unit githttp reads (and reserves) request bodies in.
+const bodyChunkKiB = githttp.ChunkSize >> 10
 
 // LoadConfig reads, defaults and validates a service config file.
 func LoadConfig(path string) (*Config, error) {
@@ -282,6 +291,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	if c.MaxConcurrentClones < 1 || c.MaxConcurrentClones > 10000 {
 		return nil, doc.Errorf("$.maxConcurrentClones", "maxConcurrentClones must be between 1 and 10000, got %d", c.MaxConcurrentClones)
 	}
+	bufferedSet := c.HTTP.MaxBufferedKiB != 0
 	for _, n := range []struct {
 		key           string
 		def, min, max int
@@ -300,8 +310,15 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 			return nil, doc.Errorf("$."+n.key, "%s must be between %d and %d, got %d", n.key, n.min, n.max, *n.val)
 		}
 	}
-	if c.HTTP.MaxBufferedKiB < c.HTTP.MaxRequestBodyKiB {
-		return nil, doc.Errorf("$.http.maxBufferedKiB", "http.maxBufferedKiB (%d) must be at least http.maxRequestBodyKiB (%d)", c.HTTP.MaxBufferedKiB, c.HTTP.MaxRequestBodyKiB)
+	// One reader's or address's quarter of the buffer must hold a whole
+	// request body and the chunk read past it to find its end; else the
+	// largest bodies allowed are refused 503 for ever.
+	if need := 4 * (c.HTTP.MaxRequestBodyKiB + bodyChunkKiB); c.HTTP.MaxBufferedKiB < need {
+		at := "$.http.maxRequestBodyKiB"
+		if bufferedSet {
+			at = "$.http.maxBufferedKiB"
+		}
+		return nil, doc.Errorf(at, "http.maxBufferedKiB (%d) must be at least 4 x (http.maxRequestBodyKiB + %d) = %d: a quarter of it is one reader's or address's share, which must hold a whole request body and the %d KiB read past it", c.HTTP.MaxBufferedKiB, bodyChunkKiB, need, bodyChunkKiB)
 	}
 	c.SSH.maxSessions, c.SSH.maxSessionsPerReader = 2*c.MaxConcurrentClones, 2*c.MaxClonesPerReader
 	if c.Policy == "" {

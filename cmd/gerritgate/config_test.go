@@ -70,7 +70,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"address share negative", "policy:", "maxClonesPerAddress: -2\npolicy:", "gerritgate.yaml:9:22: maxClonesPerAddress must be between 1 and 32, got -2"},
 		{"connections per address", "policy:", "maxConnectionsPerAddress: 2000\npolicy:", "gerritgate.yaml:9:27: maxConnectionsPerAddress must be between 1 and 1024, got 2000"},
 		{"idle timeout", "  listen: 127.0.0.1:8080\n", "  listen: 127.0.0.1:8080\n  idleTimeout: forever\n", "gerritgate.yaml:9:16: http.idleTimeout must be a duration of at least 10ms (e.g. 60s), got \"forever\""},
-		{"body bound above the buffer", "  listen: 127.0.0.1:8080\n", "  listen: 127.0.0.1:8080\n  maxRequestBodyKiB: 8\n  maxBufferedKiB: 4\n", "gerritgate.yaml:10:19: http.maxBufferedKiB (4) must be at least http.maxRequestBodyKiB (8)"},
+		{"body bound above the buffer", "  listen: 127.0.0.1:8080\n", "  listen: 127.0.0.1:8080\n  maxRequestBodyKiB: 8\n  maxBufferedKiB: 4\n", "gerritgate.yaml:10:19: http.maxBufferedKiB (4) must be at least 4 x (http.maxRequestBodyKiB + 16) = 96"},
 		{"events url not ssh", "  username: gate\n", "  username: gate\n  eventsURL: http://x\n", "gerritgate.yaml:6:14: gerrit.eventsURL must be ssh://user@host:port"},
 		{"events url without key", "  username: gate\n", "  username: gate\n  eventsURL: ssh://gate@x:29418\n", "needs gerrit.sshKeyFile and gerrit.knownHostsFile"},
 		{"per-address bound", "policy:", "maxConnectionsPerAddress: 5000\npolicy:", "maxConnectionsPerAddress must be between 1 and 1024"},
@@ -90,6 +90,37 @@ func TestParseConfigErrors(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "Sup3rS3cret") {
 			t.Errorf("%s: error repeats a password: %v", tt.what, err)
+		}
+	}
+}
+
+// A quarter of http.maxBufferedKiB (one reader's or address's share) must
+// hold a whole request body and the 16 KiB chunk read past it.
+func TestParseConfigBodyShare(t *testing.T) {
+	tests := []struct {
+		what, http string
+		wantErr    string // "" for a config that loads
+	}{
+		{"defaults", "", ""},
+		{"share exactly a body and a chunk", "  maxRequestBodyKiB: 4096\n  maxBufferedKiB: 16448\n", ""},
+		{"share a KiB short", "  maxRequestBodyKiB: 4096\n  maxBufferedKiB: 16447\n",
+			"gerritgate.yaml:10:19: http.maxBufferedKiB (16447) must be at least 4 x (http.maxRequestBodyKiB + 16) = 16448"},
+		{"share holds the body but not the chunk", "  maxRequestBodyKiB: 64\n  maxBufferedKiB: 256\n",
+			"gerritgate.yaml:10:19: http.maxBufferedKiB (256) must be at least 4 x (http.maxRequestBodyKiB + 16) = 320"},
+		{"buffer the size of one body", "  maxRequestBodyKiB: 8\n  maxBufferedKiB: 8\n",
+			"gerritgate.yaml:10:19: http.maxBufferedKiB (8) must be at least 4 x (http.maxRequestBodyKiB + 16) = 96"},
+		{"body above a share of the default buffer", "  maxRequestBodyKiB: 16384\n",
+			"gerritgate.yaml:9:22: http.maxBufferedKiB (65536) must be at least 4 x (http.maxRequestBodyKiB + 16) = 65600"},
+		{"buffer raised with the body", "  maxRequestBodyKiB: 16384\n  maxBufferedKiB: 65600\n", ""},
+	}
+	for _, tt := range tests {
+		src := strings.Replace(goodConfig, "  listen: 127.0.0.1:8080\n", "  listen: 127.0.0.1:8080\n"+tt.http, 1)
+		_, err := ParseConfig("gerritgate.yaml", []byte(src))
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%s: %v, want it to load", tt.what, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s: err = %v, want %q", tt.what, err, tt.wantErr)
 		}
 	}
 }

@@ -94,6 +94,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	gateURL := "http://" + *listen
 	fmt.Fprintf(stdout, `gerritgate demo
+  environments:      deploy/staging takes each approved commit at once; deploy/prod comes after staging
+                     with a soak of %s: it moves only to commits staging has held that long (a real policy
+                     says 30m or more; see policy.yaml and gerritgate check)
   simulated Gerrit:  %s   (its changes: %s/changes/?q=project:%s)
   gate status page:  %s/   (sign in as any user with the token below as password)
   gate config:       %s   (policy.yaml and access.yaml beside it)
@@ -102,7 +105,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
     over SSH:   GIT_SSH_COMMAND='ssh -i %s -o UserKnownHostsFile=%s -o IdentitiesOnly=yes' git clone -b deploy/prod ssh://git@%s/%s.git
   the gate's SSH host key, as Flux's known_hosts wants it:
     %s
-`, sim.URL(), sim.URL(), project, gateURL, cfgPath, creds.token, *listen, project,
+`, demoSoak, sim.URL(), sim.URL(), project, gateURL, cfgPath, creds.token, *listen, project,
 		creds.keyFile, creds.knownHostsFile, *sshListen, project, creds.knownHostsLine)
 
 	var mu sync.Mutex
@@ -110,28 +113,36 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		mu.Lock()
 		defer mu.Unlock()
 		printDecision(stdout, r, false)
+		if r.Reason == deploy.Held && !r.Until.IsZero() {
+			fmt.Fprintf(stdout, "  deploy/%s waits until %s (in %s)\n", r.Env, r.Until.UTC().Format("15:04:05 UTC"), time.Until(r.Until).Round(time.Second))
+		}
 	}
 
 	runErr := make(chan error, 1)
 	go func() { runErr <- s.run(ctx) }()
 
+	// Each step comes after its wait. The first waits for prod to start:
+	// staging starts at Gerrit's initial commit, prod once staging has
+	// held it for the soak. The second waits for the first's soak, so
+	// prod takes "Add podinfo" before the veto stops staging.
 	story := []struct {
-		say string
-		act func() error
+		wait time.Duration
+		say  string
+		act  func() error
 	}{
-		{"alice's change \"Add podinfo\" gets Code-Review +2 from bob and Verified +1 from carol, and is merged", func() error {
+		{demoSoak + 3*time.Second, "alice's change \"Add podinfo\" gets Code-Review +2 from bob and Verified +1 from carol, and is merged:\n  staging takes it at once; prod is held until staging has held it for " + demoSoak.String(), func() error {
 			return demoMerge(sim, project, alice, bob, "Add podinfo", map[string]string{"clusters/prod/podinfo.yaml": "replicas: 2\n"},
 				vote{bob, "Code-Review", 2}, vote{carol, "Verified", 1})
 		}},
-		{"alice's change \"Raise replicas\" has Code-Review +2 from bob but -2 from carol; an admin submits it over the veto", func() error {
+		{demoSoak + 8*time.Second, "alice's change \"Raise replicas\" has Code-Review +2 from bob but -2 from carol; an admin submits it over the veto", func() error {
 			return demoMerge(sim, project, alice, bob, "Raise replicas", map[string]string{"clusters/prod/podinfo.yaml": "replicas: 20\n"},
 				vote{bob, "Code-Review", 2}, vote{carol, "Code-Review", -2}, vote{carol, "Verified", 1})
 		}},
-		{"bob's approved change \"Add alerts\" is merged after it: it waits behind the vetoed one", func() error {
+		{3 * time.Second, "bob's approved change \"Add alerts\" is merged after it: it waits behind the vetoed one", func() error {
 			return demoMerge(sim, project, bob, alice, "Add alerts", map[string]string{"clusters/prod/alerts.yaml": "alerts: on\n"},
 				vote{alice, "Code-Review", 2}, vote{carol, "Verified", 1})
 		}},
-		{"someone with push rights pushes \"hotfix\" straight to main, past review", func() error {
+		{3 * time.Second, "someone with push rights pushes \"hotfix\" straight to main, past review", func() error {
 			_, err := sim.DirectPush(project, "main", carol, "hotfix", map[string]string{"clusters/prod/podinfo.yaml": "replicas: 0\n"})
 			return err
 		}},
@@ -141,7 +152,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(3 * time.Second):
+			case <-time.After(step.wait):
 			}
 			mu.Lock()
 			fmt.Fprintf(stdout, "\n[gerrit] %s\n", step.say)
@@ -218,11 +229,15 @@ func writeDemoConfig(dir, listen, sshListen, gerritURL, password string) (demoCr
 	if err != nil {
 		return c, err
 	}
+	policy, err := demoPolicy()
+	if err != nil {
+		return c, err
+	}
 	c.publicKeyFile = filepath.Join(dir, "gate-key.pub.asc")
 	files := map[string]string{
 		"gate-key.asc":     gateKey,
 		"gate-key.pub.asc": gatePub,
-		"policy.yaml":      examples.Policy(),
+		"policy.yaml":      policy,
 		"gerrit-password":  password + "\n",
 		"demo_id_ed25519":  string(pem.EncodeToMemory(block)),
 		"known_hosts":      c.knownHostsLine + "\n",
@@ -257,6 +272,23 @@ audit:
 		}
 	}
 	return c, nil
+}
+
+// demoSoak is how long prod waits behind staging in the demo: short, so
+// the story shows prod held and then advancing.
+const demoSoak = 20 * time.Second
+
+// demoPolicy is the example policy with a staging environment before
+// prod, and prod after staging with the demo's soak.
+func demoPolicy() (string, error) {
+	const prod = "      - name: prod\n        policy: reviewed\n        baseline: upstream\n"
+	p := examples.Policy()
+	if !strings.Contains(p, prod) {
+		return "", errors.New("examples/policy.yaml has no prod environment of policy reviewed to put staging before")
+	}
+	staging := strings.Replace(prod, "prod", "staging", 1)
+	rules := fmt.Sprintf("        after: staging     # the demo's: prod moves only to commits deploy/staging\n        soak: %s          # has held this long (a real policy says 30m or more)\n", demoSoak)
+	return strings.Replace(p, prod, staging+prod+rules, 1), nil
 }
 
 // demoMarker starts the config the demo writes, so a later run knows the

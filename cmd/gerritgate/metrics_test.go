@@ -1,10 +1,17 @@
 package main
 
 import (
+	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gerritgate/gerritgate/access"
 )
 
 // The SSH server's connection events reach /metrics: failed logins as
@@ -27,4 +34,53 @@ func TestMetricsSSHEvents(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+}
+
+// /metrics takes the metrics tokens of the access file in force: after a
+// reload the new token opens it and the old one no longer does.
+func TestMetricsTokenFollowsReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.yaml")
+	write := func(token string) {
+		t.Helper()
+		data := fmt.Sprintf("metrics:\n  tokens: [%q]\n", access.HashToken(token))
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("scrape-one")
+	w, err := access.NewWatcher(path, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := nudgeService(nil)
+	s.access = w
+	srv := httptest.NewServer(s.handler())
+	defer srv.Close()
+	scrape := func(token string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	check := func(when string, want map[string]int) {
+		t.Helper()
+		for token, code := range want {
+			if got := scrape(token); got != code {
+				t.Errorf("%s: /metrics with token %q: %d, want %d", when, token, got, code)
+			}
+		}
+	}
+	check("first load", map[string]int{"scrape-one": 200, "scrape-two": 401, "": 401})
+	write("scrape-two")
+	if err := w.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	check("after the reload", map[string]int{"scrape-one": 401, "scrape-two": 200, "": 401})
 }

@@ -18,15 +18,49 @@ import (
 // webhook authenticates nudges (POST /api/v1/hooks/gerrit) with a shared
 // secret and rate-limits them per source address. A nudge can only make
 // the gate poll sooner, but unbounded nudges make it poll Gerrit without
-// end, so they need the secret too.
+// end, so they need the secret too. One source address has one nudge in
+// progress at a time, and its body must arrive within readTimeout, so
+// slow nudges cannot hold connections.
 type webhook struct {
-	secret []byte // empty: nudges are refused
-	limit  *addrRate
-	signed chan struct{} // bodies being read for their HMAC
+	secret      []byte // empty: nudges are refused
+	limit       *addrRate
+	signed      chan struct{} // bodies being read for their HMAC
+	readTimeout time.Duration
+
+	mu     sync.Mutex
+	active map[netip.Addr]bool // addresses with a nudge in progress
 }
 
-func newWebhook(secret []byte) *webhook {
-	return &webhook{secret: secret, limit: newAddrRate(10, 200*time.Millisecond), signed: make(chan struct{}, maxSignedReads)}
+// nudgeReadTimeout bounds reading a nudge's body: Gerrit sends a few KB
+// at once.
+const nudgeReadTimeout = 5 * time.Second
+
+// newWebhook returns a webhook for secret whose nudges must arrive whole
+// within readTimeout (at most nudgeReadTimeout; 0: nudgeReadTimeout).
+func newWebhook(secret []byte, readTimeout time.Duration) *webhook {
+	if readTimeout <= 0 || readTimeout > nudgeReadTimeout {
+		readTimeout = nudgeReadTimeout
+	}
+	return &webhook{
+		secret: secret, limit: newAddrRate(10, 200*time.Millisecond), signed: make(chan struct{}, maxSignedReads),
+		readTimeout: readTimeout, active: map[netip.Addr]bool{},
+	}
+}
+
+// begin marks a nudge from a in progress, unless one already is; end
+// (called once) ends it.
+func (h *webhook) begin(a netip.Addr) (end func(), ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.active[a] {
+		return nil, false
+	}
+	h.active[a] = true
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.active, a)
+	}, true
 }
 
 // maxNudgeBody bounds what is read of a nudge's body (for its HMAC), and
@@ -91,29 +125,53 @@ func (h *webhook) authorize(w http.ResponseWriter, r *http.Request) int {
 // next tick. The body is not trusted or even read for facts: every
 // decision still comes from Gerrit's REST API and git, so a nudge can only
 // make the gate look sooner. Each source address gets a few nudges a
-// second at most, whether they carry the secret or not.
+// second at most, whether they carry the secret or not, and one at a
+// time: the body is read (to its end, within readTimeout) while the
+// address's nudge is in progress, and a refused nudge's body is not read
+// at all, its connection closed with the answer.
 func nudgeHandler(h *webhook, poke func()) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !h.limit.allow(uploadpack.PeerAddr(r.RemoteAddr), time.Now()) {
+		rc := http.NewResponseController(w)
+		refuse := func(code int, msg string) {
+			w.Header().Set("Connection", "close")
+			rc.SetReadDeadline(time.Unix(1, 0))
+			http.Error(w, msg, code)
+		}
+		addr := uploadpack.PeerAddr(r.RemoteAddr)
+		if !h.limit.allow(addr, time.Now()) {
 			w.Header().Set("Retry-After", "1")
-			http.Error(w, "too many nudges from this address", http.StatusTooManyRequests)
+			refuse(http.StatusTooManyRequests, "too many nudges from this address")
 			return
 		}
+		end, ok := h.begin(addr)
+		if !ok {
+			w.Header().Set("Retry-After", "1")
+			refuse(http.StatusTooManyRequests, "a nudge from this address is in progress")
+			return
+		}
+		defer end()
+		rc.SetReadDeadline(time.Now().Add(h.readTimeout))
 		switch h.authorize(w, r) {
 		case 0:
 		case http.StatusForbidden:
-			http.Error(w, "nudges are off: set http.webhookSecretFile", http.StatusForbidden)
+			refuse(http.StatusForbidden, "nudges are off: set http.webhookSecretFile")
 			return
 		case http.StatusServiceUnavailable:
 			w.Header().Set("Retry-After", "1")
-			http.Error(w, "too many signed nudges being read", http.StatusServiceUnavailable)
+			refuse(http.StatusServiceUnavailable, "too many signed nudges being read")
 			return
 		case http.StatusBadRequest:
-			http.Error(w, "nudge body too large or unreadable", http.StatusBadRequest)
+			refuse(http.StatusBadRequest, "nudge body too large, unreadable or not sent in time")
 			return
 		default:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gerritgate webhook"`)
-			http.Error(w, "webhook secret required", http.StatusUnauthorized)
+			refuse(http.StatusUnauthorized, "webhook secret required")
+			return
+		}
+		// What a signed nudge left, and an unsigned one's whole body,
+		// is read here, within the deadline, not by net/http after.
+		if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxNudgeBody)); err != nil {
+			refuse(http.StatusBadRequest, "nudge body too large, unreadable or not sent in time")
 			return
 		}
 		poke()

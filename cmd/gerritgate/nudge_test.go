@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -29,7 +33,7 @@ func nudgeService(secret []byte) (s *service, nudged chan struct{}) {
 		default:
 		}
 	}
-	return &service{cfg: &Config{}, metrics: newMetrics(), webhook: newWebhook(secret), poke: poke}, nudged
+	return &service{cfg: &Config{}, metrics: newMetrics(), webhook: newWebhook(secret, 0), poke: poke}, nudged
 }
 
 func TestNudgeAuth(t *testing.T) {
@@ -123,7 +127,7 @@ func TestAddrRate(t *testing.T) {
 
 // Signed nudges are read a few at a time: past that, 503 before reading.
 func TestSignedNudgeReadsBounded(t *testing.T) {
-	h := newWebhook([]byte("k"))
+	h := newWebhook([]byte("k"), 0)
 	for i := 0; i < maxSignedReads; i++ {
 		h.signed <- struct{}{}
 	}
@@ -142,5 +146,74 @@ func TestSignedNudgeReadsBounded(t *testing.T) {
 	big.Header.Set("X-Signature", sign("k", strings.Repeat("x", maxNudgeBody+1)))
 	if got := h.authorize(httptest.NewRecorder(), big); got != http.StatusBadRequest {
 		t.Errorf("body over the bound: %d, want 400", got)
+	}
+}
+
+// Slow nudges hold no connections: from one address one nudge is in
+// progress at a time (the others are answered 429 at once and closed),
+// and the one in progress is cut when its body has not arrived within
+// the nudge read timeout, well before the general body timeout. Another
+// address nudges meanwhile, and the first nudges again afterwards.
+func TestSlowNudgesHoldNoConnections(t *testing.T) {
+	const secret = "hook-s3cret"
+	const readTimeout = time.Second
+	s, nudged := nudgeService([]byte(secret))
+	s.cfg.HTTP.bodyTimeout = 20 * time.Second
+	s.webhook = newWebhook([]byte(secret), readTimeout)
+	srv := httptest.NewServer(s.handler())
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	path := "/api/v1/hooks/gerrit/" + secret
+
+	start := time.Now()
+	var stalled []net.Conn
+	for range 5 {
+		c := dialFrom(t, "127.0.0.2", addr)
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: gate\r\nContent-Length: 1000\r\n\r\n{", path)
+		stalled = append(stalled, c)
+	}
+	client := http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Post(srv.URL+path, "application/json", strings.NewReader(`{"type":"ref-updated"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || len(nudged) != 1 {
+		t.Errorf("a nudge from 127.0.0.1 while 127.0.0.2 stalls: %d, poll asked %v; want 202 and a poll", resp.StatusCode, len(nudged) == 1)
+	}
+	<-nudged
+
+	codes := map[int]int{}
+	for i, c := range stalled {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Errorf("stalled nudge %d: no answer: %v", i, err)
+			continue
+		}
+		codes[resp.StatusCode]++
+		// The answer ends the connection: the server reads no more of
+		// a body it refused or gave up on.
+		if _, err := io.Copy(io.Discard, br); err != nil {
+			t.Errorf("stalled nudge %d (%d): connection still open after the answer: %v", i, resp.StatusCode, err)
+		}
+	}
+	if d := time.Since(start); d > readTimeout+5*time.Second {
+		t.Errorf("stalled nudges held for %v, want about the nudge read timeout %v", d, readTimeout)
+	}
+	if codes[http.StatusTooManyRequests] != 4 || codes[http.StatusBadRequest] != 1 {
+		t.Errorf("answers to 5 stalled nudges from one address: %v, want 4 refused at once (429) and 1 cut (400)", codes)
+	}
+	if len(nudged) != 0 {
+		t.Error("a stalled nudge asked for a poll")
+	}
+
+	// The address's nudge is over: a whole one goes through.
+	c := dialFrom(t, "127.0.0.2", addr)
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: gate\r\nContent-Length: 2\r\n\r\n{}", path)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Errorf("a whole nudge from 127.0.0.2 afterwards: %v, %v; want 202", resp, err)
 	}
 }

@@ -53,7 +53,6 @@ func (s *service) handler() http.Handler {
 		githttp.WithLogger(s.logger),
 		githttp.WithLimiter(s.clones),
 		githttp.WithBodyTimeout(s.cfg.HTTP.bodyTimeout),
-		githttp.WithStallTimeout(s.cfg.HTTP.stallTimeout),
 		githttp.WithTimeout(s.cfg.HTTP.uploadPackTimeout),
 		githttp.WithMaxRequestBody(int64(s.cfg.HTTP.MaxRequestBodyKiB) << 10),
 		githttp.WithBudget(githttp.NewBudget(int64(s.cfg.HTTP.MaxBufferedKiB)<<10, int64(s.cfg.HTTP.MaxBufferedKiB)<<10/4)),
@@ -61,9 +60,12 @@ func (s *service) handler() http.Handler {
 			s.metrics.gitRequests.WithLabelValues("http", outcome).Inc()
 		}),
 	}
+	// One HTTPAuth for every route: it reads the access file's current
+	// list on each request, so it sees every reload.
+	var auth *access.HTTPAuth // nil: no access file
 	var viewers status.Viewers = status.Everyone{}
 	if s.access != nil {
-		auth := access.NewHTTPAuth(s.access)
+		auth = access.NewHTTPAuth(s.access)
 		opts = append(opts, githttp.WithAuthorizer(auth))
 		viewers = auth
 	}
@@ -81,7 +83,7 @@ func (s *service) handler() http.Handler {
 	nudge := nudgeHandler(s.webhook, s.poke)
 	api.Handle("POST /api/v1/hooks/gerrit", nudge)
 	api.Handle("POST /api/v1/hooks/gerrit/{secret}", nudge)
-	api.Handle("GET /metrics", s.requireMetrics(s.metrics.handler()))
+	api.Handle("GET /metrics", requireMetrics(auth, s.metrics.handler()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if githttp.IsGitPath(r.URL.Path) {
 			git.ServeHTTP(w, r)
@@ -97,11 +99,12 @@ func (s *service) handler() http.Handler {
 }
 
 // requireMetrics answers 401 unless the request carries a metrics token
-// from the access file's metrics section (when there is an access file):
-// /metrics' labels name every project, so no reader's token opens it.
-func (s *service) requireMetrics(next http.Handler) http.Handler {
+// from the access file's metrics section (when there is an access file,
+// whose auth is not nil): /metrics' labels name every project, so no
+// reader's token opens it.
+func requireMetrics(auth *access.HTTPAuth, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.access != nil && !access.NewHTTPAuth(s.access).Metrics(r) {
+		if auth != nil && !auth.Metrics(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gerritgate metrics"`)
 			http.Error(w, "metrics token required (access file: metrics.tokens)", http.StatusUnauthorized)
 			return

@@ -64,12 +64,21 @@ type service struct {
 	poster   *deploy.Poster      // deploy messages on Gerrit changes
 	notifier *deploy.Notifier    // Flux Receivers
 	events   *gerrit.EventStream // nil: no stream-events
+	// policyData is the policy file's content the policy in force was
+	// parsed from, where watchPolicy starts.
+	policyData []byte
 }
 
 // newService wires the service from its config: the policy, the data
 // directory, the Gerrit client, the mirror and the poller.
 func newService(cfg *Config, logger *slog.Logger) (*service, error) {
-	pc, err := gate.LoadPolicy(cfg.Policy)
+	// Read once: the watcher starts from these bytes, so an edit made
+	// after this read is reloaded, not taken for the starting content.
+	policyData, err := os.ReadFile(cfg.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	pc, err := gate.ParsePolicy(cfg.Policy, policyData)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
@@ -112,7 +121,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		store.Close()
 		return nil, err
 	}
-	s.poster, s.notifier = poster, notifier
+	s.poster, s.notifier, s.policyData = poster, notifier, policyData
 	return s, nil
 }
 
@@ -136,7 +145,7 @@ func wire(cfg *Config, logger *slog.Logger, metrics *metrics, store *storage.Sto
 		metrics: metrics,
 		store:   store,
 		clones:  uploadpack.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
-		webhook: newWebhook([]byte(hookSecret)),
+		webhook: newWebhook([]byte(hookSecret), cfg.HTTP.bodyTimeout),
 		board:   status.NewBoard(),
 	}
 	if cfg.Access != "" {

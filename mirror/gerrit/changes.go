@@ -20,8 +20,9 @@ const commitBatch = 20
 // maxPages stops a query whose server keeps saying _more_changes.
 const maxPages = 10000
 
-// GateOptions are the query options behind every gate.Change the client
-// returns.
+// gateOptions are the query options behind every gate.Change the client
+// returns: what the gate's rules read (labels with every vote, submit
+// requirements, all patch sets with their commits, messages).
 var gateOptions = []string{
 	OptLabels, OptDetailedLabels, OptSubmitRequirements, OptAllRevisions,
 	OptDetailedAccounts, OptMessages, OptCurrentRevision, OptAllCommits,
@@ -107,7 +108,7 @@ func (c *Client) GateChange(ctx context.Context, project string, number int) (ga
 // that have it as one of their patch sets, on any branch, so the gate can
 // say that a commit belongs to a change on another branch, or count it
 // when the policy accepts that branch; map keys are lower case. The changes
-// of branch come first. A SHA that belongs to no change of the project (a
+// of branch come first, then the others; each group by change number. A SHA that belongs to no change of the project (a
 // direct push, or a merge commit Gerrit wrote) is absent from the map.
 // Other projects are not asked: their names and changes are not for the
 // readers of this one.
@@ -187,7 +188,12 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 		}
 	}
 	for _, cs := range out {
-		sort.SliceStable(cs, func(i, j int) bool { return cs[i].Branch == branch && cs[j].Branch != branch })
+		sort.Slice(cs, func(i, j int) bool {
+			if (cs[i].Branch == branch) != (cs[j].Branch == branch) {
+				return cs[i].Branch == branch
+			}
+			return cs[i].Number < cs[j].Number
+		})
 	}
 	return out, nil
 }
@@ -200,6 +206,7 @@ func OtherProjectChange(sha string) gate.Change {
 	return gate.Change{Project: gate.OtherProject, Revisions: map[string]gate.Revision{sha: {SHA: sha}}}
 }
 
+// hasChange reports whether cs holds change number.
 func hasChange(cs []gate.Change, number int) bool {
 	for _, c := range cs {
 		if c.Number == number {

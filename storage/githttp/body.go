@@ -14,8 +14,9 @@ import (
 // together, those of one reader and those from one source address. With
 // it, what the HTTP front end buffers is bounded by design, whatever many
 // clients send at once, and one reader or address cannot take the room
-// every other client needs. A nil *Budget bounds nothing (one request's
-// own bound still holds).
+// every other client needs. A peer without credentials is bounded by its
+// address only (see uploadpack.Peer). A nil *Budget bounds nothing (one
+// request's own bound still holds).
 type Budget struct {
 	total, share int64
 
@@ -41,12 +42,14 @@ func (b *Budget) reserve(p uploadpack.Peer, n int64) bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.used+n > b.total || b.byAddr[p.Addr]+n > b.share || b.byReader[p.Reader]+n > b.share {
+	if b.used+n > b.total || b.byAddr[p.Addr]+n > b.share || (p.Reader != "" && b.byReader[p.Reader]+n > b.share) {
 		return false
 	}
 	b.used += n
 	b.byAddr[p.Addr] += n
-	b.byReader[p.Reader] += n
+	if p.Reader != "" {
+		b.byReader[p.Reader] += n
+	}
 	return true
 }
 
@@ -60,8 +63,10 @@ func (b *Budget) release(p uploadpack.Peer, n int64) {
 	if b.byAddr[p.Addr] -= n; b.byAddr[p.Addr] <= 0 {
 		delete(b.byAddr, p.Addr)
 	}
-	if b.byReader[p.Reader] -= n; b.byReader[p.Reader] <= 0 {
-		delete(b.byReader, p.Reader)
+	if p.Reader != "" {
+		if b.byReader[p.Reader] -= n; b.byReader[p.Reader] <= 0 {
+			delete(b.byReader, p.Reader)
+		}
 	}
 }
 
@@ -75,9 +80,11 @@ func (b *Budget) InUse() int64 {
 	return b.used
 }
 
-// chunkSize is the unit a body is buffered (and budgeted) in: memory is
+// ChunkSize is the unit a body is buffered (and budgeted) in: memory is
 // reserved before it is allocated, so the budget bounds real allocations.
-const chunkSize = 16 << 10
+// One reader's or address's share must hold a whole body of the largest
+// size allowed and one chunk more, read to find its end.
+const ChunkSize = 16 << 10
 
 // Errors readBody returns besides the reader's own.
 var (
@@ -87,27 +94,31 @@ var (
 
 // body is a request body held in budgeted chunks.
 type body struct {
-	chunks [][]byte
-	size   int64
-	budget *Budget
-	peer   uploadpack.Peer
+	chunks   [][]byte
+	size     int64
+	reserved int64 // from budget, given back by free
+	budget   *Budget
+	peer     uploadpack.Peer
 }
 
 // readBody reads r to the end into memory reserved from budget for peer,
 // failing with errTooLarge past max bytes and errBusy when the budget has
-// no room. The caller must call free once the body is no longer needed
-// (also after an error).
+// no room. It never reserves more than max+1 bytes (the one past max tells
+// a body too large): the last chunk is cut to fit. The caller must call
+// free once the body is no longer needed (also after an error).
 func readBody(r io.Reader, max int64, budget *Budget, peer uploadpack.Peer) (*body, error) {
 	b := &body{budget: budget, peer: peer}
 	for {
-		if !budget.reserve(peer, chunkSize) {
+		n := min(ChunkSize, max+1-b.size)
+		if !budget.reserve(peer, n) {
 			return b, errBusy
 		}
-		buf := make([]byte, chunkSize)
+		b.reserved += n
+		buf := make([]byte, n)
 		b.chunks = append(b.chunks, buf[:0])
-		n, err := io.ReadFull(r, buf)
-		b.chunks[len(b.chunks)-1] = buf[:n]
-		b.size += int64(n)
+		got, err := io.ReadFull(r, buf)
+		b.chunks[len(b.chunks)-1] = buf[:got]
+		b.size += int64(got)
 		if b.size > max {
 			return b, errTooLarge
 		}
@@ -130,6 +141,6 @@ func (b *body) reader() io.Reader {
 
 // free gives the body's memory back to the budget.
 func (b *body) free() {
-	b.budget.release(b.peer, int64(len(b.chunks))*chunkSize)
-	b.chunks = nil
+	b.budget.release(b.peer, b.reserved)
+	b.chunks, b.reserved = nil, 0
 }

@@ -32,7 +32,8 @@ type Resolver interface {
 }
 
 // Authorizer decides whether a request may read a project, and which of
-// its environments. Authorize returns the reader's name for the log,
+// its environments. Authorize returns the reader's name for the log
+// (Anonymous for a request it lets in without credentials),
 // ErrUnauthenticated when credentials are missing or wrong, and
 // ErrForbidden when the reader may not see the project; Environments
 // returns what the reader Authorize named is granted.
@@ -40,6 +41,12 @@ type Authorizer interface {
 	Authorize(r *http.Request, project string) (reader string, err error)
 	Environments(reader, project string) storage.Grant
 }
+
+// Anonymous is the reader an Authorizer names for a request without
+// credentials. Such requests (and all of them without an Authorizer) are
+// not one reader: the clone and buffer bounds count them per source
+// address only.
+const Anonymous = "anonymous"
 
 // Errors an Authorizer returns.
 var (
@@ -60,7 +67,6 @@ type Handler struct {
 	limit     *uploadpack.Limiter
 	budget    *Budget
 	bodyTime  time.Duration
-	stall     time.Duration
 }
 
 // Option configures a Handler.
@@ -83,14 +89,10 @@ func WithMaxRequestBody(n int64) Option { return func(h *Handler) { h.maxBody = 
 // a request that finds no room gets 503 with Retry-After.
 func WithBudget(b *Budget) Option { return func(h *Handler) { h.budget = b } }
 
-// WithBodyTimeout bounds reading one request body (default 30s): a client
-// that declares a body and stalls gets 408 and holds nothing.
+// WithBodyTimeout bounds reading a request's body, on every git route
+// (default 30s): a client that declares a body and stalls gets 408 and
+// holds nothing; a body a route does not read closes the connection.
 func WithBodyTimeout(d time.Duration) Option { return func(h *Handler) { h.bodyTime = d } }
-
-// WithStallTimeout closes a response the client has read nothing of for
-// d (default 60s), ending its upload-pack; upload-pack sends keepalives
-// while it prepares a pack, so a reading client always makes progress.
-func WithStallTimeout(d time.Duration) Option { return func(h *Handler) { h.stall = d } }
 
 // WithTimeout bounds one upload-pack run (default 10 minutes).
 func WithTimeout(d time.Duration) Option { return func(h *Handler) { h.timeout = d } }
@@ -114,7 +116,6 @@ func New(r Resolver, opts ...Option) *Handler {
 		maxBody:  4 << 20,
 		timeout:  10 * time.Minute,
 		bodyTime: 30 * time.Second,
-		stall:    time.Minute,
 		realm:    "gerritgate",
 	}
 	for _, o := range opts {
@@ -148,9 +149,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	// A declared body must arrive within the body timeout, whatever the
+	// route: net/http reads what a handler left unread after the answer,
+	// with no deadline of its own. Only a POST to git-upload-pack reads
+	// its body; an answer that leaves it unread closes the connection
+	// without reading more.
+	rc := http.NewResponseController(w)
+	bodyRead := r.Body == http.NoBody
+	if !bodyRead && h.bodyTime > 0 {
+		rc.SetReadDeadline(time.Now().Add(h.bodyTime))
+	}
 	fail := func(code int, o, msg string) {
 		outcome = o
 		noCache(w)
+		if !bodyRead {
+			w.Header().Set("Connection", "close")
+			rc.SetReadDeadline(time.Unix(1, 0))
+		}
 		http.Error(w, msg, code)
 	}
 
@@ -198,6 +213,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	peer := uploadpack.Peer{Reader: reader, Addr: uploadpack.PeerAddr(r.RemoteAddr)}
+	if reader == Anonymous {
+		peer.Reader = ""
+	}
 	slot := func() (release func(), ok bool) {
 		if release, ok = h.limit.TryAcquire(peer); !ok {
 			h.busy(w)
@@ -216,6 +234,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case "git-upload-pack":
 		default:
 			fail(http.StatusBadRequest, "bad_request", "unknown service: only git-upload-pack is served")
+			return
+		}
+		if !bodyRead {
+			// No git client sends one; refused before a slot is taken.
+			fail(http.StatusBadRequest, "bad_request", "unexpected request body")
 			return
 		}
 		release, ok := slot()
@@ -244,8 +267,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The whole request is read, bounded and checked before a clone
 		// slot is taken: a client that declares a body and stalls, or
 		// sends garbage, holds no slot and no git process.
-		req, code, msg := h.readRequest(w, r, peer)
+		req, code, msg := h.decodeBody(w, r, peer)
 		defer req.free()
+		if bodyRead = code == 0; bodyRead {
+			// What follows is upload-pack's time, bounded on its own.
+			rc.SetReadDeadline(time.Time{})
+		}
 		if code != 0 {
 			o := "bad_request"
 			if code == http.StatusServiceUnavailable {
@@ -260,7 +287,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer release()
-		out := &responseWriter{w: w, rc: http.NewResponseController(w), stall: h.stall}
+		out := &responseWriter{w: w, rc: rc}
 		if err := h.run(r.Context(), dir, protocol, uploadpack.Request, req.reader(), out); err != nil {
 			log.Warn("upload-pack failed", "err", err)
 			if !out.started {
@@ -279,26 +306,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) busy(w http.ResponseWriter) { w.Header().Set("Retry-After", "5") }
 
-// readRequest reads an upload-pack request body within the body timeout,
-// decompressing it if need be, and checks its pkt-line framing. On
-// failure it returns the status and message to answer with.
-func (h *Handler) readRequest(w http.ResponseWriter, r *http.Request, peer uploadpack.Peer) (*body, int, string) {
-	rc := http.NewResponseController(w)
-	if h.bodyTime > 0 {
-		rc.SetReadDeadline(time.Now().Add(h.bodyTime))
-	}
-	req, code, msg := h.decodeBody(w, r, peer)
-	if code != 0 {
-		// Whatever of the body is left is not read (net/http would try,
-		// with no deadline): the connection closes after the answer.
-		w.Header().Set("Connection", "close")
-		rc.SetReadDeadline(time.Unix(1, 0))
-	} else if h.bodyTime > 0 {
-		rc.SetReadDeadline(time.Time{})
-	}
-	return req, code, msg
-}
-
+// decodeBody reads an upload-pack request body (within the read deadline
+// ServeHTTP set), decompressing it if need be, and checks its pkt-line
+// framing. On failure it returns the status and message to answer with.
 func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, peer uploadpack.Peer) (*body, int, string) {
 	in := io.Reader(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if r.Header.Get("Content-Encoding") == "gzip" {
@@ -329,12 +339,12 @@ func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, peer upload
 
 // responseWriter sends upload-pack's output as it comes. The headers go
 // with the first byte, so a run that fails before any can still answer
-// with an error status; every write must reach the client within the
-// stall timeout, so a client that stops reading ends the run.
+// with an error status. A write that fails ends the run: the server's
+// connections bound how long a write may wait for a client that stops
+// reading (gerritgate's listener does, see http.stallTimeout).
 type responseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
-	stall   time.Duration
 	started bool
 }
 
@@ -343,9 +353,6 @@ func (o *responseWriter) Write(p []byte) (int, error) {
 		o.started = true
 		noCache(o.w)
 		o.w.Header().Set("Content-Type", "application/x-git-upload-pack-result")
-	}
-	if o.stall > 0 {
-		o.rc.SetWriteDeadline(time.Now().Add(o.stall))
 	}
 	n, err := o.w.Write(p)
 	if err == nil {

@@ -10,12 +10,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
 	"github.com/gerritgate/gerritgate/storage/storagetest"
 
@@ -143,4 +148,135 @@ func TestGzipBombsBounded(t *testing.T) {
 	if n := budget.InUse(); n != 0 {
 		t.Errorf("%d bytes still reserved after every request ended", n)
 	}
+}
+
+// A request on a git URL that declares a body and never sends it is cut
+// off within the body timeout, whatever its route, and holds no clone
+// slot meanwhile: net/http would otherwise read the unread body after the
+// answer with no deadline at all, and an info/refs answer larger than
+// net/http's buffer waits for that read with the slot taken.
+func TestUnsentBodyCutOff(t *testing.T) {
+	s := storagetest.Serve(t, "platform/fleet")
+	repo, err := s.Store.Served("platform/fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An advertisement of a few KB, more than net/http buffers.
+	var pad []storage.RefUpdate
+	for i := range 100 {
+		pad = append(pad, storage.RefUpdate{Name: fmt.Sprintf("refs/heads/deploy/pad-%03d", i), New: plumbing.NewHash(s.Gated)})
+	}
+	if err := repo.UpdateRefs(pad...); err != nil {
+		t.Fatal(err)
+	}
+	l := uploadpack.NewLimiter(4, 4, 4)
+	const bodyTime = 500 * time.Millisecond
+	srv := httptest.NewServer(githttp.New(s.Store, githttp.WithLimiter(l), githttp.WithBodyTimeout(bodyTime)))
+	defer srv.Close()
+	const upload = "POST /platform/fleet.git/git-upload-pack HTTP/1.1\r\n"
+	const refs = "GET /platform/fleet.git/info/refs?service=git-upload-pack HTTP/1.1\r\n"
+	tests := []struct{ what, head string }{
+		{"upload-pack, Content-Length", upload + "Content-Type: application/x-git-upload-pack-request\r\nContent-Length: 1000\r\n"},
+		{"upload-pack, chunked", upload + "Content-Type: application/x-git-upload-pack-request\r\nTransfer-Encoding: chunked\r\n"},
+		{"upload-pack, wrong content type", upload + "Content-Type: text/plain\r\nContent-Length: 1000\r\n"},
+		{"info/refs with a body", refs + "Content-Length: 1000\r\n"},
+		{"info/refs with a chunked body", refs + "Transfer-Encoding: chunked\r\n"},
+		{"wrong method", "PUT /platform/fleet.git/git-upload-pack HTTP/1.1\r\nContent-Length: 1000\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.what, func(t *testing.T) {
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			start := time.Now()
+			fmt.Fprintf(c, "%sHost: x\r\n\r\n", tt.head)
+			time.Sleep(bodyTime / 2)
+			if n := l.InUse(); n != 0 {
+				t.Errorf("%d clone slots taken while the body is awaited", n)
+			}
+			// Read until the server closes; a generous bound, as the
+			// machine may be loaded.
+			c.SetReadDeadline(time.Now().Add(bodyTime + 10*time.Second))
+			_, err = io.Copy(io.Discard, c)
+			if err != nil {
+				t.Errorf("connection still open %v after the headers (body timeout %v): %v", time.Since(start).Round(time.Millisecond), bodyTime, err)
+			}
+			if n := l.InUse(); n != 0 {
+				t.Errorf("%d clone slots taken after the headers and the body timeout", n)
+			}
+		})
+	}
+}
+
+// anonymousAuth lets every request in without credentials, as an access
+// file's anonymous projects do.
+type anonymousAuth struct{}
+
+func (anonymousAuth) Authorize(*http.Request, string) (string, error) {
+	return githttp.Anonymous, nil
+}
+
+func (anonymousAuth) Environments(string, string) storage.Grant { return storage.Grant{All: true} }
+
+// Clients without credentials are not one reader: with one slot per
+// reader and one per address, an anonymous clone from 127.0.0.2 leaves
+// room for one from 127.0.0.1, and a second from 127.0.0.2 is refused.
+func TestAnonymousPeersBoundedPerAddress(t *testing.T) {
+	s := storagetest.Serve(t, "platform/fleet")
+	// A git that takes two seconds to start, so a slot stays taken while
+	// the others ask.
+	slowGit := filepath.Join(t.TempDir(), "git")
+	if err := os.WriteFile(slowGit, []byte("#!/bin/sh\nsleep 2\nexec git \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		what string
+		auth githttp.Authorizer
+	}{
+		{"anonymous project", anonymousAuth{}},
+		{"no authorizer", nil},
+	} {
+		t.Run(tt.what, func(t *testing.T) {
+			l := uploadpack.NewLimiter(8, 1, 1)
+			opts := []githttp.Option{githttp.WithLimiter(l), githttp.WithGit(slowGit)}
+			if tt.auth != nil {
+				opts = append(opts, githttp.WithAuthorizer(tt.auth))
+			}
+			srv := httptest.NewServer(githttp.New(s.Store, opts...))
+			defer srv.Close()
+			refs := srv.URL + "/platform/fleet.git/info/refs?service=git-upload-pack"
+			first := make(chan int, 1)
+			go func() { first <- getFrom(t, "127.0.0.2", refs) }()
+			deadline := time.Now().Add(10 * time.Second)
+			for l.InUse() == 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if got := getFrom(t, "127.0.0.2", refs); got != http.StatusServiceUnavailable {
+				t.Errorf("second anonymous from 127.0.0.2: %d, want 503 (its address's share)", got)
+			}
+			if got := getFrom(t, "127.0.0.1", refs); got != http.StatusOK {
+				t.Errorf("anonymous from 127.0.0.1 while one from 127.0.0.2 clones: %d, want 200", got)
+			}
+			if got := <-first; got != http.StatusOK {
+				t.Errorf("anonymous from 127.0.0.2: %d, want 200", got)
+			}
+		})
+	}
+}
+
+// getFrom GETs url from the source address src and returns the status
+// (0 and a test error if the request failed).
+func getFrom(t *testing.T, src, url string) int {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c := http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Errorf("GET from %s: %v", src, err)
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -10,7 +10,10 @@ import (
 // own, and a client (or many) must not be able to start them without end.
 // Besides the global bound it bounds each reader and each source address,
 // so one reader (one token, one key) or one address cannot take the
-// capacity every other reader needs. A nil *Limiter limits nothing.
+// capacity every other reader needs. A peer without credentials is
+// bounded by its address only: anonymous clients are not one reader, and
+// one of them must not take the share of all the others. A nil *Limiter
+// limits nothing.
 type Limiter struct {
 	max, perReader, perAddr int
 
@@ -21,7 +24,7 @@ type Limiter struct {
 }
 
 // Peer is who asks for a clone slot: the reader the access list named
-// ("" for anonymous readers, who then share one reader's share) and the
+// ("" for a peer without credentials, bounded per address only) and the
 // source address (the zero Addr when unknown; unknown addresses share one
 // address's share).
 type Peer struct {
@@ -64,8 +67,8 @@ func NewLimiter(max, perReader, perAddr int) *Limiter {
 	}
 }
 
-// TryAcquire takes a slot for p if the global, p's reader's and p's
-// address's bounds all leave one; the caller must call release (once)
+// TryAcquire takes a slot for p if the global, p's reader's (unless p is
+// anonymous) and p's address's bounds all leave one; the caller must call release (once)
 // when its upload-pack has ended. It never waits: a busy server answers at
 // once and the client retries.
 func (l *Limiter) TryAcquire(p Peer) (release func(), ok bool) {
@@ -74,11 +77,13 @@ func (l *Limiter) TryAcquire(p Peer) (release func(), ok bool) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.total >= l.max || l.reader[p.Reader] >= l.perReader || l.addr[p.Addr] >= l.perAddr {
+	if l.total >= l.max || (p.Reader != "" && l.reader[p.Reader] >= l.perReader) || l.addr[p.Addr] >= l.perAddr {
 		return nil, false
 	}
 	l.total++
-	l.reader[p.Reader]++
+	if p.Reader != "" {
+		l.reader[p.Reader]++
+	}
 	l.addr[p.Addr]++
 	var once sync.Once
 	return func() { once.Do(func() { l.release(p) }) }, true
@@ -89,8 +94,10 @@ func (l *Limiter) release(p Peer) {
 	defer l.mu.Unlock()
 	l.total--
 	// Delete at zero so the maps hold only peers with a clone running.
-	if l.reader[p.Reader]--; l.reader[p.Reader] == 0 {
-		delete(l.reader, p.Reader)
+	if p.Reader != "" {
+		if l.reader[p.Reader]--; l.reader[p.Reader] == 0 {
+			delete(l.reader, p.Reader)
+		}
 	}
 	if l.addr[p.Addr]--; l.addr[p.Addr] == 0 {
 		delete(l.addr, p.Addr)

@@ -40,9 +40,18 @@ func TestLimiterShares(t *testing.T) {
 			{peer: uploadpack.Peer{"c", a2}, ok: false},
 			{peer: uploadpack.Peer{"c", a1}, ok: true},
 		}},
-		{"anonymous readers share one reader's share", 8, 1, 8, []step{
+		{"anonymous peers are bounded per address, not as one reader", 8, 1, 1, []step{
 			{peer: uploadpack.Peer{"", a1}, ok: true},
-			{peer: uploadpack.Peer{"", a2}, ok: false},
+			{peer: uploadpack.Peer{"", a2}, ok: true},
+			{peer: uploadpack.Peer{"", a1}, ok: false},
+			{peer: uploadpack.Peer{"flux", a3}, ok: true},
+			{release: 1},
+			{peer: uploadpack.Peer{"", a1}, ok: true},
+		}},
+		{"anonymous peers still count toward the global bound", 2, 1, 1, []step{
+			{peer: uploadpack.Peer{"", a1}, ok: true},
+			{peer: uploadpack.Peer{"", a2}, ok: true},
+			{peer: uploadpack.Peer{"", a3}, ok: false},
 		}},
 		{"unknown addresses share one address's share", 8, 8, 1, []step{
 			{peer: uploadpack.Peer{"a", netip.Addr{}}, ok: true},
