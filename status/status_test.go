@@ -116,6 +116,8 @@ func TestHandlerShowsOnlyVisibleProjects(t *testing.T) {
 		{"stager", "/api/v1/status", 200, "5747a9e5", "9e0d1e7a"},
 		{"prodder", "/api/v1/status", 200, "9e0d1e7a", "5747a9e5"},
 		{"stager", "/api/v1/projects/two%2Fenvs/environments/staging", 200, "5747a9e5", ""},
+		{"stager", "/api/v1/projects/two%2Fenvs", 200, "5747a9e5", "9e0d1e7a"},
+		{"prodder", "/api/v1/projects/two%2Fenvs", 200, "9e0d1e7a", "5747a9e5"},
 		{"stager", "/api/v1/projects/two%2Fenvs/environments/prod", 404, "no such project", "9e0d1e7a"},
 		{"prodder", "/api/v1/projects/two%2Fenvs/environments/staging", 404, "no such project", "5747a9e5"},
 		{"stager", "/api/v1/projects/two%2Fenvs/environments/prod/pending", 404, "no such project", "9e0d1e7a"},
