@@ -17,6 +17,9 @@ func (v *verifier) recheck(c *object.Commit, rec *Record) bool {
 		v.fail("audit %s: recheck: "+format, append([]any{short(c.Hash)}, args...)...)
 		return false
 	}
+	if rec.Kind == Paid {
+		return v.recheckPaid(rec, bad)
+	}
 	if rec.Policy.Rules == nil || rec.Evidence == nil || rec.Decision == nil {
 		return bad("an advance record without policy rules, evidence or decision")
 	}

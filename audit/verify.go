@@ -60,7 +60,8 @@ type Entry struct {
 	Policy    string    `json:"policy,omitempty"`
 	Changes   []int     `json:"changes,omitempty"`
 	SignedBy  string    `json:"signedBy,omitempty"` // key fingerprint
-	By        string    `json:"by,omitempty"`       // adopting operator
+	By        string    `json:"by,omitempty"`       // the operator of an operator's record
+	Ticket    string    `json:"ticket,omitempty"`   // the operator's ticket
 	Rechecked bool      `json:"rechecked,omitempty"`
 }
 
@@ -119,6 +120,9 @@ type verifier struct {
 	// entered holds the commits the current record's step brought in,
 	// with their parents; nil when covers found the step wrong.
 	entered map[string][]string
+	// overrides are the override records seen so far, by audit commit:
+	// what a paid record pays.
+	overrides map[string]*Record
 }
 
 func (v *verifier) fail(format string, args ...any) {
@@ -168,7 +172,7 @@ func (v *verifier) run() Environment {
 			}
 		}
 		v.covers(c, rec)
-		if v.opts.Recheck && rec.Kind == Advance {
+		if v.opts.Recheck && (rec.Kind == Advance || rec.Kind == Paid) {
 			if v.recheck(c, rec) {
 				out.Timeline[len(out.Timeline)-1].Rechecked = true
 			}
@@ -215,7 +219,7 @@ func (v *verifier) record(n int, c *object.Commit) (Entry, *Record) {
 	}
 	e.Kind, e.From, e.To, e.Time, e.Policy = rec.Kind, rec.From, rec.To, rec.Time, rec.Policy.Name
 	if rec.Operator != nil {
-		e.By = rec.Operator.By
+		e.By, e.Ticket = rec.Operator.By, rec.Operator.Ticket
 	}
 	seen := map[int]bool{}
 	for _, cm := range rec.Commits {
@@ -236,6 +240,9 @@ func (v *verifier) record(n int, c *object.Commit) (Entry, *Record) {
 // parent. It keeps the commits the step brought in for recheck.
 func (v *verifier) covers(c *object.Commit, rec *Record) {
 	v.entered = nil
+	if !v.operatorStep(c, rec) {
+		return
+	}
 	if rec.Kind == Hold || rec.Kind == Release {
 		// An operator's hold or release pins deploy/<env> where it is.
 		if rec.To == "" || rec.From != rec.To || rec.Operator == nil {
@@ -251,6 +258,9 @@ func (v *verifier) covers(c *object.Commit, rec *Record) {
 	if _, err := object.GetCommit(v.repo, to); err != nil {
 		v.fail("audit %s: the recorded commit %s is not in the repository", short(c.Hash), shortSHA(rec.To))
 		return
+	}
+	if rec.Kind == Rewind || (rec.Kind == Override && rec.Rewind) {
+		return // operatorStep checked what a non-forward move needs
 	}
 	var from plumbing.Hash
 	if rec.From != "" {

@@ -31,8 +31,22 @@ type Adoption struct {
 	By      string    `json:"by"` // who asked (OS user and host of the adopt command)
 	At      time.Time `json:"at"`
 	// Action is what the operator asks (Operate): ActionAdopt (also ""),
-	// ActionHold or ActionRelease; a hold or release names no Commit.
+	// ActionHold, ActionRelease, ActionOverride or ActionRewind; a hold or
+	// release names no Commit.
 	Action string `json:"action,omitempty"`
+	// Name is the name the operator gave (--operator), beside By.
+	Name   string `json:"operator,omitempty"`
+	Ticket string `json:"ticket,omitempty"` // required for override and rewind
+	// Expires is when an override's debt is due (override only).
+	Expires time.Time `json:"expires,omitzero"`
+	// Rewind lets an override move to a commit that does not descend
+	// from the deployed one.
+	Rewind bool `json:"rewind,omitempty"`
+}
+
+// operator is a's operator for the audit record.
+func (a Adoption) operator() *audit.Operator {
+	return &audit.Operator{By: a.By, Name: a.Name, Reason: a.Reason, Ticket: a.Ticket, Expires: a.Expires}
 }
 
 // AdoptedRef records every adoption of an environment in the served
@@ -74,15 +88,10 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 	if strings.TrimSpace(a.Reason) == "" || strings.TrimSpace(a.By) == "" {
 		return errors.New("an adoption needs a reason and who asked")
 	}
-	st, err := d.load(t, true)
+	st, err := d.loadToMove(t, res)
 	if err != nil {
 		return err
 	}
-	res.From, res.To = hex(st.tip), hex(st.tip)
-	if st.head.IsZero() {
-		return fmt.Errorf("upstream branch %s does not exist", t.Branch)
-	}
-	res.Head = st.head.String()
 	target := plumbing.NewHash(a.Commit)
 	c, err := st.up.Commit(target)
 	if err != nil {
@@ -108,6 +117,9 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 	} else if held != nil {
 		return fmt.Errorf("deploy/%s is held %s: release it first", t.Env, heldSince(held))
 	}
+	if err := notOwing(st.served, t, "adopt"); err != nil {
+		return err
+	}
 	prev, err := st.served.Ref(t.AdoptedRef())
 	if err != nil {
 		return err
@@ -123,7 +135,7 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 		also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: target})
 	}
 	trail, err := d.record(t, st.served, &audit.Record{Kind: audit.Adopt, From: hex(st.tip), To: target.String(), Time: res.Time,
-		Operator: &audit.Operator{By: a.By, Reason: a.Reason}})
+		Operator: a.operator()})
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,11 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 	if h, err := operatorHold(st.served, t); err != nil || h != nil {
 		if h != nil {
 			h.apply(t, res)
+			res.Debt, err = shownDebt(st.served, t, res.Time)
 		}
+		return err
+	}
+	if owes, err := d.owing(ctx, t, st, res, true); err != nil || owes {
 		return err
 	}
 	if st.tip.IsZero() && t.Baseline != gate.BaselineUpstream {

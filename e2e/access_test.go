@@ -341,14 +341,3 @@ func (g *accessGate) waitDeployedAs(r reader, project, sha string) {
 		return err == nil && strings.HasPrefix(out, sha)
 	})
 }
-
-func waitFor(t testing.TB, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}

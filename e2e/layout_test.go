@@ -23,6 +23,7 @@ func TestImportDirection(t *testing.T) {
 		"internal/treediff":        {},
 		"storage":                  {"internal/gitexec", "internal/gitmerge", "internal/treediff"},
 		"storage/uploadpack":       {"storage", "internal/gitexec"},
+		"storage/refadv":           {"storage/uploadpack"},
 		"storage/githttp":          {"storage", "storage/uploadpack"},
 		"storage/gitssh":           {"storage", "storage/uploadpack"},
 		"storage/storagetest":      {"storage", "internal/gitexec"},

@@ -33,7 +33,8 @@ func (f FetchFunc) Fetch(ctx context.Context, project string) error { return f(c
 // (*deploy.Deployer).
 type Reconciler interface {
 	Reconcile(ctx context.Context, t deploy.Target) deploy.Result
-	// Operate applies an operator's request: adopt, hold or release.
+	// Operate applies an operator's request: adopt, hold, release,
+	// override or rewind.
 	Operate(ctx context.Context, t deploy.Target, a deploy.Adoption) deploy.Result
 	Explain(ctx context.Context, t deploy.Target, last int) (deploy.Result, error)
 }
@@ -317,7 +318,7 @@ func (p *Poller) adopt(ctx context.Context, pc *gate.Config, project string, ado
 			res = p.reconciler.Operate(ctx, t, a)
 		}
 		p.finishAdoption(id, res)
-		if res.Reason == deploy.Adopted || res.Reason == deploy.Held {
+		if res.Reason == deploy.Adopted || res.Reason == deploy.Held || res.Reason == deploy.Overridden || res.Reason == deploy.Rewound {
 			p.record(res)
 		}
 	}

@@ -13,10 +13,12 @@
 //
 // Refs that clients read are only ever written through Repo.UpdateRefs:
 // lock file, fsync, compare-and-swap, rename, with a journal making several
-// refs change together. storage never rewinds a deploy/* ref unless the
-// update is explicitly forced (RefUpdate.Force, which only an environment
-// repository following its served repository sets yet), and moves an
-// audit/* ref only to a commit whose one parent is its current tip (an
-// appended record), forced or not, except in an environment repository,
-// which follows its served repository's refs as they are.
+// refs change together; Store.NotifyRefs tells the front ends before the
+// call returns, so none serves refs older than a completed update.
+// storage never rewinds a deploy/* ref unless the update is explicitly
+// forced (RefUpdate.Force, set only by an operator's recorded rewind, and
+// by an environment repository following its served repository), and
+// moves an audit/* ref only to a commit whose one parent is its current
+// tip (an appended record), forced or not, except in an environment
+// repository, which takes its served repository's refs as they are.
 package storage

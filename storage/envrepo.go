@@ -312,6 +312,7 @@ func (s *Store) removeRepo(kind, project, dir string) error {
 	if err := os.Rename(dir, aside); err != nil {
 		return err
 	}
+	s.notifyRefs(dir) // a front end must not answer with its old refs
 	if err := syncDir(filepath.Dir(dir)); err != nil {
 		return err
 	}

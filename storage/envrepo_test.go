@@ -325,6 +325,7 @@ func TestEnvRepoWithForeignRef(t *testing.T) {
 	if _, err := f.s.ReaderPath("team/p", Grant{Envs: []string{"staging"}}); err != nil {
 		t.Fatal(err)
 	}
+
 	f.check(t, "staging", map[string]plumbing.Hash{"refs/heads/deploy/staging": f.b, audit.Ref("staging"): f.auditS},
 		append(f.stagingOnly, f.both...), []plumbing.Hash{stray, f.auditP, f.hidden})
 	if _, err := os.Stat(er.Dir() + ".removing"); err == nil {

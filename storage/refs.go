@@ -44,6 +44,7 @@ type Repo struct {
 	follow   func([]RefUpdate) error             // after UpdateRefs (served repositories: Store.followEnvs)
 	follower bool                                // an environment repository: its refs copy ones checked in its served repository
 	rename   func(oldpath, newpath string) error // os.Rename; tests inject faults
+	changed  func()                              // after refs or HEAD may have changed (served repositories: Store.NotifyRefs)
 }
 
 // RefUpdate asks for ref Name to move from Old to New. A zero Old means the
@@ -53,10 +54,10 @@ type RefUpdate struct {
 	Old  plumbing.Hash
 	New  plumbing.Hash
 	// Force allows a deploy/* ref to move to a commit that does not descend
-	// from Old. Only SyncEnv sets it, making an environment repository
-	// follow its served repository (whose own update was checked); an
-	// operator command that rewinds a deploy ref, recorded like an
-	// adoption, would be the other user.
+	// from Old. Only the operator commands gerritgate rewind and override
+	// --rewind set it, with the audit record saying so in the same
+	// transaction; an environment repository following its served
+	// repository (SyncEnv) repeats it.
 	Force bool
 }
 
@@ -192,8 +193,17 @@ func (r *Repo) updateRefs(updates ...RefUpdate) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	renamed := false
+	defer func() {
+		if renamed {
+			r.refsChanged()
+		}
+	}()
 	// A transaction past its commit point that could not finish (a rename
 	// failed) is finished before a new one reads or moves any ref.
+	if _, err := os.Stat(filepath.Join(r.dir, journalName)); err == nil {
+		renamed = true
+	}
 	if err := r.finishJournal(); err != nil {
 		return fmt.Errorf("an earlier ref transaction is not finished, and finishing it failed: %w", err)
 	}
@@ -246,6 +256,7 @@ func (r *Repo) updateRefs(updates ...RefUpdate) error {
 		}
 	}
 
+	renamed = true
 	if len(ups) == 1 {
 		// No journal: until the rename nothing has happened, and a failed
 		// rename leaves the ref as it was (the deferred cleanup drops the
@@ -375,7 +386,14 @@ func (r *Repo) SetHead(branch string) error {
 	if err := ValidateRef(branch); err != nil {
 		return err
 	}
+	defer r.refsChanged()
 	return writeFileSync(filepath.Join(r.dir, "HEAD"), []byte("ref: "+branch+"\n"))
+}
+
+func (r *Repo) refsChanged() {
+	if r.changed != nil {
+		r.changed()
+	}
 }
 
 // Head returns the ref HEAD points at.

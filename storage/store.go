@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	git "github.com/go-git/go-git/v5"
 	"golang.org/x/sys/unix"
@@ -29,6 +30,8 @@ type Store struct {
 	mu      sync.Mutex
 	repos   map[string]*Repo       // by kind + "/" + project
 	syncing map[string]*sync.Mutex // by project: SyncEnv (envrepo.go)
+
+	refsChanged atomic.Pointer[func(dir string)] // see NotifyRefs
 }
 
 const (
@@ -131,6 +134,9 @@ func (s *Store) repo(kind, project string, create bool) (*Repo, error) {
 	if kind == kindServed && !s.readOnly {
 		r.follow = func(ups []RefUpdate) error { return s.followEnvs(project, ups) }
 	}
+	// Every kind, not only served: a front end keys what it remembers by
+	// directory, and one it never serves costs it a map lookup.
+	r.changed = func() { s.notifyRefs(r.dir) }
 	s.repos[key] = r
 	return r, nil
 }

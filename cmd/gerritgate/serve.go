@@ -24,6 +24,7 @@ import (
 	"github.com/gerritgate/gerritgate/status"
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/gitssh"
+	"github.com/gerritgate/gerritgate/storage/refadv"
 	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
@@ -56,6 +57,7 @@ type service struct {
 	store    *storage.Store
 	access   *access.Watcher     // nil: anonymous HTTP, no SSH
 	clones   *uploadpack.Limiter // shared by the HTTP and SSH front ends
+	refs     *refadv.Cache       // ref checks over HTTP and SSH, answered from memory
 	webhook  *webhook
 	board    *status.Board
 	recorder *recorder
@@ -147,7 +149,11 @@ func wire(cfg *Config, logger *slog.Logger, metrics *metrics, store *storage.Sto
 		clones:  uploadpack.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
 		webhook: newWebhook([]byte(hookSecret), cfg.HTTP.bodyTimeout),
 		board:   status.NewBoard(),
+		refs:    refadv.New(refadv.WithObserver(refSnapshotLogger(logger))),
 	}
+	// Before an advance is reported done, ref checks forget the old refs;
+	// the first one after it asks git again (once, however many ask).
+	store.NotifyRefs(s.refs.Invalidate)
 	if cfg.Access != "" {
 		if s.access, err = access.NewWatcher(cfg.Access, logger, time.Second); err != nil {
 			return nil, fmt.Errorf("access: %w", err)

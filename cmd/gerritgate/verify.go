@@ -132,6 +132,9 @@ func printTimeline(w io.Writer, rep *audit.Report) {
 			if e.By != "" {
 				fmt.Fprintf(w, "  by %s", e.By)
 			}
+			if e.Ticket != "" {
+				fmt.Fprintf(w, "  ticket %s", e.Ticket)
+			}
 			fmt.Fprintf(w, "  policy %s", e.Policy)
 			if e.SignedBy != "" {
 				fmt.Fprintf(w, "  signed %s", e.SignedBy[max(0, len(e.SignedBy)-16):])
