@@ -160,7 +160,7 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 			}
 			r.projects = append(r.projects, p)
 		}
-		if i < len(keys.Readers) && keys.Readers[i]["environments"] == nil && hasKey(keys.Readers[i], "environments") {
+		if i < len(keys.Readers) && keyWithoutValue(keys.Readers[i], "environments") {
 			bad(at+".environments", "environments: has no value: name the environments, or remove the key to grant every one")
 		}
 		if ry.Environments != nil {
@@ -250,9 +250,9 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 	return l, nil
 }
 
-func hasKey(m map[string]any, k string) bool {
-	_, ok := m[k]
-	return ok
+func keyWithoutValue(m map[string]any, k string) bool {
+	v, ok := m[k]
+	return ok && v == nil
 }
 
 // parseTime accepts RFC 3339 times and plain dates (midnight UTC).
