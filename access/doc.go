@@ -8,13 +8,16 @@
 //	readers:
 //	  - name: flux-prod
 //	    projects: ["platform/*"]        # project globs; "**" is every project
+//	    environments: [prod]            # optional: these environments only (default every one)
 //	    sshKeys: ["ssh-ed25519 AAAA... flux@prod"]
 //	    tokens: ["sha256:9f86d0..."]    # hex sha256 of the token, never the token
 //	    expires: 2027-01-01T00:00:00Z   # optional
 //	anonymous: ["public/*"]             # readable without credentials (default none)
 //
-// Nothing is readable unless a pattern grants it. Patterns are the policy
-// file's (internal/projectglob): "*" does not cross a slash, so
+// Nothing is readable unless a pattern grants it. A reader's environments
+// pick the repository the front ends serve it (storage.ReaderPath) and
+// what the status page shows it; anonymous projects are whole. Patterns
+// are the policy file's (internal/projectglob): "*" does not cross a slash, so
 // "platform/*" is platform/fleet, not platform/a/b, and "*" alone is the
 // top-level projects only; "platform/**" is everything below platform/,
 // "**" every project.

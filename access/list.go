@@ -18,6 +18,7 @@ import (
 
 	"github.com/gerritgate/gerritgate/internal/projectglob"
 	"github.com/gerritgate/gerritgate/internal/yamlfile"
+	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
 )
 
@@ -41,6 +42,7 @@ type List struct {
 type reader struct {
 	name     string
 	projects []string
+	envs     []string  // the environments granted; nil: every one
 	expires  time.Time // zero: never
 }
 
@@ -76,9 +78,12 @@ type metricsYAML struct {
 type readerYAML struct {
 	Name     string   `yaml:"name"`
 	Projects []string `yaml:"projects"`
-	SSHKeys  []string `yaml:"sshKeys"`
-	Tokens   []string `yaml:"tokens"`
-	Expires  string   `yaml:"expires"`
+	// Environments limits the reader to these environments of its
+	// projects; absent, it reads every one.
+	Environments *[]string `yaml:"environments"`
+	SSHKeys      []string  `yaml:"sshKeys"`
+	Tokens       []string  `yaml:"tokens"`
+	Expires      string    `yaml:"expires"`
 }
 
 // Load reads and parses the access file at path.
@@ -119,6 +124,12 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 	if err := yamlfile.Decode(file, data, &f); err != nil {
 		return nil, err
 	}
+	// A key given no value decodes as if absent; for environments: that
+	// would grant every environment, so find such keys to refuse them.
+	var keys struct {
+		Readers []map[string]any `yaml:"readers"`
+	}
+	yamlfile.Decode(file, data, &keys)
 	doc := yamlfile.Parse(file, data)
 	l := &List{byName: map[string]int{}, now: time.Now}
 	for _, o := range opts {
@@ -148,6 +159,26 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 				bad(fmt.Sprintf("%s.projects[%d]", at, j), "%v", err)
 			}
 			r.projects = append(r.projects, p)
+		}
+		if i < len(keys.Readers) && keyWithoutValue(keys.Readers[i], "environments") {
+			bad(at+".environments", "environments: has no value: name the environments, or remove the key to grant every one")
+		}
+		if ry.Environments != nil {
+			r.envs = []string{}
+			if len(*ry.Environments) == 0 {
+				bad(at+".environments", "environments: [] grants no environment: name at least one, or remove the key to grant every one")
+			}
+			for j, e := range *ry.Environments {
+				eat := fmt.Sprintf("%s.environments[%d]", at, j)
+				switch {
+				case storage.ValidateEnv(e) != nil:
+					bad(eat, "environment %q: lower case letters, digits and ._- (at most 64), as in the policy file", e)
+				case slices.Contains(r.envs, e):
+					bad(eat, "environment %q is listed twice", e)
+				default:
+					r.envs = append(r.envs, e)
+				}
+			}
 		}
 		if len(ry.Projects) == 0 && nameErr == nil {
 			l.warnings = append(l.warnings, doc.Errorf(at, "reader %q may read no project: give it projects: [...]", ry.Name))
@@ -217,6 +248,11 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 		return nil, errors.Join(errs...)
 	}
 	return l, nil
+}
+
+func keyWithoutValue(m map[string]any, k string) bool {
+	v, ok := m[k]
+	return ok && v == nil
 }
 
 // parseTime accepts RFC 3339 times and plain dates (midnight UTC).
@@ -370,6 +406,27 @@ func (l *List) CanRead(reader, project string) bool {
 		return false
 	}
 	return matchAny(l.readers[i].projects, project)
+}
+
+// Environments returns which environments of project reader may read:
+// every one for an anonymous project and for a reader without an
+// environments: list; none (the zero Grant) for a reader who may not read
+// the project at all.
+func (l *List) Environments(reader, project string) storage.Grant {
+	if !l.CanRead(reader, project) {
+		return storage.Grant{}
+	}
+	i, ok := l.byName[reader]
+	if l.Anonymous(project) || !ok || l.readers[i].envs == nil {
+		return storage.Grant{All: true}
+	}
+	return storage.Grant{Envs: slices.Clone(l.readers[i].envs)}
+}
+
+// CanReadEnv reports whether reader may read environment env of project.
+func (l *List) CanReadEnv(reader, project, env string) bool {
+	g := l.Environments(reader, project)
+	return g.All || slices.Contains(g.Envs, env)
 }
 
 func (l *List) known(reader string) bool {

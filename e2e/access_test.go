@@ -84,7 +84,8 @@ func startAccessGate(t *testing.T, sim *sim, accessYAML string) *accessGate {
 }
 
 // startAccessGateWith is startAccessGate with more config: setup's extra,
-// httpExtra and sshExtra are added to the gate's config.
+// httpExtra and sshExtra are added to the gate's config, and setup's
+// policy replaces twoProjectPolicy.
 func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSetup) *accessGate {
 	t.Helper()
 	if err := sim.srv.CreateProject("platform/other", "MERGE_IF_NECESSARY"); err != nil {
@@ -96,8 +97,12 @@ func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSe
 	if err := os.WriteFile(accessFile, []byte(accessYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	policy := setup.policy
+	if policy == "" {
+		policy = twoProjectPolicy
+	}
 	writeGateConfig(t, dir, addr, gateSetup{
-		gerritURL: sim.url, username: "gate", password: sim.password, policy: twoProjectPolicy,
+		gerritURL: sim.url, username: "gate", password: sim.password, policy: policy,
 		webhookSecret: setup.webhookSecret,
 		extra:         fmt.Sprintf("ssh:\n  listen: %s\n  hostKeyFiles: [./host_key]\n%saccess: ./access.yaml\n", sshAddr, setup.sshExtra) + setup.extra,
 		httpExtra:     setup.httpExtra,
