@@ -68,12 +68,22 @@ func ValidateEnv(env string) error {
 // against package audit.
 var envRefPrefixes = []string{"refs/heads/deploy/", "refs/heads/audit/", "refs/tags/gerritgate/"}
 
+// rewoundPrefix names the tags that keep the commits an environment was
+// rewound away from (audit.RewoundTagRef: <prefix><env>/<sha>), so that a
+// clone of the environment can still verify its trail.
+const rewoundPrefix = "refs/tags/gerritgate-rewound/"
+
 // EnvOfRef returns the environment whose repository carries ref, if any.
 // gerritgate's own bookkeeping refs (refs/gerritgate/, hidden from
 // clients) belong to none: environment repositories do not hold them.
 func EnvOfRef(ref string) (string, bool) {
 	for _, p := range envRefPrefixes {
 		if env, ok := strings.CutPrefix(ref, p); ok && ValidateEnv(env) == nil {
+			return env, true
+		}
+	}
+	if rest, ok := strings.CutPrefix(ref, rewoundPrefix); ok {
+		if env, sha, ok := strings.Cut(rest, "/"); ok && ValidateEnv(env) == nil && isCommitID(sha) {
 			return env, true
 		}
 	}

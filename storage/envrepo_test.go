@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,9 @@ func TestEnvOfRef(t *testing.T) {
 		{"refs/heads/deploy/Prod", "", false},
 		{"refs/heads/deploy/", "", false},
 		{"refs/tags/v1", "", false},
+		{audit.RewoundTagRef("prod", strings.Repeat("ab", 20)), "prod", true},
+		{"refs/tags/gerritgate-rewound/prod/abc", "", false},
+		{"refs/tags/gerritgate-rewound/Prod/" + strings.Repeat("ab", 20), "", false},
 	}
 	for _, tt := range tests {
 		env, ok := EnvOfRef(tt.ref)
