@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/gerritgate/gerritgate/deploy"
-	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/poll"
 	"github.com/gerritgate/gerritgate/storage"
 )
@@ -63,7 +62,7 @@ func operatorCommand(ctx context.Context, action string, args []string, stdout, 
 	if err != nil {
 		return err
 	}
-	pc, err := gate.LoadPolicy(cfg.Policy)
+	pc, err := loadPolicyInForce(cfg)
 	if err != nil {
 		return err
 	}

@@ -69,9 +69,12 @@ type service struct {
 // newService wires the service from its config: the policy, the data
 // directory, the Gerrit client, the mirror and the poller.
 func newService(cfg *Config, logger *slog.Logger) (*service, error) {
-	pc, err := gate.LoadPolicy(cfg.Policy)
-	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+	var pc *gate.Config // nil with a reviewed policy: wire finds the one in force
+	if cfg.PolicyReviewed == nil {
+		var err error
+		if pc, err = gate.LoadPolicy(cfg.Policy); err != nil {
+			return nil, fmt.Errorf("policy: %w", err)
+		}
 	}
 	password, err := gerritPassword(cfg)
 	if err != nil {
@@ -147,11 +150,25 @@ func wire(cfg *Config, logger *slog.Logger, metrics *metrics, store *storage.Sto
 	}
 	metrics.watchClones(s.clones)
 	s.recorder = &recorder{Board: s.board, metrics: metrics}
+	var refresh func(context.Context) *gate.Config
+	if cfg.PolicyReviewed != nil {
+		rp := newReviewedPolicy(cfg, store, logger, metrics, s.board)
+		rp.fetch = func(ctx context.Context, project string) error {
+			_, err := m.Fetch(ctx, project)
+			return err
+		}
+		rp.deploy = deployer
+		// The commit in force before the restart, from the data
+		// directory alone; the first poll asks Gerrit for newer ones.
+		rp.publish(rp.load())
+		pc, refresh = rp.inForce, rp.Refresh
+	}
 	s.poller, err = poll.New(poll.Config{
 		Schedule:     cfg.Poll,
 		FetchTimeout: cfg.Gerrit.fetchTimeout,
 		DataDir:      store.Dir(),
 		Policy:       pc,
+		Refresh:      refresh,
 		Fetcher: poll.FetchFunc(func(ctx context.Context, project string) error {
 			_, err := m.Fetch(ctx, project)
 			return err
