@@ -265,8 +265,8 @@ func TestPollRefresh(t *testing.T) {
 	for i, tt := range tests {
 		f.reconciled, sources = nil, nil
 		p, err := New(Config{Schedule: "@every 1h", FetchTimeout: time.Second, DataDir: t.TempDir(),
-			Refresh: func(context.Context) *gate.Config { return tt.refresh },
-			Fetcher: FetchFunc(func(context.Context, string) error { t.Errorf("%s: fetched without a policy", tt.what); return nil }),
+			Refresh:    func(context.Context) *gate.Config { return tt.refresh },
+			Fetcher:    FetchFunc(func(context.Context, string) error { t.Errorf("%s: fetched without a policy", tt.what); return nil }),
 			Reconciler: rec.with(f), Recorder: f, Lister: f, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
