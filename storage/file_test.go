@@ -1,40 +1,38 @@
-package storage
+package storage_test
 
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/storage"
+	"github.com/gerritgate/gerritgate/storage/storagetest"
 )
 
 func TestReadFile(t *testing.T) {
 	dir := t.TempDir()
 	work := filepath.Join(dir, "work")
-	run := func(args ...string) string {
+	run := func(dir string, args ...string) string {
 		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = work
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir,
-			"GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@x", "GIT_COMMITTER_NAME=a", "GIT_COMMITTER_EMAIL=a@x")
-		out, err := cmd.CombinedOutput()
+		out, err := storagetest.Git(t, dir, nil, args...)
 		if err != nil {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
-		return strings.TrimSpace(string(out))
+		return strings.TrimSpace(out)
 	}
 	os.MkdirAll(filepath.Join(work, "gate"), 0o755)
 	os.WriteFile(filepath.Join(work, "policy.yaml"), []byte("repos: []\n"), 0o644)
 	os.WriteFile(filepath.Join(work, "gate", "policy.yaml"), []byte("nested\n"), 0o644)
-	run("init", "-q", "-b", "main")
-	run("add", ".")
-	run("commit", "-q", "-m", "c")
-	sha := plumbing.NewHash(run("rev-parse", "HEAD"))
+	run(work, "init", "-q", "-b", "main")
+	run(work, "add", ".")
+	run(work, "commit", "-q", "-m", "c")
+	sha := plumbing.NewHash(run(work, "rev-parse", "HEAD"))
 
-	s, err := Open(filepath.Join(dir, "data"))
+	s, err := storage.Open(filepath.Join(dir, "data"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,9 +41,7 @@ func TestReadFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("git", "-C", up.Dir(), "fetch", "-q", work, "main:refs/heads/main").CombinedOutput(); err != nil {
-		t.Fatalf("fetch: %v\n%s", err, out)
-	}
+	run(up.Dir(), "fetch", "-q", work, "main:refs/heads/main")
 	tests := []struct {
 		what, path string
 		max        int64
@@ -67,7 +63,7 @@ func TestReadFile(t *testing.T) {
 			}
 			continue
 		}
-		if err == nil || !strings.Contains(err.Error(), tt.wantErr) || errors.Is(err, ErrNoFile) != tt.noFile {
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) || errors.Is(err, storage.ErrNoFile) != tt.noFile {
 			t.Errorf("%s: err = %v, want %q (ErrNoFile %v)", tt.what, err, tt.wantErr, tt.noFile)
 		}
 	}
