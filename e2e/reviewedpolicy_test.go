@@ -15,10 +15,9 @@ import (
 
 const policyProject = "platform/gate-policy"
 
-// lenientPolicy deploys what has Code-Review +2; strictPolicy (policyV2)
-// needs Verified +1 as well.
-const (
-	lenientPolicy = `repos:
+// lenientPolicy deploys what has Code-Review +2; policyV2 needs Verified
+// +1 as well; brokenPolicy is policyV2 with a typo on line 9.
+const lenientPolicy = `repos:
   - project: platform/fleet
     branch: main
     environments:
@@ -28,26 +27,10 @@ policies:
     labels: {Code-Review: {min: 2}}
     vetoes: {Code-Review: -2}
 `
-	policyV2 = `repos:
-  - project: platform/fleet
-    branch: main
-    environments:
-      - {name: prod, policy: verified, baseline: upstream}
-policies:
-  verified:
-    labels: {Code-Review: {min: 2}, Verified: {min: 1}}
-    vetoes: {Code-Review: -2}
-`
-	brokenPolicy = `repos:
-  - project: platform/fleet
-    branch: main
-    environments:
-      - {name: prod, policy: verified, baseline: upstream}
-policies:
-  verified:
-    labels: {Code-Review: {min: 2}}
-    vetos: {Code-Review: -2}
-`
+
+var (
+	policyV2     = strings.Replace(lenientPolicy, "{min: 2}}", "{min: 2}, Verified: {min: 1}}", 1)
+	brokenPolicy = strings.Replace(policyV2, "vetoes:", "vetos:", 1)
 )
 
 // reviewedStatus is the policy section of /api/v1/status.
