@@ -3,7 +3,8 @@
 // gate.Evaluate decide, asks Gerrit again about the commits that would
 // enter and decides again, copies the approved objects into the served
 // repository and moves the ref by compare-and-swap. It never moves a deploy
-// ref backwards and never advances when anything it needs is missing: an
+// ref backwards on its own (only an operator's recorded rewind does) and
+// never advances when anything it needs is missing: an
 // unreachable Gerrit, an unknown commit or a failed copy all leave the ref
 // where it is.
 //
@@ -13,5 +14,7 @@
 // range), recheck.go (asking Gerrit again right before each move),
 // pending.go (walking the commit graph, with its ancestor cache), merge.go
 // (merge checks), advance.go (copying objects and moving refs),
-// explain.go, adopt.go. Time comes from the Deployer's clock (WithClock).
+// explain.go, adopt.go, hold.go, override.go (override and rewind),
+// debt.go (an override's debt and its payment). Time comes from the
+// Deployer's clock (WithClock).
 package deploy

@@ -441,6 +441,17 @@ func TestAttackGzipBombsOnDemo(t *testing.T) {
 // clonesInProgress reads gerritgate_clones_in_progress (-1 if absent).
 func (e *attackEnv) clonesInProgress(t *testing.T) int {
 	t.Helper()
+	n, ok := e.metric(t, "gerritgate_clones_in_progress")
+	if !ok {
+		return -1
+	}
+	return int(n)
+}
+
+// metric reads one series from /metrics, named as Prometheus writes it
+// (`name` or `name{label="value"}`), and says whether it was there.
+func (e *attackEnv) metric(t *testing.T, series string) (float64, bool) {
+	t.Helper()
 	req, _ := http.NewRequest("GET", e.url+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+e.scrape)
 	resp, err := http.DefaultClient.Do(req)
@@ -448,14 +459,20 @@ func (e *attackEnv) clonesInProgress(t *testing.T) int {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %s", resp.Status)
+	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "gerritgate_clones_in_progress "); ok {
-			n, _ := strconv.Atoi(v)
-			return n
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("/metrics: %s: %v", series, err)
+			}
+			return n, true
 		}
 	}
-	return -1
+	return 0, false
 }
 
 // randomFiles is n files of size random (incompressible) bytes, base64.

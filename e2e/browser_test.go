@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,14 +54,34 @@ func browse(t *testing.T, chrome, url, screenshot string) string {
 	return string(out)
 }
 
+// pageOverHTTP GETs the status page at base with Basic credentials
+// (none when user is ""), as the browser sends them after the challenge.
+func pageOverHTTP(t *testing.T, base, user, password string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
 // A person opens the demo's status page in a real browser with the
 // credentials the demo prints: the Basic challenge makes Chromium send
 // the URL's user and token. While "Add podinfo" soaks, the page shows
 // staging advancing (it took the change at once) beside prod held until
 // the soak ends; later, staging held by the vetoed change with its first
 // failing rule, and prod with the deployed change linked to Gerrit. A
-// wrong token shows no project. GERRITGATE_SCREENSHOT=docs/status-page.png
-// keeps the screenshot README shows (staging advancing, prod held).
+// wrong token and no token get the challenge (401 with a Basic realm
+// "gerritgate", checked over plain HTTP, since headless Chromium shows
+// nothing for a refused sign-in and exits 0 all the same) and a page
+// without the project. GERRITGATE_SCREENSHOT=docs/status-page.png keeps
+// the screenshot README shows (staging advancing, prod held).
 func TestBrowserSignsInToStatusPage(t *testing.T) {
 	chrome := chromium(t)
 	listen := freeAddr(t)
@@ -85,7 +107,7 @@ func TestBrowserSignsInToStatusPage(t *testing.T) {
 			t.Errorf("while prod soaks, staging's section lacks %s:\n%s", want, staging)
 		}
 	}
-	for _, want := range []string{`<span class="Held">Held</span>`, `“Initial empty repository”`, `soaks on deploy/staging until`, `<th>held until</th><td class="Held">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in \d+s\)`} {
+	for _, want := range []string{`<span class="Held">Held</span>`, `“Initial empty repository”`, `soaks on deploy/staging; until`, `<th>held until</th><td class="Held">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in \d+s\)`} {
 		if !regexp.MustCompile(want).MatchString(prod) {
 			t.Errorf("while prod soaks, its section lacks %s:\n%s", want, prod)
 		}
@@ -100,16 +122,26 @@ func TestBrowserSignsInToStatusPage(t *testing.T) {
 		}
 	}
 
-	wrong := browse(t, chrome, "http://demo:not-the-token@"+listen+"/", "")
-	// Headless Chromium renders nothing after a refused sign-in (it has
-	// no dialog to show); a browser with one shows the 401's page, which
-	// lists only anonymous projects (TestAccessControl checks its text).
-	if strings.Contains(wrong, project) {
-		t.Errorf("with a wrong token the page shows %s:\n%s", project, wrong)
+	resp, body := pageOverHTTP(t, "http://"+listen, "demo", token)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "</small> deploy/prod <span") {
+		t.Errorf("GET / as demo with its token: %s, want 200 with %s's prod section:\n%s", resp.Status, project, body)
 	}
-	anonymous := browse(t, chrome, "http://"+listen+"/", "")
-	if strings.Contains(anonymous, project) {
-		t.Errorf("without credentials the page shows %s:\n%s", project, anonymous)
+	for _, tt := range []struct{ what, user, password, url string }{
+		{"a wrong token", "demo", "not-the-token", "http://demo:not-the-token@" + listen + "/"},
+		{"no credentials", "", "", "http://" + listen + "/"},
+	} {
+		resp, body := pageOverHTTP(t, "http://"+listen, tt.user, tt.password)
+		if got := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(got, `Basic realm="gerritgate"`) {
+			t.Errorf("GET / with %s: %s, WWW-Authenticate %q; want 401 with a Basic challenge, realm \"gerritgate\"", tt.what, resp.Status, got)
+		}
+		if strings.Contains(body, project) || !strings.Contains(body, "Not signed in") {
+			t.Errorf("GET / with %s: the page shows %s or does not say it is not signed in:\n%s", tt.what, project, body)
+		}
+		// Headless Chromium renders nothing after a refused sign-in (it
+		// has no dialog to show); whatever it renders, no project.
+		if dom := browse(t, chrome, tt.url, ""); strings.Contains(dom, project) {
+			t.Errorf("in Chromium with %s the page shows %s:\n%s", tt.what, project, dom)
+		}
 	}
 
 	await(regexp.MustCompile(`deploy/staging \(policy reviewed\): NotApproved: [0-9a-f]{12} "Raise replicas"`))

@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gerritgate/gerritgate/mirror/gerrit/gerrittest"
 )
@@ -56,22 +58,29 @@ policy OK
 	}
 }
 
-// Every command's --help prints its usage and exits 0, and does nothing
-// else: check does not take --help for a file, serve starts nothing.
+// Every command that takes flags (all but version) prints its usage for
+// --help (or -h) and exits 0, and does nothing else: check does not take
+// --help for a file, serve and demo start nothing and exit, and nothing
+// writes a file (key new no key, token new no token).
 func TestSubcommandHelp(t *testing.T) {
 	useBinary(t)
 	dir := t.TempDir()
 	for _, args := range [][]string{
 		{"check", "--help"}, {"check", "-h"}, {"serve", "--help"}, {"demo", "--help"}, {"explain", "--help"},
-		{"adopt", "--help"}, {"verify", "--help"}, {"key", "--help"}, {"key", "new", "--help"},
-		{"token", "--help"}, {"token", "new", "-h"}, {"--help"},
+		{"adopt", "--help"}, {"hold", "--help"}, {"release", "--help"}, {"verify", "--help"}, {"key", "--help"},
+		{"key", "new", "--help"}, {"token", "--help"}, {"token", "new", "-h"}, {"--help"},
 	} {
-		cmd := exec.Command(binary, args...)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a command that started would not exit
+		cmd := exec.CommandContext(ctx, binary, args...)
 		cmd.Dir = dir
 		out, err := cmd.CombinedOutput()
+		cancel()
 		if err != nil || !strings.Contains(strings.ToLower(string(out)), "usage") || strings.Contains(string(out), "no such file") {
 			t.Errorf("gerritgate %s: %v, want exit 0 with its usage:\n%s", strings.Join(args, " "), err, out)
 		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("--help wrote %d files in the working directory, want none (first %s)", len(entries), entries[0].Name())
 	}
 	out, err := exec.Command(binary, "check", "--strict").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "check takes no flags") {

@@ -67,20 +67,6 @@ func (ri revisionsInfo) patchSet(t *testing.T, n int) (sha, kind, uploader, auth
 	return "", "", "", ""
 }
 
-// gatedProject makes a project with the submit type, a workspace on it,
-// and a gate deploying its main branch to deploy/prod under realPolicy,
-// already at the initial commit base.
-func gatedProject(t *testing.T, submitType string) (r *realGerrit, p string, w *workspace, base string, g *gateProc) {
-	t.Helper()
-	r = newRealGerrit(t)
-	p = r.createProject(submitType)
-	w = r.workspace(p)
-	base = r.tip(p)
-	g = startRealGate(t, r, p, "upstream", "")
-	g.waitDeployed(p, "prod", base)
-	return r, p, w, base, g
-}
-
 // amend makes user amend rev (keeping its git author) with a file of
 // their own and push the result as a new patch set of its change; it
 // returns the new commit.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/internal/filewatch"
 	"github.com/gerritgate/gerritgate/internal/projectglob"
 	"github.com/gerritgate/gerritgate/storage"
 )
@@ -33,7 +34,8 @@ func (f FetchFunc) Fetch(ctx context.Context, project string) error { return f(c
 // (*deploy.Deployer).
 type Reconciler interface {
 	Reconcile(ctx context.Context, t deploy.Target) deploy.Result
-	// Operate applies an operator's request: adopt, hold or release.
+	// Operate applies an operator's request: adopt, hold, release,
+	// override or rewind.
 	Operate(ctx context.Context, t deploy.Target, a deploy.Adoption) deploy.Result
 	Explain(ctx context.Context, t deploy.Target, last int) (deploy.Result, error)
 }
@@ -60,7 +62,6 @@ type Lister interface {
 // Poller runs polls; see the package doc.
 type Poller struct {
 	schedule     cron.Schedule
-	spec         string
 	fetchTimeout time.Duration
 	dataDir      string // where adoption requests wait
 	fetcher      Fetcher
@@ -70,7 +71,9 @@ type Poller struct {
 	logger       *slog.Logger
 	policy       atomic.Pointer[gate.Config] // nil: no policy in force, nothing is reconciled
 	refresh      func(ctx context.Context) *gate.Config
-	nudge        chan struct{} // a poll asked for now (cap 1)
+	nudge        chan struct{}   // a poll asked for now (cap 1)
+	requestEvery time.Duration   // how often <dataDir>/adopt is looked at
+	noticed      map[string]bool // requests seen there at the last look; Run's watcher only
 
 	work     sync.Mutex          // one poll or explain at a time over the repositories
 	listed   map[string][]string // last project list per pattern; under work
@@ -93,6 +96,10 @@ type Config struct {
 	Recorder   Recorder
 	Lister     Lister
 	Logger     *slog.Logger
+	// RequestEvery is how often the data directory is looked at for
+	// operator requests (gerritgate adopt, hold, release); a new one
+	// starts a poll at once. Default 250ms.
+	RequestEvery time.Duration
 }
 
 // New returns a Poller, or an error naming a schedule cron cannot parse.
@@ -102,9 +109,12 @@ func New(c Config) (*Poller, error) {
 		return nil, fmt.Errorf("poll schedule %q: %w", c.Schedule, err)
 	}
 	p := &Poller{
-		schedule: sched, spec: c.Schedule, fetchTimeout: c.FetchTimeout, dataDir: c.DataDir,
+		schedule: sched, fetchTimeout: c.FetchTimeout, dataDir: c.DataDir, requestEvery: c.RequestEvery, noticed: map[string]bool{},
 		fetcher: c.Fetcher, reconciler: c.Reconciler, recorder: c.Recorder, lister: c.Lister,
 		logger: c.Logger, refresh: c.Refresh, nudge: make(chan struct{}, 1), listed: map[string][]string{}, unlisted: map[string]bool{},
+	}
+	if p.requestEvery <= 0 {
+		p.requestEvery = 250 * time.Millisecond
 	}
 	p.policy.Store(c.Policy)
 	return p, nil
@@ -125,8 +135,8 @@ func (p *Poller) Poke() {
 	}
 }
 
-// Run polls at once, then on the schedule and when poked, until ctx is
-// cancelled; it returns when the poll in progress (cancelled with ctx:
+// Run polls at once, then on the schedule, when poked and when an
+// operator request appears in the data directory, until ctx is cancelled; it returns when the poll in progress (cancelled with ctx:
 // refs change only by compare-and-swap after the objects are safe) has
 // stopped. Polls never overlap; poked polls are 200ms apart at least.
 func (p *Poller) Run(ctx context.Context) {
@@ -137,6 +147,12 @@ func (p *Poller) Run(ctx context.Context) {
 	// The first poll now, not one interval from now; through the cron
 	// chain so it never overlaps a scheduled one.
 	wg.Go(func() { c.Entry(id).WrappedJob.Run() })
+	// An operator request is answered now, not at the next tick (the
+	// command waits for the answer): the CLI cannot nudge over HTTP, which
+	// access control and the webhook secret close.
+	wg.Go(func() {
+		filewatch.Run[struct{}](ctx, p.requestEvery, nil, func(bool) { p.noticeRequests() })
+	})
 	// At most one nudge waits while a poll runs.
 	wg.Go(func() {
 		for {
@@ -156,6 +172,24 @@ func (p *Poller) Run(ctx context.Context) {
 	<-ctx.Done()
 	wg.Wait()
 	<-c.Stop().Done()
+}
+
+// noticeRequests pokes a poll when a request waits in the data directory
+// that was not there at the last look.
+func (p *Poller) noticeRequests() {
+	now := map[string]bool{}
+	var fresh []string
+	for _, id := range deploy.WaitingRequests(p.dataDir) {
+		now[id] = true
+		if !p.noticed[id] {
+			fresh = append(fresh, id)
+		}
+	}
+	p.noticed = now
+	if len(fresh) > 0 {
+		p.logger.Info("operator request waiting; polling now", "requests", fresh)
+		p.Poke()
+	}
 }
 
 // projects lists the projects to poll: those the policy names, then those
@@ -273,6 +307,8 @@ func (p *Poller) record(res deploy.Result) {
 	switch {
 	case had && prev.Reason == res.Reason && bad(res.Reason):
 		log.Debug("still " + string(res.Reason))
+	case res.Reason == deploy.Failed && res.To != res.From:
+		log.Error("environment failing after its deploy branch moved", "from", res.From, "to", res.To)
 	case res.Reason == deploy.Failed:
 		log.Error("environment failing; deploy branch held where it is")
 	case res.Reason == deploy.Diverged:
@@ -302,7 +338,7 @@ func (p *Poller) adopt(ctx context.Context, pc *gate.Config, project string, ado
 			res = p.reconciler.Operate(ctx, t, a)
 		}
 		p.finishAdoption(id, res)
-		if res.Reason == deploy.Adopted || res.Reason == deploy.Held {
+		if res.Reason == deploy.Adopted || res.Reason == deploy.Held || res.Reason == deploy.Overridden || res.Reason == deploy.Rewound {
 			p.record(res)
 		}
 	}

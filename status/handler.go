@@ -307,10 +307,12 @@ type Entry struct {
 	Kind audit.Kind `json:"kind"`
 	From string     `json:"from,omitempty"` // "" when deploy/<env> did not exist
 	To   string     `json:"to"`
-	// By is who moved it: the operator of an adopt, hold or release,
-	// "gerritgate" for the gate's own advances and baselines.
+	// By is who moved it: the operator of an adopt, hold, release,
+	// override or rewind, "gerritgate" for the gate's own advances,
+	// baselines and paid debts.
 	By      string         `json:"by"`
 	Reason  string         `json:"reason,omitempty"`      // the operator's
+	Ticket  string         `json:"ticket,omitempty"`      // the operator's
 	Policy  string         `json:"policy,omitempty"`      // the policy in force
 	Commits []audit.Commit `json:"commits,omitempty"`     // the newest entryCommits that entered
 	More    int            `json:"moreCommits,omitempty"` // how many more entered
@@ -332,7 +334,7 @@ func entries(recs []audit.Record) []Entry {
 			e.Commits, e.More = e.Commits[n-entryCommits:], n-entryCommits
 		}
 		if rec.Operator != nil {
-			e.By, e.Reason = rec.Operator.By, rec.Operator.Reason
+			e.By, e.Reason, e.Ticket = rec.Operator.By, rec.Operator.Reason, rec.Operator.Ticket
 		}
 		out = append(out, e)
 	}

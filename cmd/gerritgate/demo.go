@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +38,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the gate's HTTP listener")
 	sshListen := fs.String("ssh-listen", "127.0.0.1:2222", "address of the gate's SSH listener")
 	gerritListen := fs.String("gerrit-listen", "127.0.0.1:0", "address of the simulated Gerrit")
-	dataDir := fs.String("dir", "", "directory for the demo's config and data (default: a temporary one, removed at exit)")
+	dataDir := fs.String("dir", "", "directory for the demo's config and data: new, empty or an earlier demo's (default: a temporary one, removed at exit)")
 	verbose := fs.Bool("v", false, "show the service's log")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -266,8 +267,16 @@ audit:
   signingKey: ./gate-key.asc
 `, gerritURL, listen, sshListen),
 	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+	// The config first: its marker makes the folder a demo's, to start
+	// over in, even if a write after it fails.
+	names := []string{"gerritgate.yaml"}
+	for name := range files {
+		if name != "gerritgate.yaml" {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(files[name]), 0o600); err != nil {
 			return c, err
 		}
 	}
@@ -297,19 +306,34 @@ const demoMarker = "# Written by gerritgate demo."
 
 // startOver readies dir for a run: the simulated Gerrit is new each time,
 // with new commits, so the data of an earlier run (its mirror, deploy
-// branches and audit trail) would be Diverged from it. An earlier demo's
-// data is removed, saying so; data of anything else is refused.
+// branches and audit trail) would be Diverged from it. A new or empty
+// folder is used as it is; an earlier demo's folder (its gerritgate.yaml
+// starts with demoMarker) has its data removed, saying so; any other
+// folder is refused untouched, since the demo writes its config, keys and
+// data there.
 func startOver(dir string, stdout io.Writer) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return os.MkdirAll(dir, 0o700)
+	case err != nil:
+		return fmt.Errorf("--dir %s: %w", dir, err)
+	case len(entries) == 0:
+		return nil
+	}
+	cfg, err := os.ReadFile(filepath.Join(dir, "gerritgate.yaml"))
+	if err != nil || !strings.HasPrefix(string(cfg), demoMarker) {
+		why := "its gerritgate.yaml does not start with the demo's first line " + strconv.Quote(demoMarker)
+		if errors.Is(err, fs.ErrNotExist) {
+			why = "it has no gerritgate.yaml"
+		} else if err != nil {
+			why = err.Error()
+		}
+		return fmt.Errorf("--dir %s is not empty and not written by gerritgate demo (%s); the demo writes its config, keys and data there and removes an earlier demo's data, so it needs a folder of its own: give an empty or new --dir", dir, why)
 	}
 	data := filepath.Join(dir, "data")
 	if _, err := os.Stat(data); errors.Is(err, fs.ErrNotExist) {
 		return nil
-	}
-	cfg, _ := os.ReadFile(filepath.Join(dir, "gerritgate.yaml"))
-	if !strings.HasPrefix(string(cfg), demoMarker) {
-		return fmt.Errorf("--dir %s holds %s, not written by gerritgate demo; the demo's simulated Gerrit is new each run, so it needs a folder of its own: give an empty or new --dir", dir, data)
 	}
 	if err := os.RemoveAll(data); err != nil {
 		return fmt.Errorf("removing the earlier demo's data: %w", err)

@@ -24,8 +24,7 @@ func (s *service) watchPolicy(ctx context.Context, interval time.Duration, hup <
 		s.watchAccessOnHUP(ctx, hup)
 		return
 	}
-	start, _ := os.ReadFile(path)
-	file := filewatch.New(path, start)
+	file := filewatch.New(path, s.policyData)
 	var lastErr string // the read error already reported
 	filewatch.Run(ctx, interval, hup, func(now bool) {
 		if now && s.access != nil {

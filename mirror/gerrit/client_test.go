@@ -608,6 +608,48 @@ func TestGateChangeRefusesMessagesItCannotPlace(t *testing.T) {
 	}
 }
 
+// Of an error answer only the start is read: a proxy's (or a hostile
+// upstream's) 20 MiB error page is not read to the end, nor all of it
+// redacted, and what the error shows is bounded.
+func TestHugeErrorBodyIsNotRead(t *testing.T) {
+	const size = 20 << 20 // under the 32 MiB bound of a good answer
+	written := make(chan int64, 1)
+	_, srv := newCanned(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusBadGateway)
+		chunk := []byte(strings.Repeat("upstream error page ", 3277)) // 64 KiB
+		var n int64
+		for n < size {
+			k, err := w.Write(chunk)
+			n += int64(k)
+			if err != nil {
+				break
+			}
+		}
+		written <- n
+	})
+	cl, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cl.Version(context.Background())
+	var ge *Error
+	if !errors.As(err, &ge) || ge.StatusCode != http.StatusBadGateway {
+		t.Fatalf("Version() = %v, want a 502 *Error", err)
+	}
+	if len(ge.Body) > maxErrorBody+3 || !strings.HasPrefix(ge.Body, "upstream error page") {
+		t.Errorf("error body %d bytes %q..., want the start of the page, bounded", len(ge.Body), ge.Body[:min(40, len(ge.Body))])
+	}
+	select {
+	case n := <-written:
+		if n >= size {
+			t.Errorf("the server wrote all %d bytes of its error page: the client read it to the end", n)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the server is still writing its error page after 60s")
+	}
+}
+
 // TestChangesForCommitsOrder: the changes of a commit come back those of
 // the branch first, then the others, each by number, whatever order
 // Gerrit (by last update) answers in.
