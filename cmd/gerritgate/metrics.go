@@ -60,7 +60,7 @@ func newMetrics() *metrics {
 			Name: "gerritgate_reloads_total", Help: "Reloads of a watched file (policy, access), by result; on error the last good file stays in force.",
 		}, []string{"file", "result"}),
 		policyOK: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "gerritgate_policy_ok", Help: "1 when the policy file as it is on disk is in force, 0 when it is unreadable or refused (the last good policy stays in force).",
+			Name: "gerritgate_policy_ok", Help: "1 when the policy file as it is on disk (reviewed in Gerrit: the newest commit of its branch) is in force, 0 when it is unreadable, refused or waits for approval (the last good policy stays in force).",
 		}),
 		policyCommit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gerritgate_policy_commit_info", Help: "1 for the commit of the policy reviewed in Gerrit that is in force (none while no approved commit parses: nothing advances).",
