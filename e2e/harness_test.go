@@ -104,6 +104,9 @@ type gateSetup struct {
 	username  string
 	password  string
 	policy    string
+	// policyKey, when set, is the config's policy: value in place of
+	// ./policy.yaml (a policy reviewed in Gerrit).
+	policyKey string
 	extra     string // more top-level config YAML
 	httpExtra string // more keys of the http section, indented two spaces
 	// webhookSecret, when set, is written to a file named as
@@ -147,7 +150,11 @@ func writeGateConfig(t testing.TB, dir, addr string, s gateSetup) string {
 		must(os.WriteFile(filepath.Join(dir, "webhook-secret"), []byte(s.webhookSecret+"\n"), 0o600))
 		httpExtra += "  webhookSecretFile: ./webhook-secret\n"
 	}
-	cfg := fmt.Sprintf("dataDir: ./data\npoll: %q\nhttp:\n  listen: %s\n%spolicy: ./policy.yaml\ngerrit:\n  url: %s\n", poll, addr, httpExtra, s.gerritURL)
+	policyKey := s.policyKey
+	if policyKey == "" {
+		policyKey = "./policy.yaml"
+	}
+	cfg := fmt.Sprintf("dataDir: ./data\npoll: %q\nhttp:\n  listen: %s\n%spolicy: %s\ngerrit:\n  url: %s\n", poll, addr, httpExtra, policyKey, s.gerritURL)
 	if s.gitURL != "" {
 		cfg += fmt.Sprintf("  gitURL: %s\n", s.gitURL)
 	}

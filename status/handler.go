@@ -116,6 +116,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 type statusReply struct {
 	Polls        int64         `json:"polls"`
+	Policy       *Policy       `json:"policy,omitempty"` // a policy reviewed in Gerrit, to viewers of its project
 	Environments []Environment `json:"environments"`
 }
 
@@ -168,7 +169,7 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, code, signIn)
 		return
 	}
-	writeJSON(w, http.StatusOK, statusReply{Polls: h.board.Polls(), Environments: h.environments(h.visible(canSee))})
+	writeJSON(w, http.StatusOK, statusReply{Polls: h.board.Polls(), Policy: h.policyFor(canSee), Environments: h.environments(h.visible(canSee))})
 }
 
 // serveProject answers /api/v1/projects/{project}: its last mirror fetch
@@ -276,6 +277,7 @@ var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
 // pageData is what the page template shows.
 type pageData struct {
 	Polls    int64
+	Policy   *Policy
 	Rows     []Environment
 	SignedIn bool
 }
@@ -409,5 +411,5 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(challenge(w, signedIn))
-	page.Execute(w, pageData{Polls: h.board.Polls(), Rows: rows, SignedIn: signedIn})
+	page.Execute(w, pageData{Polls: h.board.Polls(), Policy: h.policyFor(canSee), Rows: rows, SignedIn: signedIn})
 }

@@ -24,7 +24,15 @@ type Config struct {
 	Gerrit  GerritConfig `yaml:"gerrit"`
 	HTTP    HTTPConfig   `yaml:"http"`
 	SSH     SSHConfig    `yaml:"ssh"`
-	Policy  string       `yaml:"policy"`
+	// Policy is the local policy file's path; PolicyReviewed is set
+	// instead when policy: names a file in a Gerrit project's branch
+	// (policysource.go). Both come from the policy: key (policyKey).
+	Policy         string          `yaml:"-"`
+	PolicyReviewed *PolicyInGerrit `yaml:"-"`
+	PolicyKey      any             `yaml:"policy"`
+	// PolicyPolicy is what a commit of the reviewed policy's branch
+	// needs before the gate uses it.
+	PolicyPolicy PolicyPolicyConfig `yaml:"policyPolicy"`
 	// Access is the reader list (access.yaml); without it every served
 	// project is readable anonymously over HTTP and SSH is off.
 	Access  string `yaml:"access"`
@@ -321,11 +329,13 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		return nil, doc.Errorf(at, "http.maxBufferedKiB (%d) must be at least 4 x (http.maxRequestBodyKiB + %d) = %d: a quarter of it is one reader's or address's share, which must hold a whole request body and the %d KiB read past it", c.HTTP.MaxBufferedKiB, bodyChunkKiB, need, bodyChunkKiB)
 	}
 	c.SSH.maxSessions, c.SSH.maxSessionsPerReader = 2*c.MaxConcurrentClones, 2*c.MaxClonesPerReader
-	if c.Policy == "" {
-		return nil, doc.Errorf("$", "policy (the policy file's path) is required")
+	if err := c.parsePolicyKey(doc); err != nil {
+		return nil, err
 	}
 	c.DataDir = abs(c.DataDir)
-	c.Policy = abs(c.Policy)
+	if c.Policy != "" {
+		c.Policy = abs(c.Policy)
+	}
 	c.Gerrit.PasswordFile = abs(c.Gerrit.PasswordFile)
 	c.HTTP.WebhookSecretFile = abs(c.HTTP.WebhookSecretFile)
 	c.Gerrit.SSHKeyFile = abs(c.Gerrit.SSHKeyFile)

@@ -77,7 +77,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"ssh handshake timeout", "policy:", "ssh:\n  handshakeTimeout: 1ms\npolicy:", "gerritgate.yaml:10:21: ssh.handshakeTimeout must be a duration of at least 100ms"},
 		{"ssh idle timeout", "policy:", "ssh:\n  idleTimeout: never\npolicy:", "gerritgate.yaml:10:16: ssh.idleTimeout must be a duration"},
 		{"ssh failed logins", "policy:", "ssh:\n  maxFailedLogins: -3\npolicy:", "ssh.maxFailedLogins must be between 1 and 1000"},
-		{"no policy", "policy: ./policy.yaml\n", "", "policy (the policy file's path) is required"},
+		{"no policy", "policy: ./policy.yaml\n", "", "policy is required: a local file's path, or {project, branch, path}"},
 	}
 	for _, tt := range tests {
 		src := strings.Replace(goodConfig, tt.from, tt.to, 1)
