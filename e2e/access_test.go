@@ -102,6 +102,7 @@ func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSe
 		extra:         fmt.Sprintf("ssh:\n  listen: %s\n  hostKeyFiles: [./host_key]\n%saccess: ./access.yaml\n", sshAddr, setup.sshExtra) + setup.extra,
 		httpExtra:     setup.httpExtra,
 		poll:          setup.poll,
+		gerritExtra:   setup.gerritExtra,
 	})
 	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
 	block, _ := ssh.MarshalPrivateKey(hostPriv, "host")
@@ -125,6 +126,22 @@ func (g *accessGate) sshGit(t *testing.T, keyFile, knownHosts string, args ...st
 	os.WriteFile(kh, []byte(knownHosts), 0o644)
 	cmd := fmt.Sprintf("ssh -i %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes", keyFile, kh)
 	return gitEnv(t, "", []string{"GIT_SSH_COMMAND=" + cmd}, args...)
+}
+
+// get GETs path with a Bearer token ("" for none).
+func (g *accessGate) get(t *testing.T, path, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", g.url+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func (g *accessGate) httpURL(r reader, project string) string {
@@ -209,19 +226,7 @@ func TestAccessOverSSHAndHTTP(t *testing.T) {
 		}
 	})
 	t.Run("status, API and metrics show a reader only its projects", func(t *testing.T) {
-		get := func(path, token string) (int, string) {
-			req, _ := http.NewRequest("GET", g.url+path, nil)
-			if token != "" {
-				req.Header.Set("Authorization", "Bearer "+token)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
-		}
+		get := func(path, token string) (int, string) { return g.get(t, path, token) }
 		fleetEnv := "/api/v1/projects/platform%2Ffleet/environments/prod"
 		for _, tt := range []struct {
 			what, path, token string
