@@ -90,6 +90,13 @@ func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSe
 	if err := sim.srv.CreateProject("platform/other", "MERGE_IF_NECESSARY"); err != nil {
 		t.Fatal(err)
 	}
+	return startAccessGateOn(t, sim.url, sim.password, twoProjectPolicy, accessYAML, setup)
+}
+
+// startAccessGateOn starts a gate with SSH and an access file on the
+// Gerrit at gerritURL (user gate) with the given policy.
+func startAccessGateOn(t *testing.T, gerritURL, password, policy, accessYAML string, setup gateSetup) *accessGate {
+	t.Helper()
 	dir := t.TempDir()
 	addr, sshAddr := freeAddr(t), freeAddr(t)
 	accessFile := filepath.Join(dir, "access.yaml")
@@ -97,7 +104,7 @@ func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSe
 		t.Fatal(err)
 	}
 	writeGateConfig(t, dir, addr, gateSetup{
-		gerritURL: sim.url, username: "gate", password: sim.password, policy: twoProjectPolicy,
+		gerritURL: gerritURL, username: "gate", password: password, policy: policy,
 		webhookSecret: setup.webhookSecret,
 		extra:         fmt.Sprintf("ssh:\n  listen: %s\n  hostKeyFiles: [./host_key]\n%saccess: ./access.yaml\n", sshAddr, setup.sshExtra) + setup.extra,
 		httpExtra:     setup.httpExtra,
