@@ -115,9 +115,10 @@ type checkKey struct {
 type checkEntry struct {
 	granted  bool
 	members  []string
-	at       time.Time // when Gerrit last answered; zero: never
-	failedAt time.Time // when the last ask failed, if after at
-	err      error
+	at       time.Time     // when the last answer was asked for; zero: never
+	failed   bool          // the last ask failed...
+	failedAt time.Time     // ...at this time...
+	err      error         // ...with this error
 	wait     chan struct{} // closed when the ask in flight ends; nil: none
 }
 
@@ -215,7 +216,7 @@ func (c *GerritChecker) lookup(k checkKey, ask func(context.Context) (checkEntry
 		return !e.at.IsZero() && age >= 0 && age < c.lifetime
 	}
 	for !fresh() {
-		if e.failedAt.After(e.at) && c.now().Sub(e.failedAt) < c.retry() {
+		if e.failed && c.now().Sub(e.failedAt) < c.retry() {
 			err := e.err
 			c.mu.Unlock()
 			return checkEntry{}, err
@@ -250,6 +251,9 @@ func (c *GerritChecker) lookup(k checkKey, ask func(context.Context) (checkEntry
 // ask puts k to Gerrit, within the timeout, and records the answer; the
 // caller set e.wait.
 func (c *GerritChecker) ask(k checkKey, e *checkEntry, ask func(context.Context) (checkEntry, error)) (checkEntry, error) {
+	// The answer's age counts from the question, so that a READ revoked
+	// while Gerrit was answering is seen within the lifetime too.
+	start := c.now()
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	v, err := ask(ctx)
 	cancel()
@@ -271,7 +275,7 @@ func (c *GerritChecker) ask(k checkKey, e *checkEntry, ask func(context.Context)
 		c.observe("error")
 	}
 	if err != nil {
-		e.failedAt, e.err = c.now(), err
+		e.failed, e.failedAt, e.err = true, c.now(), err
 		if !c.failing {
 			c.failing = true
 			c.logger.Warn("cannot ask Gerrit whether bound readers may read; each is refused once its answer is older than the lifetime",
@@ -283,7 +287,7 @@ func (c *GerritChecker) ask(k checkKey, e *checkEntry, ask func(context.Context)
 		c.failing = false
 		c.logger.Info("Gerrit answers read checks again", "lifetime", c.lifetime)
 	}
-	e.granted, e.members, e.at, e.err = v.granted, v.members, c.now(), nil
+	e.granted, e.members, e.at, e.failed, e.err = v.granted, v.members, start, false, nil
 	return *e, nil
 }
 
@@ -295,7 +299,7 @@ func (c *GerritChecker) Stale() int {
 	defer c.mu.Unlock()
 	now, n := c.now(), 0
 	for _, e := range c.entries {
-		if e.failedAt.After(e.at) && now.Sub(e.failedAt) < c.lifetime {
+		if e.failed && now.Sub(e.failedAt) < c.lifetime {
 			n++
 		}
 	}
