@@ -36,7 +36,8 @@ type List struct {
 	keys      []keyEntry
 	metrics   [][sha256.Size]byte // tokens that may read /metrics
 	now       func() time.Time
-	warnings  []error // loads, but probably not what was meant
+	warnings  []error        // loads, but probably not what was meant
+	gerrit    *GerritChecker // asked for readers bound to Gerrit; nil: they read nothing
 }
 
 type reader struct {
@@ -44,6 +45,7 @@ type reader struct {
 	projects []string
 	envs     []string  // the environments granted; nil: every one
 	expires  time.Time // zero: never
+	gerrit   *Binding  // nil: not bound to Gerrit
 }
 
 type tokenEntry struct {
@@ -61,6 +63,11 @@ type Option func(*List)
 
 // WithClock sets the clock expiry is checked against (default time.Now).
 func WithClock(now func() time.Time) Option { return func(l *List) { l.now = now } }
+
+// WithGerrit sets the checker asked whether Gerrit grants READ to the
+// readers bound to a Gerrit account or group; without it they read
+// nothing (but anonymous projects).
+func WithGerrit(c *GerritChecker) Option { return func(l *List) { l.gerrit = c } }
 
 // accessFile is the YAML shape of the access file.
 type accessFile struct {
@@ -84,6 +91,8 @@ type readerYAML struct {
 	SSHKeys      []string  `yaml:"sshKeys"`
 	Tokens       []string  `yaml:"tokens"`
 	Expires      string    `yaml:"expires"`
+	// Gerrit binds the reader to a Gerrit account or group (gerrit.go).
+	Gerrit *gerritYAML `yaml:"gerrit"`
 }
 
 // Load reads and parses the access file at path.
@@ -125,7 +134,8 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 		return nil, err
 	}
 	// A key given no value decodes as if absent; for environments: that
-	// would grant every environment, so find such keys to refuse them.
+	// would grant every environment, and gerrit: would leave the reader
+	// unbound, so find such keys to refuse them.
 	var keys struct {
 		Readers []map[string]any `yaml:"readers"`
 	}
@@ -180,7 +190,20 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 				}
 			}
 		}
-		if len(ry.Projects) == 0 && nameErr == nil {
+		if i < len(keys.Readers) && keyWithoutValue(keys.Readers[i], "gerrit") {
+			bad(at+".gerrit", "gerrit: has no value: give {account: ...} or {group: ...}, or remove the key")
+		}
+		if ry.Gerrit != nil {
+			b, err := ry.Gerrit.binding()
+			if err != nil {
+				bad(at+".gerrit", "%v", err)
+			}
+			r.gerrit = &b
+			if nameErr == nil && l.gerrit == nil {
+				l.warnings = append(l.warnings, doc.Errorf(at+".gerrit", "reader %q is bound to Gerrit, but no Gerrit checker is configured: it reads nothing but anonymous projects", ry.Name))
+			}
+		}
+		if len(ry.Projects) == 0 && ry.Gerrit == nil && nameErr == nil {
 			l.warnings = append(l.warnings, doc.Errorf(at, "reader %q may read no project: give it projects: [...]", ry.Name))
 		}
 		if ry.Expires != "" {
@@ -392,8 +415,10 @@ func (l *List) expired(i int) bool {
 }
 
 // CanRead reports whether reader may read project: a pattern of the
-// reader's (or of anonymous) matches it and the reader has not expired.
-// Nothing is readable unless a pattern grants it.
+// reader's (or of anonymous) matches it and the reader has not expired;
+// for a reader bound to Gerrit, Gerrit grants it READ on the project's
+// gated branches too (GerritChecker), and its projects, if it lists any,
+// match. Nothing is readable unless a pattern or Gerrit grants it.
 func (l *List) CanRead(reader, project string) bool {
 	if !cleanProject(project) {
 		return false
@@ -405,7 +430,15 @@ func (l *List) CanRead(reader, project string) bool {
 	if !ok || l.expired(i) {
 		return false
 	}
-	return matchAny(l.readers[i].projects, project)
+	r := l.readers[i]
+	if r.gerrit == nil {
+		return matchAny(r.projects, project)
+	}
+	// Bound to Gerrit: a projects list, if any, narrows what Gerrit grants.
+	if len(r.projects) > 0 && !matchAny(r.projects, project) {
+		return false
+	}
+	return l.gerrit != nil && l.gerrit.CanRead(*r.gerrit, project)
 }
 
 // Environments returns which environments of project reader may read:

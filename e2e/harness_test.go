@@ -119,6 +119,8 @@ type gateSetup struct {
 	knownHosts string
 	pageSize   int
 	poll       string // default "@every 1s"
+	// gerritExtra: more keys of the gerrit section, indented two spaces.
+	gerritExtra string
 }
 
 func freeAddr(t testing.TB) string {
@@ -170,7 +172,7 @@ func writeGateConfig(t testing.TB, dir, addr string, s gateSetup) string {
 	if s.pageSize != 0 {
 		cfg += fmt.Sprintf("  pageSize: %d\n", s.pageSize)
 	}
-	cfg += s.extra
+	cfg += s.gerritExtra + s.extra
 	path := filepath.Join(dir, "gerritgate.yaml")
 	must(os.WriteFile(path, []byte(cfg), 0o644))
 	return path

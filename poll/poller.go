@@ -127,6 +127,9 @@ var errNoPolicy = errors.New("no policy is in force: nothing is decided")
 // SetPolicy puts a (reloaded) policy in force from the next poll on.
 func (p *Poller) SetPolicy(pc *gate.Config) { p.policy.Store(pc) }
 
+// Policy returns the policy in force.
+func (p *Poller) Policy() *gate.Config { return p.policy.Load() }
+
 // Poke asks for a poll now; one request waits at most.
 func (p *Poller) Poke() {
 	select {

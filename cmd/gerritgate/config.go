@@ -76,8 +76,15 @@ type GerritConfig struct {
 	// there (with sshKeyFile and knownHostsFile) and polls at once on
 	// every event; the schedule stays as a safety net.
 	EventsURL string `yaml:"eventsURL"`
+	// ReadCheckLifetime is how long Gerrit's answer to "may this bound
+	// reader read this project" is used (default 60s): a READ revoked in
+	// Gerrit stops reads within it, and past it a reader Gerrit cannot
+	// be asked about is refused. ReadCheckTimeout bounds one check
+	// (default 5s).
+	ReadCheckLifetime string `yaml:"readCheckLifetime"`
+	ReadCheckTimeout  string `yaml:"readCheckTimeout"`
 
-	fetchTimeout time.Duration // FetchTimeout parsed
+	fetchTimeout, readCheckLifetime, readCheckTimeout time.Duration // parsed
 }
 
 // AuditConfig configures the audit trail. Records are always written;
@@ -235,6 +242,8 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		out      *time.Duration
 	}{
 		{"gerrit.fetchTimeout", "5m", time.Second, &c.Gerrit.FetchTimeout, &c.Gerrit.fetchTimeout},
+		{"gerrit.readCheckLifetime", "60s", time.Second, &c.Gerrit.ReadCheckLifetime, &c.Gerrit.readCheckLifetime},
+		{"gerrit.readCheckTimeout", "5s", 100 * time.Millisecond, &c.Gerrit.ReadCheckTimeout, &c.Gerrit.readCheckTimeout},
 		{"http.readHeaderTimeout", "10s", 10 * time.Millisecond, &c.HTTP.ReadHeaderTimeout, &c.HTTP.readHeaderTimeout},
 		{"http.bodyTimeout", "30s", 10 * time.Millisecond, &c.HTTP.BodyTimeout, &c.HTTP.bodyTimeout},
 		{"http.idleTimeout", "60s", 10 * time.Millisecond, &c.HTTP.IdleTimeout, &c.HTTP.idleTimeout},

@@ -35,6 +35,7 @@ type metrics struct {
 	debt         *prometheus.GaugeVec
 	debtOverdue  *prometheus.GaugeVec
 	debtSince    *prometheus.GaugeVec
+	accessChecks *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -99,8 +100,11 @@ func newMetrics() *metrics {
 		debtSince: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gerritgate_override_debt_since_timestamp_seconds", Help: "When the override whose debt is unpaid moved the environment; 0 when it owes nothing.",
 		}, []string{"project", "environment"}),
+		accessChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_access_gerrit_checks_total", Help: "Questions put to Gerrit for readers bound to a Gerrit account or group, by outcome (granted, denied, error: the reader is refused once its last answer is older than gerrit.readCheckLifetime).",
+		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.debt, m.debtOverdue, m.debtSince, m.posts, m.fluxCalls, m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.policyOK, m.policyCommit, m.policyWait, m.events, m.gerritCalls, m.connsRefused, m.sshLogins, m.sshRefused,
+	m.reg.MustRegister(m.accessChecks, m.debt, m.debtOverdue, m.debtSince, m.posts, m.fluxCalls, m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.policyOK, m.policyCommit, m.policyWait, m.events, m.gerritCalls, m.connsRefused, m.sshLogins, m.sshRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.policyOK.Set(1) // serve starts only with a good policy
 	return m
@@ -127,6 +131,17 @@ func (m *metrics) watchAccess(w *access.Watcher) {
 			return 1
 		}),
 	)
+}
+
+// accessCheck counts one question put to Gerrit for a bound reader.
+func (m *metrics) accessCheck(outcome string) { m.accessChecks.WithLabelValues(outcome).Inc() }
+
+// watchChecks exposes how many bound readers' questions are refused now
+// because Gerrit could not be asked.
+func (m *metrics) watchChecks(c *access.GerritChecker) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gerritgate_access_gerrit_stale", Help: "Questions about bound readers (account, project, branch; or a group's members) refused now because their answer is older than gerrit.readCheckLifetime and Gerrit could not be asked again.",
+	}, func() float64 { return float64(c.Stale()) }))
 }
 
 // gerritCall counts one REST call to Gerrit (gerrit.WithObserver).

@@ -159,7 +159,11 @@ func wire(cfg *Config, logger *slog.Logger, metrics *metrics, store *storage.Sto
 	// the first one after it asks git again (once, however many ask).
 	store.NotifyRefs(s.refs.Invalidate)
 	if cfg.Access != "" {
-		if s.access, err = access.NewWatcher(cfg.Access, logger, time.Second); err != nil {
+		checker := access.NewGerritChecker(gerritACL{client}, func(project string) []string { return gatedBranches(s.poller.Policy(), project) },
+			access.WithLifetime(cfg.Gerrit.readCheckLifetime), access.WithTimeout(cfg.Gerrit.readCheckTimeout),
+			access.WithCheckLogger(logger), access.WithCheckObserver(metrics.accessCheck))
+		metrics.watchChecks(checker)
+		if s.access, err = access.NewWatcher(cfg.Access, logger, time.Second, access.WithGerrit(checker)); err != nil {
 			return nil, fmt.Errorf("access: %w", err)
 		}
 		metrics.watchAccess(s.access)
