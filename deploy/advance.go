@@ -41,18 +41,19 @@ func (d *Deployer) move(ctx context.Context, t Target, up, served *storage.Repo,
 	return true, nil
 }
 
-// committed reports what a failed UpdateRefs of u left: past its commit
-// point (storage.ErrCommitted) the move is decided and finished by the
-// next transaction or start, and deploy/<env> may have moved already
-// (moved says whether it has: read, not assumed); before it, nothing
-// moved.
+// committed reports what a failed UpdateRefs of u left, read from the
+// repository rather than assumed: deploy/<env> may have moved (the
+// environment repositories could not follow, say). Past its commit point
+// (storage.ErrCommitted) the move is decided and finished by the next
+// transaction or start, and the error says so.
 func committed(t Target, served *storage.Repo, u storage.RefUpdate, err error) (moved bool, _ error) {
-	if !errors.Is(err, storage.ErrCommitted) {
-		return false, err
-	}
 	cur, rerr := served.Ref(u.Name)
+	moved = rerr == nil && cur == u.New && u.New != u.Old
+	if !errors.Is(err, storage.ErrCommitted) {
+		return moved, err
+	}
 	if rerr != nil {
 		return false, fmt.Errorf("deploy/%s is committed to move to %s, but the transaction is not finished (the next poll or start finishes it) and reading the ref failed: %v: %w", t.Env, short(u.New), rerr, err)
 	}
-	return cur == u.New, fmt.Errorf("deploy/%s is committed to move to %s, but the transaction is not finished (the next poll or start finishes it): %w", t.Env, short(u.New), err)
+	return moved, fmt.Errorf("deploy/%s is committed to move to %s, but the transaction is not finished (the next poll or start finishes it): %w", t.Env, short(u.New), err)
 }

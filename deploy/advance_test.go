@@ -14,7 +14,8 @@ import (
 // A ref transaction that fails past its commit point is decided: the
 // move reports whether deploy/<env> shows the new commit (read from the
 // repository, not assumed) and says it is committed; one that failed
-// before moved nothing.
+// before moved nothing; one whose refs moved before a later step failed
+// reports the move.
 func TestMoveReportsACommittedTransaction(t *testing.T) {
 	store, r, _, d, target := setup(t)
 	base := r.commit("base")
@@ -30,7 +31,8 @@ func TestMoveReportsACommittedTransaction(t *testing.T) {
 	}{
 		{"committed, the deploy ref renamed", fmt.Errorf("%w: refs/tags/x: rename: injected", storage.ErrCommitted), base, true, "is committed to move"},
 		{"committed, the deploy ref not renamed yet", fmt.Errorf("%w: refs/heads/audit/prod: rename: injected", storage.ErrCommitted), other, false, "is committed to move"},
-		{"refused before the commit point", &storage.RefError{Ref: target.Ref(), Err: storage.ErrConflict}, base, false, "ref changed concurrently"},
+		{"refused before the commit point", &storage.RefError{Ref: target.Ref(), Err: storage.ErrConflict}, other, false, "ref changed concurrently"},
+		{"moved, then the environment repositories did not follow", errors.New("sync env prod: injected (the served repository's refs moved)"), base, true, "the served repository's refs moved"},
 	} {
 		moved, err := committed(target, served, storage.RefUpdate{Name: target.Ref(), New: tt.to}, tt.err)
 		if moved != tt.wantMoved || err == nil || !strings.Contains(err.Error(), tt.wantMsg) || !errors.Is(err, tt.err) {
