@@ -272,9 +272,8 @@ func (p *Poller) Poll(ctx context.Context) {
 		p.recorder.Fetched(name, time.Now().UTC(), ferr)
 		if ferr != nil {
 			p.postpone(name, ferr, adoptions, adoptionIDs)
-		} else {
-			p.adopt(ctx, pc, name, adoptions, adoptionIDs)
 		}
+		p.adopt(ctx, pc, name, adoptions, adoptionIDs)
 		for _, t := range byProject[name] {
 			var res deploy.Result
 			if ferr != nil {
@@ -352,14 +351,16 @@ func (p *Poller) adopt(ctx context.Context, pc *gate.Config, project string, ado
 	}
 }
 
-// postpone leaves the operator requests for project waiting after its
-// fetch failed: "on the upstream branch" and "descends from" would be
-// checked against a mirror that may be stale. The next poll whose fetch
-// succeeds applies them.
+// postpone leaves the operator requests for project that name a commit
+// (adopt, override, rewind) waiting after its fetch failed, and removes
+// them from adoptions: "on the upstream branch" and "descends from" would
+// be checked against a mirror that may be stale. The next poll whose
+// fetch succeeds applies them. A hold or release names no commit: it is
+// applied at once (nothing advances while the fetch fails anyway).
 func (p *Poller) postpone(project string, ferr error, adoptions map[string]deploy.Adoption, ids []string) {
 	for _, id := range ids {
 		a, waiting := adoptions[id]
-		if !waiting || a.Project != project {
+		if !waiting || a.Project != project || a.Action == deploy.ActionHold || a.Action == deploy.ActionRelease {
 			continue
 		}
 		delete(adoptions, id)

@@ -151,15 +151,22 @@ func TestPoll(t *testing.T) {
 	}
 }
 
-// An operator request for a project whose fetch failed waits, with a note
-// saying so for the command, until a fetch succeeds: the mirror it would
-// be checked against may be stale. Requests for other projects go on.
+// An operator request naming a commit of a project whose fetch failed
+// waits, with a note saying so for the command, until a fetch succeeds:
+// the mirror it would be checked against may be stale. A hold, which
+// names none, and requests for other projects go on.
 func TestOperatorRequestWaitsForAFetch(t *testing.T) {
 	f := &fakes{board: map[string]deploy.Result{}, list: []string{"apps/web"}}
 	p := newPoller(t, f)
 	f.fetchErr = map[string]error{"platform/fleet": errors.New("fetch: connection refused")}
-	a := deploy.Adoption{Project: "platform/fleet", Env: "prod", Action: deploy.ActionHold, Reason: "INC-1", By: "ops", At: time.Now()}
+	a := deploy.Adoption{Project: "platform/fleet", Env: "prod", Action: deploy.ActionOverride, Commit: strings.Repeat("a", 40), Reason: "INC-1", By: "ops", At: time.Now()}
 	id, err := deploy.RequestAdoption(p.dataDir, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := a
+	hold.Action, hold.Commit = deploy.ActionHold, ""
+	holdID, err := deploy.RequestAdoption(p.dataDir, hold)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +177,11 @@ func TestOperatorRequestWaitsForAFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Poll(context.Background())
-	if len(f.operated) != 1 || f.operated[0].Project != "apps/web" {
-		t.Errorf("with platform/fleet's fetch failing, operated %+v, want only the apps/web request", f.operated)
+	if len(f.operated) != 2 || f.operated[0].Action != deploy.ActionHold || f.operated[1].Project != "apps/web" {
+		t.Errorf("with platform/fleet's fetch failing, operated %+v, want its hold (it names no commit) and the apps/web request", f.operated)
+	}
+	if _, answered, _ := deploy.AdoptionResult(p.dataDir, holdID); !answered {
+		t.Errorf("the hold of platform/fleet, which names no commit, was not answered")
 	}
 	if _, answered, _ := deploy.AdoptionResult(p.dataDir, id); answered {
 		t.Errorf("the request for platform/fleet was answered although its fetch failed")
@@ -188,8 +198,8 @@ func TestOperatorRequestWaitsForAFetch(t *testing.T) {
 
 	f.fetchErr = nil
 	p.Poll(context.Background())
-	if len(f.operated) != 2 || f.operated[1].Project != "platform/fleet" {
-		t.Errorf("after a successful fetch, operated %+v, want the platform/fleet request too", f.operated)
+	if len(f.operated) != 3 || f.operated[2].Project != "platform/fleet" || f.operated[2].Action != deploy.ActionOverride {
+		t.Errorf("after a successful fetch, operated %+v, want the platform/fleet override too", f.operated)
 	}
 	if res, answered, _ := deploy.AdoptionResult(p.dataDir, id); !answered || res.Reason != deploy.Held {
 		t.Errorf("after a successful fetch the request's answer is %+v (answered %v), want Held", res, answered)
