@@ -14,6 +14,7 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -29,8 +30,9 @@ var ErrNotFastForward = errors.New("not a fast-forward")
 // methods (refs here, history in history.go, objects in objects.go, C git
 // in git.go); go-git stays inside storage.
 type Repo struct {
-	dir string
-	git *git.Repository
+	dir   string
+	git   *git.Repository
+	cache cache.Object // go-git's decoded objects (see Store.Release)
 
 	mu       sync.Mutex // serialises UpdateRefs within this process
 	readOnly bool
