@@ -14,8 +14,14 @@ import (
 )
 
 // commitBatch bounds how many commit: terms go into one query, so URLs stay
-// well below the limits of proxies in front of Gerrit.
-const commitBatch = 20
+// below the limits of proxies in front of Gerrit: a term with its " OR "
+// is 53 bytes encoded (commit%3A, 40 hex, +OR+), so 100 make about 5.3
+// KiB, which with the options and the project stays under the 8 KiB
+// request line nginx (large_client_header_buffers) and Apache
+// (LimitRequestLine) accept by default; Gerrit's own Jetty takes 16 KiB.
+// A batch is asked in one page (n is at least the batch), so a burst of
+// 100 merged commits costs one call.
+const commitBatch = 100
 
 // maxPages stops a query whose server keeps saying _more_changes.
 const maxPages = 10000
@@ -35,6 +41,12 @@ var gateOptions = []string{
 // wins) and a change updated during the walk can be missed; callers that
 // must not miss one re-query from a time before the walk began.
 func (c *Client) QueryChanges(ctx context.Context, query string, options ...string) ([]ChangeInfo, error) {
+	return c.queryChanges(ctx, query, c.pageSize, options...)
+}
+
+// queryChanges is QueryChanges with pages of pageSize changes (Gerrit's
+// query limit may cut them shorter: paging goes on).
+func (c *Client) queryChanges(ctx context.Context, query string, pageSize int, options ...string) ([]ChangeInfo, error) {
 	var all []ChangeInfo
 	seen := map[int]bool{}
 	start, stale := 0, 0
@@ -47,7 +59,7 @@ func (c *Client) QueryChanges(ctx context.Context, query string, options ...stri
 		for _, o := range options {
 			v.Add("o", o)
 		}
-		v.Set("n", strconv.Itoa(c.pageSize))
+		v.Set("n", strconv.Itoa(pageSize))
 		v.Set("S", strconv.Itoa(start))
 		var got []ChangeInfo
 		if err := c.call(ctx, request{op: "query changes", method: http.MethodGet, path: "/changes/", query: v.Encode()}, &got); err != nil {
@@ -133,7 +145,7 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 			terms[i] = "commit:" + s
 		}
 		q := "(" + strings.Join(terms, " OR ") + ") project:" + QuoteQuery(project)
-		infos, err := c.QueryChanges(ctx, q, gateOptions...)
+		infos, err := c.queryChanges(ctx, q, max(c.pageSize, len(batch)), gateOptions...)
 		if err != nil {
 			return nil, err
 		}
@@ -156,11 +168,18 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 	}
 	// A commit no change of this project has may belong to a change of
 	// another project: say so, without naming it (readers of this project
-	// may not read that one), rather than call it pushed directly.
+	// may not read that one), rather than call it pushed directly. The
+	// answers are kept a while (others.go).
 	var missing []string
 	for s := range want {
-		if len(out[s]) == 0 {
+		if len(out[s]) > 0 {
+			continue
+		}
+		switch has, ok := c.others.get(project, s); {
+		case !ok:
 			missing = append(missing, s)
+		case has:
+			out[s] = []gate.Change{OtherProjectChange(s)}
 		}
 	}
 	sort.Strings(missing)
@@ -171,7 +190,7 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 		for i, s := range batch {
 			terms[i] = "commit:" + s
 		}
-		infos, err := c.QueryChanges(ctx, "("+strings.Join(terms, " OR ")+")", OptAllRevisions)
+		infos, err := c.queryChanges(ctx, "("+strings.Join(terms, " OR ")+")", max(c.pageSize, len(batch)), OptAllRevisions)
 		if err != nil {
 			return nil, err
 		}
@@ -184,6 +203,9 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 					out[sha] = []gate.Change{OtherProjectChange(sha)}
 				}
 			}
+		}
+		for _, s := range batch {
+			c.others.put(project, s, len(out[s]) > 0)
 		}
 	}
 	for _, cs := range out {

@@ -84,6 +84,7 @@ type Client struct {
 	logger   *slog.Logger
 	observe  func(op, outcome string)
 	secrets  *redact.Secrets // scrubbed from every error
+	others   *others         // see ChangesForCommits
 }
 
 // Option configures a Client.
@@ -140,6 +141,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		pageSize: defaultPageSize,
 		maxBody:  defaultMaxBody,
 		logger:   slog.New(slog.DiscardHandler),
+		others:   newOthers(time.Now),
 	}
 	for _, o := range opts {
 		o(c)
