@@ -27,7 +27,7 @@ func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base,
 	for i, c := range commits {
 		shas[i] = c.SHA
 	}
-	changes, err := d.approvals.ChangesForCommits(ctx, t.Project, t.Branch, shas)
+	changes, err := d.changesForCommits(ctx, t.Project, t.Branch, shas)
 	if err != nil {
 		return nil, rng, window, false, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
 	}
