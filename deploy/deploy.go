@@ -8,6 +8,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/gerritgate/gerritgate/audit"
+	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/storage"
 )
 
@@ -25,6 +26,7 @@ type Deployer struct {
 
 	ancestors *memo[ancestorsKey, map[plumbing.Hash]bool] // see ancestorsOf
 	merges    *memo[plumbing.Hash, bool]                  // see cleanMergeOf
+	histories *memo[historyKey, []gate.Contained]         // see contained
 }
 
 // Option configures a Deployer.
@@ -71,6 +73,7 @@ func New(store *storage.Store, approvals Approvals, opts ...Option) *Deployer {
 		now:       time.Now,
 		ancestors: newMemo[ancestorsKey, map[plumbing.Hash]bool](maxAncestorSets),
 		merges:    newMemo[plumbing.Hash, bool](maxMergeChecks),
+		histories: newMemo[historyKey, []gate.Contained](maxHistories),
 	}
 	for _, o := range opts {
 		o(d)
