@@ -257,7 +257,7 @@ func TestVerifyReportsTampering(t *testing.T) {
 				return r
 			})
 			tr.setRef(t, "refs/heads/deploy/prod", side)
-		}, "is not on the first-parent line"},
+		}, "is not an ancestor of"},
 		{"a hold record that moves deploy/<env>", false, func(t *testing.T, tr *trail) {
 			tr.rewrite(t, 2, key, func(r []*Record) []*Record {
 				c := *r[0]
@@ -382,3 +382,51 @@ func TestEntering(t *testing.T) {
 		t.Fatalf("Entering(..., m) = commits %v head %s changes %v files %v", shas, got.Head, got.Changes, got.Files)
 	}
 }
+
+// Records are data from the repository: ids that are not 40-hex are
+// reported with the record's place, never trusted or sliced.
+func TestVerifyReportsHostileIDs(t *testing.T) {
+	key := signer(t, "service")
+	tests := []struct {
+		what     string
+		from, to *string // nil: leave as written
+		want     string
+	}{
+		{"short from", ptr("abc"), nil, `record 2 (audit `},
+		{"short from, said", ptr("abc"), nil, `from is not a 40-hex commit id: "abc"`},
+		{"from of 41 digits", ptr(strings.Repeat("a", 41)), nil, "from is not a 40-hex commit id"},
+		{"upper-case from", ptr(strings.Repeat("A", 40)), nil, "from is not a 40-hex commit id"},
+		{"empty to", nil, ptr(""), "to is not a 40-hex commit id"},
+		{"one-letter to", nil, ptr("x"), `to is not a 40-hex commit id: "x"`},
+		{"40 characters, not hex", nil, ptr(strings.Repeat("z", 40)), "to is not a 40-hex commit id"},
+		{"a long hostile to is clipped", nil, ptr(strings.Repeat("q", 5000)), `to is not a 40-hex commit id: "` + strings.Repeat("q", 48) + `..."`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.what, func(t *testing.T) {
+			tr := newTrail(t, key, false, 2, 1, 3)
+			tr.rewrite(t, 1, key, func(r []*Record) []*Record {
+				c := *r[0]
+				if tt.from != nil {
+					c.From = *tt.from
+				}
+				if tt.to != nil {
+					c.To = *tt.to
+				}
+				r[0] = &c
+				return r
+			})
+			rep, err := Verify(tr.st, Options{Keyring: keyring(t, key), Recheck: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(rep.Problems, "\n"); !strings.Contains(got, tt.want) {
+				t.Errorf("problems %q, want one with %q", rep.Problems, tt.want)
+			}
+			if tl := rep.Environments[0].Timeline; len(tl) != 1 {
+				t.Errorf("timeline has %d entries, want the first record only (the hostile one stops it)", len(tl))
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }

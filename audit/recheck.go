@@ -17,6 +17,9 @@ func (v *verifier) recheck(c *object.Commit, rec *Record) bool {
 		v.fail("audit %s: recheck: "+format, append([]any{short(c.Hash)}, args...)...)
 		return false
 	}
+	if rec.Kind == Paid {
+		return v.recheckPaid(rec, bad)
+	}
 	if rec.Policy.Rules == nil || rec.Evidence == nil || rec.Decision == nil {
 		return bad("an advance record without policy rules, evidence or decision")
 	}
@@ -47,32 +50,13 @@ func (v *verifier) recheck(c *object.Commit, rec *Record) bool {
 }
 
 // sameCommits checks that the evidence lists exactly the commits git says
-// entered (reachable from Head, not from Base), with their parents.
+// entered (reachable from Head, not from Base, as covers found them), with
+// their parents.
 func (v *verifier) sameCommits(ev *gate.Range) error {
-	base := v.deployed
-	if base == nil || ev.Base != v.deployedAt {
-		base = map[plumbing.Hash]bool{}
-		if ev.Base != "" {
-			if err := walk(v.repo, plumbing.NewHash(ev.Base), nil, func(c *object.Commit) { base[c.Hash] = true }); err != nil {
-				return err
-			}
-		}
+	entered := v.entered
+	if entered == nil {
+		return fmt.Errorf("the commits that entered are unknown: the step itself is wrong")
 	}
-	entered := map[string][]string{}
-	err := walk(v.repo, plumbing.NewHash(ev.Head), base, func(c *object.Commit) {
-		var ps []string
-		for _, p := range c.ParentHashes {
-			ps = append(ps, p.String())
-		}
-		entered[c.Hash.String()] = ps
-	})
-	if err != nil {
-		return err
-	}
-	for sha := range entered {
-		base[plumbing.NewHash(sha)] = true
-	}
-	v.deployed, v.deployedAt = base, ev.Head
 	if len(entered) != len(ev.Commits) {
 		return fmt.Errorf("the evidence lists %d commits, git says %d entered", len(ev.Commits), len(entered))
 	}

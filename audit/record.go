@@ -38,6 +38,18 @@ const (
 	Hold Kind = "hold"
 	// Release: an operator ended a Hold. From equals To.
 	Release Kind = "release"
+	// Override: an operator moved deploy/<env> once past its rules of
+	// time and order or a missing approval (break-glass). It leaves a
+	// Debt; with Rewind set it may move to a commit that does not
+	// descend from From.
+	Override Kind = "override"
+	// Rewind: an operator moved deploy/<env> to a commit that does not
+	// descend from From (upstream history was rewritten, or a rollback).
+	Rewind Kind = "rewind"
+	// Paid: every commit an Override let through is approved now; From
+	// equals To, Evidence and Decision show the approvals, Debt names
+	// the override.
+	Paid Kind = "paid"
 )
 
 // Record is one movement of deploy/<env>, the content of record.json.
@@ -62,9 +74,41 @@ type Record struct {
 	Evidence *gate.Range `json:"evidence,omitempty"`
 	// Decision is gate.Evaluate's output on Evidence (Advance only).
 	Decision *gate.Decision `json:"decision,omitempty"`
-	// Operator is who adopted, held or released, and why (Adopt, Hold
-	// and Release only).
+	// Operator is who adopted, held, released, overrode or rewound, and
+	// why (operator kinds only).
 	Operator *Operator `json:"operator,omitempty"`
+	// Rewind is set on an Override that may move to a commit not
+	// descending from From (gerritgate override --rewind).
+	Rewind bool `json:"rewind,omitempty"`
+	// Debt is what an Override let through, and on a Paid record which
+	// override it pays.
+	Debt *Debt `json:"debt,omitempty"`
+}
+
+// Debt is what an override let through without the environment's rules:
+// the commits reachable from its To and not from Base. Until the policy
+// approves every one of them the environment advances no further on its
+// own.
+type Debt struct {
+	Base    string   `json:"base"`              // deploy/<env> before the first unpaid override
+	Commits []string `json:"commits,omitempty"` // Override: the commits let through, parents first
+	// Override is, on a Paid record, the audit commit of the override
+	// paid.
+	Override string `json:"override,omitempty"`
+}
+
+func (d *Debt) owed() []string {
+	if d == nil {
+		return nil
+	}
+	return d.Commits
+}
+
+func (d *Debt) paid() string {
+	if d == nil {
+		return ""
+	}
+	return d.Override
 }
 
 // Policy is the policy in force: its name, the rules it resolved to (what
@@ -86,11 +130,38 @@ func policyHash(p *gate.Policy) string {
 	return enchex.EncodeToString(sum[:])
 }
 
-// Operator is who adopted a commit, or held or released an environment,
-// and why.
+// Operator is who adopted a commit, held, released, overrode or rewound
+// an environment, and why.
 type Operator struct {
-	By     string `json:"by"`
+	By     string `json:"by"`             // the OS user and host the command ran as
+	Name   string `json:"name,omitempty"` // the name the operator gave (--operator)
 	Reason string `json:"reason"`
+	Ticket string `json:"ticket,omitempty"`
+	// Expires is, on an Override, when its debt is due: after it an
+	// unpaid debt is overdue (the environment stays blocked).
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// Who is the operator for people: the given name and the OS user.
+func (o *Operator) Who() string {
+	if o == nil {
+		return "(no operator named)"
+	}
+	if o.Name == "" {
+		return oneLine(o.By)
+	}
+	return oneLine(o.Name) + " (" + oneLine(o.By) + ")"
+}
+
+// why is the reason with its ticket, for messages.
+func (o *Operator) why() string {
+	if o == nil {
+		return ""
+	}
+	if o.Ticket == "" {
+		return oneLine(o.Reason)
+	}
+	return oneLine(o.Reason) + " [" + oneLine(o.Ticket) + "]"
 }
 
 // Commit is one commit that entered, as people ask about it.
@@ -242,11 +313,22 @@ func (r *Record) Message() string {
 	case Baseline:
 		fmt.Fprintf(&b, "Created at the baseline the policy file names for %s (policy %s); nothing before it was decided.\n", r.Environment, r.Policy.Name)
 	case Adopt:
-		fmt.Fprintf(&b, "An operator named this commit; the policy did not approve it.\n\nBy: %s\nReason: %s\n", oneLine(r.Operator.By), oneLine(r.Operator.Reason))
+		fmt.Fprintf(&b, "An operator named this commit; the policy did not approve it.\n\nBy: %s\nReason: %s\n", r.Operator.Who(), r.Operator.why())
 	case Hold:
-		fmt.Fprintf(&b, "An operator pinned deploy/%s at this commit until a release; nothing moved.\n\nBy: %s\nReason: %s\n", r.Environment, oneLine(r.Operator.By), oneLine(r.Operator.Reason))
+		fmt.Fprintf(&b, "An operator pinned deploy/%s at this commit until a release; nothing moved.\n\nBy: %s\nReason: %s\n", r.Environment, r.Operator.Who(), r.Operator.why())
 	case Release:
-		fmt.Fprintf(&b, "An operator released the hold on deploy/%s; nothing moved.\n\nBy: %s\nReason: %s\n", r.Environment, oneLine(r.Operator.By), oneLine(r.Operator.Reason))
+		fmt.Fprintf(&b, "An operator released the hold on deploy/%s; nothing moved.\n\nBy: %s\nReason: %s\n", r.Environment, r.Operator.Who(), r.Operator.why())
+	case Override:
+		var due time.Time
+		if r.Operator != nil {
+			due = r.Operator.Expires
+		}
+		fmt.Fprintf(&b, "An operator moved deploy/%s past its rules once (break-glass); %d commits let through owe an approval.\n\nBy: %s\nReason: %s\nDue: %s\n",
+			r.Environment, len(r.Debt.owed()), r.Operator.Who(), r.Operator.why(), due.UTC().Format(time.RFC3339))
+	case Rewind:
+		fmt.Fprintf(&b, "An operator moved deploy/%s to a commit that does not descend from the one deployed.\n\nBy: %s\nReason: %s\n", r.Environment, r.Operator.Who(), r.Operator.why())
+	case Paid:
+		fmt.Fprintf(&b, "Every commit override %s let through is approved now by policy %s; nothing moved.\n", shortSHA(r.Debt.paid()), r.Policy.Name)
 	}
 	fmt.Fprintf(&b, "\nTime: %s\nService: gerritgate %s\nRecord: %s (schema %d)\n", r.Time.UTC().Format(time.RFC3339), r.Service, RecordFile, r.Schema)
 	return b.String()
@@ -277,11 +359,17 @@ func (r *Record) TagMessage() string {
 	case Baseline:
 		b.WriteString("Baseline named by the policy file.\n")
 	case Adopt:
-		fmt.Fprintf(&b, "Adopted by an operator without the policy's approval: %s (%s).\n", oneLine(r.Operator.Reason), oneLine(r.Operator.By))
+		fmt.Fprintf(&b, "Adopted by an operator without the policy's approval: %s (%s).\n", r.Operator.why(), r.Operator.Who())
 	case Hold:
-		fmt.Fprintf(&b, "Held here by an operator: %s (%s).\n", oneLine(r.Operator.Reason), oneLine(r.Operator.By))
+		fmt.Fprintf(&b, "Held here by an operator: %s (%s).\n", r.Operator.why(), r.Operator.Who())
 	case Release:
-		fmt.Fprintf(&b, "Released by an operator: %s (%s).\n", oneLine(r.Operator.Reason), oneLine(r.Operator.By))
+		fmt.Fprintf(&b, "Released by an operator: %s (%s).\n", r.Operator.why(), r.Operator.Who())
+	case Override:
+		fmt.Fprintf(&b, "Overridden by an operator past the environment's rules: %s (%s).\n", r.Operator.why(), r.Operator.Who())
+	case Rewind:
+		fmt.Fprintf(&b, "Rewound by an operator: %s (%s).\n", r.Operator.why(), r.Operator.Who())
+	case Paid:
+		fmt.Fprintf(&b, "The debt of override %s is paid.\n", shortSHA(r.Debt.paid()))
 	}
 	fmt.Fprintf(&b, "Time: %s\nAudit: refs/heads/audit/%s\n", r.Time.UTC().Format(time.RFC3339), r.Environment)
 	return b.String()

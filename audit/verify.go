@@ -60,7 +60,8 @@ type Entry struct {
 	Policy    string    `json:"policy,omitempty"`
 	Changes   []int     `json:"changes,omitempty"`
 	SignedBy  string    `json:"signedBy,omitempty"` // key fingerprint
-	By        string    `json:"by,omitempty"`       // adopting operator
+	By        string    `json:"by,omitempty"`       // the operator of an operator's record
+	Ticket    string    `json:"ticket,omitempty"`   // the operator's ticket
 	Rechecked bool      `json:"rechecked,omitempty"`
 }
 
@@ -112,10 +113,16 @@ type verifier struct {
 	env      string
 	problems []string
 	// deployed holds every commit reachable from deployedAt, the end of
-	// the last record rechecked: the next record's base, when the trail
+	// the last record checked: the next record's base, when the trail
 	// chains, so a long trail is walked once, not once per record.
 	deployed   map[plumbing.Hash]bool
-	deployedAt string
+	deployedAt plumbing.Hash
+	// entered holds the commits the current record's step brought in,
+	// with their parents; nil when covers found the step wrong.
+	entered map[string][]string
+	// overrides are the override records seen so far, by audit commit:
+	// what a paid record pays.
+	overrides map[string]*Record
 }
 
 func (v *verifier) fail(format string, args ...any) {
@@ -152,7 +159,7 @@ func (v *verifier) run() Environment {
 	}
 	prevTo := ""
 	for i, c := range chain {
-		e, rec := v.record(c)
+		e, rec := v.record(i+1, c)
 		if rec == nil {
 			return out
 		}
@@ -165,7 +172,7 @@ func (v *verifier) run() Environment {
 			}
 		}
 		v.covers(c, rec)
-		if v.opts.Recheck && rec.Kind == Advance {
+		if v.opts.Recheck && (rec.Kind == Advance || rec.Kind == Paid) {
 			if v.recheck(c, rec) {
 				out.Timeline[len(out.Timeline)-1].Rechecked = true
 			}
@@ -179,8 +186,10 @@ func (v *verifier) run() Environment {
 	return out
 }
 
-// record checks one audit commit's signature and reads its record.
-func (v *verifier) record(c *object.Commit) (Entry, *Record) {
+// record checks the signature of the n-th audit commit, c, and reads its
+// record: nil when it cannot be read or names its commits other than by
+// 40-hex ids (a record is data from the repository, not to be trusted).
+func (v *verifier) record(n int, c *object.Commit) (Entry, *Record) {
 	e := Entry{Commit: c.Hash.String()}
 	if v.opts.Keyring != nil {
 		payload := &plumbing.MemoryObject{}
@@ -199,9 +208,18 @@ func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 		v.fail("audit %s: %v", short(c.Hash), err)
 		return e, nil
 	}
+	for _, id := range []struct {
+		name, value string
+		optional    bool
+	}{{"from", rec.From, true}, {"to", rec.To, false}} {
+		if !isCommitID(id.value) && (id.value != "" || !id.optional) {
+			v.fail("record %d (audit %s): %s is not a 40-hex commit id: %q", n, short(c.Hash), id.name, clip(id.value))
+			return e, nil
+		}
+	}
 	e.Kind, e.From, e.To, e.Time, e.Policy = rec.Kind, rec.From, rec.To, rec.Time, rec.Policy.Name
 	if rec.Operator != nil {
-		e.By = rec.Operator.By
+		e.By, e.Ticket = rec.Operator.By, rec.Operator.Ticket
 	}
 	seen := map[int]bool{}
 	for _, cm := range rec.Commits {
@@ -216,9 +234,15 @@ func (v *verifier) record(c *object.Commit) (Entry, *Record) {
 	return e, rec
 }
 
-// covers checks that rec's step is a first-parent step of the deploy
-// history: To is a commit and From is on its first-parent line.
+// covers checks that rec's step moves deploy/<env> forward, the gate's
+// own rule: To is a commit and From one of its ancestors. From need not
+// be on To's first-parent line: a merge may bring it in as a second
+// parent. It keeps the commits the step brought in for recheck.
 func (v *verifier) covers(c *object.Commit, rec *Record) {
+	v.entered = nil
+	if !v.operatorStep(c, rec) {
+		return
+	}
 	if rec.Kind == Hold || rec.Kind == Release {
 		// An operator's hold or release pins deploy/<env> where it is.
 		if rec.To == "" || rec.From != rec.To || rec.Operator == nil {
@@ -230,27 +254,69 @@ func (v *verifier) covers(c *object.Commit, rec *Record) {
 		v.fail("audit %s: record moves nothing (from %s to %s)", short(c.Hash), shortSHA(rec.From), shortSHA(rec.To))
 		return
 	}
-	to, err := object.GetCommit(v.repo, plumbing.NewHash(rec.To))
-	if err != nil {
+	to := plumbing.NewHash(rec.To)
+	if _, err := object.GetCommit(v.repo, to); err != nil {
 		v.fail("audit %s: the recorded commit %s is not in the repository", short(c.Hash), shortSHA(rec.To))
 		return
 	}
-	if rec.From == "" {
-		return
+	if rec.Kind == Rewind || (rec.Kind == Override && rec.Rewind) {
+		return // operatorStep checked what a non-forward move needs
 	}
-	for cur := to; ; {
-		if len(cur.ParentHashes) == 0 {
-			v.fail("audit %s: %s is not on the first-parent line of %s: the step is not a fast-forward", short(c.Hash), shortSHA(rec.From), shortSHA(rec.To))
-			return
-		}
-		if cur.ParentHashes[0].String() == rec.From {
-			return
-		}
-		if cur, err = cur.Parent(0); err != nil {
-			v.fail("audit %s: walking %s: %v", short(c.Hash), shortSHA(rec.To), err)
+	var from plumbing.Hash
+	if rec.From != "" {
+		from = plumbing.NewHash(rec.From)
+		if _, err := object.GetCommit(v.repo, from); err != nil {
+			v.fail("audit %s: the recorded commit %s is not in the repository", short(c.Hash), shortSHA(rec.From))
 			return
 		}
 	}
+	entered, reaches, err := v.enter(from, to)
+	switch {
+	case err != nil:
+		v.fail("audit %s: walking %s: %v", short(c.Hash), shortSHA(rec.To), err)
+	case !reaches:
+		v.fail("audit %s: %s is not an ancestor of %s: the step is not a fast-forward", short(c.Hash), shortSHA(rec.From), shortSHA(rec.To))
+	default:
+		v.entered = entered
+	}
+}
+
+// enter returns the commits reachable from to and not from from (zero:
+// every one), with their parents, and whether from is an ancestor of to.
+// It keeps every commit reachable from to for the next record, which
+// starts there in a trail that holds, so a long trail is walked once.
+func (v *verifier) enter(from, to plumbing.Hash) (map[string][]string, bool, error) {
+	if v.deployed == nil || v.deployedAt != from {
+		v.deployed = map[plumbing.Hash]bool{}
+		if !from.IsZero() {
+			if err := walk(v.repo, from, nil, func(c *object.Commit) { v.deployed[c.Hash] = true }); err != nil {
+				v.deployed = nil
+				return nil, false, err
+			}
+		}
+		v.deployedAt = from
+	}
+	// Every path from to down to from passes through commits that are not
+	// from's ancestors, so the walk meets from as a parent of one of them.
+	reaches := from.IsZero()
+	entered := map[string][]string{}
+	err := walk(v.repo, to, v.deployed, func(c *object.Commit) {
+		ps := []string{}
+		for _, p := range c.ParentHashes {
+			ps = append(ps, p.String())
+			reaches = reaches || p == from
+		}
+		entered[c.Hash.String()] = ps
+	})
+	if err != nil || !reaches {
+		v.deployed = nil
+		return nil, false, err
+	}
+	for sha := range entered {
+		v.deployed[plumbing.NewHash(sha)] = true
+	}
+	v.deployedAt = to
+	return entered, true, nil
 }
 
 func walk(st storer.EncodedObjectStorer, from plumbing.Hash, stop map[plumbing.Hash]bool, f func(*object.Commit)) error {
@@ -305,6 +371,28 @@ func sameJSON(a, b any) bool {
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// isCommitID reports whether s is a full commit id: 40 lowercase hex
+// digits, what records hold.
+func isCommitID(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// clip bounds what a problem repeats of a hostile value.
+func clip(s string) string {
+	if len(s) > 48 {
+		return s[:48] + "..."
+	}
+	return s
 }
 
 func hexOf(h plumbing.Hash) string {

@@ -78,13 +78,20 @@ func WriteTag(st storer.EncodedObjectStorer, rec *Record, s *Signer) (plumbing.H
 		TargetType: plumbing.CommitObject,
 		Target:     plumbing.NewHash(rec.To),
 	}
-	payload := &plumbing.MemoryObject{}
-	if err := t.EncodeWithoutSignature(payload); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	var err error
-	if t.PGPSignature, err = s.sign(content(payload)); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("sign tag: %w", err)
+	return writeTag(st, t, s)
+}
+
+// writeTag signs t by s (unless s is nil) and stores it.
+func writeTag(st storer.EncodedObjectStorer, t *object.Tag, s *Signer) (plumbing.Hash, error) {
+	if s != nil {
+		payload := &plumbing.MemoryObject{}
+		if err := t.EncodeWithoutSignature(payload); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		var err error
+		if t.PGPSignature, err = s.sign(content(payload)); err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("sign tag: %w", err)
+		}
 	}
 	obj := st.NewEncodedObject()
 	if err := t.Encode(obj); err != nil {

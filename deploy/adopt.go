@@ -31,8 +31,22 @@ type Adoption struct {
 	By      string    `json:"by"` // who asked (OS user and host of the adopt command)
 	At      time.Time `json:"at"`
 	// Action is what the operator asks (Operate): ActionAdopt (also ""),
-	// ActionHold or ActionRelease; a hold or release names no Commit.
+	// ActionHold, ActionRelease, ActionOverride or ActionRewind; a hold or
+	// release names no Commit.
 	Action string `json:"action,omitempty"`
+	// Name is the name the operator gave (--operator), beside By.
+	Name   string `json:"operator,omitempty"`
+	Ticket string `json:"ticket,omitempty"` // required for override and rewind
+	// Expires is when an override's debt is due (override only).
+	Expires time.Time `json:"expires,omitzero"`
+	// Rewind lets an override move to a commit that does not descend
+	// from the deployed one.
+	Rewind bool `json:"rewind,omitempty"`
+}
+
+// operator is a's operator for the audit record.
+func (a Adoption) operator() *audit.Operator {
+	return &audit.Operator{By: a.By, Name: a.Name, Reason: a.Reason, Ticket: a.Ticket, Expires: a.Expires}
 }
 
 // AdoptedRef records every adoption of an environment in the served
@@ -54,8 +68,11 @@ func (d *Deployer) Adopt(ctx context.Context, t Target, a Adoption) Result {
 	// from the move.
 	res := newResult(t, d.now())
 	if err := d.adopt(ctx, t, a, &res); err != nil {
-		res.Reason, res.Message, res.To = Failed, "adopt: "+err.Error(), res.From
+		res.Reason, res.Message = Failed, "adopt: "+err.Error() // To: where deploy/<env> is
 		d.logger.Warn(res.Message, "project", t.Project, "env", t.Env, "commit", a.Commit, "by", a.By)
+		if res.To != res.From { // it moved before the failure
+			d.announce(t, res)
+		}
 		return res
 	}
 	d.logger.Warn("operator adopted a commit without the policy's approval", "project", t.Project, "env", t.Env,
@@ -71,15 +88,10 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 	if strings.TrimSpace(a.Reason) == "" || strings.TrimSpace(a.By) == "" {
 		return errors.New("an adoption needs a reason and who asked")
 	}
-	st, err := d.load(t, true)
+	st, err := d.loadToMove(t, res)
 	if err != nil {
 		return err
 	}
-	res.From, res.To = hex(st.tip), hex(st.tip)
-	if st.head.IsZero() {
-		return fmt.Errorf("upstream branch %s does not exist", t.Branch)
-	}
-	res.Head = st.head.String()
 	target := plumbing.NewHash(a.Commit)
 	c, err := st.up.Commit(target)
 	if err != nil {
@@ -105,6 +117,9 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 	} else if held != nil {
 		return fmt.Errorf("deploy/%s is held %s: release it first", t.Env, heldSince(held))
 	}
+	if err := notOwing(st.served, t, "adopt"); err != nil {
+		return err
+	}
 	prev, err := st.served.Ref(t.AdoptedRef())
 	if err != nil {
 		return err
@@ -120,14 +135,18 @@ func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result)
 		also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: target})
 	}
 	trail, err := d.record(t, st.served, &audit.Record{Kind: audit.Adopt, From: hex(st.tip), To: target.String(), Time: res.Time,
-		Operator: &audit.Operator{By: a.By, Reason: a.Reason}})
+		Operator: a.operator()})
 	if err != nil {
 		return err
 	}
 	also = append(also, trail...)
 	// The record is written first but nothing names it until the
 	// transaction that moves deploy/<env> does.
-	if err := d.advance(ctx, t, st.up, st.served, st.tip, target, also...); err != nil {
+	moved, err := d.advance(ctx, t, st.up, st.served, st.tip, target, also...)
+	if moved {
+		res.To = target.String()
+	}
+	if err != nil {
 		return err
 	}
 	res.Reason, res.To = Adopted, target.String()
@@ -164,8 +183,8 @@ func isHex(s string) bool {
 }
 
 // An adopt command run while the service owns the data directory leaves a
-// request in <dataDir>/adopt/ and the service applies it at its next poll,
-// writing the outcome beside it. Whoever can write the data directory is
+// request in <dataDir>/adopt/; the service notices it (the poller watches
+// the directory) and applies it at once, writing the outcome beside it. Whoever can write the data directory is
 // an operator already; no network endpoint can adopt.
 const adoptDir = "adopt"
 
@@ -195,17 +214,11 @@ func RequestAdoption(dataDir string, a Adoption) (string, error) {
 // AdoptionRequests returns the requests waiting in dataDir, oldest first.
 // A request that does not parse is answered at once with an error.
 func AdoptionRequests(dataDir string) (map[string]Adoption, []string) {
-	dir := filepath.Join(dataDir, adoptDir)
-	names, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	out := map[string]Adoption{}
 	var ids []string
-	for _, n := range names {
-		if strings.HasSuffix(n, ".result.json") {
-			continue
-		}
-		id := strings.TrimSuffix(filepath.Base(n), ".json")
+	for _, id := range WaitingRequests(dataDir) {
 		var a Adoption
-		data, err := os.ReadFile(n)
+		data, err := os.ReadFile(filepath.Join(dataDir, adoptDir, id+".json"))
 		if err == nil {
 			err = json.Unmarshal(data, &a)
 		}
@@ -216,8 +229,21 @@ func AdoptionRequests(dataDir string) (map[string]Adoption, []string) {
 		out[id] = a
 		ids = append(ids, id)
 	}
-	sort.Strings(ids)
 	return out, ids
+}
+
+// WaitingRequests lists the ids of the requests waiting in dataDir, oldest
+// first, without reading them: what the poller watches for.
+func WaitingRequests(dataDir string) []string {
+	names, _ := filepath.Glob(filepath.Join(dataDir, adoptDir, "*.json"))
+	var ids []string
+	for _, n := range names {
+		if !strings.HasSuffix(n, ".result.json") {
+			ids = append(ids, strings.TrimSuffix(filepath.Base(n), ".json"))
+		}
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // FinishAdoption writes the outcome of request id and removes the request.

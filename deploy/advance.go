@@ -13,21 +13,29 @@ import (
 // moves the deploy ref from old to target by compare-and-swap, in one
 // transaction with any other updates given, and points HEAD at the deploy
 // ref while HEAD names no commit (a new served repository), so a plain
-// clone checks out what is deployed.
-func (d *Deployer) advance(ctx context.Context, t Target, up, served *storage.Repo, old, target plumbing.Hash, also ...storage.RefUpdate) error {
-	if err := storage.CopyObjects(ctx, served, up, target); err != nil {
-		return fmt.Errorf("copy objects: %w", err)
+// clone checks out what is deployed. moved says whether the deploy ref
+// moved, which it has when only pointing HEAD failed.
+func (d *Deployer) advance(ctx context.Context, t Target, up, served *storage.Repo, old, target plumbing.Hash, also ...storage.RefUpdate) (moved bool, err error) {
+	return d.move(ctx, t, up, served, storage.RefUpdate{Name: t.Ref(), Old: old, New: target}, also...)
+}
+
+// move is advance with the deploy ref's update given: a rewind forces it.
+func (d *Deployer) move(ctx context.Context, t Target, up, served *storage.Repo, u storage.RefUpdate, also ...storage.RefUpdate) (moved bool, err error) {
+	if err := storage.CopyObjects(ctx, served, up, u.New); err != nil {
+		return false, fmt.Errorf("copy objects: %w", err)
 	}
-	updates := append([]storage.RefUpdate{{Name: t.Ref(), Old: old, New: target}}, also...)
+	updates := append([]storage.RefUpdate{u}, also...)
 	if err := served.UpdateRefs(updates...); err != nil {
-		return err
+		return false, err
 	}
 	headRef, err := served.Head()
+	if err == nil {
+		if h, _ := served.Ref(headRef); h.IsZero() {
+			err = served.SetHead(t.Ref())
+		}
+	}
 	if err != nil {
-		return err
+		return true, fmt.Errorf("deploy/%s moved to %s, but pointing the served repository's HEAD at it failed: %w", t.Env, short(u.New), err)
 	}
-	if h, _ := served.Ref(headRef); h.IsZero() {
-		return served.SetHead(t.Ref())
-	}
-	return nil
+	return true, nil
 }

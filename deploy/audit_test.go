@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gerritgate/gerritgate/audit"
+	"github.com/gerritgate/gerritgate/storage"
 )
 
 // Every movement of deploy/<env> (the baseline, each bounded advance, an
@@ -15,18 +16,7 @@ import (
 // deploy ref and the tag, and the trail verifies and rechecks.
 func TestEveryMovementIsRecorded(t *testing.T) {
 	store, r, f, _, target := setup(t)
-	priv, pub, err := audit.NewKey("test", "test@example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := audit.ReadSigner(strings.NewReader(priv), "test key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyring, err := audit.ReadKeyring(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, keyring := testKey(t)
 	d := New(store, f, WithSigner(s), WithVersion("v-test"), WithMaxRange(2))
 	ctx := context.Background()
 	base := r.commit("base")
@@ -58,6 +48,41 @@ func TestEveryMovementIsRecorded(t *testing.T) {
 		kinds = append(kinds, action)
 	}
 
+	rep := verifyServed(t, store, keyring)
+	var got []string
+	for _, e := range rep.Environments[0].Timeline {
+		got = append(got, string(e.Kind))
+	}
+	if strings.Join(got, ",") != strings.Join(kinds, ",") {
+		t.Errorf("records %v, want %v", got, kinds)
+	}
+	tl := rep.Environments[0].Timeline
+	if tl[1].To != b.String() || !tl[1].Rechecked || tl[3].By != "ops@host" {
+		t.Errorf("timeline %+v: want the first advance to end at b, rechecked, and the adoption by ops@host", tl)
+	}
+}
+
+func testKey(t *testing.T) (*audit.Signer, *audit.Keyring) {
+	t.Helper()
+	priv, pub, err := audit.NewKey("test", "test@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := audit.ReadSigner(strings.NewReader(priv), "test key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring, err := audit.ReadKeyring(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, keyring
+}
+
+// verifyServed runs gerritgate verify's check, with recheck, on the
+// served repository and fails unless the trail holds.
+func verifyServed(t *testing.T, store *storage.Store, keyring *audit.Keyring) *audit.Report {
+	t.Helper()
 	served, _ := store.Served("platform/fleet")
 	clone, err := git.PlainOpen(served.Dir())
 	if err != nil {
@@ -70,15 +95,46 @@ func TestEveryMovementIsRecorded(t *testing.T) {
 	if !rep.OK() {
 		t.Fatalf("the deployer's own trail does not verify: %q", rep.Problems)
 	}
-	var got []string
-	for _, e := range rep.Environments[0].Timeline {
-		got = append(got, string(e.Kind))
+	return rep
+}
+
+// The gate advances deploy/<env> to a merge that brings the deployed
+// commit in as its second parent (the deployed commit is not on the new
+// tip's first-parent line, as when Gerrit fast-forwards to a merge made
+// on a topic branch), and adopts past another such merge; verify accepts
+// both steps, since its rule is the gate's: the old tip is an ancestor of
+// the new one.
+func TestStepOffTheFirstParentLineVerifies(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	s, keyring := testKey(t)
+	d := New(store, f, WithSigner(s))
+	ctx := context.Background()
+	root := r.emptyRoot()
+	side := r.commit("side", root)
+	r.setBranch(side)
+	target.Baseline = side.String()
+	if res := d.Reconcile(ctx, target); res.Reason != Initialized {
+		t.Fatalf("baseline: %s %s", res.Reason, res.Message)
 	}
-	if strings.Join(got, ",") != strings.Join(kinds, ",") {
-		t.Errorf("records %v, want %v", got, kinds)
+	main := root
+	for _, m := range []string{"m1", "m2"} {
+		main = r.commit(m, main)
+		f.approved[main.String()] = true
 	}
-	tl := rep.Environments[0].Timeline
-	if tl[1].To != b.String() || !tl[1].Rechecked || tl[3].By != "ops@host" {
-		t.Errorf("timeline %+v: want the first advance to end at b, rechecked, and the adoption by ops@host", tl)
+	merge := r.commit("merge side", main, side)
+	f.approved[merge.String()] = true
+	r.setBranch(merge)
+	if res := d.Reconcile(ctx, target); res.Reason != Advanced || res.To != merge.String() {
+		t.Fatalf("advance to the merge: %s %s (to %s)", res.Reason, res.Message, res.To)
+	}
+	other := r.commit("m3", main)
+	pushed := r.commit("merge again, unreviewed", other, merge)
+	r.setBranch(pushed)
+	if res := d.Adopt(ctx, target, Adoption{Project: target.Project, Env: target.Env, Commit: pushed.String(), Reason: "INC-7", By: "ops@host"}); res.Reason != Adopted {
+		t.Fatalf("adopt: %s %s", res.Reason, res.Message)
+	}
+	tl := verifyServed(t, store, keyring).Environments[0].Timeline
+	if len(tl) != 3 || !tl[1].Rechecked || tl[2].To != pushed.String() {
+		t.Errorf("timeline %+v: want baseline, the rechecked advance to the merge, the adoption", tl)
 	}
 }

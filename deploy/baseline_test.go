@@ -2,10 +2,15 @@ package deploy
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/gate"
 )
 
 // With baseline: upstream, a branch the gate has never deployed (a new
@@ -136,6 +141,52 @@ func TestLongRangeAdvancesInBoundedSteps(t *testing.T) {
 	}
 }
 
+// A long range that fails in a later window reports what the earlier
+// windows did: the ref moved, then the error stopped it.
+func TestLongRangeFailingAfterAdvancing(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	n := NewNotifier() // not run: the test reads what it queued
+	target.Notify = []gate.Receiver{{URL: "http://127.0.0.1:9/hook", Type: gate.ReceiverGeneric}}
+	d := New(store, f, WithMaxRange(2), WithNotifier(n))
+	root := r.emptyRoot()
+	r.setBranch(root)
+	if res := d.Reconcile(context.Background(), target); res.Reason != Initialized {
+		t.Fatalf("first reconcile: %s %s", res.Reason, res.Message)
+	}
+	prev := root
+	var line []plumbing.Hash
+	for _, s := range []string{"c1", "c2", "c3", "c4", "c5"} {
+		prev = r.commit(s, prev)
+		line = append(line, prev)
+		f.approved[prev.String()] = true
+	}
+	r.setBranch(prev)
+	// The first window is decided and asked again before its move (two
+	// questions), then Gerrit goes away.
+	f.downAfter = len(f.asked) + 2
+	res := d.Reconcile(context.Background(), target)
+	if res.Reason != Failed || res.From != root.String() || res.To != line[1].String() {
+		t.Errorf("failed in the second window: %s from %s to %s, want Failed from the root to c2 %s", res.Reason, res.From, res.To, line[1])
+	}
+	want := "advanced deploy/prod from " + short(root) + " to " + short(line[1]) + ", then failed: "
+	if !strings.HasPrefix(res.Message, want) || !strings.Contains(res.Message, "503") {
+		t.Errorf("message %q, want it to start %q and give Gerrit's error", res.Message, want)
+	}
+	served, _ := store.Served("platform/fleet")
+	if got := mustRef(t, served, target.Ref()); got != line[1] {
+		t.Errorf("deploy/prod is at %s, want c2 %s", got, line[1])
+	}
+	var got []string
+	for len(n.queue) > 0 {
+		b := (<-n.queue).body
+		got = append(got, fmt.Sprintf("%s %s", b.Reason, b.To))
+	}
+	want = fmt.Sprint([]string{"Initialized " + root.String(), "Failed " + line[1].String()})
+	if fmt.Sprint(got) != want {
+		t.Errorf("Flux notified of %v, want %v: the failed reconcile moved the ref", got, want)
+	}
+}
+
 // A deployed commit that the head reaches only through a second parent
 // cannot be stepped to along the first-parent line: the long range is
 // refused, not reported as diverged.
@@ -160,5 +211,53 @@ func TestLongRangeOffTheFirstParentLine(t *testing.T) {
 	res := d.Reconcile(context.Background(), target)
 	if res.Reason != Failed || !strings.Contains(res.Message, "first-parent line") {
 		t.Errorf("%s %q, want Failed saying the deployed commit is off the first-parent line", res.Reason, res.Message)
+	}
+}
+
+// A failure after the deploy ref moved (pointing the new served
+// repository's HEAD at it) reports the move: Failed, with To where the
+// ref is.
+func TestFailureAfterTheMoveReportsIt(t *testing.T) {
+	store, r, f, d, target := setup(t)
+	root := r.emptyRoot()
+	a := r.commit("a", root)
+	f.approved[a.String()] = true
+	r.setBranch(a)
+	served, err := store.Served(target.Project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// HEAD is written through HEAD.tmp: a directory there makes it fail.
+	if err := os.Mkdir(filepath.Join(served.Dir(), "HEAD.tmp"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	res := d.Reconcile(context.Background(), target)
+	if res.Reason != Failed || res.To != a.String() || !strings.HasPrefix(res.Message, "created deploy/prod at "+short(a)+", then failed: ") || !strings.Contains(res.Message, "HEAD") {
+		t.Errorf("%s to %s %q, want Failed to a %s saying deploy/prod was created, then pointing HEAD failed", res.Reason, res.To, res.Message, a)
+	}
+	if got := mustRef(t, served, target.Ref()); got != a {
+		t.Errorf("deploy/prod is at %s, want a %s", got, a)
+	}
+}
+
+// An adoption that fails after moving deploy/<env> says where it is and
+// notifies Flux of the move.
+func TestAdoptionFailingAfterTheMove(t *testing.T) {
+	store, r, f, _, target := setup(t)
+	n := NewNotifier() // not run: the test reads what it queued
+	target.Notify = []gate.Receiver{{URL: "http://127.0.0.1:9/hook", Type: gate.ReceiverGeneric}}
+	d := New(store, f, WithNotifier(n))
+	a := r.commit("unreviewed", r.emptyRoot())
+	r.setBranch(a)
+	served, _ := store.Served(target.Project)
+	if err := os.Mkdir(filepath.Join(served.Dir(), "HEAD.tmp"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	res := d.Adopt(context.Background(), target, Adoption{Project: target.Project, Env: target.Env, Commit: a.String(), Reason: "INC-3", By: "ops@host"})
+	if res.Reason != Failed || res.To != a.String() || !strings.Contains(res.Message, "HEAD") {
+		t.Errorf("adopt: %s to %s %q, want Failed at %s naming HEAD", res.Reason, res.To, res.Message, a)
+	}
+	if len(n.queue) != 1 || (<-n.queue).body.To != a.String() {
+		t.Errorf("Flux not notified of the adopted commit")
 	}
 }

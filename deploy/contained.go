@@ -19,8 +19,8 @@ import (
 // the record that contained it again. Record times only count forward: a
 // record older than one before it (a clock set back) counts from the
 // later time. No deploy/<env> is an empty history; a trail that does not
-// end at deploy/<env>'s tip, or that names another environment, is an
-// error, never a guess.
+// end at deploy/<env>'s tip, that names another environment, or a record
+// without a time is an error, never a guess.
 func Contained(served *storage.Repo, env string) ([]gate.Contained, error) {
 	tip, err := served.Ref("refs/heads/deploy/" + env)
 	if err != nil || tip.IsZero() {
@@ -44,6 +44,10 @@ func Contained(served *storage.Repo, env string) ([]gate.Contained, error) {
 		}
 		if recs[i].Environment != env {
 			return nil, fmt.Errorf("audit %s: the record is for environment %q, not %q", short(c.Hash), recs[i].Environment, env)
+		}
+		if recs[i].Time.IsZero() {
+			// Counting from the epoch would make every commit soaked.
+			return nil, fmt.Errorf("audit %s: the record has no time: since when deploy/%s contains its commits is unknown", short(c.Hash), env)
 		}
 	}
 	if last := recs[len(recs)-1]; last.To != tip.String() {

@@ -110,6 +110,12 @@ func TestContained(t *testing.T) {
 	if _, err := Contained(served, "staging"); err == nil || !strings.Contains(err.Error(), `is for environment "prod"`) {
 		t.Errorf("another environment's trail: err = %v", err)
 	}
+	// A record without a time (the zero time, which would count from the
+	// epoch) is an error, not soaked since 1970.
+	move(c, time.Time{}, false)
+	if _, err := Contained(served, "prod"); err == nil || !strings.Contains(err.Error(), "the record has no time") {
+		t.Errorf("a record without a time: err = %v", err)
+	}
 	served.UpdateRefs(storage.RefUpdate{Name: "refs/heads/deploy/qa", New: c})
 	if _, err := Contained(served, "qa"); err == nil || !strings.Contains(err.Error(), "no audit/qa") {
 		t.Errorf("no trail: err = %v", err)

@@ -23,11 +23,14 @@ type fakeGerrit struct {
 	approved map[string]bool
 	numbers  map[string]int // change numbers by SHA; default: place in the question
 	down     bool
-	asked    [][]string
+	// downAfter, when set, takes Gerrit down once it has answered that
+	// many questions.
+	downAfter int
+	asked     [][]string
 }
 
 func (f *fakeGerrit) ChangesForCommits(ctx context.Context, project, branch string, shas []string) (map[string][]gate.Change, error) {
-	if f.down {
+	if f.down || (f.downAfter > 0 && len(f.asked) >= f.downAfter) {
 		return nil, errors.New("503 Service Unavailable")
 	}
 	f.asked = append(f.asked, shas)

@@ -23,27 +23,35 @@ func (d *Deployer) decide(ctx context.Context, t Target, up *storage.Repo, base,
 	if !base.IsZero() && !reachesBase {
 		return nil, rng, window, true, nil
 	}
+	dec, rng, err = d.evaluate(ctx, t, up, base, window, commits)
+	return dec, rng, window, false, err
+}
+
+// evaluate gathers what Gerrit and the repository say about commits (the
+// commits between base and head) and lets the policy decide on them.
+func (d *Deployer) evaluate(ctx context.Context, t Target, up *storage.Repo, base, head plumbing.Hash, commits []gate.Commit) (*gate.Decision, gate.Range, error) {
 	shas := make([]string, len(commits))
 	for i, c := range commits {
 		shas[i] = c.SHA
 	}
+	var rng gate.Range
 	changes, err := d.changesForCommits(ctx, t.Project, t.Branch, shas)
 	if err != nil {
-		return nil, rng, window, false, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
+		return nil, rng, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
 	}
 	rng = gate.Range{
 		Project: t.Project, Branch: t.Branch,
-		Base: hex(base), Head: window.String(), AcceptFrom: t.AcceptFrom,
+		Base: hex(base), Head: head.String(), AcceptFrom: t.AcceptFrom,
 		Commits: commits, Changes: changes,
 	}
 	if len(t.Policy.Owners) > 0 {
 		if rng.Files, err = changedFiles(up, commits); err != nil {
-			return nil, rng, window, false, err
+			return nil, rng, err
 		}
 		rng.Groups, rng.GroupErrors = d.groups(ctx, t)
 	}
 	out := gate.Evaluate(t.Policy, rng)
-	return &out, rng, window, false, nil
+	return &out, rng, nil
 }
 
 // groups resolves the members of every group the policy names. A group

@@ -36,8 +36,14 @@ func (d *Deployer) Explain(ctx context.Context, t Target, last int) (Result, err
 	if h, err := operatorHold(st.served, t); err != nil || (h != nil && last == 0) {
 		if h != nil {
 			h.apply(t, &res)
+			res.Debt, err = shownDebt(st.served, t, res.Time)
 		}
 		return res, err
+	}
+	if last == 0 {
+		if owes, err := d.owing(ctx, t, st, &res, false); err != nil || owes {
+			return res, err
+		}
 	}
 	if base == st.head {
 		res.Reason, res.Message = UpToDate, "deployed commit is the upstream head"

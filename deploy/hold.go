@@ -43,6 +43,8 @@ func (d *Deployer) Operate(ctx context.Context, t Target, a Adoption) Result {
 		return d.Adopt(ctx, t, a)
 	case ActionHold, ActionRelease:
 		return d.Pin(ctx, t, a)
+	case ActionOverride, ActionRewind:
+		return d.BreakGlass(ctx, t, a)
 	}
 	res := newResult(t, d.now())
 	res.Reason, res.Message = Failed, fmt.Sprintf("unknown operator action %q", a.Action)
@@ -98,7 +100,7 @@ func (d *Deployer) pin(t Target, a Adoption, res *Result) error {
 		kind = audit.Hold
 	}
 	trail, err := d.record(t, served, &audit.Record{Kind: kind, From: tip.String(), To: tip.String(), Time: res.Time,
-		Operator: &audit.Operator{By: a.By, Reason: a.Reason}})
+		Operator: a.operator()})
 	if err != nil {
 		return err
 	}
@@ -121,23 +123,33 @@ func (d *Deployer) pin(t Target, a Adoption, res *Result) error {
 // record of this environment is an error (nothing moves), never "not
 // held".
 func heldBy(served *storage.Repo, t Target) (plumbing.Hash, *audit.Record, error) {
-	h, err := served.Ref(t.HoldRef())
-	if err != nil || h.IsZero() {
+	h, rec, err := recordAt(served, t.HoldRef())
+	if err != nil || rec == nil {
 		return h, nil, err
-	}
-	c, err := object.GetCommit(served.Objects(), h)
-	if err != nil {
-		return h, nil, fmt.Errorf("%s: %w", t.HoldRef(), err)
-	}
-	rec, err := audit.ReadRecord(c)
-	if err != nil {
-		return h, nil, fmt.Errorf("%s: %w", t.HoldRef(), err)
 	}
 	if rec.Environment != t.Env || rec.Operator == nil || (rec.Kind != audit.Hold && rec.Kind != audit.Release) {
 		return h, nil, fmt.Errorf("%s names a %s record of environment %q, not a hold or release of %q", t.HoldRef(), rec.Kind, rec.Environment, t.Env)
 	}
 	if rec.Kind == audit.Release {
 		return h, nil, nil
+	}
+	return h, rec, nil
+}
+
+// recordAt reads the audit record the hidden ref names (HoldRef,
+// DebtRef); nil when the ref does not exist.
+func recordAt(served *storage.Repo, ref string) (plumbing.Hash, *audit.Record, error) {
+	h, err := served.Ref(ref)
+	if err != nil || h.IsZero() {
+		return h, nil, err
+	}
+	c, err := object.GetCommit(served.Objects(), h)
+	if err != nil {
+		return h, nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	rec, err := audit.ReadRecord(c)
+	if err != nil {
+		return h, nil, fmt.Errorf("%s: %w", ref, err)
 	}
 	return h, rec, nil
 }

@@ -62,3 +62,18 @@ func (d *Deployer) load(t Target, create bool) (state, error) {
 	}
 	return st, nil
 }
+
+// loadToMove is load for an operator's move of deploy/<env>: the upstream
+// branch must exist; res starts where the ref is.
+func (d *Deployer) loadToMove(t Target, res *Result) (state, error) {
+	st, err := d.load(t, true)
+	if err != nil {
+		return st, err
+	}
+	res.From, res.To = hex(st.tip), hex(st.tip)
+	if st.head.IsZero() {
+		return st, fmt.Errorf("upstream branch %s does not exist", t.Branch)
+	}
+	res.Head = st.head.String()
+	return st, nil
+}

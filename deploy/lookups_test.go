@@ -6,16 +6,18 @@ import (
 )
 
 // Under WithLookups the environments of a branch ask Gerrit about a
-// commit once between them (answers that it has no change included);
-// without, each environment asks; a failed question is not kept.
+// commit once between them for their decisions (answers that it has no
+// change included); without, each environment asks. The question asked
+// again right before each move (recheck.go) never comes from them: each
+// of the three moves asks it.
 func TestLookupsShareAnswersAmongEnvironments(t *testing.T) {
 	for _, tt := range []struct {
 		what      string
 		shared    bool
 		wantAsked int
 	}{
-		{"one poll (WithLookups)", true, 1},
-		{"no lookups in the context", false, 3},
+		{"one poll (WithLookups)", true, 1 + 3},
+		{"no lookups in the context", false, 3 + 3},
 	} {
 		t.Run(tt.what, func(t *testing.T) {
 			_, r, f, d, target := setup(t)

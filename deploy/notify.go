@@ -94,7 +94,7 @@ func NewNotifier(opts ...NotifierOption) *Notifier {
 // Enqueue queues the notification of t's receivers about res when res
 // moved the deploy ref; it never waits.
 func (n *Notifier) Enqueue(t Target, res Result) {
-	if len(t.Notify) == 0 || !moved(res.Reason) {
+	if len(t.Notify) == 0 || !moved(res) {
 		return
 	}
 	nt := notification{receivers: t.Notify, body: Notification{
@@ -108,7 +108,12 @@ func (n *Notifier) Enqueue(t Target, res Result) {
 	}
 }
 
-func moved(r Reason) bool { return r == Advanced || r == Initialized || r == Adopted }
+// moved reports whether res moved the deploy ref: a reconcile that failed
+// after advancing through earlier windows did too.
+func moved(res Result) bool {
+	r := res.Reason
+	return r == Advanced || r == Initialized || r == Adopted || res.To != res.From
+}
 
 // Run sends queued notifications, in order, until ctx ends.
 func (n *Notifier) Run(ctx context.Context) {

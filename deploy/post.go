@@ -190,26 +190,20 @@ func (p *Poster) Post(ctx context.Context, t Target) error {
 	return nil
 }
 
-// recordsAfter lists the audit commits from tip back to done (excluded),
-// oldest first; all of them when done is not on the line (a ref deleted
-// by hand): the check before each post keeps that from posting twice.
+// recordsAfter lists the audit commits after done up to tip, oldest
+// first; all of them when done is not on the trail (a ref deleted by
+// hand): the check before each post keeps that from posting twice.
 func recordsAfter(served *storage.Repo, tip, done plumbing.Hash) ([]*object.Commit, error) {
-	var out []*object.Commit
-	for h := tip; !h.IsZero() && h != done; {
-		c, err := object.GetCommit(served.Objects(), h)
-		if err != nil {
-			return nil, fmt.Errorf("audit %s: %w", short(h), err)
-		}
-		out = append(out, c)
-		h = plumbing.ZeroHash
-		if len(c.ParentHashes) > 0 {
-			h = c.ParentHashes[0]
+	chain, err := audit.Chain(served.Objects(), tip)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range chain {
+		if c.Hash == done {
+			return chain[i+1:], nil
 		}
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	return out, nil
+	return chain, nil
 }
 
 // entered lists the changes of the commits a record brought in, once

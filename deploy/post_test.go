@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ type fakeReviews struct {
 	failPosts  int
 	lostAnswer bool
 	block      chan struct{} // when set, PostMessage waits for it
+	delay      time.Duration // how long PostMessage takes
 }
 
 func (f *fakeReviews) Self(ctx context.Context) (gate.Account, error) { return f.self, nil }
@@ -40,6 +42,7 @@ func (f *fakeReviews) PostMessage(ctx context.Context, project string, number in
 	if f.block != nil {
 		<-f.block
 	}
+	time.Sleep(f.delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fail := f.failPosts > 0
@@ -233,5 +236,62 @@ func TestReconcileDoesNotWaitForPosting(t *testing.T) {
 			t.Fatal("the message was never posted")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The Poster reads the served repository in its own goroutine while
+// reconciles write into the same one (objects, new packs, refs). Run with
+// -race: go-git's storage is not safe for that by itself.
+func TestPostWhileAdvancing(t *testing.T) {
+	store, r, f, d, target := setup(t)
+	ctx := context.Background()
+	base := r.emptyRoot()
+	r.setBranch(base)
+	if res := d.Reconcile(ctx, target); res.Reason != Initialized {
+		t.Fatalf("baseline: %s %s", res.Reason, res.Message)
+	}
+	// Posting is slow, so the Poster reads records while the next
+	// advances copy objects and move refs.
+	rv := &fakeReviews{self: gate.Account{ID: 9, Username: "gate"}, msgs: map[int][]gate.Message{}, delay: 50 * time.Millisecond}
+	p := NewPoster(store, rv, WithPostRetry(1, time.Millisecond))
+	f.numbers = map[string]int{}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := p.Post(ctx, target); err != nil {
+				t.Errorf("post while advancing: %v", err)
+				return
+			}
+		}
+	})
+	const advances = 15
+	prev := base
+	for i := range advances {
+		c := r.commit(fmt.Sprintf("c%d", i), prev)
+		f.approved[c.String()] = true
+		f.numbers[c.String()] = 100 + i
+		r.setBranch(c)
+		if res := d.Reconcile(ctx, target); res.Reason != Advanced {
+			t.Errorf("advance %d: %s %s", i, res.Reason, res.Message)
+		}
+		prev = c
+	}
+	close(stop)
+	wg.Wait()
+	if err := p.Post(ctx, target); err != nil {
+		t.Fatalf("post after the advances: %v", err)
+	}
+	got := rv.posted()
+	for i := range advances {
+		if got[100+i] != 1 {
+			t.Errorf("change %d got %d deploy messages, want 1", 100+i, got[100+i])
+		}
 	}
 }

@@ -18,11 +18,19 @@ func (d *Deployer) Reconcile(ctx context.Context, t Target) Result {
 	if err != nil {
 		res.Reason = Failed
 		res.Message = err.Error()
-		res.To = res.From
+		switch {
+		case res.To == res.From:
+		case res.From == "":
+			res.Message = fmt.Sprintf("created deploy/%s at %s, then failed: %v", t.Env, shortSHA(res.To), err)
+		default:
+			// Earlier windows moved the ref (res.To is where it is now):
+			// that is deployed, and says so.
+			res.Message = fmt.Sprintf("advanced deploy/%s from %s to %s, then failed: %v", t.Env, shortSHA(res.From), shortSHA(res.To), err)
+		}
 	}
 	log := d.logger.With("project", t.Project, "branch", t.Branch, "env", t.Env, "reason", res.Reason)
-	switch res.Reason {
-	case Advanced, Initialized:
+	switch {
+	case res.Reason == Advanced || res.Reason == Initialized || res.To != res.From:
 		log.Info(res.Message, "from", res.From, "to", res.To)
 	default: // Failed and Diverged too: the caller logs them once, on entering (poll.Poller)
 		log.Debug(res.Message)
@@ -45,7 +53,11 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 	if h, err := operatorHold(st.served, t); err != nil || h != nil {
 		if h != nil {
 			h.apply(t, res)
+			res.Debt, err = shownDebt(st.served, t, res.Time)
 		}
+		return err
+	}
+	if owes, err := d.owing(ctx, t, st, res, true); err != nil || owes {
 		return err
 	}
 	if st.tip.IsZero() && t.Baseline != gate.BaselineUpstream {
@@ -89,6 +101,14 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 		if dec.Target == hex(tip) {
 			break
 		}
+		// Gerrit is asked again right before the move (recheck.go).
+		if dec, rng, err = d.recheck(ctx, t, rng, dec); err != nil {
+			return err
+		}
+		res.Decision = dec
+		if dec.Target == hex(tip) {
+			break
+		}
 		target := plumbing.NewHash(dec.Target)
 		rec, err := advanceRecord(t, rng, tip, target)
 		if err != nil {
@@ -102,7 +122,11 @@ func (d *Deployer) reconcile(ctx context.Context, t Target, res *Result) error {
 		if tip.IsZero() {
 			also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: target})
 		}
-		if err := d.advance(ctx, t, st.up, st.served, tip, target, also...); err != nil {
+		moved, err := d.advance(ctx, t, st.up, st.served, tip, target, also...)
+		if moved {
+			res.To = target.String()
+		}
+		if err != nil {
 			return err
 		}
 		tip = target
@@ -161,10 +185,14 @@ func (d *Deployer) initialize(ctx context.Context, t Target, up, served *storage
 		return err
 	}
 	also = append(also, storage.RefUpdate{Name: t.BaselineRef(), New: start})
-	if err := d.advance(ctx, t, up, served, plumbing.ZeroHash, start, also...); err != nil {
+	moved, err := d.advance(ctx, t, up, served, plumbing.ZeroHash, start, also...)
+	if moved {
+		res.To = start.String()
+	}
+	if err != nil {
 		return err
 	}
-	res.Reason, res.To = Initialized, start.String()
+	res.Reason = Initialized
 	res.Message = fmt.Sprintf("created deploy/%s at baseline %s (%s)", t.Env, short(start), t.Baseline)
 	return nil
 }

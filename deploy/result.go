@@ -59,12 +59,21 @@ const (
 	// approved from its root; it waits for an operator to name a commit.
 	AwaitingBaseline Reason = "AwaitingBaseline"
 	Adopted          Reason = "Adopted" // an operator named the commit deploy/<env> moved to
-	Failed           Reason = "Failed"  // an error stopped the reconcile; nothing moved
+	Failed           Reason = "Failed"  // an error stopped the reconcile; To is where deploy/<env> is (moved before the error when not From)
 	// Held: the environment's rules keep it where it is for now (outside
 	// its windows, inside a freeze, or waiting for the environment it
 	// comes after); Result.Until says until when, when known.
 	Held       Reason = "Held"
 	Deployable Reason = "Deployable" // explain only: everything up to the head is approved
+	// Overridden: an operator moved deploy/<env> once past its rules
+	// (gerritgate override); it leaves a debt.
+	Overridden Reason = "Overridden"
+	// InDebt: commits an override let through are not all approved yet;
+	// the environment advances no further on its own (Result.Debt).
+	InDebt Reason = "InDebt"
+	// Rewound: an operator moved deploy/<env> to a commit that does not
+	// descend from the deployed one (gerritgate rewind).
+	Rewound Reason = "Rewound"
 )
 
 // Result is the outcome of one reconcile.
@@ -83,4 +92,6 @@ type Result struct {
 	// Until is, for Held, when the environment may advance again; zero
 	// when no end is known.
 	Until time.Time `json:"until,omitzero"`
+	// Debt is the unpaid debt of an override, nil when none.
+	Debt *Debt `json:"debt,omitempty"`
 }

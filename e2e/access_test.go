@@ -101,6 +101,7 @@ func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSe
 		webhookSecret: setup.webhookSecret,
 		extra:         fmt.Sprintf("ssh:\n  listen: %s\n  hostKeyFiles: [./host_key]\n%saccess: ./access.yaml\n", sshAddr, setup.sshExtra) + setup.extra,
 		httpExtra:     setup.httpExtra,
+		poll:          setup.poll,
 	})
 	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
 	block, _ := ssh.MarshalPrivateKey(hostPriv, "host")
@@ -334,15 +335,4 @@ func (g *accessGate) waitDeployedAs(r reader, project, sha string) {
 		out, err := git(g.t, "", "ls-remote", g.httpURL(r, project), "refs/heads/deploy/prod")
 		return err == nil && strings.HasPrefix(out, sha)
 	})
-}
-
-func waitFor(t testing.TB, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

@@ -5,6 +5,7 @@ package e2e
 // legitimate reader clones from 127.0.0.1 over HTTP and SSH.
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,20 +18,27 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// sshOpen counts the connections the server has not closed. Whatever the
-// server sent (its banner) is read and dropped. (A read past its deadline
-// fails before it looks at what is buffered, so each read gets its own.)
-func sshOpen(conns []net.Conn) int {
-	var n atomic.Int64
+// sshOpen counts the connections the server has not closed, and of those
+// the ones it greeted (sent bytes on: its banner, sent at accept) since
+// the last call. What the server sent is read and dropped. (A read past
+// its deadline fails before it looks at what is buffered, so each read
+// gets its own.)
+func sshOpen(conns []net.Conn) (open, greeted int) {
+	var n, g atomic.Int64
 	var wg sync.WaitGroup
 	for _, c := range conns {
 		wg.Go(func() {
 			buf := make([]byte, 512)
+			got := false
 			for {
 				c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-				_, err := c.Read(buf)
+				k, err := c.Read(buf)
+				got = got || k > 0
 				if ne, ok := err.(net.Error); ok && ne.Timeout() {
 					n.Add(1)
+					if got {
+						g.Add(1)
+					}
 					return
 				}
 				if err != nil {
@@ -40,7 +48,28 @@ func sshOpen(conns []net.Conn) int {
 		})
 	}
 	wg.Wait()
-	return int(n.Load())
+	return int(n.Load()), int(g.Load())
+}
+
+// storeMax raises a to v if v is larger, safely against other writers.
+func storeMax(a *atomic.Int64, v int64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// sshListenerBound is how many connections the SSH listener holds at once
+// (README: "Each listener also holds at most 1,024 connections").
+const sshListenerBound = 1024
+
+// cut reads gerritgate_ssh_connections_cut_total for one reason.
+func (e *attackEnv) cut(t *testing.T, reason string) int {
+	t.Helper()
+	n, _ := e.metric(t, fmt.Sprintf("gerritgate_ssh_connections_cut_total{reason=%q}", reason))
+	return int(n)
 }
 
 // legitFigures says how long the legitimate clones took, against their
@@ -123,28 +152,53 @@ func TestAttackSSHTrickleBanners(t *testing.T) {
 		}
 	})
 	defer func() { close(stop); trickled.Wait() }()
-	held := sshOpen(conns)
-	t.Logf("attacker holds %d connections", held)
+	held, greeted := sshOpen(conns)
+	measured := time.Since(start)
+	// The attack is real only if it filled the listener: every slot taken
+	// by a trickling connection the gate had accepted, and no more.
+	if greeted != sshListenerBound && !baselineRun() {
+		t.Errorf("the gate held %d trickling connections %v after they dialled (%d of %d open), want its listener full (%d)",
+			greeted, measured.Round(time.Millisecond), held, len(conns), sshListenerBound)
+	}
 	got := e.legitClonesOK(t, handshake+3*time.Second)
 	time.Sleep(time.Until(start.Add(handshake + 2*time.Second)))
-	left := sshOpen(conns)
+	left, _ := sshOpen(conns)
 	if left != 0 {
 		t.Errorf("%d trickling connections still open %v after connecting, handshake timeout %v", left, time.Since(start).Round(time.Second), handshake)
 	}
+	if !baselineRun() {
+		if n := e.cut(t, "handshake_timeout"); n < sshListenerBound {
+			t.Errorf("the gate closed %d connections for the handshake timeout, want at least the %d it held", n, sshListenerBound)
+		}
+	}
 	peak := e.memoryOK(t)
 	t.Logf("figures: SSH attack 4: held %d of %d, open after handshake timeout %d, %s, peak RSS %d MiB",
-		held, len(conns), left, e.legitFigures(got), peak)
+		greeted, len(conns), left, e.legitFigures(got), peak)
 }
 
 // Attack 2 over SSH: 32 upload-pack sessions of one reader from one
 // address that read the advertisement and then send nothing, but keep
-// their connections alive with SSH keepalives. The fair limiter gives
-// them a quarter of the clone slots, the idle timeout ends every one of
-// them, and the legitimate clones go through meanwhile.
+// their connections alive with SSH keepalives. They ask for protocol v2,
+// so git upload-pack runs for each (a v0 advertisement comes from memory
+// and takes no clone slot until the client wants objects; gitssh's
+// TestIdleUploadPackClosed covers that case). The fair limiter gives
+// them a quarter of the clone slots (8: the others are refused busy, or
+// their sessions are refused by the reader's session bound), the idle
+// timeout ends every one that ran, and the legitimate clones go through
+// meanwhile.
 func TestAttackSSHIdleUploadPacks(t *testing.T) {
 	const idle = 3 * time.Second
+	const share = 8 // maxClonesPerReader: a quarter of maxConcurrentClones (32)
 	e := startAttackEnv(t, gateSetup{sshExtra: "  idleTimeout: 3s\n"}, nil)
-	var started, busy, failed atomic.Int64
+	var ran, busy, sessionRefused, failed atomic.Int64
+	var mu sync.Mutex
+	var failures []string
+	fail := func(what string, err error) {
+		failed.Add(1)
+		mu.Lock()
+		failures = append(failures, fmt.Sprintf("%s: %v", what, err))
+		mu.Unlock()
+	}
 	var wg sync.WaitGroup
 	ended := make(chan time.Duration, 32)
 	stop := make(chan struct{})
@@ -158,13 +212,21 @@ func TestAttackSSHIdleUploadPacks(t *testing.T) {
 			defer isReady()
 			cl, err := e.attackerSSH(attackerAddr)
 			if err != nil {
-				failed.Add(1)
+				fail("login", err)
 				return
 			}
 			defer cl.Close()
 			s, err := cl.NewSession()
+			if oe := (*gossh.OpenChannelError)(nil); errors.As(err, &oe) && oe.Reason == gossh.ResourceShortage {
+				sessionRefused.Add(1)
+				return
+			}
 			if err != nil {
-				failed.Add(1)
+				fail("session", err)
+				return
+			}
+			if err := s.Setenv("GIT_PROTOCOL", "version=2"); err != nil {
+				fail("setenv", err)
 				return
 			}
 			stdin, _ := s.StdinPipe() // held open, never written
@@ -173,39 +235,52 @@ func TestAttackSSHIdleUploadPacks(t *testing.T) {
 			var stderr strings.Builder
 			s.Stderr = &stderr
 			if err := s.Start("git-upload-pack 'platform/fleet.git'"); err != nil {
-				failed.Add(1)
+				fail("start", err)
 				return
 			}
+			var advertised atomic.Bool
 			done := make(chan struct{})
 			go func() {
-				io.ReadFull(stdout, make([]byte, 4)) // the advertisement's first pkt-line length
+				defer close(done)
+				// The advertisement's first pkt-line length: upload-pack runs.
+				if _, err := io.ReadFull(stdout, make([]byte, 4)); err == nil {
+					advertised.Store(true)
+					ran.Add(1)
+				}
 				isReady()
 				io.Copy(io.Discard, stdout)
 				s.Wait()
-				close(done)
 			}()
 			tick := time.NewTicker(500 * time.Millisecond)
 			defer tick.Stop()
 			for {
 				select {
 				case <-done:
-					if strings.Contains(stderr.String(), "busy") {
-						busy.Add(1)
-					} else {
-						started.Add(1)
+					switch {
+					case advertised.Load():
 						ended <- time.Since(start)
+					case strings.Contains(stderr.String(), "busy"):
+						busy.Add(1)
+					default:
+						fail("upload-pack", fmt.Errorf("ended with neither an advertisement nor busy: %q", stderr.String()))
 					}
 					return
 				case <-tick.C:
 					cl.SendRequest("keepalive@openssh.com", true, nil)
-				case <-stop:
-					started.Add(1)
+				case <-stop: // still running
+					cl.Close()
+					<-done
 					return
 				}
 			}
 		})
 	}
 	ready.Wait() // every session holds its slot or was refused
+	if !baselineRun() {
+		if n := e.clonesInProgress(t); n != share {
+			t.Errorf("%d clone slots taken while one reader's 32 sessions waited, want its share (%d)", n, share)
+		}
+	}
 	got := e.legitClonesOK(t, 3*time.Second)
 	timer := time.AfterFunc(idle+5*time.Second, func() { close(stop) })
 	wg.Wait()
@@ -217,16 +292,22 @@ func TestAttackSSHIdleUploadPacks(t *testing.T) {
 		last = max(last, d)
 		endedN++
 	}
-	n := started.Load()
-	if n > 8 {
-		t.Errorf("one reader ran %d upload-packs at once, want at most its share (8 of 32)", n)
+	n := ran.Load()
+	if n != share || failed.Load() != 0 || n+busy.Load()+sessionRefused.Load() != 32 {
+		t.Errorf("of 32 upload-packs of one reader: %d ran, %d refused busy, %d sessions refused, %d failed %q; want its share (%d) to run, the rest refused, none failed",
+			n, busy.Load(), sessionRefused.Load(), failed.Load(), failures, share)
 	}
 	if int64(endedN) != n || last > idle+3*time.Second {
 		t.Errorf("%d of %d silent sessions ended by themselves (the last after %v), idle timeout %v", endedN, n, last.Round(time.Millisecond), idle)
 	}
+	if !baselineRun() {
+		if c := e.cut(t, "idle_timeout"); int64(c) != n {
+			t.Errorf("the gate cut %d upload-packs for the idle timeout, want the %d that ran", c, n)
+		}
+	}
 	peak := e.memoryOK(t)
-	t.Logf("figures: SSH attack 2: 32 sessions: %d ran, %d refused busy, %d failed; the last ran %v; %s, peak RSS %d MiB",
-		n, busy.Load(), failed.Load(), last.Round(time.Millisecond), e.legitFigures(got), peak)
+	t.Logf("figures: SSH attack 2: 32 sessions: %d ran, %d refused busy, %d sessions refused, %d failed; the last ran %v; %s, peak RSS %d MiB",
+		n, busy.Load(), sessionRefused.Load(), failed.Load(), last.Round(time.Millisecond), e.legitFigures(got), peak)
 }
 
 // Failed logins: an address that keeps failing to log in is refused at
@@ -265,7 +346,7 @@ func TestAttackSSHFailedLogins(t *testing.T) {
 			if ok {
 				reached.Add(1)
 			} else if i >= 50 {
-				slowest.Store(max(slowest.Load(), int64(d)))
+				storeMax(&slowest, int64(d))
 			}
 		})
 		if i == 100 {
@@ -274,8 +355,19 @@ func TestAttackSSHFailedLogins(t *testing.T) {
 	}
 	wg.Wait()
 	got := e.legitClonesOK(t, 3*time.Second)
-	if n := reached.Load(); n > 5+2*10 {
+	n := reached.Load()
+	if n < 5 || n > 5+2*10 {
 		t.Errorf("%d of 200 login attempts from one address reached authentication, want about maxFailedLogins (5) plus those in flight (10, and as many again while the server notes the failures)", n)
+	}
+	if !baselineRun() {
+		// Every attempt that did not reach authentication was refused at
+		// accept for the block, and each that did was a failed login.
+		if b := e.cut(t, "blocked"); int64(b) != 200-n {
+			t.Errorf("the gate refused %d connections at accept for failed logins, want the %d attempts that did not reach authentication", b, 200-n)
+		}
+		if f, _ := e.metric(t, "gerritgate_ssh_failed_logins_total"); int64(f) != n {
+			t.Errorf("gerritgate_ssh_failed_logins_total %v, want the %d attempts that reached authentication", f, n)
+		}
 	}
 	if d := time.Duration(slowest.Load()); d > time.Second {
 		t.Errorf("a refused attempt took %v, want it quick", d)
@@ -284,30 +376,37 @@ func TestAttackSSHFailedLogins(t *testing.T) {
 		t.Errorf("the block is not logged")
 	}
 	t.Logf("figures: SSH failed logins: %d of 200 attempts reached authentication, slowest refusal %v, %s",
-		reached.Load(), time.Duration(slowest.Load()).Round(time.Millisecond), e.legitFigures(got))
+		n, time.Duration(slowest.Load()).Round(time.Millisecond), e.legitFigures(got))
 }
 
 // A reader's connections, sessions and the data they send before any
 // command is read are bounded: each SSH session buffers up to 2 MiB
 // (x/crypto/ssh's window) of what its client sends and the server has
 // not read, so a reader opening many connections and sessions and filling
-// each must not take the process's memory.
+// each must not take the process's memory. One reader opens 64
+// connections with 8 sessions each; the gate lets it have 16 sessions at
+// once (twice maxClonesPerReader).
 func TestAttackSSHSessionBuffers(t *testing.T) {
-	e := startAttackEnv(t, gateSetup{sshExtra: "  handshakeTimeout: 5s\n"}, nil)
+	const readerSessions = 16
+	// The handshake timeout (no command runs) must not free a session
+	// while the attack is still opening them, even under load.
+	e := startAttackEnv(t, gateSetup{sshExtra: "  handshakeTimeout: 30s\n"}, nil)
 	var wg sync.WaitGroup
-	var sessions atomic.Int64
+	var sessions, tried atomic.Int64
 	var clients []*gossh.Client
 	var mu sync.Mutex
 	for i := range 64 {
 		wg.Go(func() {
 			cl, err := e.attackerSSH(fmt.Sprintf("127.0.0.%d", 2+i%16))
 			if err != nil {
+				tried.Add(1)
+				t.Errorf("attacker connection %d: %v", i, err)
 				return
 			}
 			mu.Lock()
 			clients = append(clients, cl)
 			mu.Unlock()
-			var inner sync.WaitGroup
+			var writes []chan struct{}
 			for range 8 {
 				s, err := cl.NewSession()
 				if err != nil {
@@ -315,29 +414,38 @@ func TestAttackSSHSessionBuffers(t *testing.T) {
 				}
 				sessions.Add(1)
 				w, _ := s.StdinPipe()
-				inner.Go(func() { w.Write(make([]byte, 2<<20)) }) // blocks once the window is full
+				wrote := make(chan struct{})
+				writes = append(writes, wrote)
+				go func() { w.Write(make([]byte, 2<<20)); close(wrote) }() // blocks once the window is full
 			}
-			inner.Wait()
+			tried.Add(1)
+			for _, wrote := range writes {
+				<-wrote // until the client closes
+			}
 		})
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(4 * time.Second):
-	}
+	waitFor(t, 30*time.Second, "the 64 attacking connections to try their 8 sessions", func() bool {
+		return tried.Load() == 64
+	})
+	time.Sleep(time.Second) // the sessions' windows fill
 	peak, now := memoryMiB(t, e.cmd.Process.Pid)
 	got := e.legitClonesOK(t, 3*time.Second)
+	opened := sessions.Load()
 	mu.Lock()
+	conns := len(clients)
 	for _, cl := range clients {
 		cl.Close()
 	}
 	mu.Unlock()
+	wg.Wait()
+	if conns != 64 || opened != readerSessions {
+		t.Errorf("one reader with %d connections opened %d sessions, want 64 connections and %d sessions (twice maxClonesPerReader)", conns, opened, readerSessions)
+	}
 	if peak >= memoryBoundMiB {
-		t.Errorf("gate's peak RSS %d MiB with %d sessions of one reader filled, bound %d MiB", peak, sessions.Load(), memoryBoundMiB)
+		t.Errorf("gate's peak RSS %d MiB with %d sessions of one reader filled, bound %d MiB", peak, opened, memoryBoundMiB)
 	}
 	t.Logf("figures: SSH session buffers: %d connections, %d sessions opened by one reader, peak RSS %d MiB (now %d); %s",
-		len(clients), sessions.Load(), peak, now, e.legitFigures(got))
+		conns, opened, peak, now, e.legitFigures(got))
 }
 
 // Attack 4 with reconnects: the same 1,030 trickling connections, each
@@ -348,7 +456,7 @@ func TestAttackSSHTrickleReconnecting(t *testing.T) {
 	const handshake = 2 * time.Second
 	e := startAttackEnv(t, gateSetup{sshExtra: "  handshakeTimeout: 2s\n"}, nil)
 	stop := make(chan struct{})
-	var longest, admitted atomic.Int64
+	var longest, admitted, live, peakLive atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 1030 {
 		wg.Go(func() {
@@ -373,8 +481,12 @@ func TestAttackSSHTrickleReconnecting(t *testing.T) {
 					n, _ := c.Read(make([]byte, 64))
 					if n > 0 {
 						born.Store(time.Now().UnixNano())
+						storeMax(&peakLive, live.Add(1))
 					}
 					io.Copy(io.Discard, c)
+					if n > 0 {
+						live.Add(-1)
+					}
 					dead <- int64(n)
 				}()
 				tick := time.NewTicker(time.Second)
@@ -397,7 +509,7 @@ func TestAttackSSHTrickleReconnecting(t *testing.T) {
 				c.Close()
 				if got > 0 { // the gate let it in (it sent its banner)
 					admitted.Add(1)
-					longest.Store(max(longest.Load(), int64(time.Since(time.Unix(0, born.Load())))))
+					storeMax(&longest, int64(time.Since(time.Unix(0, born.Load()))))
 				} else {
 					time.Sleep(100 * time.Millisecond) // refused at accept: dial again soon
 				}
@@ -409,10 +521,16 @@ func TestAttackSSHTrickleReconnecting(t *testing.T) {
 	first := e.legitClonesOK(t, handshake+3*time.Second)
 	time.Sleep(2 * handshake)
 	second := e.legitClonesOK(t, handshake+3*time.Second)
+	// The attack is real only if it filled the listener and was let in
+	// again after the gate closed its connections.
+	if p, a := peakLive.Load(), admitted.Load(); p < sshListenerBound || a <= p {
+		t.Errorf("the gate let in %d attacking connections, at most %d at once; want its listener full (%d) and reconnects let in",
+			a, p, sshListenerBound)
+	}
 	if d := time.Duration(longest.Load()); d > handshake+time.Second {
 		t.Errorf("an attacking connection lived %v, handshake timeout %v", d, handshake)
 	}
 	peak := e.memoryOK(t)
-	t.Logf("figures: SSH attack 4 with reconnects: %d attacker connections admitted, the longest lived %v; first %s; second %s; peak RSS %d MiB",
-		admitted.Load(), time.Duration(longest.Load()).Round(time.Millisecond), e.legitFigures(first), e.legitFigures(second), peak)
+	t.Logf("figures: SSH attack 4 with reconnects: %d attacker connections admitted, %d at once, the longest lived %v; first %s; second %s; peak RSS %d MiB",
+		admitted.Load(), peakLive.Load(), time.Duration(longest.Load()).Round(time.Millisecond), e.legitFigures(first), e.legitFigures(second), peak)
 }

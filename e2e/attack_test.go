@@ -410,8 +410,9 @@ func TestAttackGzipBombsOnDemo(t *testing.T) {
 	registerSecret(m[1])
 	base := "http://" + m[2]
 	bomb := gzipBomb(t)
-	// The demo's first deploy takes a moment: wait until a clone works.
-	waitFor(t, 30*time.Second, "the demo to serve deploy/prod", func() bool {
+	// The demo's deploy/prod starts once staging has held its first
+	// commit for the soak (20s): wait until a clone works.
+	waitFor(t, 60*time.Second, "the demo to serve deploy/prod", func() bool {
 		_, err := exec.Command("bash", "-c", clones["http"]+" "+filepath.Join(t.TempDir(), "c")).CombinedOutput()
 		return err == nil
 	})
@@ -440,6 +441,17 @@ func TestAttackGzipBombsOnDemo(t *testing.T) {
 // clonesInProgress reads gerritgate_clones_in_progress (-1 if absent).
 func (e *attackEnv) clonesInProgress(t *testing.T) int {
 	t.Helper()
+	n, ok := e.metric(t, "gerritgate_clones_in_progress")
+	if !ok {
+		return -1
+	}
+	return int(n)
+}
+
+// metric reads one series from /metrics, named as Prometheus writes it
+// (`name` or `name{label="value"}`), and says whether it was there.
+func (e *attackEnv) metric(t *testing.T, series string) (float64, bool) {
+	t.Helper()
 	req, _ := http.NewRequest("GET", e.url+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+e.scrape)
 	resp, err := http.DefaultClient.Do(req)
@@ -447,14 +459,20 @@ func (e *attackEnv) clonesInProgress(t *testing.T) int {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %s", resp.Status)
+	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "gerritgate_clones_in_progress "); ok {
-			n, _ := strconv.Atoi(v)
-			return n
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("/metrics: %s: %v", series, err)
+			}
+			return n, true
 		}
 	}
-	return -1
+	return 0, false
 }
 
 // randomFiles is n files of size random (incompressible) bytes, base64.

@@ -40,8 +40,9 @@ func auditKey(t *testing.T, dir, name string) (string, string) {
 }
 
 func signedSetup(sim *sim, key string) gateSetup {
-	return gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy,
-		extra: fmt.Sprintf("audit:\n  signingKey: %s\n", key)}
+	s := sim.setup(reviewedPolicy)
+	s.extra = fmt.Sprintf("audit:\n  signingKey: %s\n", key)
+	return s
 }
 
 // gerritgateVerify runs `gerritgate verify` and returns its output and
@@ -94,13 +95,7 @@ func TestAuditTrailVerifiesOffline(t *testing.T) {
 	g.waitDeployed(project, "prod", c) // record 3
 	url := g.url + "/" + project + ".git"
 
-	clone := func() string {
-		dir := filepath.Join(t.TempDir(), "c")
-		if out, err := git(t, "", "clone", "-q", url, dir); err != nil {
-			t.Fatalf("git clone: %v\n%s", err, out)
-		}
-		return dir
-	}
+	clone := func() string { return g.cloneServed(t, project) }
 	dir := clone()
 	if err := stockVerify(t, dir, pub); err != nil {
 		t.Fatalf("stock git rejects the real trail: %v", err)
@@ -327,10 +322,7 @@ func TestAuditRecheckOwners(t *testing.T) {
 	a := sim.mergeApprovedFiles("A: add apps", map[string]string{"apps/podinfo.yaml": "replicas: 2\n", "README": "x\n"})
 	g.waitDeployed(project, "prod", a)
 
-	dir := filepath.Join(t.TempDir(), "c")
-	if out, err := git(t, "", "clone", "-q", g.url+"/"+project+".git", dir); err != nil {
-		t.Fatalf("git clone: %v\n%s", err, out)
-	}
+	dir := g.cloneServed(t, project)
 	out, ok := gerritgateVerify(t, dir, "--key", pub, "--recheck")
 	if !ok || strings.Count(out, "rechecked") != 2 {
 		t.Fatalf("gerritgate verify --recheck under an owners policy (want 2 rechecked records):\n%s", out)

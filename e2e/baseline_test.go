@@ -34,12 +34,14 @@ const latePolicies = `policies:
     labels: {Code-Review: {min: 2}, Verified: {min: 1}}
 `
 
-// A project a glob matches only later (here: the glob is added by a policy
-// edit; a project created in Gerrit later takes the same path), and a branch that appears only
-// later, are decided from their roots: a direct push is not adopted as
-// their baseline. The project waits (AwaitingBaseline) until an operator
-// names a commit with gerritgate adopt, beside the running service, and
-// the act is recorded in the served repository.
+// A project a glob matches only later (late/app: the glob is added by a
+// policy edit; late/new: created in Gerrit after it), and a branch that
+// appears only later, are decided from their roots: a direct push is not
+// adopted as their baseline. late/new and the branch start at their
+// reviewed (or empty) root; late/app, whose history starts with a direct
+// push, waits (AwaitingBaseline) until an operator names a commit with
+// gerritgate adopt, beside the running service, and the act is recorded
+// in the served repository and logged.
 func TestLateProjectAndBranchAreNotAdoptedUnchecked(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
 	// late/app exists before the glob that gates it: its history starts
@@ -59,7 +61,7 @@ func TestLateProjectAndBranchAreNotAdoptedUnchecked(t *testing.T) {
 		t.Fatal(out)
 	}
 
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: lateFleetPolicy + latePolicies})
+	g := startGate(t, sim.setup(lateFleetPolicy+latePolicies))
 	root := sim.head()
 	g.waitDeployed(project, "prod", root)
 
@@ -73,10 +75,23 @@ func TestLateProjectAndBranchAreNotAdoptedUnchecked(t *testing.T) {
 	}
 	waitFor(t, 15*time.Second, "late/app to be gated", func() bool { return g.env(late, "prod").Reason != "" })
 
+	// A project created after the glob, with Gerrit's empty root, then
+	// pushed to past review.
+	const created = "late/new"
+	sim.must(sim.srv.CreateProject(created, "MERGE_IF_NECESSARY"))
+	createdRoot, err := sim.srv.BranchTip(created, "main")
+	sim.must(err)
+	createdPush, err := sim.srv.DirectPush(created, "main", sim.carol, "pushed past review", map[string]string{"new.yaml": "x"})
+	sim.must(err)
+
 	g.waitDeployed(project, "release", root)
+	g.waitDeployed(created, "prod", createdRoot)
 	g.settle()
 	if got := g.deployed(project, "release"); got != root {
 		t.Errorf("deploy/release = %s, want %s: the push %s is not approved", got, root, pushed)
+	}
+	if got := g.deployed(created, "prod"); got != createdRoot {
+		t.Errorf("deploy/prod of %s = %s, want its empty root %s: the push %s is not approved", created, got, createdRoot, createdPush)
 	}
 	if got := g.deployed(late, "prod"); got != "" && got != strings.Repeat("0", 40) {
 		t.Errorf("deploy/prod of %s = %s, want none: its history starts with a direct push", late, got)
@@ -127,7 +142,7 @@ func TestCommitReviewedOnAnotherBranch(t *testing.T) {
 		if accept {
 			policy = acceptStablePolicy
 		}
-		g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: policy})
+		g := startGate(t, sim.setup(policy))
 		root := sim.head()
 		g.waitDeployed(project, "prod", root)
 

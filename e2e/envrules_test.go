@@ -38,7 +38,7 @@ func withStaging(prodRules string) string {
 }
 
 // gerritgate check prints each environment's rules of time and order and
-// the promotion order; a bad rule
+// the environment graph; a bad rule
 // exits non-zero naming file:line:column.
 func TestCheckEnvironmentRules(t *testing.T) {
 	useBinary(t)
@@ -58,7 +58,7 @@ func TestCheckEnvironmentRules(t *testing.T) {
 		"  - after staging: only commits deploy/staging has held for at least 30m\n",
 		"  - advances only inside the windows [\"* 9-16 * * MON-THU\"] in Europe/Berlin\n",
 		"  - frozen from 2026-12-20T00:00:00Z until 2027-01-04T00:00:00Z: year-end freeze\n",
-		"platform/fleet main promotes staging -> prod\n",
+		"  └─ prod (policy reviewed, after staging, soak 30m",
 		"policy OK",
 	} {
 		if !strings.Contains(string(out), want) {
@@ -89,9 +89,10 @@ func TestCheckEnvironmentRules(t *testing.T) {
 	}
 }
 
-// soakPolicy has prod after staging with a soak of 4s.
+// soakPolicy has prod after staging with a soak of 8s: long enough to
+// see the hold in the API and in explain under load.
 var soakPolicy = withStaging(`        after: staging
-        soak: 4s
+        soak: 8s
 `)
 
 // Prod, after staging with a soak, moves to a commit only once
@@ -100,30 +101,36 @@ var soakPolicy = withStaging(`        after: staging
 // when.
 func TestProdWaitsForStagingSoak(t *testing.T) {
 	useBinary(t)
-	const soak = 4 * time.Second
+	const soak = 8 * time.Second
+	const held = "soaks on deploy/staging until"
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: soakPolicy})
+	g := startGate(t, sim.setup(soakPolicy))
 	root := sim.head()
 	g.waitDeployed(project, "prod", root)
 	a := sim.mergeApproved("A")
 	g.waitDeployed(project, "staging", a)
-	prod := g.env(project, "prod")
+	var prod envStatus
+	var out string // explain's
+	defer func() {
+		if t.Failed() {
+			t.Logf("last prod status: %s %q until %s; last explain prod:\n%s", prod.Reason, prod.Message, prod.Until, out)
+		}
+	}()
+	waitFor(t, soak, "the API to say prod is Held while A soaks on staging, with an end", func() bool {
+		prod = g.env(project, "prod")
+		return prod.Reason == "Held" && !prod.Until.IsZero() && strings.Contains(prod.Message, held)
+	})
 	if got := g.deployed(project, "prod"); got == a {
-		t.Fatalf("deploy/prod reached %s as soon as staging did", a)
+		t.Fatalf("deploy/prod reached %s while the API says it is held: %q", a, prod.Message)
 	}
-	if prod.Reason != "Held" || prod.Until.IsZero() || !strings.Contains(prod.Message, "soaks on deploy/staging until") {
-		t.Errorf("prod while A soaks on staging: %s %q until %s, want Held with an end", prod.Reason, prod.Message, prod.Until)
-	}
-	out, err := exec.Command(binary, "explain", "--config", filepath.Join(g.dir, "gerritgate.yaml"), "--project", project, "--env", "prod").CombinedOutput()
-	if !strings.Contains(string(out), "Held: held: ") && time.Now().Before(prod.Until) {
-		t.Errorf("explain prod while A soaks: %v\n%s", err, out)
-	}
+	waitFor(t, time.Until(prod.Until), "explain to say prod is Held while A soaks on staging", func() bool {
+		b, _ := exec.Command(binary, "explain", "--config", filepath.Join(g.dir, "gerritgate.yaml"), "--project", project, "--env", "prod").CombinedOutput()
+		out = string(b)
+		return strings.Contains(out, "Held: held: ") && strings.Contains(out, held)
+	})
 	g.waitDeployed(project, "prod", a)
 
-	dir := filepath.Join(t.TempDir(), "c")
-	if out, err := git(t, "", "clone", "-q", g.url+"/"+project+".git", dir); err != nil {
-		t.Fatalf("git clone: %v\n%s", err, out)
-	}
+	dir := g.cloneServed(t, project)
 	staging, prodRec := readRecordAt(t, dir, "origin/audit/staging"), readRecordAt(t, dir, "origin/audit/prod")
 	if staging.To != a || prodRec.To != a {
 		t.Fatalf("last records: staging to %s, prod to %s, want both %s", staging.To, prodRec.To, a)
@@ -183,7 +190,7 @@ func TestFreezeAndWindowHold(t *testing.T) {
         timezone: UTC
 `, closed), 1)
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: policy})
+	g := startGate(t, sim.setup(policy))
 	sim.mergeApproved("A")
 	g.settle()
 	for _, tt := range []struct{ env, msg, until string }{

@@ -15,7 +15,7 @@ import (
 // say why a commit is not deployed.
 func TestExplain(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, sim.setup(reviewedPolicy))
 	a := sim.mergeApproved("A")
 	_, c := sim.mergeUnapproved("C: only +1")
 	d := sim.mergeApproved("D")

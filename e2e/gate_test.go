@@ -21,7 +21,7 @@ var reviewedPolicy = func() string {
 // unapproved one stops the branch before it; approving it lets it through.
 func TestAdvanceStopsAtUnapprovedAndResumes(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, sim.setup(reviewedPolicy))
 	g.waitDeployed(project, "prod", sim.head())
 
 	a := sim.mergeApproved("A: add podinfo")
@@ -54,7 +54,7 @@ func TestAdvanceStopsAtUnapprovedAndResumes(t *testing.T) {
 // Acceptance 2: a commit that belongs to no change blocks the branch.
 func TestDirectPushBlocks(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, sim.setup(reviewedPolicy))
 	a := sim.mergeApproved("A")
 	g.waitDeployed(project, "prod", a)
 
@@ -82,7 +82,7 @@ func TestDirectPushBlocks(t *testing.T) {
 // Acceptance 3: Flux's client and C git clone the gated branch.
 func TestFluxAndCGitClone(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, sim.setup(reviewedPolicy))
 	a := sim.mergeApproved("A")
 	g.waitDeployed(project, "prod", a)
 	url := g.url + "/" + project + ".git"
@@ -96,10 +96,7 @@ func TestFluxAndCGitClone(t *testing.T) {
 		t.Fatalf("flux clone with LastObservedCommit = %s concrete=%v err=%v, want %s and no clone", got, concrete, err, a)
 	}
 
-	dir := filepath.Join(t.TempDir(), "c")
-	if out, err := git(t, "", "clone", "-q", "--depth", "1", "-b", "deploy/prod", url, dir); err != nil {
-		t.Fatalf("git clone: %v\n%s", err, out)
-	}
+	dir := g.cloneServed(t, project, "--depth", "1", "-b", "deploy/prod")
 	b := sim.mergeApproved("B")
 	g.waitDeployed(project, "prod", b)
 	got, concrete, err = fluxClone(t, url, "deploy/prod", a, nil)
@@ -118,7 +115,7 @@ func TestFluxAndCGitClone(t *testing.T) {
 // push.
 func TestUngatedObjectsNotFetchable(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, sim.setup(reviewedPolicy))
 	a := sim.mergeApproved("A")
 	_, c := sim.mergeUnapproved("C: not approved")
 	g.waitDeployed(project, "prod", a)

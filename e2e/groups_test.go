@@ -34,7 +34,7 @@ func TestOwnersGroupWithSubgroupTheGateCannotSee(t *testing.T) {
 	sim.must(err)
 	_, err = sim.srv.AddGroup("sre", gerrittest.Members(sim.carol), gerrittest.Subgroups(oncall), gerrittest.VisibleToAll(), gerrittest.OwnedBy(owners))
 	sim.must(err)
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: ownersPolicy})
+	g := startGate(t, sim.setup(ownersPolicy))
 	root := sim.head()
 	g.waitDeployed(project, "prod", root)
 

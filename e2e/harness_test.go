@@ -271,13 +271,22 @@ func (g *gateProc) kill9() {
 }
 
 type envStatus struct {
-	Project  string    `json:"project"`
-	Env      string    `json:"environment"`
-	Reason   string    `json:"reason"`
-	Message  string    `json:"message"`
-	To       string    `json:"to"`
-	Head     string    `json:"head"`
-	Until    time.Time `json:"until"`
+	Project string    `json:"project"`
+	Env     string    `json:"environment"`
+	Reason  string    `json:"reason"`
+	Message string    `json:"message"`
+	To      string    `json:"to"`
+	Head    string    `json:"head"`
+	Until   time.Time `json:"until"`
+	Debt    *struct { // an override's unpaid debt (deploy.Debt)
+		Since      time.Time `json:"since"`
+		AgeSeconds int64     `json:"ageSeconds"`
+		Overdue    bool      `json:"overdue"`
+		By         string    `json:"by"`
+		Ticket     string    `json:"ticket"`
+		Commits    []string  `json:"commits"`
+		Unapproved []string  `json:"unapproved"`
+	} `json:"debt"`
 	Decision *struct {
 		Target    string `json:"target"`
 		BlockedAt string `json:"blockedAt"`
@@ -324,17 +333,37 @@ func (g *gateProc) env(project, env string) envStatus {
 	return s
 }
 
+// within calls ok every interval until it returns true, or d has passed,
+// and says whether it did. The one polling loop of the tests: waitFor when
+// the wait failing ends the test, within itself when the caller says what
+// it last saw.
+func within(d, every time.Duration, ok func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(every)
+	}
+	return true
+}
+
+// waitFor waits up to d for ok, and fails the test naming what it waited
+// for if it does not come.
+func waitFor(t testing.TB, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	if !within(d, 200*time.Millisecond, ok) {
+		t.Fatalf("timed out after %s waiting for %s", d, what)
+	}
+}
+
 // settle waits until two full polls have finished after now, so whatever
 // the gate will do with the current Gerrit state it has done.
 func (g *gateProc) settle() {
 	g.t.Helper()
 	start := g.status().Polls
-	deadline := time.Now().Add(30 * time.Second)
-	for g.status().Polls < start+2 {
-		if time.Now().After(deadline) {
-			g.t.Fatalf("gate did not finish two polls in 30s\n%s", g.log)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !within(30*time.Second, 100*time.Millisecond, func() bool { return g.status().Polls >= start+2 }) {
+		g.t.Fatalf("gate did not finish two polls in 30s\n%s", g.log)
 	}
 }
 
@@ -355,16 +384,9 @@ func (g *gateProc) deployed(project, env string) string {
 // waitDeployed waits until deploy/<env> is at want.
 func (g *gateProc) waitDeployed(project, env, want string) {
 	g.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got := g.deployed(project, env)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			g.t.Fatalf("deploy/%s = %q, want %s after 30s; status: %+v\n%s", env, got, want, g.env(project, env), g.log)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var got string
+	if !within(30*time.Second, 100*time.Millisecond, func() bool { got = g.deployed(project, env); return got == want }) {
+		g.t.Fatalf("deploy/%s = %q, want %s after 30s; status: %+v\n%s", env, got, want, g.env(project, env), g.log)
 	}
 }
 
@@ -372,13 +394,22 @@ func (g *gateProc) waitDeployed(project, env, want string) {
 // measurements.
 func (g *gateProc) waitDeployedFast(project, env, want string) {
 	g.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for g.deployed(project, env) != want {
-		if time.Now().After(deadline) {
-			g.t.Fatalf("deploy/%s not at %s after 30s", env, want)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !within(30*time.Second, 10*time.Millisecond, func() bool { return g.deployed(project, env) == want }) {
+		g.t.Fatalf("deploy/%s not at %s after 30s", env, want)
 	}
+}
+
+// cloneServed clones project from the gate with C git (anonymously) into
+// a new folder and returns it; args come before the URL ("-b",
+// "deploy/prod").
+func (g *gateProc) cloneServed(t testing.TB, project string, args ...string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "c")
+	args = append(append([]string{"clone", "-q"}, args...), g.url+"/"+project+".git", dir)
+	if out, err := git(t, "", args...); err != nil {
+		t.Fatalf("git clone of %s: %v\n%s", project, err, out)
+	}
+	return dir
 }
 
 // git runs C git with a clean, predictable environment.

@@ -9,7 +9,7 @@ import (
 // gate stops and says so.
 func TestRewrittenHistoryDiverges(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, sim.setup(reviewedPolicy))
 	base := sim.head()
 	a := sim.mergeApproved("A")
 	g.waitDeployed(project, "prod", a)
@@ -17,18 +17,7 @@ func TestRewrittenHistoryDiverges(t *testing.T) {
 	// Rewrite main in Gerrit's repository: a commit on top of the old base
 	// that does not contain A.
 	repo := sim.repoDir()
-	tree, err := git(t, "", "--git-dir", repo, "rev-parse", base+"^{tree}")
-	if err != nil {
-		t.Fatal(tree)
-	}
-	rewritten, err := git(t, "", "--git-dir", repo, "commit-tree", "-p", base, "-m", "rewritten", strings.TrimSpace(tree))
-	if err != nil {
-		t.Fatal(rewritten)
-	}
-	rewritten = strings.TrimSpace(rewritten)
-	if out, err := git(t, "", "--git-dir", repo, "update-ref", "refs/heads/main", rewritten); err != nil {
-		t.Fatal(out)
-	}
+	sim.forcePush(base)
 	g.settle()
 	if got := g.deployed(project, "prod"); got != a {
 		t.Fatalf("deploy/prod = %s after a rewrite, want it to stay at %s", got, a)
@@ -54,7 +43,7 @@ func TestBaselineSHA(t *testing.T) {
 	base := sim.head()
 	_, c := sim.mergeUnapproved("C: before the gate was set up, not approved")
 	policy := strings.Replace(reviewedPolicy, "baseline: upstream", "baseline: "+base, 1)
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: policy})
+	g := startGate(t, sim.setup(policy))
 	g.settle()
 	if got := g.deployed(project, "prod"); got != base {
 		t.Fatalf("deploy/prod = %s, want baseline %s (C %s is not approved)", got, base, c)

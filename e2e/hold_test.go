@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // gerritgate hold, beside the running service, pins prod at its commit
@@ -52,4 +53,34 @@ func TestHoldAndReleaseBesideTheService(t *testing.T) {
 	if !ok || !strings.Contains(out, "hold") || !strings.Contains(out, "release") {
 		t.Errorf("verify of a trail with a hold and a release:\n%s", out)
 	}
+}
+
+// With access control on and polls an hour apart, gerritgate hold beside
+// the running service is applied at once: the service notices the request
+// file itself (the CLI's old HTTP nudge was refused by access control and
+// the webhook secret, and the request waited for the next poll).
+func TestHoldIsNoticedWithoutAPoll(t *testing.T) {
+	useBinary(t)
+	sim := newSim(t, "MERGE_IF_NECESSARY")
+	a := sim.mergeApproved("A") // deployed by the poll at start, the only scheduled one
+	fluxR := newReader(t, "flux-prod")
+	g := startAccessGateWith(t, sim, "readers:\n"+fluxR.entry(`"platform/fleet"`, ""), gateSetup{poll: "@every 1h", webhookSecret: "hook-secret-for-the-hold-test"})
+	g.waitDeployedAs(fluxR, project, a)
+
+	start := time.Now()
+	out, err := exec.Command(binary, "hold", "--config", filepath.Join(g.dir, "gerritgate.yaml"), "--project", project, "--env", "prod",
+		"--reason", "INC-11: freeze", "--wait", "60s").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "held: an operator") {
+		t.Fatalf("hold beside a service polling hourly, after %s: %v\n%s", time.Since(start).Round(time.Second), err, out)
+	}
+	if !strings.Contains(g.log.String(), "operator request waiting; polling now") {
+		t.Errorf("the service did not say it polled for the request file:\n%s", g.log)
+	}
+	b := sim.mergeApproved("B")
+	if out, err := exec.Command(binary, "release", "--config", filepath.Join(g.dir, "gerritgate.yaml"), "--project", project, "--env", "prod",
+		"--reason", "INC-11 over", "--wait", "60s").CombinedOutput(); err != nil {
+		t.Fatalf("release: %v\n%s", err, out)
+	}
+	// The poll the release started fetched B and advanced to it.
+	g.waitDeployedAs(fluxR, project, b)
 }

@@ -23,6 +23,7 @@ func TestImportDirection(t *testing.T) {
 		"internal/treediff":        {},
 		"storage":                  {"internal/gitexec", "internal/gitmerge", "internal/treediff"},
 		"storage/uploadpack":       {"storage", "internal/gitexec"},
+		"storage/refadv":           {"storage/uploadpack"},
 		"storage/githttp":          {"storage", "storage/uploadpack"},
 		"storage/gitssh":           {"storage", "storage/uploadpack"},
 		"storage/storagetest":      {"storage", "internal/gitexec"},
@@ -33,7 +34,7 @@ func TestImportDirection(t *testing.T) {
 		"mirror/gerrit/gerrittest": {"gate", "mirror/gerrit", "internal/gitexec", "internal/gitmerge"},
 		"audit":                    {"gate", "internal/treediff"},
 		"deploy":                   {"gate", "storage", "audit"},
-		"poll":                     {"deploy", "gate", "storage", "internal/projectglob"},
+		"poll":                     {"deploy", "gate", "storage", "internal/projectglob", "internal/filewatch"},
 		"status":                   {"deploy", "audit"},
 		"examples":                 {},
 		"cmd/gerritgate":           nil, // everything

@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,7 +16,7 @@ import (
 // of its own (an evil merge) pushed past review does not.
 func TestMergeCommits(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, sim.setup(reviewedPolicy))
 	p := sim.head()
 	g.waitDeployed(project, "prod", p)
 
@@ -86,7 +89,7 @@ func TestProjectPattern(t *testing.T) {
 		t.Fatal(err)
 	}
 	policy := strings.Replace(reviewedPolicy, "project: platform/fleet", "project: platform/*", 1)
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: policy})
+	g := startGate(t, sim.setup(policy))
 	a := sim.mergeApproved("A")
 	g.waitDeployed(project, "prod", a)
 	infraHead, _ := sim.srv.BranchTip("platform/infra", "main")
@@ -121,7 +124,7 @@ func TestRenameBlindMergesDeploy(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sim := newSim(t, "MERGE_IF_NECESSARY")
-			g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+			g := startGate(t, sim.setup(reviewedPolicy))
 			base := sim.mergeApprovedFiles("setup", tt.setup)
 			g.waitDeployed(project, "prod", base)
 			var numbers []int
@@ -135,10 +138,29 @@ func TestRenameBlindMergesDeploy(t *testing.T) {
 			}
 			x := sim.submit(numbers[0])
 			m := sim.submit(numbers[1])
-			if out, err := git(t, "", "--git-dir", sim.repoDir(), "merge-tree", "--write-tree", x, m+"^2"); err == nil {
-				t.Fatalf("premise: git merge-tree should call this merge a conflict:\n%s", out)
+			if err := mergeTreeConflicts(t, sim.repoDir(), x, m+"^2"); err != nil {
+				t.Fatalf("premise: %v", err)
 			}
 			g.waitDeployed(project, "prod", m)
 		})
 	}
+}
+
+// mergeTreeConflicts is the premise of the rename-blind merge tests: C
+// git's merge-tree, even with merge.renames=false (ort ignores it), calls
+// the merge of a and b in the repository gitDir a conflict, which is why
+// the gate merges with internal/gitmerge. It returns nil only when
+// merge-tree exits 1 (conflicts) and names a CONFLICT; any other exit,
+// a clean merge or an error (a bad revision), is the error returned.
+func mergeTreeConflicts(t testing.TB, gitDir, a, b string) error {
+	t.Helper()
+	out, err := git(t, "", "--git-dir", gitDir, "-c", "merge.renames=false", "merge-tree", "--write-tree", a, b)
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return fmt.Errorf("git merge-tree should call the merge of %s and %s a conflict; it merged cleanly:\n%s", a, b, out)
+	case !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(out, "CONFLICT ("):
+		return fmt.Errorf("git merge-tree should call the merge of %s and %s a conflict (exit 1, a CONFLICT line); it said: %v\n%s", a, b, err, out)
+	}
+	return nil
 }

@@ -68,7 +68,7 @@ func TestMirrorOverSSHRefusesUnknownHostKey(t *testing.T) {
 // never becomes, or moves, a served ref.
 func TestMirrorKeepsChangesAndDeployBranchesOut(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, sim.setup(reviewedPolicy))
 	a := sim.mergeApproved("A")
 	g.waitDeployed(project, "prod", a)
 	if err := sim.srv.CreateBranch(project, "deploy/prod", a); err != nil {
@@ -103,7 +103,7 @@ func TestMirrorKeepsChangesAndDeployBranchesOut(t *testing.T) {
 // itself.
 func TestGerritOutageFailsClosedAndResumes(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, sim.setup(reviewedPolicy))
 	a := sim.mergeApproved("A")
 	g.waitDeployed(project, "prod", a)
 	b := sim.mergeApproved("B, merged just before the outage")

@@ -112,22 +112,20 @@ func deployMessages(t *testing.T, cl *gerrit.Client, proj string, changes []int)
 // exactly one per environment.
 func checkDeployMessages(t *testing.T, g *gateProc, cl *gerrit.Client, proj string, changes []int) {
 	t.Helper()
-	for deadline := time.Now().Add(90 * time.Second); ; {
-		got := deployMessages(t, cl, proj, changes)
-		done := true
+	var got map[int]map[string]int
+	if !within(90*time.Second, 200*time.Millisecond, func() bool {
+		got = deployMessages(t, cl, proj, changes)
 		for _, n := range changes {
-			done = done && got[n]["prod"] > 0 && got[n]["staging"] > 0
+			if got[n]["prod"] == 0 || got[n]["staging"] == 0 {
+				return false
+			}
 		}
-		if done {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("deploy messages %v, want one per change and environment\n%s", got, g.log)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return true
+	}) {
+		t.Fatalf("deploy messages %v, want one per change and environment\n%s", got, g.log)
 	}
 	g.settle() // later polls kick the poster again: still nothing twice
-	got := deployMessages(t, cl, proj, changes)
+	got = deployMessages(t, cl, proj, changes)
 	for _, n := range changes {
 		if got[n]["prod"] != 1 || got[n]["staging"] != 1 {
 			t.Errorf("change %d: deploy messages %v, want one for prod and one for staging", n, got[n])
@@ -140,7 +138,7 @@ func checkDeployMessages(t *testing.T, g *gateProc, cl *gerrit.Client, proj stri
 // took a message whose answer the gate never read) and restarted.
 func TestDeployMessagesOncePerChangeAcrossKill9(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: twoEnvPolicy("")})
+	g := startGate(t, sim.setup(twoEnvPolicy("")))
 	g.waitDeployed(project, "prod", sim.head())
 	g.waitDeployed(project, "staging", sim.head())
 
@@ -213,19 +211,15 @@ func TestFluxReceiverCalledOncePerAdvance(t *testing.T) {
 	srv := httptest.NewServer(recv)
 	defer srv.Close()
 	notify := fmt.Sprintf("        notify:\n          - url: %s/hook/0123abcd\n            type: generic-hmac\n            tokenFile: %s\n", srv.URL, tokenFile)
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: twoEnvPolicy(notify)})
+	g := startGate(t, sim.setup(twoEnvPolicy(notify)))
 
 	var want []string
 	waitCalls := func(what string) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		within(30*time.Second, 50*time.Millisecond, func() bool { // the check below says what came
 			tos, bad := recv.calls()
-			if len(tos) >= len(want) || bad > 0 || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return len(tos) >= len(want) || bad > 0
+		})
 		g.settle() // and nothing more comes
 		tos, bad := recv.calls()
 		if bad != 0 || strings.Join(tos, " ") != strings.Join(want, " ") {

@@ -161,12 +161,5 @@ func TestStreamEventsPollAtOnce(t *testing.T) {
 
 // deployedWithin reports whether deploy/<env> reaches want within d.
 func (g *gateProc) deployedWithin(project, env, want string, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if g.deployed(project, env) == want {
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return false
+	return within(d, 50*time.Millisecond, func() bool { return g.deployed(project, env) == want })
 }

@@ -17,12 +17,7 @@ import (
 func TestRealGerritRewritingSubmit(t *testing.T) {
 	for _, submitType := range []string{"REBASE_ALWAYS", "CHERRY_PICK"} {
 		t.Run(submitType, func(t *testing.T) {
-			r := newRealGerrit(t)
-			p := r.createProject(submitType)
-			w := r.workspace(p)
-			base := r.tip(p)
-			g := startRealGate(t, r, p, "upstream", "")
-			g.waitDeployed(p, "prod", base)
+			r, p, w, base, g := gatedProject(t, submitType)
 
 			// Two changes on the same parent: the second is rewritten onto
 			// the first.
@@ -52,12 +47,7 @@ func TestRealGerritRewritingSubmit(t *testing.T) {
 // and what it brings in is approved. A merge pushed by pusher with content
 // of its own (git merge, then amend a file) is not.
 func TestRealGerritMergeCommits(t *testing.T) {
-	r := newRealGerrit(t)
-	p := r.createProject("MERGE_IF_NECESSARY")
-	w := r.workspace(p)
-	base := r.tip(p)
-	g := startRealGate(t, r, p, "upstream", "")
-	g.waitDeployed(p, "prod", base)
+	r, p, w, base, g := gatedProject(t, "MERGE_IF_NECESSARY")
 
 	a := w.upload(base, "A: add podinfo")
 	b := w.upload(base, "B: bump replicas")
@@ -102,12 +92,7 @@ func TestRealGerritMergeCommits(t *testing.T) {
 // Scenario 3: a commit pushed straight to the branch blocks the gate at
 // that commit, also when approved changes follow it.
 func TestRealGerritDirectPushBlocks(t *testing.T) {
-	r := newRealGerrit(t)
-	p := r.createProject("MERGE_IF_NECESSARY")
-	w := r.workspace(p)
-	base := r.tip(p)
-	g := startRealGate(t, r, p, "upstream", "")
-	g.waitDeployed(p, "prod", base)
+	_, p, w, base, g := gatedProject(t, "MERGE_IF_NECESSARY")
 	a := w.mergeApproved(base, "A: add podinfo")
 	g.waitDeployed(p, "prod", a)
 
@@ -130,12 +115,7 @@ func TestRealGerritDirectPushBlocks(t *testing.T) {
 // failed against the gate before 24e11eb, which also reads Gerrit's
 // "successfully pushed" merge message.
 func TestRealGerritMergedByPushNotApproved(t *testing.T) {
-	r := newRealGerrit(t)
-	p := r.createProject("MERGE_IF_NECESSARY")
-	w := r.workspace(p)
-	base := r.tip(p)
-	g := startRealGate(t, r, p, "upstream", "")
-	g.waitDeployed(p, "prod", base)
+	r, p, w, base, g := gatedProject(t, "MERGE_IF_NECESSARY")
 
 	// Full votes, but merged by pusher's push instead of a submit.
 	c := w.upload(base, "C: merged by push")
@@ -259,12 +239,7 @@ func TestRealGerritPaging(t *testing.T) {
 // Gerrit is never asked. The blocked commit, which Gerrit serves, cannot be
 // fetched from the gate by SHA.
 func TestRealGerritFluxAndCGitClone(t *testing.T) {
-	r := newRealGerrit(t)
-	p := r.createProject("MERGE_IF_NECESSARY")
-	w := r.workspace(p)
-	base := r.tip(p)
-	g := startRealGate(t, r, p, "upstream", "")
-	g.waitDeployed(p, "prod", base)
+	r, p, w, base, g := gatedProject(t, "MERGE_IF_NECESSARY")
 	a := w.mergeApproved(base, "A: add podinfo")
 	g.waitDeployed(p, "prod", a)
 	x := w.commit(pusher, a, "X: pushed past review", "")

@@ -383,6 +383,20 @@ func startRealGate(t *testing.T, r *realGerrit, project, baseline, extra string)
 	})
 }
 
+// gatedProject makes a project with the submit type, a workspace on it,
+// and a gate deploying its main branch to deploy/prod under realPolicy,
+// already at the initial commit base.
+func gatedProject(t *testing.T, submitType string) (r *realGerrit, p string, w *workspace, base string, g *gateProc) {
+	t.Helper()
+	r = newRealGerrit(t)
+	p = r.createProject(submitType)
+	w = r.workspace(p)
+	base = r.tip(p)
+	g = startRealGate(t, r, p, "upstream", "")
+	g.waitDeployed(p, "prod", base)
+	return r, p, w, base, g
+}
+
 // realPolicy is reviewedPolicy for another project and baseline.
 func realPolicy(project, baseline string) string {
 	return fmt.Sprintf(`repos:

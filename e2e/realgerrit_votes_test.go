@@ -67,20 +67,6 @@ func (ri revisionsInfo) patchSet(t *testing.T, n int) (sha, kind, uploader, auth
 	return "", "", "", ""
 }
 
-// gatedProject makes a project with the submit type, a workspace on it,
-// and a gate deploying its main branch to deploy/prod under realPolicy,
-// already at the initial commit base.
-func gatedProject(t *testing.T, submitType string) (r *realGerrit, p string, w *workspace, base string, g *gateProc) {
-	t.Helper()
-	r = newRealGerrit(t)
-	p = r.createProject(submitType)
-	w = r.workspace(p)
-	base = r.tip(p)
-	g = startRealGate(t, r, p, "upstream", "")
-	g.waitDeployed(p, "prod", base)
-	return r, p, w, base, g
-}
-
 // amend makes user amend rev (keeping its git author) with a file of
 // their own and push the result as a new patch set of its change; it
 // returns the new commit.
@@ -106,7 +92,7 @@ func (w *workspace) amend(user, rev, content string) string {
 // the uploader of the earlier rework ties alice to the code: her vote must
 // not count. bob's +2 after submit approves it.
 func TestRealGerritReworkChainSelfApproval(t *testing.T) {
-	r, p, w, base, g := gatedProject(t, "MERGE_IF_NECESSARY")
+	r, _, w, base, g := gatedProject(t, "MERGE_IF_NECESSARY")
 
 	c := w.upload(base, "C: podinfo")
 	w.amend(alice, c.sha, "image: alice/own:1\n")
@@ -120,13 +106,21 @@ func TestRealGerritReworkChainSelfApproval(t *testing.T) {
 		}
 	}
 	r.approve(c) // alice +2, bob Verified +1, on patch set 3
+	blockedUntilBobApproves(t, r, g, base, c, "alice +2 (not counted: uploader of patch set 2 (REWORK), whose code the reviewed patch set 3 may carry")
+}
+
+// blockedUntilBobApproves submits c, checks that deploy/prod stays at base
+// with a status saying says, then has bob +2 c after submit and waits for
+// it to deploy.
+func blockedUntilBobApproves(t *testing.T, r *realGerrit, g *gateProc, base string, c change, says string) {
+	t.Helper()
 	tip := r.submit(c)
-	st := stays(t, g, p, base, tip)
-	if !strings.Contains(st.Message, "alice +2 (not counted: uploader of patch set 2 (REWORK), whose code the reviewed patch set 3 may carry") {
-		t.Errorf("status message %q does not say alice uploaded the rework patch set 2", st.Message)
+	st := stays(t, g, c.project, base, tip)
+	if !strings.Contains(st.Message, says) {
+		t.Errorf("status message %q does not say %q", st.Message, says)
 	}
 	r.mustVote(bob, c, map[string]int{"Code-Review": 2})
-	g.waitDeployed(p, "prod", tip)
+	g.waitDeployed(c.project, "prod", tip)
 }
 
 // Issue 8, item 10: uploaders of code-preserving patch sets wrote no code.

@@ -49,7 +49,7 @@ func TestGerritErrorTextRedacted(t *testing.T) {
 	g := startGate(t, gateSetup{gerritURL: hostile.URL, username: "gate", password: sim.password, policy: reviewedPolicy})
 	shown := func() string {
 		var all strings.Builder
-		for _, path := range []string{"/", "/api/v1/status", "/api/v1/projects/platform%2Ffleet/environments/prod"} {
+		for _, path := range []string{"/", "/api/v1/status", "/api/v1/projects/platform%2Ffleet", "/api/v1/projects/platform%2Ffleet/environments/prod"} {
 			resp, err := http.Get(g.url + path)
 			if err != nil {
 				t.Fatal(err)
@@ -64,16 +64,8 @@ func TestGerritErrorTextRedacted(t *testing.T) {
 	check := func(phase string) {
 		t.Helper()
 		var text string
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			text = shown()
-			if strings.Contains(text, "Request refused") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: the echoed answer never reached the status:\n%s", phase, text)
-			}
-			time.Sleep(100 * time.Millisecond)
+		if !within(20*time.Second, 100*time.Millisecond, func() bool { text = shown(); return strings.Contains(text, "Request refused") }) {
+			t.Fatalf("%s: the echoed answer never reached the status:\n%s", phase, text)
 		}
 		g.settle()
 		text = shown()
@@ -97,13 +89,10 @@ func TestGerritErrorTextRedacted(t *testing.T) {
 	echoGit.Store(false)
 	// (A never-deployed branch is decided from its root, so the REST
 	// answer is needed at once; a merge makes sure a commit is pending.)
-	deadline := time.Now().Add(20 * time.Second)
 	sim.mergeApproved("A")
-	for !strings.Contains(g.env(project, "prod").Message, "gerrit:") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no REST failure reached the status: %+v", g.env(project, "prod"))
-		}
-		time.Sleep(100 * time.Millisecond)
+	var st envStatus
+	if !within(20*time.Second, 100*time.Millisecond, func() bool { st = g.env(project, "prod"); return strings.Contains(st.Message, "gerrit:") }) {
+		t.Fatalf("no REST failure reached the status: %+v", st)
 	}
 	check("REST answered with echoed headers")
 }

@@ -14,7 +14,7 @@ import (
 // good policy in force and is counted.
 func TestPolicyHotReload(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, sim.setup(reviewedPolicy))
 	a := sim.mergeApproved("A")
 	g.waitDeployed(project, "prod", a)
 	_, c := sim.mergeUnapproved("C: Code-Review +1 only")
@@ -58,7 +58,7 @@ func TestPolicyHotReload(t *testing.T) {
 // in the log and the error count instead of silently doing nothing.
 func TestPolicyFileDeletedIsReported(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY")
-	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy})
+	g := startGate(t, sim.setup(reviewedPolicy))
 	a := sim.mergeApproved("A")
 	g.waitDeployed(project, "prod", a)
 	if err := os.Remove(filepath.Join(g.dir, "policy.yaml")); err != nil {

@@ -51,6 +51,12 @@ func newSimFull(t testing.TB, submitType string, opts []gerrittest.Option, popts
 	return s
 }
 
+// setup is a gate on this Gerrit, signed in as the gate's account, under
+// policy; a test sets what else it needs.
+func (s *sim) setup(policy string) gateSetup {
+	return gateSetup{gerritURL: s.url, username: "gate", password: s.password, policy: policy}
+}
+
 func (s *sim) head() string {
 	s.t.Helper()
 	h, err := s.srv.BranchTip(project, "main")

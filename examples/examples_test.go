@@ -306,15 +306,8 @@ func TestKubernetesExampleMountsWhatTheConfigNames(t *testing.T) {
 	// The --config argument and the policy: files of the ConfigMap, in its
 	// directory mount.
 	cfgPath := c.Args[slices.Index(c.Args, "--config")+1]
-	policy, accessFile := "", ""
-	for _, l := range strings.Split(cms[0].Data["gerritgate.yaml"], "\n") {
-		if v, ok := strings.CutPrefix(l, "policy: "); ok {
-			policy = v
-		}
-		if v, ok := strings.CutPrefix(l, "access: "); ok {
-			accessFile = v
-		}
-	}
+	cfg := exampleConfig(t, cms[0])
+	policy, accessFile := cfg.Policy, cfg.Access
 	// access.yaml: from the Secret, also mounted as a directory (above:
 	// no subPath), so edits reach the pod.
 	if m := mountOf(accessFile); m != "access" || path.Base(accessFile) != "access.yaml" {
@@ -328,6 +321,10 @@ func TestKubernetesExampleMountsWhatTheConfigNames(t *testing.T) {
 			t.Errorf("the ConfigMap has no %s", key)
 		}
 	}
+	if cfg.Audit.SigningKey == "" {
+		t.Error("the example's config has no audit.signingKey: its audit trail and tags would be unsigned")
+	}
+	checkPrivateFiles(t, sts, cfg)
 	sms, _ := find[monitoringv1.ServiceMonitor](objs)
 	if len(sms) != 1 || len(sms[0].Spec.Endpoints) != 1 {
 		t.Fatalf("want one ServiceMonitor with one endpoint, got %d", len(sms))
@@ -340,6 +337,105 @@ func TestKubernetesExampleMountsWhatTheConfigNames(t *testing.T) {
 		t.Error("prometheus.io/scrape on the pod: such a scrape has no token and gets 401")
 	}
 }
+
+// config is what the example's gerritgate.yaml names (cmd/gerritgate's
+// test loads it with the service's own parser).
+type config struct {
+	Policy string `json:"policy"`
+	Access string `json:"access"`
+	Gerrit struct {
+		PasswordFile string `json:"passwordFile"`
+	} `json:"gerrit"`
+	SSH struct {
+		HostKeyFiles []string `json:"hostKeyFiles"`
+	} `json:"ssh"`
+	Audit struct {
+		SigningKey string `json:"signingKey"`
+	} `json:"audit"`
+}
+
+func exampleConfig(t *testing.T, cm *corev1.ConfigMap) config {
+	t.Helper()
+	var cfg config
+	if err := yaml.Unmarshal([]byte(cm.Data["gerritgate.yaml"]), &cfg); err != nil {
+		t.Fatalf("the ConfigMap's gerritgate.yaml: %v", err)
+	}
+	return cfg
+}
+
+// checkPrivateFiles: the Gerrit password, the SSH host keys and the audit
+// signing key are each read from a Secret volume mounted as a directory
+// with defaultMode 0400, so only the gate's user reads them.
+func checkPrivateFiles(t testing.TB, sts *appsv1.StatefulSet, cfg config) {
+	t.Helper()
+	spec := sts.Spec.Template.Spec
+	files := map[string]string{"gerrit.passwordFile": cfg.Gerrit.PasswordFile, "audit.signingKey": cfg.Audit.SigningKey}
+	for i, f := range cfg.SSH.HostKeyFiles {
+		files[fmt.Sprintf("ssh.hostKeyFiles[%d]", i)] = f
+	}
+	for key, p := range files {
+		if p == "" {
+			continue // said by the caller where it matters
+		}
+		var vol *corev1.Volume
+		for _, m := range spec.Containers[0].VolumeMounts {
+			if strings.HasPrefix(p, m.MountPath+"/") {
+				for i := range spec.Volumes {
+					if spec.Volumes[i].Name == m.Name {
+						vol = &spec.Volumes[i]
+					}
+				}
+			}
+		}
+		switch {
+		case vol == nil:
+			t.Errorf("%s %s is under no volume mount of the container", key, p)
+		case vol.Secret == nil:
+			t.Errorf("%s %s is on volume %s, not a Secret", key, p, vol.Name)
+		case vol.Secret.DefaultMode == nil || *vol.Secret.DefaultMode != 0o400:
+			t.Errorf("%s %s is on Secret volume %s without defaultMode 0400 (only the gate's user may read it)", key, p, vol.Name)
+		}
+	}
+}
+
+// TestKubernetesExampleCatchesExposedKeys: checkPrivateFiles fails on a
+// signing key in a Secret others may read, or in no volume at all.
+func TestKubernetesExampleCatchesExposedKeys(t *testing.T) {
+	objs := kubernetesExample(t)
+	cms, _ := find[corev1.ConfigMap](objs)
+	cfg := exampleConfig(t, cms[0])
+	for _, tt := range []struct {
+		name   string
+		change func(sts *appsv1.StatefulSet, cfg *config)
+		want   string
+	}{
+		{"group-readable", func(sts *appsv1.StatefulSet, cfg *config) {
+			for _, v := range sts.Spec.Template.Spec.Volumes {
+				if v.Name == "audit-key" {
+					v.Secret.DefaultMode = ptr(int32(0o440))
+				}
+			}
+		}, "audit.signingKey /etc/gerritgate/audit/gate-key.asc is on Secret volume audit-key without defaultMode 0400"},
+		{"not mounted", func(sts *appsv1.StatefulSet, cfg *config) { cfg.Audit.SigningKey = "/etc/gerritgate/keys/gate-key.asc" },
+			"audit.signingKey /etc/gerritgate/keys/gate-key.asc is under no volume mount"},
+		{"in the ConfigMap", func(sts *appsv1.StatefulSet, cfg *config) {
+			cfg.Audit.SigningKey = "/etc/gerritgate/config/gate-key.asc"
+		},
+			"audit.signingKey /etc/gerritgate/config/gate-key.asc is on volume config, not a Secret"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sts, c := theStatefulSet(t, objs).DeepCopy(), cfg
+			tt.change(sts, &c)
+			rec := &recorder{}
+			checkPrivateFiles(rec, sts, c)
+			if !slices.ContainsFunc(rec.errs, func(e string) bool { return strings.Contains(e, tt.want) }) {
+				t.Errorf("not reported: %q; reported: %q", tt.want, rec.errs)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // TestFluxExamples: the HTTP and SSH GitRepositories, their Secrets, the
 // signed-tag GitRepository and the Receiver fit together as README says.

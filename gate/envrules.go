@@ -205,3 +205,23 @@ func shortDuration(d time.Duration) string {
 	}
 	return s
 }
+
+// Brief is e's policy and rules of time and order on one line, for the
+// environment graph gerritgate check prints: "policy prod, after staging,
+// soak 30m, windows [...] in Europe/Berlin, freeze ... until ...: why".
+func (e Environment) Brief() string {
+	parts := []string{"policy " + e.Policy}
+	if e.After != "" {
+		parts = append(parts, "after "+e.After)
+	}
+	if e.Soak > 0 {
+		parts = append(parts, "soak "+shortDuration(e.Soak))
+	}
+	if len(e.Schedule.Windows) > 0 {
+		parts = append(parts, "windows "+e.Schedule.describeWindows())
+	}
+	for _, f := range e.Schedule.Freezes {
+		parts = append(parts, fmt.Sprintf("freeze %s until %s: %s", f.From.Format(time.RFC3339), f.Until.Format(time.RFC3339), f.Reason))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -134,6 +134,13 @@ func TestRulesSummary(t *testing.T) {
 		`advances only inside the windows ["* 9-16 * * MON-THU"] in Europe/Berlin`,
 		"frozen from 2026-12-20T00:00:00Z until 2027-01-04T00:00:00Z: year-end freeze",
 	}
+	if got, want := staging.Brief(), "policy reviewed"; got != want {
+		t.Errorf("staging.Brief() = %q, want %q", got, want)
+	}
+	wantBrief := `policy reviewed, after staging, soak 30m, windows ["* 9-16 * * MON-THU"] in Europe/Berlin, freeze 2026-12-20T00:00:00Z until 2027-01-04T00:00:00Z: year-end freeze`
+	if got := prod.Brief(); got != wantBrief {
+		t.Errorf("prod.Brief() = %q, want %q", got, wantBrief)
+	}
 	if got := prod.RulesSummary(); !prod.Timed() || strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("prod: timed %v, summary\n%s\nwant\n%s", prod.Timed(), strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

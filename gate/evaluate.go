@@ -238,6 +238,41 @@ func EvaluateCommit(p *Policy, project, branch string, c Commit, changes []Chang
 }
 
 func evaluateCommit(p *Policy, r *Range, c Commit) Verdict {
+	return vetoedElsewhere(p, r, c, accountFor(p, r, c))
+}
+
+// vetoedElsewhere adds to v a failing rule for every veto that another
+// change of the project holding the commit as a patch set carries, on any
+// branch and in any status: a cherry-pick with the identical commit, the
+// same commit uploaded for another branch, a second change on this one. A
+// veto on any of them stands against the commit, whichever change accounts
+// for it. Only failing rules are added: they name the change.
+func vetoedElsewhere(p *Policy, r *Range, c Commit, v Verdict) Verdict {
+	var others []Change
+	for _, ch := range r.Changes[c.SHA] {
+		if _, has := ch.Revisions[c.SHA]; has && ch.Project == r.Project && ch.Number != v.Change {
+			others = append(others, ch)
+		}
+	}
+	sort.Slice(others, func(i, j int) bool { return others[i].Number < others[j].Number })
+	for _, ch := range others {
+		rv := newReview(p, ch, c.SHA)
+		for _, label := range sortedKeys(p.Vetoes) {
+			vr := vetoRule(rv, label, p.Vetoes[label])
+			if vr.Pass {
+				continue
+			}
+			vr.Detail = fmt.Sprintf("change %d (branch %s, %s), which also has this commit as patch set %d: %s", ch.Number, ch.Branch, ch.Status, rv.merged, vr.Detail)
+			v.Rules = append(v.Rules, vr)
+			v.Approved = false
+		}
+	}
+	return v
+}
+
+// accountFor decides a commit by the changes of the branch (and of the
+// branches it accepts from) that have it as a patch set.
+func accountFor(p *Policy, r *Range, c Commit) Verdict {
 	v := Verdict{SHA: c.SHA, Subject: c.Subject}
 	changes := r.Changes[c.SHA]
 	var onBranch []Change
@@ -268,8 +303,8 @@ func evaluateCommit(p *Policy, r *Range, c Commit) Verdict {
 		return v
 	}
 	// Several changes can share a commit (rare); one that meets the policy
-	// is enough, and the evidence shown is that of the first tried
-	// otherwise.
+	// is enough (vetoedElsewhere then checks the vetoes of the others), and
+	// the evidence shown is that of the first tried otherwise.
 	sort.Slice(onBranch, func(i, j int) bool { return onBranch[i].Number < onBranch[j].Number })
 	var first Verdict
 	for i, ch := range onBranch {

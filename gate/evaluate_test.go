@@ -111,7 +111,9 @@ func TestEvaluateCommit(t *testing.T) {
 			return []Change{ch}
 		}, false, "provenance", "belongs to a change of another Gerrit project (not named here"},
 		{"one of two changes approved", func() []Change {
-			bad := merged(1, sha, map[string][]Vote{})
+			// The other lacks votes, not labels: a label it does not
+			// report could hide a veto (TestVetoOnAnotherChangeOfTheCommit).
+			bad := merged(1, sha, map[string][]Vote{"Code-Review": {{Account: bob, Value: 1}}, "Verified": {}})
 			return []Change{bad, merged(2, sha, approvedVotes())}
 		}, true, "", ""},
 	}
@@ -268,22 +270,13 @@ func TestAcceptFrom(t *testing.T) {
 	}
 	weak := approvedVotes()
 	weak["Code-Review"] = []Vote{{Account: bob, Value: 1}}
-	for _, tt := range []struct {
-		what       string
-		acceptFrom []string
-		changes    []Change
-		want       bool
-		detail     string
-	}{
+	for _, tt := range []oneCommitCase{
 		{"stable accepted, change approved", []string{"stable"}, onStable(approvedVotes()), true, "change 7 of branch stable, which main accepts"},
 		{"stable accepted, change not approved here", []string{"stable"}, onStable(weak), false, "needs Code-Review +2"},
 		{"stable not accepted", nil, onStable(approvedVotes()), false, "belongs to change 7 on branch stable"},
 		{"another branch accepted", []string{"release"}, onStable(approvedVotes()), false, "belongs to change 7 on branch stable"},
 	} {
-		d := Evaluate(reviewed(), Range{
-			Project: "platform/fleet", Branch: "main", Base: base, Head: sha, AcceptFrom: tt.acceptFrom,
-			Commits: []Commit{c}, Changes: map[string][]Change{sha: tt.changes},
-		})
+		d := decideOne(c, base, tt.acceptFrom, tt.changes)
 		v := d.Verdicts[0]
 		var details []string
 		for _, r := range v.Rules {
@@ -293,6 +286,25 @@ func TestAcceptFrom(t *testing.T) {
 			t.Errorf("%s: approved %v, rules %q; want %v mentioning %q", tt.what, v.Approved, details, tt.want, tt.detail)
 		}
 	}
+}
+
+// oneCommitCase is a range of one commit with the changes Gerrit reports
+// for it: whether it is approved, and what the verdict then says.
+type oneCommitCase struct {
+	what       string
+	acceptFrom []string
+	changes    []Change
+	want       bool
+	detail     string
+}
+
+// decideOne decides the range of commit c alone on main of platform/fleet
+// under reviewed().
+func decideOne(c Commit, base string, acceptFrom []string, changes []Change) Decision {
+	return Evaluate(reviewed(), Range{
+		Project: "platform/fleet", Branch: "main", Base: base, Head: c.SHA, AcceptFrom: acceptFrom,
+		Commits: []Commit{c}, Changes: map[string][]Change{c.SHA: changes},
+	})
 }
 
 // TestOtherProjectNotNamed: the verdict on a commit of another project's
@@ -306,5 +318,62 @@ func TestOtherProjectNotNamed(t *testing.T) {
 	if v.Approved || len(v.Rules) != 1 || strings.Contains(v.Rules[0].Detail, "secret/thing") || strings.Contains(v.Rules[0].Detail, "7") ||
 		!strings.Contains(v.Rules[0].Detail, "another Gerrit project") {
 		t.Errorf("verdict %+v: want unapproved, saying another project, naming neither it nor its change", v)
+	}
+}
+
+// A veto on any change of the project that has the commit as a patch set
+// blocks it, whichever change accounts for it: the other change is named.
+func TestVetoOnAnotherChangeOfTheCommit(t *testing.T) {
+	sha := "1111111111111111111111111111111111111111"
+	base := "0000000000000000000000000000000000000001"
+	c := Commit{SHA: sha, Subject: "fix", Parents: []string{base}}
+	other := func(n int, branch, status string, votes map[string][]Vote) Change {
+		ch := merged(n, sha, votes)
+		ch.Branch, ch.Status = branch, status
+		return ch
+	}
+	vetoed := func() map[string][]Vote {
+		v := approvedVotes()
+		v["Code-Review"] = []Vote{{Account: carol, Value: -2}}
+		return v
+	}
+	lifted := func() Change {
+		ch := other(9, "stable", "NEW", vetoed())
+		ch.Labels["Code-Review"] = []Vote{{Account: carol, Value: 0}}
+		ch.Messages = append(ch.Messages, Message{Author: carol, Message: "Patch Set 1: -Code-Review", RevisionNumber: 1, Date: ch.Messages[0].Date.Add(1)})
+		return ch
+	}
+	foreign := other(9, "main", "NEW", vetoed())
+	foreign.Project = "secret/thing"
+	for _, tt := range []oneCommitCase{
+		{"no other change", nil, []Change{merged(7, sha, approvedVotes())}, true, ""},
+		{"other change on another branch, no veto", nil, []Change{merged(7, sha, approvedVotes()), other(9, "stable", "NEW", approvedVotes())}, true, ""},
+		{"open change on another branch vetoed", nil, []Change{merged(7, sha, approvedVotes()), other(9, "stable", "NEW", vetoed())}, false,
+			"change 9 (branch stable, NEW), which also has this commit as patch set 1: vetoed: Code-Review -2 by carol"},
+		{"abandoned change vetoed", nil, []Change{merged(7, sha, approvedVotes()), other(9, "stable", "ABANDONED", vetoed())}, false, "change 9 (branch stable, ABANDONED)"},
+		{"second change on the same branch vetoed", nil, []Change{merged(7, sha, approvedVotes()), other(9, "main", "MERGED", vetoed())}, false, "change 9 (branch main, MERGED)"},
+		{"accepted branch approves, this branch's change vetoed", []string{"stable"}, []Change{other(7, "stable", "MERGED", approvedVotes()), other(9, "main", "NEW", vetoed())}, false, "change 9 (branch main, NEW)"},
+		{"veto withdrawn by its voter", nil, []Change{merged(7, sha, approvedVotes()), lifted()}, true, ""},
+		{"veto recorded in a message only", nil, []Change{merged(7, sha, approvedVotes()), func() Change {
+			ch := other(9, "stable", "NEW", approvedVotes())
+			ch.Messages = append(ch.Messages, Message{Author: dave, Message: "Patch Set 1: Code-Review-2", RevisionNumber: 1})
+			return ch
+		}()}, false, "change 9 (branch stable, NEW), which also has this commit as patch set 1: vetoed: Code-Review -2 by dave (on patch set 1"},
+		{"other change without the label", nil, []Change{merged(7, sha, approvedVotes()), func() Change {
+			ch := other(9, "stable", "NEW", approvedVotes())
+			delete(ch.Labels, "Code-Review")
+			return ch
+		}()}, false, "change 9 (branch stable, NEW), which also has this commit as patch set 1: Gerrit reports no label Code-Review on change 9"},
+		{"change of another project is not asked", nil, []Change{merged(7, sha, approvedVotes()), foreign}, true, ""},
+	} {
+		d := decideOne(c, base, tt.acceptFrom, tt.changes)
+		v := d.Verdicts[0]
+		if v.Approved != tt.want || (d.Target == sha) != tt.want {
+			t.Errorf("%s: approved %v (target %.8s), want %v; rules:\n%s", tt.what, v.Approved, d.Target, tt.want, showRules(v.Rules))
+			continue
+		}
+		if !tt.want && !strings.Contains(d.Why(), tt.detail) {
+			t.Errorf("%s: Why() = %q, want it to say %q", tt.what, d.Why(), tt.detail)
+		}
 	}
 }

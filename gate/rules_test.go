@@ -669,3 +669,32 @@ func TestParseVoteMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestCopySafe: every change kind Gerrit reports is decided, and anything
+// else (a kind added later, none, another spelling) is not copy-safe.
+func TestCopySafe(t *testing.T) {
+	for _, tt := range []struct {
+		kind string
+		want bool
+	}{
+		{"TRIVIAL_REBASE", true},
+		{"TRIVIAL_REBASE_WITH_MESSAGE_UPDATE", true},
+		{"MERGE_FIRST_PARENT_UPDATE", true},
+		{"NO_CODE_CHANGE", true},
+		{"NO_CHANGE", true},
+		{"REWORK", false},
+		{"", false},
+		{"trivial_rebase", false},
+		{"TRIVIAL_REBASE ", false},
+		{"SOMETHING_NEW", false},
+	} {
+		if got := copySafe(tt.kind); got != tt.want {
+			t.Errorf("copySafe(%q) = %v, want %v", tt.kind, got, tt.want)
+		}
+	}
+	for _, kind := range copySafeKinds() {
+		if !copySafe(kind) {
+			t.Errorf("copySafeKinds lists %s, which copySafe refuses", kind)
+		}
+	}
+}

@@ -64,12 +64,14 @@ package gate
 // applies to a change, voted or not, so a missing one is a misspelt or
 // removed label, not the absence of a veto; so does a veto below the
 // label's lowest value, which no vote can reach, and a change merged after
-// patch set 1 that has no change messages at all.
+// patch set 1 that has no change messages at all. These veto rules apply
+// to every change of the project that has the commit as a patch set, on
+// any branch and in any status, not only to the one that approves it
+// (vetoedElsewhere in evaluate.go).
 
 import (
 	"fmt"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,11 +89,22 @@ var (
 )
 
 // copySafe reports whether a patch set of this kind has the code of the one
-// before it, so that a vote may carry across it.
+// before it, so that a vote may carry across it. It names every kind
+// Gerrit reports (ChangeKind); a kind it does not know, or none, may hold
+// new code and is not copy-safe.
 func copySafe(kind string) bool {
-	return slices.Contains(copySafeKinds(), kind)
+	switch kind {
+	case "TRIVIAL_REBASE", "TRIVIAL_REBASE_WITH_MESSAGE_UPDATE", "NO_CODE_CHANGE", "MERGE_FIRST_PARENT_UPDATE", "NO_CHANGE":
+		return true
+	case "REWORK":
+		return false
+	default:
+		return false
+	}
 }
 
+// copySafeKinds lists the kinds copySafe accepts, in the order the policy
+// summary names them.
 func copySafeKinds() []string {
 	return []string{"TRIVIAL_REBASE", "TRIVIAL_REBASE_WITH_MESSAGE_UPDATE", "NO_CODE_CHANGE", "MERGE_FIRST_PARENT_UPDATE", "NO_CHANGE"}
 }

@@ -155,8 +155,7 @@ func (m *Mirror) Fetch(ctx context.Context, project string) (map[string]plumbing
 
 // fetchGoGit fetches over HTTP(S) with go-git, which honours ctx.
 func (m *Mirror) fetchGoGit(ctx context.Context, repo *storage.Repo, project string) error {
-	remote := repo.Remote("gerrit", m.URL(project))
-	err := remote.FetchContext(ctx, &git.FetchOptions{
+	err := repo.Fetch(ctx, m.URL(project), &git.FetchOptions{
 		RefSpecs: []config.RefSpec{
 			"+refs/heads/*:refs/heads/*",
 			"+refs/tags/*:refs/tags/*",

@@ -1,5 +1,6 @@
 // Package poll is the gate's poll loop: on a cron schedule, at once when
-// nudged (a webhook, an event from Gerrit's stream) and once at start, it
+// nudged (a webhook, an event from Gerrit's stream) or when an operator
+// request appears in <dataDir>/adopt/, and once at start, it
 // lists the projects the policy gates, fetches each, applies waiting
 // adoption requests and reconciles every environment, one poll at a time.
 // The policy in force is swapped in by the caller (a reload); fresh

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/internal/filewatch"
 	"github.com/gerritgate/gerritgate/internal/projectglob"
 	"github.com/gerritgate/gerritgate/storage"
 )
@@ -32,7 +33,8 @@ func (f FetchFunc) Fetch(ctx context.Context, project string) error { return f(c
 // (*deploy.Deployer).
 type Reconciler interface {
 	Reconcile(ctx context.Context, t deploy.Target) deploy.Result
-	// Operate applies an operator's request: adopt, hold or release.
+	// Operate applies an operator's request: adopt, hold, release,
+	// override or rewind.
 	Operate(ctx context.Context, t deploy.Target, a deploy.Adoption) deploy.Result
 	Explain(ctx context.Context, t deploy.Target, last int) (deploy.Result, error)
 }
@@ -59,7 +61,6 @@ type Lister interface {
 // Poller runs polls; see the package doc.
 type Poller struct {
 	schedule     cron.Schedule
-	spec         string
 	fetchTimeout time.Duration
 	dataDir      string // where adoption requests wait
 	fetcher      Fetcher
@@ -69,6 +70,8 @@ type Poller struct {
 	logger       *slog.Logger
 	policy       atomic.Pointer[gate.Config]
 	nudge        chan struct{}        // a poll asked for now (cap 1)
+	requestEvery time.Duration        // how often <dataDir>/adopt is looked at
+	noticed      map[string]bool      // requests seen there at the last look; Run's watcher only
 	concurrency  int                  // projects polled at once
 	release      func(project string) // see Config.Release
 
@@ -88,6 +91,10 @@ type Config struct {
 	Recorder     Recorder
 	Lister       Lister
 	Logger       *slog.Logger
+	// RequestEvery is how often the data directory is looked at for
+	// operator requests (gerritgate adopt, hold, release); a new one
+	// starts a poll at once. Default 250ms.
+	RequestEvery time.Duration
 	// Concurrency is how many projects a poll fetches and reconciles at
 	// once (default 1). The Fetcher, Reconciler and Recorder must then be
 	// safe for concurrent use; one project is never worked on by two.
@@ -105,10 +112,13 @@ func New(c Config) (*Poller, error) {
 		return nil, fmt.Errorf("poll schedule %q: %w", c.Schedule, err)
 	}
 	p := &Poller{
-		schedule: sched, spec: c.Schedule, fetchTimeout: c.FetchTimeout, dataDir: c.DataDir,
+		schedule: sched, fetchTimeout: c.FetchTimeout, dataDir: c.DataDir, requestEvery: c.RequestEvery, noticed: map[string]bool{},
 		fetcher: c.Fetcher, reconciler: c.Reconciler, recorder: c.Recorder, lister: c.Lister,
 		logger: c.Logger, nudge: make(chan struct{}, 1), listed: map[string][]string{}, unlisted: map[string]bool{},
 		concurrency: max(1, c.Concurrency), release: c.Release,
+	}
+	if p.requestEvery <= 0 {
+		p.requestEvery = 250 * time.Millisecond
 	}
 	p.policy.Store(c.Policy)
 	return p, nil
@@ -125,8 +135,8 @@ func (p *Poller) Poke() {
 	}
 }
 
-// Run polls at once, then on the schedule and when poked, until ctx is
-// cancelled; it returns when the poll in progress (cancelled with ctx:
+// Run polls at once, then on the schedule, when poked and when an
+// operator request appears in the data directory, until ctx is cancelled; it returns when the poll in progress (cancelled with ctx:
 // refs change only by compare-and-swap after the objects are safe) has
 // stopped. Polls never overlap; poked polls are 200ms apart at least.
 func (p *Poller) Run(ctx context.Context) {
@@ -137,6 +147,12 @@ func (p *Poller) Run(ctx context.Context) {
 	// The first poll now, not one interval from now; through the cron
 	// chain so it never overlaps a scheduled one.
 	wg.Go(func() { c.Entry(id).WrappedJob.Run() })
+	// An operator request is answered now, not at the next tick (the
+	// command waits for the answer): the CLI cannot nudge over HTTP, which
+	// access control and the webhook secret close.
+	wg.Go(func() {
+		filewatch.Run[struct{}](ctx, p.requestEvery, nil, func(bool) { p.noticeRequests() })
+	})
 	// At most one nudge waits while a poll runs.
 	wg.Go(func() {
 		for {
@@ -156,6 +172,24 @@ func (p *Poller) Run(ctx context.Context) {
 	<-ctx.Done()
 	wg.Wait()
 	<-c.Stop().Done()
+}
+
+// noticeRequests pokes a poll when a request waits in the data directory
+// that was not there at the last look.
+func (p *Poller) noticeRequests() {
+	now := map[string]bool{}
+	var fresh []string
+	for _, id := range deploy.WaitingRequests(p.dataDir) {
+		now[id] = true
+		if !p.noticed[id] {
+			fresh = append(fresh, id)
+		}
+	}
+	p.noticed = now
+	if len(fresh) > 0 {
+		p.logger.Info("operator request waiting; polling now", "requests", fresh)
+		p.Poke()
+	}
 }
 
 // projects lists the projects to poll: those the policy names, then those
@@ -303,6 +337,8 @@ func (p *Poller) record(res deploy.Result) {
 	switch {
 	case had && prev.Reason == res.Reason && bad(res.Reason):
 		log.Debug("still " + string(res.Reason))
+	case res.Reason == deploy.Failed && res.To != res.From:
+		log.Error("environment failing after its deploy branch moved", "from", res.From, "to", res.To)
 	case res.Reason == deploy.Failed:
 		log.Error("environment failing; deploy branch held where it is")
 	case res.Reason == deploy.Diverged:
@@ -332,7 +368,7 @@ func (p *Poller) adopt(ctx context.Context, pc *gate.Config, project string, ado
 			res = p.reconciler.Operate(ctx, t, a)
 		}
 		p.finishAdoption(id, res)
-		if res.Reason == deploy.Adopted || res.Reason == deploy.Held {
+		if res.Reason == deploy.Adopted || res.Reason == deploy.Held || res.Reason == deploy.Overridden || res.Reason == deploy.Rewound {
 			p.record(res)
 		}
 	}

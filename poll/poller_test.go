@@ -338,3 +338,86 @@ func TestPollConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// A reconcile that failed after moving the deploy branch (a long range
+// failing in a later window) is not logged as held where it was.
+func TestPollLogsFailureAfterMoving(t *testing.T) {
+	f := &fakes{board: map[string]deploy.Result{}}
+	var logs bytes.Buffer
+	p := newPoller(t, f)
+	p.logger = slog.New(slog.NewTextHandler(&logs, nil))
+	p.reconciler = failingAfterMoving{f}
+	p.Poll(context.Background())
+	if want := `level=ERROR msg="environment failing after its deploy branch moved" project=platform/fleet env=prod reason=Failed message="advanced then failed" from=aaa to=bbb`; !strings.Contains(logs.String(), want) {
+		t.Errorf("logs lack %s:\n%s", want, logs.String())
+	}
+	if strings.Contains(logs.String(), "held where it is") {
+		t.Errorf("a branch that moved is logged as held:\n%s", logs.String())
+	}
+}
+
+type failingAfterMoving struct{ *fakes }
+
+func (failingAfterMoving) Reconcile(ctx context.Context, t deploy.Target) deploy.Result {
+	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.Failed, Message: "advanced then failed", From: "aaa", To: "bbb"}
+}
+
+// An operator request left in the data directory starts a poll that
+// applies it, however far the next scheduled poll is (an hour here).
+func TestOperatorRequestStartsAPoll(t *testing.T) {
+	f := &fakes{board: map[string]deploy.Result{}}
+	p := newPoller(t, f)
+	p.requestEvery = 10 * time.Millisecond
+	o := operating{f, make(chan deploy.Adoption, 1), make(chan struct{}, 1)}
+	p.reconciler, p.recorder = o, o
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	select {
+	case <-o.polled: // the first poll, at start, is over
+	case <-time.After(20 * time.Second):
+		t.Fatal("no poll at start")
+	}
+	a := deploy.Adoption{Project: "platform/fleet", Env: "prod", Action: deploy.ActionHold, Reason: "INC-1", By: "ops", At: time.Now()}
+	id, err := deploy.RequestAdoption(p.dataDir, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-o.operated:
+		if got.Action != deploy.ActionHold || got.Reason != "INC-1" {
+			t.Errorf("operated %+v, want the hold asked for", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the request was not applied within 20s: no poll noticed it")
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, answered, _ := deploy.AdoptionResult(p.dataDir, id); answered {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the request was applied but never answered")
+		}
+	}
+}
+
+type operating struct {
+	*fakes
+	operated chan deploy.Adoption
+	polled   chan struct{}
+}
+
+func (o operating) Polled(took time.Duration) {
+	o.fakes.Polled(took)
+	select {
+	case o.polled <- struct{}{}:
+	default:
+	}
+}
+
+func (o operating) Operate(ctx context.Context, t deploy.Target, a deploy.Adoption) deploy.Result {
+	o.operated <- a
+	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.Held, Message: "held"}
+}

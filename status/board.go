@@ -17,24 +17,34 @@ type Board struct {
 	mu      sync.Mutex
 	results map[key]deploy.Result
 	fetches map[string]Fetch // by project
+	trails  map[key]trail    // the newest audit entries, by the audit ref's commit
 }
 
 // Fetch is the outcome of a project's last mirror fetch from Gerrit.
 type Fetch struct {
 	Time  time.Time `json:"time"`
+	OK    bool      `json:"ok"`
 	Error string    `json:"error,omitempty"` // "" when it worked
+}
+
+// trail is an environment's newest audit entries as read at tip, the
+// commit audit/<env> pointed at: records are immutable, so they stay
+// true until the ref moves.
+type trail struct {
+	tip     string
+	entries []Entry
 }
 
 type key struct{ project, env string }
 
 // NewBoard returns an empty board.
 func NewBoard() *Board {
-	return &Board{results: map[key]deploy.Result{}, fetches: map[string]Fetch{}}
+	return &Board{results: map[key]deploy.Result{}, fetches: map[string]Fetch{}, trails: map[key]trail{}}
 }
 
 // Fetched keeps the outcome of project's mirror fetch at at.
 func (b *Board) Fetched(project string, at time.Time, err error) {
-	f := Fetch{Time: at}
+	f := Fetch{Time: at, OK: err == nil}
 	if err != nil {
 		f.Error = err.Error()
 	}
@@ -49,6 +59,26 @@ func (b *Board) LastFetch(project string) (Fetch, bool) {
 	defer b.mu.Unlock()
 	f, ok := b.fetches[project]
 	return f, ok
+}
+
+// cachedTrail returns the audit entries of one environment read at tip,
+// if the board keeps them.
+func (b *Board) cachedTrail(project, env, tip string) ([]Entry, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, ok := b.trails[key{project, env}]
+	if !ok || t.tip != tip {
+		return nil, false
+	}
+	return t.entries, true
+}
+
+// keepTrail keeps the audit entries of one environment read at tip, in
+// place of any read at another.
+func (b *Board) keepTrail(project, env, tip string, entries []Entry) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.trails[key{project, env}] = trail{tip: tip, entries: entries}
 }
 
 // Record keeps res as its environment's latest result and reports whether
@@ -82,6 +112,11 @@ func (b *Board) Retain(keep func(project, env string) bool) {
 			delete(b.results, k)
 		} else {
 			kept[k.project] = true
+		}
+	}
+	for k := range b.trails {
+		if !keep(k.project, k.env) {
+			delete(b.trails, k)
 		}
 	}
 	for p := range b.fetches {

@@ -1,7 +1,9 @@
 // Package status is the gate's status page and JSON API: a Board holding
-// the last decision for every gated environment, and a Handler serving it
-// (/, /api/v1/status, one environment, and a fresh decision on its pending
-// commits) to each caller filtered by what it may see.
+// the last decision for every gated environment (with each project's last
+// mirror fetch, and each environment's newest audit entries as read at the
+// commit audit/<env> pointed at), and a Handler serving it (/,
+// /api/v1/status, one project, one environment, and a fresh decision on
+// its pending commits) to each caller filtered by what it may see.
 //
 // It never decides, fetches or moves a ref: results arrive through
 // Board.Record, fresh decisions through the Explainer the caller passes.

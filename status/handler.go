@@ -49,11 +49,15 @@ type Explainer interface {
 // Gerrit about every pending commit.
 const PendingTTL = 5 * time.Second
 
-// Trail reads the newest records of an environment's audit trail, newest
-// first, at most n (the served repository's audit/<env>). None is no
-// error: the environment has not moved yet.
+// Trail reads an environment's audit trail (the served repository's
+// audit/<env>). Tip is the commit audit/<env> points at, "" when the
+// environment has not moved yet; Latest reads the newest records from
+// tip, newest first, at most n. The handler reads Tip on every view and
+// Latest only when Tip moved (the Board keeps what it read): records are
+// immutable.
 type Trail interface {
-	Latest(project, env string, n int) ([]audit.Record, error)
+	Tip(project, env string) (string, error)
+	Latest(project, tip string, n int) ([]audit.Record, error)
 }
 
 // TrailEntries is how many audit records the page shows per environment.
@@ -104,14 +108,21 @@ func NewHandler(board *Board, viewers Viewers, explain Explainer, opts ...Option
 // Register adds the page's and the API's routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/status", h.serveStatus)
+	mux.HandleFunc("GET /api/v1/projects/{project}", h.serveProject)
 	mux.HandleFunc("GET /api/v1/projects/{project}/environments/{env}", h.serveEnvironment)
 	mux.HandleFunc("GET /api/v1/projects/{project}/environments/{env}/pending", h.servePending)
 	mux.HandleFunc("GET /{$}", h.servePage)
 }
 
 type statusReply struct {
-	Polls        int64           `json:"polls"`
-	Environments []deploy.Result `json:"environments"`
+	Polls        int64         `json:"polls"`
+	Environments []Environment `json:"environments"`
+}
+
+type projectReply struct {
+	Project      string        `json:"project"`
+	Fetch        *Fetch        `json:"fetch,omitempty"`
+	Environments []Environment `json:"environments"`
 }
 
 // canSee says which projects a request may know of, and whether it
@@ -157,7 +168,35 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, code, signIn)
 		return
 	}
-	writeJSON(w, http.StatusOK, statusReply{Polls: h.board.Polls(), Environments: h.visible(canSee)})
+	writeJSON(w, http.StatusOK, statusReply{Polls: h.board.Polls(), Environments: h.environments(h.visible(canSee))})
+}
+
+// serveProject answers /api/v1/projects/{project}: its last mirror fetch
+// and every environment as /api/v1/status shows it.
+func (h *Handler) serveProject(w http.ResponseWriter, r *http.Request) {
+	canSee, signedIn := h.canSee(r)
+	if code := challenge(w, signedIn); code != http.StatusOK {
+		writeJSON(w, code, signIn)
+		return
+	}
+	project := r.PathValue("project")
+	var results []deploy.Result
+	if canSee(project) {
+		for _, res := range h.board.Snapshot() {
+			if res.Project == project {
+				results = append(results, res)
+			}
+		}
+	}
+	if len(results) == 0 {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such project"})
+		return
+	}
+	reply := projectReply{Project: project, Environments: h.environments(results)}
+	if f, ok := h.board.LastFetch(project); ok {
+		reply.Fetch = &f
+	}
+	writeJSON(w, http.StatusOK, reply)
 }
 
 // serveEnvironment answers /api/v1/projects/{project}/environments/{env}:
@@ -174,7 +213,7 @@ func (h *Handler) serveEnvironment(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such project and environment"})
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, h.environments([]deploy.Result{res})[0])
 }
 
 // servePending answers /api/v1/projects/{project}/environments/{env}/pending
@@ -232,46 +271,100 @@ var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
 		return s
 	},
 	"ago":  func(t time.Time) string { return time.Since(t).Round(time.Second).String() + " ago" },
+	"in":   func(t time.Time) string { return "in " + max(time.Until(t).Round(time.Second), 0).String() },
 	"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 }).ParseFS(templates, "templates/page.html"))
 
 // pageData is what the page template shows.
 type pageData struct {
 	Polls    int64
-	Rows     []row
+	Rows     []Environment
 	SignedIn bool
 }
 
-// row is one environment on the page.
-type row struct {
+// Environment is one environment as the page shows it and the API
+// answers: its last result (reason, message, until when Held, the
+// decision), the project's last mirror fetch, the deployed commit and the
+// newest audit entries.
+type Environment struct {
 	deploy.Result
-	Fetch    *Fetch
-	Deployed *audit.Commit // the deployed commit as its audit record names it
-	Since    time.Time     // when deploy/<env> moved to it
-	Link     string        // the deployed commit's change on Gerrit
-	Blocking string        // the first failing rule of the commit that blocks
-	Trail    []entry
-	TrailErr bool
+	Fetch    *Fetch        `json:"fetch,omitempty"`     // nil before the project's first fetch
+	Deployed *audit.Commit `json:"deployed,omitempty"`  // the deployed commit as its audit record names it
+	Since    time.Time     `json:"since,omitzero"`      // when deploy/<env> moved to it
+	Link     string        `json:"changeURL,omitempty"` // the deployed commit's change on Gerrit
+	Blocking string        `json:"blocking,omitempty"`  // the first failing rule of the commit that blocks
+	// Audit is the newest TrailEntries records of audit/<env>, newest
+	// first; AuditError says when they cannot be read.
+	Audit      []Entry `json:"audit"`
+	AuditError string  `json:"auditError,omitempty"`
 }
 
-// entry is one audit record on the page.
-type entry struct {
-	Kind    audit.Kind
-	To      string
-	Time    time.Time
-	Commits []audit.Commit // the newest entryCommits that entered
-	More    int            // how many more entered
-	Reason  string         // an adoption's
+// Entry is one audit record, as the page shows it.
+type Entry struct {
+	Time time.Time  `json:"time"`
+	Kind audit.Kind `json:"kind"`
+	From string     `json:"from,omitempty"` // "" when deploy/<env> did not exist
+	To   string     `json:"to"`
+	// By is who moved it: the operator of an adopt, hold, release,
+	// override or rewind, "gerritgate" for the gate's own advances,
+	// baselines and paid debts.
+	By      string         `json:"by"`
+	Reason  string         `json:"reason,omitempty"`      // the operator's
+	Ticket  string         `json:"ticket,omitempty"`      // the operator's
+	Policy  string         `json:"policy,omitempty"`      // the policy in force
+	Commits []audit.Commit `json:"commits,omitempty"`     // the newest entryCommits that entered
+	More    int            `json:"moreCommits,omitempty"` // how many more entered
 }
 
 // entryCommits bounds the commits listed per audit record.
 const entryCommits = 5
 
-// rows builds the page's rows for the results a request may see.
-func (h *Handler) rows(results []deploy.Result) []row {
-	out := make([]row, 0, len(results))
+// trailUnreadable is AuditError: the reason stays in no answer, since it
+// may name paths on the server.
+const trailUnreadable = "the audit trail cannot be read"
+
+// entries turns records into Entries.
+func entries(recs []audit.Record) []Entry {
+	out := make([]Entry, 0, len(recs))
+	for _, rec := range recs {
+		e := Entry{Kind: rec.Kind, From: rec.From, To: rec.To, Time: rec.Time, By: "gerritgate", Policy: rec.Policy.Name, Commits: rec.Commits}
+		if n := len(e.Commits); n > entryCommits {
+			e.Commits, e.More = e.Commits[n-entryCommits:], n-entryCommits
+		}
+		if rec.Operator != nil {
+			e.By, e.Reason, e.Ticket = rec.Operator.By, rec.Operator.Reason, rec.Operator.Ticket
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// audit returns the newest audit entries of one environment, reading
+// the records only when audit/<env> moved since the board kept them.
+func (h *Handler) audit(project, env string) ([]Entry, error) {
+	tip, err := h.trail.Tip(project, env)
+	if err != nil {
+		return nil, err
+	}
+	if es, ok := h.board.cachedTrail(project, env, tip); ok {
+		return es, nil
+	}
+	var recs []audit.Record
+	if tip != "" {
+		if recs, err = h.trail.Latest(project, tip, TrailEntries); err != nil {
+			return nil, err
+		}
+	}
+	es := entries(recs)
+	h.board.keepTrail(project, env, tip, es)
+	return es, nil
+}
+
+// environments builds what the page and the API show of results.
+func (h *Handler) environments(results []deploy.Result) []Environment {
+	out := make([]Environment, 0, len(results))
 	for _, res := range results {
-		r := row{Result: res}
+		r := Environment{Result: res, Audit: []Entry{}}
 		if f, ok := h.board.LastFetch(res.Project); ok {
 			r.Fetch = &f
 		}
@@ -286,23 +379,17 @@ func (h *Handler) rows(results []deploy.Result) []row {
 			}
 		}
 		if h.trail != nil {
-			recs, err := h.trail.Latest(res.Project, res.Env, TrailEntries)
-			r.TrailErr = err != nil
-			for i, rec := range recs {
-				e := entry{Kind: rec.Kind, To: rec.To, Time: rec.Time, Commits: rec.Commits}
-				if n := len(e.Commits); n > entryCommits {
-					e.Commits, e.More = e.Commits[n-entryCommits:], n-entryCommits
-				}
-				if rec.Operator != nil {
-					e.Reason = rec.Operator.Reason
-				}
-				r.Trail = append(r.Trail, e)
-				if i == 0 && rec.To == res.To {
-					r.Since = rec.Time
-					for _, c := range rec.Commits {
-						if c.SHA == rec.To {
-							r.Deployed = &c
-						}
+			es, err := h.audit(res.Project, res.Env)
+			if err != nil {
+				r.AuditError = trailUnreadable
+			} else {
+				r.Audit = es
+			}
+			if len(es) > 0 && es[0].To == res.To {
+				r.Since = es[0].Time
+				for _, c := range es[0].Commits {
+					if c.SHA == res.To {
+						r.Deployed = &c
 					}
 				}
 			}
@@ -320,7 +407,7 @@ func (h *Handler) rows(results []deploy.Result) []row {
 // shows when its user cancels the sign-in).
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	canSee, signedIn := h.canSee(r)
-	rows := h.rows(h.visible(canSee))
+	rows := h.environments(h.visible(canSee))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(challenge(w, signedIn))

@@ -158,15 +158,35 @@ func TestHandlerPending(t *testing.T) {
 	}
 }
 
-// trail is a fixed audit trail per project, newest first; a project named
-// broken fails to read.
-type trail map[string][]audit.Record
+// fakeTrail is an audit trail per project, newest first. Its tip names
+// the newest record and the length, so it moves when a record is added; a
+// project named broken/trail fails to read. reads counts Latest calls.
+type fakeTrail struct {
+	recs  map[string][]audit.Record
+	reads int
+	fail  error // Latest's error when set
+}
 
-func (tr trail) Latest(project, env string, n int) ([]audit.Record, error) {
+func (tr *fakeTrail) Tip(project, env string) (string, error) {
 	if project == "broken/trail" {
-		return nil, errors.New("object not found")
+		return "", errors.New("open /data/served/broken/trail.git: object not found")
 	}
-	recs := tr[project]
+	recs := tr.recs[project]
+	if len(recs) == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("%d-%s", len(recs), recs[0].To), nil
+}
+
+func (tr *fakeTrail) Latest(project, tip string, n int) ([]audit.Record, error) {
+	tr.reads++
+	if tr.fail != nil {
+		return nil, tr.fail
+	}
+	if want, _ := tr.Tip(project, ""); tip != want {
+		return nil, fmt.Errorf("Latest(%s, %s): the tip is %s", project, tip, want)
+	}
+	recs := tr.recs[project]
 	return recs[:min(n, len(recs))], nil
 }
 
@@ -195,7 +215,7 @@ func TestPageShowsEnvironment(t *testing.T) {
 	recs[0] = audit.Record{Kind: audit.Advance, To: deployed, Time: time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC),
 		Commits: []audit.Commit{{SHA: deployed, Subject: "Add podinfo", Change: 7}}}
 	mux := http.NewServeMux()
-	NewHandler(b, Everyone{}, &explainer{}, WithGerrit("https://gate:s3cret@gerrit.example/"), WithTrail(trail{"platform/fleet": recs})).Register(mux)
+	NewHandler(b, Everyone{}, &explainer{}, WithGerrit("https://gate:s3cret@gerrit.example/"), WithTrail(&fakeTrail{recs: map[string][]audit.Record{"platform/fleet": recs}})).Register(mux)
 	w := httptest.NewRecorder()
 	mux.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
 	body := w.Body.String()

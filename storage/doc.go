@@ -9,6 +9,10 @@
 //
 // Refs that clients read are only ever written through Repo.UpdateRefs:
 // lock file, fsync, compare-and-swap, rename, with a journal making several
-// refs change together. storage never rewinds a deploy/* ref unless the
-// update is explicitly forced (RefUpdate.Force, which nothing sets yet).
+// refs change together; Store.NotifyRefs tells the front ends before the
+// call returns, so none serves refs older than a completed update.
+// storage never rewinds a deploy/* ref unless the update is explicitly
+// forced (RefUpdate.Force, set only by an operator's recorded rewind), and
+// moves an audit/* ref only to a commit whose one parent is its current
+// tip (an appended record), forced or not.
 package storage

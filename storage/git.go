@@ -36,21 +36,30 @@ func (r *Repo) RunGit(cmd *exec.Cmd) ([]byte, error) {
 // reindex makes go-git look again for packs: it caches their list, and
 // C git writes new ones behind its back.
 func (r *Repo) reindex() {
+	r.gmu.Lock()
+	defer r.gmu.Unlock()
 	if fs, ok := r.git.Storer.(interface{ Reindex() }); ok {
 		fs.Reindex()
 	}
 }
 
-// Remote returns a go-git remote named name for url that fetches into
-// this repository (mirror fetches over HTTP with it: go-git honours ctx).
-func (r *Repo) Remote(name, url string) *git.Remote {
-	return git.NewRemote(r.git.Storer, &config.RemoteConfig{Name: name, URLs: []string{url}})
+// Fetch fetches from url into this repository with go-git, which honours
+// ctx (the mirror fetches over HTTP with it). Other uses of the
+// repository wait until the fetch is over.
+func (r *Repo) Fetch(ctx context.Context, url string, opts *git.FetchOptions) error {
+	if r.readOnly {
+		return fmt.Errorf("fetch: %s opened read-only", r.dir)
+	}
+	r.gmu.Lock()
+	defer r.gmu.Unlock()
+	remote := git.NewRemote(r.git.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{url}})
+	return remote.FetchContext(ctx, opts)
 }
 
 // Objects is the object database, for packages that build objects of
-// their own (audit records and tags). Objects written through it become
+// their own (audit records and tags); safe for concurrent use. Objects written through it become
 // reachable only when UpdateRefs names them; call Sync before that.
-func (r *Repo) Objects() storer.EncodedObjectStorer { return r.git.Storer }
+func (r *Repo) Objects() storer.EncodedObjectStorer { return r.objects }
 
 // WriteObject stores an encoded object (a blob, tree or commit built with
 // go-git's object encoders) and returns its id. Refs are unchanged.
@@ -58,5 +67,5 @@ func (r *Repo) WriteObject(obj plumbing.EncodedObject) (plumbing.Hash, error) {
 	if r.readOnly {
 		return plumbing.ZeroHash, fmt.Errorf("write object: %s opened read-only", r.dir)
 	}
-	return r.git.Storer.SetEncodedObject(obj)
+	return r.objects.SetEncodedObject(obj)
 }

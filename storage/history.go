@@ -20,7 +20,7 @@ type Commit struct {
 // Commit returns commit h, an error when the repository has no such
 // commit.
 func (r *Repo) Commit(h plumbing.Hash) (Commit, error) {
-	c, err := object.GetCommit(r.git.Storer, h)
+	c, err := object.GetCommit(r.objects, h)
 	if err != nil {
 		return Commit{}, fmt.Errorf("commit %s: %w", h, err)
 	}
@@ -30,14 +30,14 @@ func (r *Repo) Commit(h plumbing.Hash) (Commit, error) {
 // IsAncestor reports whether commit a is commit b or one of its
 // ancestors. Either commit missing is an error, never an answer.
 func (r *Repo) IsAncestor(a, b plumbing.Hash) (bool, error) {
-	ac, err := object.GetCommit(r.git.Storer, a)
+	ac, err := object.GetCommit(r.objects, a)
 	if err != nil {
 		return false, fmt.Errorf("commit %s: %w", a, err)
 	}
 	if a == b {
 		return true, nil
 	}
-	bc, err := object.GetCommit(r.git.Storer, b)
+	bc, err := object.GetCommit(r.objects, b)
 	if err != nil {
 		return false, fmt.Errorf("commit %s: %w", b, err)
 	}
@@ -68,5 +68,5 @@ func (r *Repo) WalkFirstParents(head plumbing.Hash, fn func(Commit) bool) error 
 // (every path for a root commit), both sides of a rename, each once: the
 // definition audit records and rechecks (internal/treediff).
 func (r *Repo) ChangedFiles(h plumbing.Hash) ([]string, error) {
-	return treediff.ChangedFiles(r.git.Storer, h)
+	return treediff.ChangedFiles(r.objects, h)
 }

@@ -30,10 +30,10 @@ func CopyObjects(ctx context.Context, dst, src *Repo, tip plumbing.Hash) error {
 	if dst.readOnly {
 		return fmt.Errorf("copy objects: %s opened read-only", dst.dir)
 	}
-	if dst.git.Storer.HasEncodedObject(tip) == nil {
+	if dst.objects.HasEncodedObject(tip) == nil {
 		return nil // closure invariant: dst has all tip refers to
 	}
-	if src.git.Storer.HasEncodedObject(tip) != nil {
+	if src.objects.HasEncodedObject(tip) != nil {
 		return fmt.Errorf("copy objects: %s is not in %s", tip, src.dir)
 	}
 	// What dst already has and src can name: everything reachable from
@@ -44,7 +44,7 @@ func CopyObjects(ctx context.Context, dst, src *Repo, tip plumbing.Hash) error {
 		return err
 	}
 	for _, h := range haves {
-		if src.git.Storer.HasEncodedObject(h) == nil {
+		if src.objects.HasEncodedObject(h) == nil {
 			revs += "^" + h.String() + "\n"
 		}
 	}
@@ -74,7 +74,7 @@ func CopyObjects(ctx context.Context, dst, src *Repo, tip plumbing.Hash) error {
 		return fmt.Errorf("copy objects: git index-pack: %v: %s", ierr, strings.TrimSpace(indexErr.String()))
 	}
 	dst.reindex()
-	if dst.git.Storer.HasEncodedObject(tip) != nil {
+	if dst.objects.HasEncodedObject(tip) != nil {
 		return fmt.Errorf("copy objects: %s missing in %s after the copy", tip, dst.dir)
 	}
 	return syncFS(dst.dir)

@@ -30,12 +30,21 @@ var ErrNotFastForward = errors.New("not a fast-forward")
 // methods (refs here, history in history.go, objects in objects.go, C git
 // in git.go); go-git stays inside storage.
 type Repo struct {
-	dir   string
-	git   *git.Repository
-	cache cache.Object // go-git's decoded objects (see Store.Release)
+	dir string
+
+	// gmu is held by every call into go-git: it is not safe for concurrent
+	// use, not even for reads (see lockedObjects), and the Poster, the
+	// status page and a poll use the same Repo. Never held while waiting
+	// for mu.
+	gmu     sync.Mutex
+	git     *git.Repository
+	objects lockedObjects // git's objects under gmu
+	cache   cache.Object  // go-git's decoded objects (see Store.Release)
 
 	mu       sync.Mutex // serialises UpdateRefs within this process
 	readOnly bool
+	rename   func(oldpath, newpath string) error // os.Rename; tests inject faults
+	changed  func()                              // after refs or HEAD may have changed (served repositories: Store.NotifyRefs)
 }
 
 // RefUpdate asks for ref Name to move from Old to New. A zero Old means the
@@ -45,8 +54,9 @@ type RefUpdate struct {
 	Old  plumbing.Hash
 	New  plumbing.Hash
 	// Force allows a deploy/* ref to move to a commit that does not descend
-	// from Old. Nothing in gerritgate sets it yet: an operator command that
-	// rewinds a deploy ref, recorded like an adoption, would be the one user.
+	// from Old. Only the operator commands gerritgate rewind and override
+	// --rewind set it, with the audit record saying so in the same
+	// transaction.
 	Force bool
 }
 
@@ -61,10 +71,16 @@ func (e *RefError) Unwrap() error { return e.Err }
 
 const journalName = "gerritgate-txn"
 
+// auditPrefix is where the audit trails are (audit.Ref; storage imports
+// nothing of ours).
+const auditPrefix = "refs/heads/audit/"
+
 // Ref returns the commit a ref points at, or plumbing.ZeroHash and no error
 // when the ref does not exist.
 func (r *Repo) Ref(name string) (plumbing.Hash, error) {
+	r.gmu.Lock()
 	ref, err := r.git.Storer.Reference(plumbing.ReferenceName(name))
+	r.gmu.Unlock()
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return plumbing.ZeroHash, nil
 	}
@@ -77,20 +93,71 @@ func (r *Repo) Ref(name string) (plumbing.Hash, error) {
 	return ref.Hash(), nil
 }
 
-// Refs lists the refs below prefix with the commits they point at.
+// Refs lists the refs below prefix (which starts with refs/) with the
+// commits they point at; symbolic refs are left out. It reads the ref files
+// itself: go-git would read the lock file of an UpdateRefs in progress
+// (the Poster's, say, during a poll) as a ref, and fail on it while it is
+// still empty.
 func (r *Repo) Refs(prefix string) (map[string]plumbing.Hash, error) {
-	iter, err := r.git.Storer.IterReferences()
-	if err != nil {
+	r.gmu.Lock() // go-git's own fetch writes ref files in place
+	defer r.gmu.Unlock()
+	out := map[string]plumbing.Hash{}
+	// Packed values first: a loose ref overrides its packed value.
+	packed, err := os.ReadFile(filepath.Join(r.dir, "packed-refs"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	out := map[string]plumbing.Hash{}
-	err = iter.ForEach(func(ref *plumbing.Reference) error {
-		if ref.Type() == plumbing.HashReference && strings.HasPrefix(ref.Name().String(), prefix) {
-			out[ref.Name().String()] = ref.Hash()
+	for _, line := range strings.Split(string(packed), "\n") {
+		sha, name, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if ok && strings.HasPrefix(name, prefix) && isCommitID(sha) {
+			out[name] = plumbing.NewHash(sha)
+		}
+	}
+	err = filepath.WalkDir(filepath.Join(r.dir, "refs"), func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed while walking
+		}
+		if err != nil || d.IsDir() || strings.HasSuffix(p, ".lock") {
+			return err
+		}
+		rel, err := filepath.Rel(r.dir, p)
+		if err != nil {
+			return err
+		}
+		name := filepath.ToSlash(rel)
+		if !strings.HasPrefix(name, prefix) {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // renamed away (a lock never is: it is renamed onto)
+		}
+		if err != nil {
+			return err
+		}
+		switch v := strings.TrimSpace(string(b)); {
+		case isCommitID(v):
+			out[name] = plumbing.NewHash(v)
+		case strings.HasPrefix(v, "ref: "):
+		default:
+			return fmt.Errorf("ref %s: the file holds no commit id", name)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// isCommitID reports whether s is 40 lower-case hex digits.
+func isCommitID(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // UpdateRefs applies all updates or none. Each ref is locked with a
@@ -98,7 +165,10 @@ func (r *Repo) Refs(prefix string) (map[string]plumbing.Hash, error) {
 // expected old value, written and fsynced; then a journal naming the locks is
 // fsynced (the commit point) and the locks are renamed over the refs. A crash
 // before the journal leaves every ref as it was; after it, the next open
-// finishes the renames. Readers see each ref change atomically.
+// finishes the renames. A rename that fails past the commit point leaves
+// the journal: the next UpdateRefs finishes it before anything else (and
+// fails while it cannot), as does the next open. Readers see each ref
+// change atomically.
 func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 	if len(updates) == 0 {
 		return nil
@@ -108,6 +178,20 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	renamed := false
+	defer func() {
+		if renamed {
+			r.refsChanged()
+		}
+	}()
+	// A transaction past its commit point that could not finish (a rename
+	// failed) is finished before a new one reads or moves any ref.
+	if _, err := os.Stat(filepath.Join(r.dir, journalName)); err == nil {
+		renamed = true
+	}
+	if err := r.finishJournal(); err != nil {
+		return fmt.Errorf("an earlier ref transaction is not finished, and finishing it failed: %w", err)
+	}
 
 	ups := append([]RefUpdate(nil), updates...)
 	sort.Slice(ups, func(i, j int) bool { return ups[i].Name < ups[j].Name })
@@ -157,36 +241,83 @@ func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
 		}
 	}
 
-	journal := filepath.Join(r.dir, journalName)
-	if len(ups) > 1 {
-		var b bytes.Buffer
-		for _, u := range ups {
-			b.WriteString(u.Name + "\n")
-		}
-		if err := writeFileSync(journal, b.Bytes()); err != nil {
-			return fmt.Errorf("write transaction journal: %w", err)
-		}
-	}
-	for i, u := range ups {
-		if err := os.Rename(locks[i], r.refPath(u.Name)); err != nil {
-			// Past the commit point: leave the journal so the next open
-			// finishes the job, and report the failure.
-			locks = nil
-			return &RefError{Ref: u.Name, Err: fmt.Errorf("rename (will be completed on restart): %w", err)}
-		}
-		if err := syncDir(filepath.Dir(r.refPath(u.Name))); err != nil {
-			locks = nil
+	renamed = true
+	if len(ups) == 1 {
+		// No journal: until the rename nothing has happened, and a failed
+		// rename leaves the ref as it was (the deferred cleanup drops the
+		// lock).
+		u := ups[0]
+		if err := r.rename(locks[0], r.refPath(u.Name)); err != nil {
 			return &RefError{Ref: u.Name, Err: err}
 		}
-	}
-	locks = nil
-	if len(ups) > 1 {
-		if err := os.Remove(journal); err != nil {
-			return err
+		locks = nil
+		if err := syncDir(filepath.Dir(r.refPath(u.Name))); err != nil {
+			return &RefError{Ref: u.Name, Err: err}
 		}
-		return syncDir(r.dir)
+		return nil
 	}
-	return nil
+	var b bytes.Buffer
+	for _, u := range ups {
+		b.WriteString(u.Name + "\n")
+	}
+	if err := writeFileSync(filepath.Join(r.dir, journalName), b.Bytes()); err != nil {
+		return fmt.Errorf("write transaction journal: %w", err)
+	}
+	// Past the commit point: the locks belong to the journal now, which
+	// stays until every one of them is renamed (by this call, the next
+	// transaction or the next open).
+	locks = nil
+	return r.finishJournal()
+}
+
+// finishJournal completes the transaction the journal names, if there is
+// one: it renames every lock the journal names that is still there over
+// its ref, trying all of them, fsyncs their directories and only then
+// removes the journal. A failure leaves the journal (and the locks not
+// renamed) for the next try. Called with mu held, or at open.
+func (r *Repo) finishJournal() error {
+	journal := filepath.Join(r.dir, journalName)
+	b, err := os.ReadFile(journal)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	dirs := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		name := sc.Text()
+		if ValidateRef(name) != nil {
+			continue
+		}
+		// Every ref's directory is synced, renamed now or before (a sync
+		// that failed last time is done again).
+		dirs[filepath.Dir(r.refPath(name))] = true
+		lock := r.refPath(name) + ".lock"
+		if _, err := os.Stat(lock); errors.Is(err, fs.ErrNotExist) {
+			continue // renamed already
+		} else if err != nil {
+			errs = append(errs, &RefError{Ref: name, Err: err})
+			continue
+		}
+		if err := r.rename(lock, r.refPath(name)); err != nil {
+			errs = append(errs, &RefError{Ref: name, Err: fmt.Errorf("rename (left to the next transaction or the next start): %w", err)})
+		}
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if err := os.Remove(journal); err != nil {
+		return err
+	}
+	return syncDir(r.dir)
 }
 
 // checkUpdate runs while u's lock is held.
@@ -200,19 +331,27 @@ func (r *Repo) checkUpdate(u RefUpdate) error {
 	}
 	if strings.HasPrefix(u.Name, "refs/tags/") {
 		// A tag ref holds an annotated tag object (the signed audit tag).
-		if _, err := object.GetTag(r.git.Storer, u.New); err != nil {
+		if _, err := object.GetTag(r.objects, u.New); err != nil {
 			return fmt.Errorf("new value %s: %w", u.New, err)
 		}
 		return nil
 	}
-	newCommit, err := object.GetCommit(r.git.Storer, u.New)
+	newCommit, err := object.GetCommit(r.objects, u.New)
 	if err != nil {
 		return fmt.Errorf("new value %s: %w", u.New, err)
+	}
+	if strings.HasPrefix(u.Name, auditPrefix) && !u.Old.IsZero() && u.Old != u.New {
+		// An audit trail only grows, one record at a time, Force or not:
+		// the new tip's one parent is the current tip.
+		if len(newCommit.ParentHashes) != 1 || newCommit.ParentHashes[0] != u.Old {
+			return fmt.Errorf("%w: %s is not a record appended to %s", ErrNotFastForward, short(u.New), short(u.Old))
+		}
+		return nil
 	}
 	if !strings.HasPrefix(u.Name, "refs/heads/deploy/") || u.Old.IsZero() || u.Force {
 		return nil
 	}
-	oldCommit, err := object.GetCommit(r.git.Storer, u.Old)
+	oldCommit, err := object.GetCommit(r.objects, u.Old)
 	if err != nil {
 		return fmt.Errorf("old value %s: %w", u.Old, err)
 	}
@@ -231,7 +370,14 @@ func (r *Repo) SetHead(branch string) error {
 	if err := ValidateRef(branch); err != nil {
 		return err
 	}
+	defer r.refsChanged()
 	return writeFileSync(filepath.Join(r.dir, "HEAD"), []byte("ref: "+branch+"\n"))
+}
+
+func (r *Repo) refsChanged() {
+	if r.changed != nil {
+		r.changed()
+	}
 }
 
 // Head returns the ref HEAD points at.
@@ -247,25 +393,7 @@ func (r *Repo) Head() (string, error) {
 // removes stale lock and temporary files. Only the data directory's owner
 // calls it, so no other writer can be holding those locks.
 func (r *Repo) recover() error {
-	journal := filepath.Join(r.dir, journalName)
-	if b, err := os.ReadFile(journal); err == nil {
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for sc.Scan() {
-			name := sc.Text()
-			if ValidateRef(name) != nil {
-				continue
-			}
-			lock := r.refPath(name) + ".lock"
-			if _, err := os.Stat(lock); err == nil {
-				if err := os.Rename(lock, r.refPath(name)); err != nil {
-					return err
-				}
-			}
-		}
-		if err := os.Remove(journal); err != nil {
-			return err
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if err := r.finishJournal(); err != nil {
 		return err
 	}
 	refs := filepath.Join(r.dir, "refs")

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/cache"
@@ -29,6 +30,8 @@ type Store struct {
 
 	mu    sync.Mutex
 	repos map[string]*Repo // by kind + "/" + project
+
+	refsChanged atomic.Pointer[func(dir string)] // see NotifyRefs
 }
 
 const (
@@ -147,6 +150,9 @@ func (s *Store) repo(kind, project string, create bool) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s repository of %q: %w", kind, project, err)
 	}
+	// Every kind, not only served: a front end keys what it remembers by
+	// directory, and one it never serves costs it a map lookup.
+	r.changed = func() { s.notifyRefs(r.dir) }
 	s.repos[key] = r
 	return r, nil
 }
@@ -185,7 +191,8 @@ func openRepo(path string, served, create, readOnly bool) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Repo{dir: path, git: g, readOnly: readOnly, cache: c}
+	r := &Repo{dir: path, git: g, readOnly: readOnly, rename: os.Rename, cache: c}
+	r.objects = lockedObjects{mu: &r.gmu, st: g.Storer}
 	if readOnly {
 		return r, nil
 	}

@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/user"
 	"time"
@@ -36,30 +34,62 @@ func cmdRelease(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // operatorCommand runs adopt, hold or release (action). Without a running
 // service it acts itself; beside one (which owns the data directory) it
-// leaves a request the service applies at its next poll, nudges it, and
-// waits for the answer.
+// leaves a request, which the service notices within a second and applies
+// in a poll it starts for it, and waits for the answer.
 func operatorCommand(ctx context.Context, action string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(action, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "gerritgate.yaml", "service config file")
-	project := fs.String("project", "", "Gerrit project (required)")
-	env := fs.String("env", "", "environment (required)")
+	of := operatorFlags(fs)
 	var commit *string
 	if action == deploy.ActionAdopt {
 		commit = fs.String("commit", "", "the full SHA deploy/<env> moves to (required)")
 	}
-	reason := fs.String("reason", "", "why, recorded with the act (required)")
-	wait := fs.Duration("wait", 2*time.Minute, "how long to wait for a running service to apply the request")
+	ticket := fs.String("ticket", "", "the ticket the act belongs to, recorded with it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *project == "" || *env == "" || *reason == "" || (commit != nil && *commit == "") {
+	if *of.project == "" || *of.env == "" || *of.reason == "" || (commit != nil && *commit == "") {
 		if commit != nil {
 			return errors.New("adopt needs --project, --env, --commit and --reason")
 		}
 		return fmt.Errorf("%s needs --project, --env and --reason", action)
 	}
-	cfg, err := LoadConfig(*configPath)
+	a := of.request(action)
+	a.Ticket = *ticket
+	if commit != nil {
+		a.Commit = *commit
+	}
+	return submit(ctx, *of.config, a, *of.wait, stdout, stderr)
+}
+
+// opFlags are the flags every operator command has.
+type opFlags struct {
+	config, project, env, reason, name *string
+	wait                               *time.Duration
+}
+
+func operatorFlags(fs *flag.FlagSet) opFlags {
+	return opFlags{
+		config:  fs.String("config", "gerritgate.yaml", "service config file"),
+		project: fs.String("project", "", "Gerrit project (required)"),
+		env:     fs.String("env", "", "environment (required)"),
+		reason:  fs.String("reason", "", "why, recorded with the act (required)"),
+		name:    fs.String("operator", "", "your name, recorded beside the OS user the command runs as"),
+		wait:    fs.Duration("wait", 2*time.Minute, "how long to wait for a running service to apply the request"),
+	}
+}
+
+// request is the operator's request of action, stamped now.
+func (f opFlags) request(action string) deploy.Adoption {
+	return deploy.Adoption{Project: *f.project, Env: *f.env, Reason: *f.reason, Name: *f.name, By: operator(), At: time.Now().UTC(), Action: action}
+}
+
+// submit applies an operator's request. Without a running service it
+// acts itself; beside one (which owns the data directory) it leaves a
+// request the service notices within a second and applies in a poll it starts for it, and waits for
+// the answer.
+func submit(ctx context.Context, configPath string, a deploy.Adoption, wait time.Duration, stdout, stderr io.Writer) error {
+	cfg, err := LoadConfig(configPath)
 	if err != nil {
 		return err
 	}
@@ -67,13 +97,9 @@ func operatorCommand(ctx context.Context, action string, args []string, stdout, 
 	if err != nil {
 		return err
 	}
-	t, err := poll.FindTarget(pc, *project, *env)
+	t, err := poll.FindTarget(pc, a.Project, a.Env)
 	if err != nil {
 		return err
-	}
-	a := deploy.Adoption{Project: *project, Env: *env, Reason: *reason, By: operator(), At: time.Now().UTC(), Action: action}
-	if commit != nil {
-		a.Commit = *commit
 	}
 
 	store, err := storage.Open(cfg.DataDir)
@@ -94,8 +120,7 @@ func operatorCommand(ctx context.Context, action string, args []string, stdout, 
 		return fmt.Errorf("leave the request for the running service: %w", err)
 	}
 	fmt.Fprintf(stderr, "the service owns %s: request %s left for it\n", cfg.DataDir, id)
-	nudge(ctx, cfg.HTTP.Listen)
-	deadline := time.Now().Add(*wait)
+	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		res, done, err := deploy.AdoptionResult(cfg.DataDir, id)
 		if err != nil {
@@ -110,7 +135,7 @@ func operatorCommand(ctx context.Context, action string, args []string, stdout, 
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("the service has not answered request %s within %s; it applies it at its next poll", id, *wait)
+	return fmt.Errorf("the service has not answered request %s within %s; it applies it in its next poll", id, wait)
 }
 
 func printOperated(w io.Writer, res deploy.Result) error {
@@ -129,25 +154,4 @@ func operator() string {
 	}
 	host, _ := os.Hostname()
 	return name + "@" + host
-}
-
-// nudge asks the local service to poll now (best effort): the same
-// unauthenticated nudge Gerrit's webhook sends.
-func nudge(ctx context.Context, listen string) {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+net.JoinHostPort(host, port)+"/api/v1/hooks/gerrit", nil)
-	if err != nil {
-		return
-	}
-	if resp, err := (&http.Client{}).Do(req); err == nil {
-		resp.Body.Close()
-	}
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // cmdCheck validates a policy file and prints what each environment
-// requires.
+// requires, then each repo entry's environment graph with its rules.
 func cmdCheck(args []string, stdout io.Writer) error {
 	const use = "usage: gerritgate check policy.yaml"
 	if len(args) != 1 || isHelp(args[0]) {
@@ -38,8 +38,9 @@ func cmdCheck(args []string, stdout io.Writer) error {
 				fmt.Fprintf(stdout, "  - %s\n", line)
 			}
 		}
-		if order := promotionOrder(r); order != "" {
-			fmt.Fprintf(stdout, "%s %s promotes %s\n", r.Project, r.Branch, order)
+		fmt.Fprintf(stdout, "%s %s environments, each under the one it comes after:\n", r.Project, r.Branch)
+		for _, line := range environmentTree(r) {
+			fmt.Fprintf(stdout, "  %s\n", line)
 		}
 	}
 	fmt.Fprintln(stdout, "policy OK")

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +38,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listen := fs.String("listen", "127.0.0.1:8080", "address of the gate's HTTP listener")
 	sshListen := fs.String("ssh-listen", "127.0.0.1:2222", "address of the gate's SSH listener")
 	gerritListen := fs.String("gerrit-listen", "127.0.0.1:0", "address of the simulated Gerrit")
-	dataDir := fs.String("dir", "", "directory for the demo's config and data (default: a temporary one, removed at exit)")
+	dataDir := fs.String("dir", "", "directory for the demo's config and data: new, empty or an earlier demo's (default: a temporary one, removed at exit)")
 	verbose := fs.Bool("v", false, "show the service's log")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -94,6 +95,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	gateURL := "http://" + *listen
 	fmt.Fprintf(stdout, `gerritgate demo
+  environments:      deploy/staging takes each approved commit at once; deploy/prod comes after staging
+                     with a soak of %s: it moves only to commits staging has held that long (a real policy
+                     says 30m or more; see policy.yaml and gerritgate check)
   simulated Gerrit:  %s   (its changes: %s/changes/?q=project:%s)
   gate status page:  %s/   (sign in as any user with the token below as password)
   gate config:       %s   (policy.yaml and access.yaml beside it)
@@ -102,7 +106,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
     over SSH:   GIT_SSH_COMMAND='ssh -i %s -o UserKnownHostsFile=%s -o IdentitiesOnly=yes' git clone -b deploy/prod ssh://git@%s/%s.git
   the gate's SSH host key, as Flux's known_hosts wants it:
     %s
-`, sim.URL(), sim.URL(), project, gateURL, cfgPath, creds.token, *listen, project,
+`, demoSoak, sim.URL(), sim.URL(), project, gateURL, cfgPath, creds.token, *listen, project,
 		creds.keyFile, creds.knownHostsFile, *sshListen, project, creds.knownHostsLine)
 
 	var mu sync.Mutex
@@ -110,28 +114,36 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		mu.Lock()
 		defer mu.Unlock()
 		printDecision(stdout, r, false)
+		if r.Reason == deploy.Held && !r.Until.IsZero() {
+			fmt.Fprintf(stdout, "  deploy/%s waits until %s (in %s)\n", r.Env, r.Until.UTC().Format("15:04:05 UTC"), time.Until(r.Until).Round(time.Second))
+		}
 	}
 
 	runErr := make(chan error, 1)
 	go func() { runErr <- s.run(ctx) }()
 
+	// Each step comes after its wait. The first waits for prod to start:
+	// staging starts at Gerrit's initial commit, prod once staging has
+	// held it for the soak. The second waits for the first's soak, so
+	// prod takes "Add podinfo" before the veto stops staging.
 	story := []struct {
-		say string
-		act func() error
+		wait time.Duration
+		say  string
+		act  func() error
 	}{
-		{"alice's change \"Add podinfo\" gets Code-Review +2 from bob and Verified +1 from carol, and is merged", func() error {
+		{demoSoak + 3*time.Second, "alice's change \"Add podinfo\" gets Code-Review +2 from bob and Verified +1 from carol, and is merged:\n  staging takes it at once; prod is held until staging has held it for " + demoSoak.String(), func() error {
 			return demoMerge(sim, project, alice, bob, "Add podinfo", map[string]string{"clusters/prod/podinfo.yaml": "replicas: 2\n"},
 				vote{bob, "Code-Review", 2}, vote{carol, "Verified", 1})
 		}},
-		{"alice's change \"Raise replicas\" has Code-Review +2 from bob but -2 from carol; an admin submits it over the veto", func() error {
+		{demoSoak + 8*time.Second, "alice's change \"Raise replicas\" has Code-Review +2 from bob but -2 from carol; an admin submits it over the veto", func() error {
 			return demoMerge(sim, project, alice, bob, "Raise replicas", map[string]string{"clusters/prod/podinfo.yaml": "replicas: 20\n"},
 				vote{bob, "Code-Review", 2}, vote{carol, "Code-Review", -2}, vote{carol, "Verified", 1})
 		}},
-		{"bob's approved change \"Add alerts\" is merged after it: it waits behind the vetoed one", func() error {
+		{3 * time.Second, "bob's approved change \"Add alerts\" is merged after it: it waits behind the vetoed one", func() error {
 			return demoMerge(sim, project, bob, alice, "Add alerts", map[string]string{"clusters/prod/alerts.yaml": "alerts: on\n"},
 				vote{alice, "Code-Review", 2}, vote{carol, "Verified", 1})
 		}},
-		{"someone with push rights pushes \"hotfix\" straight to main, past review", func() error {
+		{3 * time.Second, "someone with push rights pushes \"hotfix\" straight to main, past review", func() error {
 			_, err := sim.DirectPush(project, "main", carol, "hotfix", map[string]string{"clusters/prod/podinfo.yaml": "replicas: 0\n"})
 			return err
 		}},
@@ -141,7 +153,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(3 * time.Second):
+			case <-time.After(step.wait):
 			}
 			mu.Lock()
 			fmt.Fprintf(stdout, "\n[gerrit] %s\n", step.say)
@@ -218,11 +230,15 @@ func writeDemoConfig(dir, listen, sshListen, gerritURL, password string) (demoCr
 	if err != nil {
 		return c, err
 	}
+	policy, err := demoPolicy()
+	if err != nil {
+		return c, err
+	}
 	c.publicKeyFile = filepath.Join(dir, "gate-key.pub.asc")
 	files := map[string]string{
 		"gate-key.asc":     gateKey,
 		"gate-key.pub.asc": gatePub,
-		"policy.yaml":      examples.Policy(),
+		"policy.yaml":      policy,
 		"gerrit-password":  password + "\n",
 		"demo_id_ed25519":  string(pem.EncodeToMemory(block)),
 		"known_hosts":      c.knownHostsLine + "\n",
@@ -251,12 +267,37 @@ audit:
   signingKey: ./gate-key.asc
 `, gerritURL, listen, sshListen),
 	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+	// The config first: its marker makes the folder a demo's, to start
+	// over in, even if a write after it fails.
+	names := []string{"gerritgate.yaml"}
+	for name := range files {
+		if name != "gerritgate.yaml" {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(files[name]), 0o600); err != nil {
 			return c, err
 		}
 	}
 	return c, nil
+}
+
+// demoSoak is how long prod waits behind staging in the demo: short, so
+// the story shows prod held and then advancing.
+const demoSoak = 20 * time.Second
+
+// demoPolicy is the example policy with a staging environment before
+// prod, and prod after staging with the demo's soak.
+func demoPolicy() (string, error) {
+	const prod = "      - name: prod\n        policy: reviewed\n        baseline: upstream\n"
+	p := examples.Policy()
+	if !strings.Contains(p, prod) {
+		return "", errors.New("examples/policy.yaml has no prod environment of policy reviewed to put staging before")
+	}
+	staging := strings.Replace(prod, "prod", "staging", 1)
+	rules := fmt.Sprintf("        after: staging     # the demo's: prod moves only to commits deploy/staging\n        soak: %s          # has held this long (a real policy says 30m or more)\n", demoSoak)
+	return strings.Replace(p, prod, staging+prod+rules, 1), nil
 }
 
 // demoMarker starts the config the demo writes, so a later run knows the
@@ -265,19 +306,34 @@ const demoMarker = "# Written by gerritgate demo."
 
 // startOver readies dir for a run: the simulated Gerrit is new each time,
 // with new commits, so the data of an earlier run (its mirror, deploy
-// branches and audit trail) would be Diverged from it. An earlier demo's
-// data is removed, saying so; data of anything else is refused.
+// branches and audit trail) would be Diverged from it. A new or empty
+// folder is used as it is; an earlier demo's folder (its gerritgate.yaml
+// starts with demoMarker) has its data removed, saying so; any other
+// folder is refused untouched, since the demo writes its config, keys and
+// data there.
 func startOver(dir string, stdout io.Writer) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return os.MkdirAll(dir, 0o700)
+	case err != nil:
+		return fmt.Errorf("--dir %s: %w", dir, err)
+	case len(entries) == 0:
+		return nil
+	}
+	cfg, err := os.ReadFile(filepath.Join(dir, "gerritgate.yaml"))
+	if err != nil || !strings.HasPrefix(string(cfg), demoMarker) {
+		why := "its gerritgate.yaml does not start with the demo's first line " + strconv.Quote(demoMarker)
+		if errors.Is(err, fs.ErrNotExist) {
+			why = "it has no gerritgate.yaml"
+		} else if err != nil {
+			why = err.Error()
+		}
+		return fmt.Errorf("--dir %s is not empty and not written by gerritgate demo (%s); the demo writes its config, keys and data there and removes an earlier demo's data, so it needs a folder of its own: give an empty or new --dir", dir, why)
 	}
 	data := filepath.Join(dir, "data")
 	if _, err := os.Stat(data); errors.Is(err, fs.ErrNotExist) {
 		return nil
-	}
-	cfg, _ := os.ReadFile(filepath.Join(dir, "gerritgate.yaml"))
-	if !strings.HasPrefix(string(cfg), demoMarker) {
-		return fmt.Errorf("--dir %s holds %s, not written by gerritgate demo; the demo's simulated Gerrit is new each run, so it needs a folder of its own: give an empty or new --dir", dir, data)
 	}
 	if err := os.RemoveAll(data); err != nil {
 		return fmt.Errorf("removing the earlier demo's data: %w", err)

@@ -44,6 +44,9 @@ func TestKubernetesExampleFilesLoad(t *testing.T) {
 	if cfg.Access == "" {
 		t.Error("the example's config has no access file: every project would be readable anonymously")
 	}
+	if cfg.Audit.SigningKey != "/etc/gerritgate/audit/gate-key.asc" {
+		t.Errorf("the example's config signs the audit trail with %q, want the key from its Secret mount /etc/gerritgate/audit/gate-key.asc", cfg.Audit.SigningKey)
+	}
 	if _, err := gate.ParsePolicy("policy.yaml", []byte(cm.Data["policy.yaml"])); err != nil {
 		t.Fatalf("the example's policy.yaml: %v", err)
 	}

@@ -3,7 +3,8 @@
 // met. See README.md.
 //
 // This package is wiring and commands, one file per command (serve.go,
-// demo.go, check.go, explain.go, adopt.go with hold and release, token.go,
+// demo.go, check.go, explain.go, adopt.go with hold and release, override.go
+// with rewind, token.go,
 // verify.go with key, version.go): the config, logging,
 // metrics, listeners, signals and the policy reload live here; the poll
 // loop is package poll, the status page and API package status. It
@@ -41,6 +42,12 @@ Usage:
                                               pin deploy/E at its commit until release, recorded
   gerritgate release --config gerritgate.yaml --project P --env E --reason "..."
                                               end a hold, recorded
+  gerritgate override --config gerritgate.yaml --project P --env E --to SHA --reason "..." --ticket T --expires 2h [--rewind]
+                                              move deploy/E once past its rules; it owes approvals until given
+  gerritgate rewind --config gerritgate.yaml --project P --env E --to SHA --reason "..." --ticket T
+                                              move deploy/E back, or onto rewritten upstream history, recorded
+                                              (adopt, hold, release, override, rewind: [--operator NAME]; the
+                                              first three take [--ticket T] too)
   gerritgate verify <clone-dir-or-URL> --key pub.asc [--recheck] [--json]
                                               check the audit trail offline
   gerritgate key new --out gate-key.asc [--name N] [--email E]
@@ -81,6 +88,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdHold(ctx, args[1:], stdout, stderr)
 	case "release":
 		return cmdRelease(ctx, args[1:], stdout, stderr)
+	case "override":
+		return cmdOverride(ctx, args[1:], stdout, stderr)
+	case "rewind":
+		return cmdRewind(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return cmdVerify(ctx, args[1:], stdout, stderr)
 	case "key":

@@ -29,6 +29,9 @@ type metrics struct {
 	sshRefused   *prometheus.CounterVec
 	posts        *prometheus.CounterVec
 	fluxCalls    *prometheus.CounterVec
+	debt         *prometheus.GaugeVec
+	debtOverdue  *prometheus.GaugeVec
+	debtSince    *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -78,8 +81,17 @@ func newMetrics() *metrics {
 		fluxCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_flux_notifications_total", Help: "Calls of Flux Receivers after a deploy branch moved, by outcome (sent, retried, failed, dropped).",
 		}, []string{"outcome"}),
+		debt: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gerritgate_override_debt_commits", Help: "Commits an override let through that the policy does not approve yet; while above 0 the environment advances no further on its own.",
+		}, []string{"project", "environment"}),
+		debtOverdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gerritgate_override_debt_overdue", Help: "1 when an override's debt is past its --expires and unpaid (the environment stays blocked), else 0.",
+		}, []string{"project", "environment"}),
+		debtSince: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gerritgate_override_debt_since_timestamp_seconds", Help: "When the override whose debt is unpaid moved the environment; 0 when it owes nothing.",
+		}, []string{"project", "environment"}),
 	}
-	m.reg.MustRegister(m.posts, m.fluxCalls, m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.policyOK, m.events, m.gerritCalls, m.connsRefused, m.sshLogins, m.sshRefused,
+	m.reg.MustRegister(m.debt, m.debtOverdue, m.debtSince, m.posts, m.fluxCalls, m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.policyOK, m.events, m.gerritCalls, m.connsRefused, m.sshLogins, m.sshRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.policyOK.Set(1) // serve starts only with a good policy
 	return m
@@ -120,9 +132,10 @@ func (m *metrics) watchClones(l *uploadpack.Limiter) {
 
 func (m *metrics) observe(r deploy.Result) {
 	m.reconciles.WithLabelValues(r.Project, r.Env, string(r.Reason)).Inc()
-	if r.Reason == deploy.Advanced || r.Reason == deploy.Initialized || r.Reason == deploy.Adopted {
+	if r.Reason == deploy.Advanced || r.Reason == deploy.Initialized || r.Reason == deploy.Adopted || r.Reason == deploy.Overridden || r.Reason == deploy.Rewound {
 		m.lastAdvance.WithLabelValues(r.Project, r.Env).Set(float64(r.Time.Unix()))
 	}
+	m.observeDebt(r)
 	switch {
 	case r.Reason == deploy.UpToDate:
 		m.pending.WithLabelValues(r.Project, r.Env).Set(0)
@@ -131,6 +144,24 @@ func (m *metrics) observe(r deploy.Result) {
 	case r.Reason == deploy.Initialized:
 		m.pending.WithLabelValues(r.Project, r.Env).Set(0)
 	}
+}
+
+// observeDebt exposes an override's unpaid debt. A failed reconcile
+// says nothing about it and leaves the gauges as they were.
+func (m *metrics) observeDebt(r deploy.Result) {
+	if r.Reason == deploy.Failed {
+		return
+	}
+	var commits, overdue, since float64
+	if d := r.Debt; d != nil {
+		commits, since = float64(len(d.Unapproved)), float64(d.Since.Unix())
+		if d.Overdue {
+			overdue = 1
+		}
+	}
+	m.debt.WithLabelValues(r.Project, r.Env).Set(commits)
+	m.debtOverdue.WithLabelValues(r.Project, r.Env).Set(overdue)
+	m.debtSince.WithLabelValues(r.Project, r.Env).Set(since)
 }
 
 // observeSSH counts the SSH server's connection events.

@@ -20,8 +20,7 @@ import (
 // (once until the file changes) and counted.
 func (s *service) watchPolicy(ctx context.Context, interval time.Duration, hup <-chan os.Signal) {
 	path := s.cfg.Policy
-	start, _ := os.ReadFile(path)
-	file := filewatch.New(path, start)
+	file := filewatch.New(path, s.policyData)
 	var lastErr string // the read error already reported
 	filewatch.Run(ctx, interval, hup, func(now bool) {
 		if now && s.access != nil {

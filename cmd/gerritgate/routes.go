@@ -52,6 +52,7 @@ func (s *service) handler() http.Handler {
 	opts := []githttp.Option{
 		githttp.WithLogger(s.logger),
 		githttp.WithLimiter(s.clones),
+		githttp.WithAdvertiser(s.refs),
 		githttp.WithBodyTimeout(s.cfg.HTTP.bodyTimeout),
 		githttp.WithTimeout(s.cfg.HTTP.uploadPackTimeout),
 		githttp.WithMaxRequestBody(int64(s.cfg.HTTP.MaxRequestBodyKiB) << 10),
@@ -111,4 +112,17 @@ func requireMetrics(auth *access.HTTPAuth, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// refSnapshotLogger logs each snapshot of a served repository's refs the
+// ref checks take (after a start or a change of the refs): a failure
+// leaves ref checks to C git, each then taking a clone slot.
+func refSnapshotLogger(logger *slog.Logger) func(dir string, d time.Duration, err error) {
+	return func(dir string, d time.Duration, err error) {
+		if err != nil {
+			logger.Warn("ref advertisement snapshot failed: ref checks run git", "repository", dir, "err", err)
+			return
+		}
+		logger.Debug("ref advertisement snapshot", "repository", dir, "duration", d.Round(time.Microsecond))
+	}
 }

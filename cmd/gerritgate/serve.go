@@ -24,6 +24,7 @@ import (
 	"github.com/gerritgate/gerritgate/status"
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/gitssh"
+	"github.com/gerritgate/gerritgate/storage/refadv"
 	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
@@ -56,6 +57,7 @@ type service struct {
 	store    *storage.Store
 	access   *access.Watcher     // nil: anonymous HTTP, no SSH
 	clones   *uploadpack.Limiter // shared by the HTTP and SSH front ends
+	refs     *refadv.Cache       // ref checks over HTTP and SSH, answered from memory
 	webhook  *webhook
 	board    *status.Board
 	recorder *recorder
@@ -64,12 +66,21 @@ type service struct {
 	poster   *deploy.Poster      // deploy messages on Gerrit changes
 	notifier *deploy.Notifier    // Flux Receivers
 	events   *gerrit.EventStream // nil: no stream-events
+	// policyData is the policy file's content the policy in force was
+	// parsed from, where watchPolicy starts.
+	policyData []byte
 }
 
 // newService wires the service from its config: the policy, the data
 // directory, the Gerrit client, the mirror and the poller.
 func newService(cfg *Config, logger *slog.Logger) (*service, error) {
-	pc, err := gate.LoadPolicy(cfg.Policy)
+	// Read once: the watcher starts from these bytes, so an edit made
+	// after this read is reloaded, not taken for the starting content.
+	policyData, err := os.ReadFile(cfg.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	pc, err := gate.ParsePolicy(cfg.Policy, policyData)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
@@ -112,7 +123,7 @@ func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 		store.Close()
 		return nil, err
 	}
-	s.poster, s.notifier = poster, notifier
+	s.poster, s.notifier, s.policyData = poster, notifier, policyData
 	return s, nil
 }
 
@@ -138,7 +149,11 @@ func wire(cfg *Config, logger *slog.Logger, metrics *metrics, store *storage.Sto
 		clones:  uploadpack.NewLimiter(cfg.MaxConcurrentClones, cfg.MaxClonesPerReader, cfg.MaxClonesPerAddress),
 		webhook: newWebhook([]byte(hookSecret), cfg.HTTP.bodyTimeout),
 		board:   status.NewBoard(),
+		refs:    refadv.New(refadv.WithObserver(refSnapshotLogger(logger))),
 	}
+	// Before an advance is reported done, ref checks forget the old refs;
+	// the first one after it asks git again (once, however many ask).
+	store.NotifyRefs(s.refs.Invalidate)
 	if cfg.Access != "" {
 		if s.access, err = access.NewWatcher(cfg.Access, logger, time.Second); err != nil {
 			return nil, fmt.Errorf("access: %w", err)

@@ -14,6 +14,7 @@ func (s *service) listenSSH() (*gitssh.Server, net.Listener, error) {
 		gitssh.WithAuthorizer(s.access),
 		gitssh.WithLogger(s.logger),
 		gitssh.WithLimiter(s.clones),
+		gitssh.WithAdvertiser(s.refs),
 		gitssh.WithObserver(func(project, outcome string) {
 			s.metrics.gitRequests.WithLabelValues("ssh", outcome).Inc()
 		}),

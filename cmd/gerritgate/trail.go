@@ -3,9 +3,13 @@ package main
 import (
 	"errors"
 
+	"github.com/go-git/go-billy/v5/osfs"
+
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/gerritgate/gerritgate/audit"
 	"github.com/gerritgate/gerritgate/storage"
@@ -17,8 +21,9 @@ import (
 // stays the poller's.
 type servedTrail struct{ store *storage.Store }
 
-// Latest returns the newest n records of audit/<env>, newest first.
-func (t servedTrail) Latest(project, env string, n int) ([]audit.Record, error) {
+// open opens project's served repository; nil and no error when it has
+// none yet.
+func (t servedTrail) open(project string) (*git.Repository, error) {
 	dir, err := t.store.ServedPath(project)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
@@ -26,19 +31,43 @@ func (t servedTrail) Latest(project, env string, n int) ([]audit.Record, error) 
 	if err != nil {
 		return nil, err
 	}
-	repo, err := git.PlainOpen(dir)
-	if err != nil {
-		return nil, err
+	return git.PlainOpen(dir)
+}
+
+// Tip returns the commit audit/<env> points at, "" when there is none.
+// It reads the ref alone (the page asks on every view), not the
+// repository's config.
+func (t servedTrail) Tip(project, env string) (string, error) {
+	dir, err := t.store.ServedPath(project)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil
 	}
-	ref, err := repo.Reference(plumbing.ReferenceName(audit.Ref(env)), true)
+	if err != nil {
+		return "", err
+	}
+	refs := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRU(0))
+	ref, err := refs.Reference(plumbing.ReferenceName(audit.Ref(env)))
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
-		return nil, nil
+		return "", nil
 	}
 	if err != nil {
+		return "", err
+	}
+	return ref.Hash().String(), nil
+}
+
+// Latest returns the newest n records from the audit commit tip, newest
+// first.
+func (t servedTrail) Latest(project, tip string, n int) ([]audit.Record, error) {
+	repo, err := t.open(project)
+	if err != nil {
 		return nil, err
+	}
+	if repo == nil {
+		return nil, storage.ErrNotFound
 	}
 	var out []audit.Record
-	for h := ref.Hash(); len(out) < n && !h.IsZero(); {
+	for h := plumbing.NewHash(tip); len(out) < n && !h.IsZero(); {
 		c, err := object.GetCommit(repo.Storer, h)
 		if err != nil {
 			return out, err

@@ -123,7 +123,7 @@ func printTimeline(w io.Writer, rep *audit.Report) {
 		for _, e := range env.Timeline {
 			from := "(nothing)"
 			if e.From != "" {
-				from = e.From[:12]
+				from = e.From[:min(12, len(e.From))]
 			}
 			fmt.Fprintf(w, "  %s  %-8s %s -> %s", e.Time.UTC().Format("2006-01-02T15:04:05Z"), e.Kind, from, e.To[:min(12, len(e.To))])
 			if len(e.Changes) > 0 {
@@ -132,9 +132,12 @@ func printTimeline(w io.Writer, rep *audit.Report) {
 			if e.By != "" {
 				fmt.Fprintf(w, "  by %s", e.By)
 			}
+			if e.Ticket != "" {
+				fmt.Fprintf(w, "  ticket %s", e.Ticket)
+			}
 			fmt.Fprintf(w, "  policy %s", e.Policy)
 			if e.SignedBy != "" {
-				fmt.Fprintf(w, "  signed %s", e.SignedBy[len(e.SignedBy)-16:])
+				fmt.Fprintf(w, "  signed %s", e.SignedBy[max(0, len(e.SignedBy)-16):])
 			}
 			if e.Rechecked {
 				fmt.Fprint(w, "  rechecked")

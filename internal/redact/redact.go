@@ -108,10 +108,17 @@ func maskAfterSchemes(s string) string {
 var longRun = regexp.MustCompile(`[A-Za-z0-9+/_=-]{24,}`)
 
 // Text returns s bounded to max bytes (cut on a rune boundary, "..."
-// added), with control characters turned into spaces, headers and
+// added; only its first inputLimit(max) bytes are read), with control characters turned into spaces, headers and
 // credential-like strings masked, and every secret in secrets (may be nil)
 // replaced by Mask.
 func Text(s string, max int, secrets *Secrets) string {
+	if lim := inputLimit(max); len(s) > lim {
+		// Cut after the last space within the limit, so no word (a
+		// credential) is cut in two and shown in part (none: the cut
+		// word goes whole).
+		s = s[:lim]
+		s = s[:strings.LastIndexFunc(s, unicode.IsSpace)+1] + "..."
+	}
 	s = clean(s, secrets)
 	if len(s) <= max {
 		return s
@@ -126,6 +133,16 @@ func Text(s string, max int, secrets *Secrets) string {
 // Tail is Text keeping the end of s rather than its start ("..." first),
 // for a program's stderr, whose last lines say what failed.
 func Tail(s string, max int, secrets *Secrets) string {
+	if lim := inputLimit(max); len(s) > lim {
+		// Cut before the first space within the limit (none: the cut
+		// word goes whole).
+		s = s[len(s)-lim:]
+		if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+			s = "..." + s[i:]
+		} else {
+			s = "..."
+		}
+	}
 	s = clean(s, secrets)
 	if len(s) <= max {
 		return s
@@ -136,6 +153,11 @@ func Tail(s string, max int, secrets *Secrets) string {
 	}
 	return "..." + s[cut:]
 }
+
+// inputLimit bounds what is cleaned of a text shown at most max bytes:
+// the regular expressions run over all of it, and a peer's text can be
+// megabytes.
+func inputLimit(max int) int { return 4*max + 4<<10 }
 
 func clean(s string, secrets *Secrets) string {
 	s = strings.ToValidUTF8(s, "?")

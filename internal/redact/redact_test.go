@@ -90,3 +90,35 @@ func TestErr(t *testing.T) {
 		t.Errorf("Err broke errors.Is: %v", err)
 	}
 }
+
+// Only the first inputLimit(max) bytes of a peer's text are cleaned (the
+// regular expressions would run over megabytes otherwise), cut at a space
+// so a credential the cut falls in is dropped whole, never shown in part;
+// Tail likewise keeps the last ones.
+func TestInputBound(t *testing.T) {
+	const pw = "Sup3r-s3cret!pw"
+	secrets := NewSecrets("gate", pw)
+	const shown = 100000
+	lim := inputLimit(shown)
+	// Encoded-looking runs shrink to Mask, so what is kept of the input
+	// fits in what is shown, and the place of the cut shows.
+	run := strings.Repeat("aB3", 400) + " "
+	filler := func(n int) string {
+		s := strings.Repeat(run, n/len(run))
+		return s + strings.Repeat("x", n-len(s)-1) + " "
+	}
+	// The bound falls 4 bytes into the password.
+	head := filler(lim-4) + pw + " beyond the bound"
+	got := Text(head, shown, secrets)
+	if strings.Contains(got, "Sup3") || strings.Contains(got, "beyond the bound") {
+		t.Errorf("Text kept what lies past the input bound (%d bytes): ...%q", lim, got[max(0, len(got)-60):])
+	}
+	if !strings.HasSuffix(got, "...") {
+		t.Errorf("Text of a cut input does not end with ...: %q", got[max(0, len(got)-60):])
+	}
+	tail := "before the bound " + pw + " " + filler(lim-5)
+	got = Tail(tail, shown, secrets)
+	if strings.Contains(got, "t!pw") || strings.Contains(got, "before the bound") || !strings.HasPrefix(got, "...") {
+		t.Errorf("Tail kept what lies before the input bound: %q...", got[:min(60, len(got))])
+	}
+}

@@ -2,6 +2,7 @@ package gerrit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,21 +14,26 @@ import (
 	"github.com/gerritgate/gerritgate/gate"
 )
 
-// commitBatch bounds how many commit: terms go into one query, so URLs stay
-// below the limits of proxies in front of Gerrit: a term with its " OR "
-// is 53 bytes encoded (commit%3A, 40 hex, +OR+), so 100 make about 5.3
-// KiB, which with the options and the project stays under the 8 KiB
-// request line nginx (large_client_header_buffers) and Apache
-// (LimitRequestLine) accept by default; Gerrit's own Jetty takes 16 KiB.
-// A batch is asked in one page (n is at least the batch), so a burst of
-// 100 merged commits costs one call.
-const commitBatch = 100
+// commitBatch is how many commit: terms go into one query at first: a
+// term with its " OR " is 53 bytes encoded (commit%3A, 40 hex, +OR+), so
+// 200 make a request line of about 10.8 KiB with the options, within the
+// 16 KiB Gerrit's Jetty reads by default (httpd.requestHeaderSize), and
+// a burst of 200 merged commits costs one call. A proxy in front of
+// Gerrit may allow less (nginx and Apache: 8 KiB by default): an answer
+// 413, 414 or 431 halves the batch, for this and later queries of the
+// client (down to minCommitBatch). A batch is asked in one page (n is at
+// least the batch).
+const commitBatch = 200
+
+// minCommitBatch is the smallest batch: about 600 bytes of terms.
+const minCommitBatch = 10
 
 // maxPages stops a query whose server keeps saying _more_changes.
 const maxPages = 10000
 
-// GateOptions are the query options behind every gate.Change the client
-// returns.
+// gateOptions are the query options behind every gate.Change the client
+// returns: what the gate's rules read (labels with every vote, submit
+// requirements, all patch sets with their commits, messages).
 var gateOptions = []string{
 	OptLabels, OptDetailedLabels, OptSubmitRequirements, OptAllRevisions,
 	OptDetailedAccounts, OptMessages, OptCurrentRevision, OptAllCommits,
@@ -119,7 +125,7 @@ func (c *Client) GateChange(ctx context.Context, project string, number int) (ga
 // that have it as one of their patch sets, on any branch, so the gate can
 // say that a commit belongs to a change on another branch, or count it
 // when the policy accepts that branch; map keys are lower case. The changes
-// of branch come first. A SHA that belongs to no change of the project (a
+// of branch come first, then the others; each group by change number. A SHA that belongs to no change of the project (a
 // direct push, or a merge commit Gerrit wrote) is absent from the map.
 // Other projects are not asked: their names and changes are not for the
 // readers of this one.
@@ -137,32 +143,23 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 		}
 	}
 	out := map[string][]gate.Change{}
-	for len(uniq) > 0 {
-		batch := uniq[:min(commitBatch, len(uniq))]
-		uniq = uniq[len(batch):]
-		terms := make([]string, len(batch))
-		for i, s := range batch {
-			terms[i] = "commit:" + s
-		}
-		q := "(" + strings.Join(terms, " OR ") + ") project:" + QuoteQuery(project)
-		infos, err := c.queryChanges(ctx, q, max(c.pageSize, len(batch)), gateOptions...)
+	infos, err := c.queryCommits(ctx, uniq, " project:"+QuoteQuery(project), gateOptions...)
+	if err != nil {
+		return nil, err
+	}
+	for i := range infos {
+		ch, err := infos[i].GateChange()
 		if err != nil {
 			return nil, err
 		}
-		for i := range infos {
-			ch, err := infos[i].GateChange()
-			if err != nil {
-				return nil, err
-			}
-			// Trust the revisions, not the query: the change must really
-			// hold the SHA, and be of the project asked for.
-			if ch.Project != project {
-				continue
-			}
-			for sha := range ch.Revisions {
-				if want[sha] && !hasChange(out[sha], ch.Number) {
-					out[sha] = append(out[sha], ch)
-				}
+		// Trust the revisions, not the query: the change must really
+		// hold the SHA, and be of the project asked for.
+		if ch.Project != project {
+			continue
+		}
+		for sha := range ch.Revisions {
+			if want[sha] && !hasChange(out[sha], ch.Number) {
+				out[sha] = append(out[sha], ch)
 			}
 		}
 	}
@@ -183,14 +180,8 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 		}
 	}
 	sort.Strings(missing)
-	for len(missing) > 0 {
-		batch := missing[:min(commitBatch, len(missing))]
-		missing = missing[len(batch):]
-		terms := make([]string, len(batch))
-		for i, s := range batch {
-			terms[i] = "commit:" + s
-		}
-		infos, err := c.queryChanges(ctx, "("+strings.Join(terms, " OR ")+")", max(c.pageSize, len(batch)), OptAllRevisions)
+	if len(missing) > 0 {
+		infos, err := c.queryCommits(ctx, missing, "", OptAllRevisions)
 		if err != nil {
 			return nil, err
 		}
@@ -204,14 +195,60 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 				}
 			}
 		}
-		for _, s := range batch {
+		for _, s := range missing {
 			c.others.put(project, s, len(out[s]) > 0)
 		}
 	}
 	for _, cs := range out {
-		sort.SliceStable(cs, func(i, j int) bool { return cs[i].Branch == branch && cs[j].Branch != branch })
+		sort.Slice(cs, func(i, j int) bool {
+			if (cs[i].Branch == branch) != (cs[j].Branch == branch) {
+				return cs[i].Branch == branch
+			}
+			return cs[i].Number < cs[j].Number
+		})
 	}
 	return out, nil
+}
+
+// queryCommits runs "(commit:A OR commit:B ...) rest" for shas in
+// batches, each in one page, and returns every change found. A batch the
+// server (or a proxy) refuses as too long is split, and the smaller size
+// kept for the client's later queries.
+func (c *Client) queryCommits(ctx context.Context, shas []string, rest string, options ...string) ([]ChangeInfo, error) {
+	var all []ChangeInfo
+	for len(shas) > 0 {
+		size := int(c.batch.Load())
+		batch := shas[:min(size, len(shas))]
+		terms := make([]string, len(batch))
+		for i, s := range batch {
+			terms[i] = "commit:" + s
+		}
+		infos, err := c.queryChanges(ctx, "("+strings.Join(terms, " OR ")+")"+rest, max(c.pageSize, len(batch)), options...)
+		if tooLong(err) && len(batch) > minCommitBatch {
+			c.batch.CompareAndSwap(int64(size), int64(max(minCommitBatch, len(batch)/2)))
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, infos...)
+		shas = shas[len(batch):]
+	}
+	return all, nil
+}
+
+// tooLong reports whether err is an answer that the request was too long:
+// 413 (Jetty's answer to headers over its buffer), 414 or 431.
+func tooLong(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.StatusCode {
+	case http.StatusRequestEntityTooLarge, http.StatusRequestURITooLong, http.StatusRequestHeaderFieldsTooLarge:
+		return true
+	}
+	return false
 }
 
 // OtherProjectChange stands for a change of another project that has sha
@@ -222,6 +259,7 @@ func OtherProjectChange(sha string) gate.Change {
 	return gate.Change{Project: gate.OtherProject, Revisions: map[string]gate.Revision{sha: {SHA: sha}}}
 }
 
+// hasChange reports whether cs holds change number.
 func hasChange(cs []gate.Change, number int) bool {
 	for _, c := range cs {
 		if c.Number == number {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gerritgate/gerritgate/internal/redact"
@@ -71,6 +72,8 @@ const (
 	defaultMaxBody  = 32 << 20
 	// maxErrorBody bounds the text of Gerrit's that an error repeats.
 	maxErrorBody = 200
+	// maxErrorRead bounds what is read of a non-2xx answer's body.
+	maxErrorRead = 8 << 10
 )
 
 // Client talks to one Gerrit server. It is safe for concurrent use.
@@ -85,6 +88,7 @@ type Client struct {
 	observe  func(op, outcome string)
 	secrets  *redact.Secrets // scrubbed from every error
 	others   *others         // see ChangesForCommits
+	batch    atomic.Int64    // commit: terms a query holds (see commitBatch)
 }
 
 // Option configures a Client.
@@ -143,6 +147,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		logger:   slog.New(slog.DiscardHandler),
 		others:   newOthers(time.Now),
 	}
+	c.batch.Store(commitBatch)
 	for _, o := range opts {
 		o(c)
 	}
@@ -258,6 +263,13 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 		return fail(0, "", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Only the start of an error body is shown: read no more (a
+		// proxy's error page, or a hostile upstream's endless one).
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorRead))
+		c.logger.DebugContext(ctx, "gerrit request", "op", r.op, "path", pq, "status", resp.StatusCode, "bytes", len(data), "duration", time.Since(start))
+		return fail(resp.StatusCode, string(data), nil)
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	c.logger.DebugContext(ctx, "gerrit request", "op", r.op, "path", pq, "status", resp.StatusCode, "bytes", len(data), "duration", time.Since(start))
 	if err != nil {
@@ -265,9 +277,6 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 	}
 	if int64(len(data)) > c.maxBody {
 		return fail(resp.StatusCode, "", fmt.Errorf("response larger than %d bytes", c.maxBody))
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fail(resp.StatusCode, string(data), nil)
 	}
 	if out == nil {
 		return nil

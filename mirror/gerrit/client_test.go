@@ -466,8 +466,8 @@ func TestChangesForCommits(t *testing.T) {
 		if n := r.URL.Query().Get("n"); n != fmt.Sprint(max(10, terms)) {
 			t.Errorf("query %d of %d commits asks pages of n=%s, want %d (a batch in one page, at least the page size)", i, terms, n, max(10, terms))
 		}
-		if l := len(r.URL.RequestURI()); l > 8000 {
-			t.Errorf("query %d: request URI of %d bytes, want at most 8000 (proxies' default request line)", i, l)
+		if l := len(r.URL.RequestURI()); l > 12<<10 {
+			t.Errorf("query %d: request URI of %d bytes, want at most 12 KiB (Gerrit reads 16 KiB of request headers by default)", i, l)
 		}
 	}
 	q := c.requests[1].URL.Query()
@@ -670,6 +670,121 @@ func TestChangesForCommitsKeepsOtherProjectAnswers(t *testing.T) {
 		now = now.Add(step.after)
 		if got := ask(); got != step.want {
 			t.Errorf("%s: %d queries across projects, want %d", step.what, got, step.want)
+		}
+	}
+}
+
+// Of an error answer only the start is read: a proxy's (or a hostile
+// upstream's) 20 MiB error page is not read to the end, nor all of it
+// redacted, and what the error shows is bounded.
+func TestHugeErrorBodyIsNotRead(t *testing.T) {
+	const size = 20 << 20 // under the 32 MiB bound of a good answer
+	written := make(chan int64, 1)
+	_, srv := newCanned(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusBadGateway)
+		chunk := []byte(strings.Repeat("upstream error page ", 3277)) // 64 KiB
+		var n int64
+		for n < size {
+			k, err := w.Write(chunk)
+			n += int64(k)
+			if err != nil {
+				break
+			}
+		}
+		written <- n
+	})
+	cl, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cl.Version(context.Background())
+	var ge *Error
+	if !errors.As(err, &ge) || ge.StatusCode != http.StatusBadGateway {
+		t.Fatalf("Version() = %v, want a 502 *Error", err)
+	}
+	if len(ge.Body) > maxErrorBody+3 || !strings.HasPrefix(ge.Body, "upstream error page") {
+		t.Errorf("error body %d bytes %q..., want the start of the page, bounded", len(ge.Body), ge.Body[:min(40, len(ge.Body))])
+	}
+	select {
+	case n := <-written:
+		if n >= size {
+			t.Errorf("the server wrote all %d bytes of its error page: the client read it to the end", n)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the server is still writing its error page after 60s")
+	}
+}
+
+// TestChangesForCommitsOrder: the changes of a commit come back those of
+// the branch first, then the others, each by number, whatever order
+// Gerrit (by last update) answers in.
+func TestChangesForCommitsOrder(t *testing.T) {
+	variant := func(n int, branch string) string {
+		s := strings.Replace(mergedChange, `"_number": 42`, fmt.Sprintf(`"_number": %d`, n), 1)
+		return strings.Replace(s, `"branch": "main"`, fmt.Sprintf(`"branch": %q`, branch), 1)
+	}
+	answer := "[" + strings.Join([]string{variant(50, "stable"), variant(44, "main"), variant(43, "stable"), variant(42, "main")}, ",") + "]"
+	_, srv := newCanned(t, func(w http.ResponseWriter, r *http.Request) { gerritJSON(w, answer) })
+	cl, _ := New(srv.URL, WithBasicAuth("svc", "pw"))
+	got, err := cl.ChangesForCommits(context.Background(), "team/app", "main", []string{sha1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, ch := range got[sha1] {
+		order = append(order, fmt.Sprintf("%s/%d", ch.Branch, ch.Number))
+	}
+	if want := "main/42 main/44 stable/43 stable/50"; strings.Join(order, " ") != want {
+		t.Errorf("changes of %s in order %v, want %s", sha1[:8], order, want)
+	}
+}
+
+// Behind a proxy that refuses request lines over 8 KiB (414), a batch too
+// long is split and the smaller size kept: the commits are all asked
+// about, and the next question is not refused again.
+func TestChangesForCommitsSplitsWhatAProxyRefuses(t *testing.T) {
+	var shas []string
+	for i := range commitBatch + 50 {
+		shas = append(shas, fmt.Sprintf("%040x", i+0xabc))
+	}
+	shas = append(shas, sha1)
+	refused := 0
+	c, srv := newCanned(t, func(w http.ResponseWriter, r *http.Request) {
+		if len(r.URL.RequestURI()) > 8<<10 {
+			refused++
+			http.Error(w, "Request-URI Too Long", http.StatusRequestURITooLong)
+			return
+		}
+		if strings.Contains(r.URL.Query().Get("q"), "commit:"+sha1) {
+			gerritJSON(w, "["+mergedChange+"]")
+			return
+		}
+		gerritJSON(w, "[]")
+	})
+	cl, _ := New(srv.URL, WithBasicAuth("svc", "pw"))
+	for i := range 2 {
+		c.requests, refused = nil, 0
+		got, err := cl.ChangesForCommits(context.Background(), "team/app", "main", shas)
+		if err != nil {
+			t.Fatalf("question %d: %v", i+1, err)
+		}
+		if len(got[sha1]) != 1 {
+			t.Errorf("question %d: %s got %+v, want its change", i+1, sha1[:8], got[sha1])
+		}
+		asked := map[string]bool{}
+		for _, r := range c.requests {
+			for _, term := range strings.Split(r.URL.Query().Get("q"), " ") {
+				if sha, ok := strings.CutPrefix(strings.Trim(term, "()"), "commit:"); ok && len(r.URL.RequestURI()) <= 8<<10 {
+					asked[sha] = true
+				}
+			}
+		}
+		if len(asked) != len(shas) {
+			t.Errorf("question %d: %d of %d commits asked about in queries the proxy let through", i+1, len(asked), len(shas))
+		}
+		if want := map[int]int{0: 1, 1: 0}[i]; refused != want {
+			t.Errorf("question %d: %d queries refused as too long, want %d", i+1, refused, want)
 		}
 	}
 }

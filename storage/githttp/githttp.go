@@ -1,5 +1,6 @@
 // Package githttp is the read-only smart HTTP front end: it serves the gated
-// repositories with C git's `git upload-pack --stateless-rpc`. Only the
+// repositories with C git's `git upload-pack --stateless-rpc`, and ref
+// checks from an Advertiser (storage/refadv) when it has one. Only the
 // upload-pack routes exist; there is no dumb protocol (which would hand out
 // files of the repository) and no write path to forget to close.
 package githttp
@@ -61,6 +62,7 @@ type Handler struct {
 	limit     *uploadpack.Limiter
 	budget    *Budget
 	bodyTime  time.Duration
+	adv       Advertiser
 }
 
 // Option configures a Handler.
@@ -217,6 +219,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusBadRequest, "bad_request", "unexpected request body")
 			return
 		}
+		if h.advertised(w, r, dir, protocol, log) {
+			return
+		}
 		release, ok := slot()
 		if !ok {
 			return
@@ -228,13 +233,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusInternalServerError, "error", "internal error")
 			return
 		}
-		noCache(w)
-		w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
-		if !strings.Contains(protocol, "version=2") {
-			w.Write(pktLine("# service=git-upload-pack\n"))
-			w.Write([]byte("0000"))
-		}
-		w.Write(out.Bytes())
+		h.writeAdvertisement(w, protocol, out.Bytes())
 	case route == "git-upload-pack" && r.Method == http.MethodPost:
 		if ct := r.Header.Get("Content-Type"); ct != "application/x-git-upload-pack-request" {
 			fail(http.StatusUnsupportedMediaType, "bad_request", "unexpected content type: want application/x-git-upload-pack-request")
@@ -256,6 +255,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				o = "busy"
 			}
 			fail(code, o, msg)
+			return
+		}
+		if h.listedRefs(w, r, dir, protocol, req, log) {
 			return
 		}
 		release, ok := slot()
@@ -352,6 +354,18 @@ func (h *Handler) run(ctx context.Context, dir, protocol string, mode uploadpack
 		return stderr.Wrap(err)
 	}
 	return nil
+}
+
+// writeAdvertisement answers GET info/refs with upload-pack's
+// advertisement adv, after the "# service" header protocol v0 and v1 have.
+func (h *Handler) writeAdvertisement(w http.ResponseWriter, protocol string, adv []byte) {
+	noCache(w)
+	w.Header().Set("Content-Type", "application/x-git-upload-pack-advertisement")
+	if !strings.Contains(protocol, "version=2") {
+		w.Write(pktLine("# service=git-upload-pack\n"))
+		w.Write([]byte("0000"))
+	}
+	w.Write(adv)
 }
 
 func pktLine(s string) []byte { return []byte(fmt.Sprintf("%04x%s", len(s)+4, s)) }

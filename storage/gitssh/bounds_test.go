@@ -12,6 +12,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/gerritgate/gerritgate/storage/gitssh"
+	"github.com/gerritgate/gerritgate/storage/refadv"
 	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
@@ -177,59 +178,77 @@ func TestFailedLoginsBlockAddress(t *testing.T) {
 }
 
 // Attack 2 (SSH) of issue 9: an upload-pack session that sends nothing
-// after the advertisement is closed at the idle timeout and frees its
-// clone slot.
+// after the advertisement is closed at the idle timeout, keepalives or
+// not, and frees its clone slot; with the advertisement from memory it
+// never takes one.
 func TestIdleUploadPackClosed(t *testing.T) {
-	l := uploadpack.NewLimiter(1, 1, 1)
-	var mu sync.Mutex
-	var outcomes []string
-	e := start(t, gitssh.WithLimiter(l), gitssh.WithIdleTimeout(time.Second), gitssh.WithObserver(func(_, outcome string) {
-		mu.Lock()
-		defer mu.Unlock()
-		outcomes = append(outcomes, outcome)
-	}))
-	cl, err := e.sshFrom(t, "127.0.0.2", e.flux)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := cl.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdin, _ := s.StdinPipe() // held open, never written
-	defer stdin.Close()
-	stdout, _ := s.StdoutPipe()
-	if err := s.Start("git-upload-pack 'platform/fleet'"); err != nil {
-		t.Fatal(err)
-	}
-	ended := make(chan struct{})
-	go func() { io.Copy(io.Discard, stdout); s.Wait(); close(ended) }()
-	// SSH keepalives keep the connection busy, but no git data moves.
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	timeout := time.After(5 * time.Second)
-wait:
-	for {
-		select {
-		case <-ended:
-			break wait
-		case <-tick.C:
-			cl.SendRequest("keepalive@openssh.com", true, nil)
-		case <-timeout:
-			t.Fatal("a silent upload-pack session still runs 5s after a 1s idle timeout")
-		}
-	}
-	eventually(t, "the clone slot is freed", func() bool {
-		release, ok := l.TryAcquire(uploadpack.Peer{Reader: "someone else"})
-		if ok {
-			release()
-		}
-		return ok
-	})
-	mu.Lock()
-	defer mu.Unlock()
-	if len(outcomes) != 1 || outcomes[0] != "timeout" {
-		t.Errorf("outcomes %q, want [timeout]", outcomes)
+	for _, memory := range []bool{false, true} {
+		t.Run(map[bool]string{false: "git", true: "from memory"}[memory], func(t *testing.T) {
+			l := uploadpack.NewLimiter(1, 1, 1)
+			var mu sync.Mutex
+			var outcomes []string
+			opts := []gitssh.Option{gitssh.WithLimiter(l), gitssh.WithIdleTimeout(time.Second), gitssh.WithObserver(func(_, outcome string) {
+				mu.Lock()
+				defer mu.Unlock()
+				outcomes = append(outcomes, outcome)
+			})}
+			if memory {
+				opts = append(opts, gitssh.WithAdvertiser(refadv.New()))
+			}
+			e := start(t, opts...)
+			cl, err := e.sshFrom(t, "127.0.0.2", e.flux)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := cl.NewSession()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdin, _ := s.StdinPipe() // held open, never written
+			defer stdin.Close()
+			stdout, _ := s.StdoutPipe()
+			if err := s.Start("git-upload-pack 'platform/fleet'"); err != nil {
+				t.Fatal(err)
+			}
+			ended := make(chan struct{})
+			go func() { io.Copy(io.Discard, stdout); s.Wait(); close(ended) }()
+			// SSH keepalives keep the connection busy, but no git data moves.
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			timeout := time.After(10 * time.Second)
+		wait:
+			for {
+				select {
+				case <-ended:
+					break wait
+				case <-tick.C:
+					if memory && l.InUse() != 0 {
+						t.Fatal("a session that only read the advertisement from memory holds a clone slot")
+					}
+					cl.SendRequest("keepalive@openssh.com", true, nil)
+				case <-timeout:
+					t.Fatal("a silent upload-pack session still runs 10s after a 1s idle timeout")
+				}
+			}
+			eventually(t, "the clone slot is freed", func() bool {
+				release, ok := l.TryAcquire(uploadpack.Peer{Reader: "someone else"})
+				if ok {
+					release()
+				}
+				return ok
+			})
+			// The slot is freed before the session's outcome is observed.
+			eventually(t, "the outcome is observed", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(outcomes) > 0
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if len(outcomes) != 1 || outcomes[0] != "timeout" {
+				t.Errorf("outcomes %q, want [timeout]", outcomes)
+			}
+		})
 	}
 }
 

@@ -48,6 +48,7 @@ type Server struct {
 	onSession    func(project, outcome string)
 	onConn       func(event string)
 	limit        *uploadpack.Limiter
+	adv          Advertiser
 
 	handshakeTimeout time.Duration
 	sessions         *uploadpack.Limiter // open session channels, all and per reader

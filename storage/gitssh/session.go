@@ -1,6 +1,7 @@
 package gitssh
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -159,15 +160,27 @@ func (s *Server) serve(sess ssh.Session) result {
 		res.outcome, res.err = "not_found", err
 		return refuse(res, msgNotFound)
 	}
+	res.served = true
+	res.protocol = gitProtocol(sess.Environ())
+	open, done, err := s.advertise(sess, dir, res.protocol)
+	switch {
+	case done:
+		res.outcome = "ok"
+		return res
+	case errors.Is(err, errStalled):
+		res.outcome, res.code, res.err = "timeout", 1, err
+		return res
+	case err != nil:
+		res.outcome, res.code, res.err = "error", 128, err
+		return res
+	}
 	release, ok := s.limit.TryAcquire(uploadpack.Peer{Reader: reader, Addr: uploadpack.PeerAddr(sess.RemoteAddr().String())})
 	if !ok {
 		res.outcome = "busy"
 		return refuse(res, "gerritgate is busy: too many clones in progress; retry shortly")
 	}
 	defer release()
-	res.served = true
-	res.protocol = gitProtocol(sess.Environ())
-	res.code, res.stdinDone, res.err = s.uploadPack(sess, dir, res.protocol)
+	res.code, res.stdinDone, res.err = s.uploadPack(sess, dir, res.protocol, open)
 	switch {
 	case res.code == 0 && res.err == nil:
 		res.outcome = "ok"
@@ -197,7 +210,9 @@ func gitProtocol(env []string) string {
 // uploadPack runs git upload-pack on dir wired to the session and returns
 // its exit code (negative when it could not run or was killed) and a
 // channel closed when the copy of the session to git's stdin has ended.
-func (s *Server) uploadPack(sess ssh.Session, dir, protocol string) (int, <-chan struct{}, error) {
+// With an opening, the client has had its advertisement: git's is not
+// sent again, and git reads what the client answered first.
+func (s *Server) uploadPack(sess ssh.Session, dir, protocol string, open *opening) (int, <-chan struct{}, error) {
 	// Not the session's context: a client (go-git, so Flux) may close the
 	// connection as soon as it has the last byte, before git has exited,
 	// and that clone succeeded. A git whose client went away fails at its
@@ -241,9 +256,22 @@ func (s *Server) uploadPack(sess ssh.Session, dir, protocol string) (int, <-chan
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
+		if open != nil {
+			stdin.Write(open.head)
+		}
 		io.Copy(stdin, progressReader{sess, moved})
 		stdin.Close()
 	}()
+	if open != nil {
+		adv, err := skipAdvertisement(stdout)
+		if err != nil {
+			cancel() // git is failing; what it wrote is no use to the client
+		} else if !bytes.Equal(adv, open.sent) {
+			// The refs moved between the two: the client's wants are of
+			// the advertisement it had, which git checks against its own.
+			s.logger.Info("ssh: refs changed between the advertisement from memory and git's", "repository", dir)
+		}
+	}
 	// Until git closes its stdout, or the client stops taking it: then
 	// closing our end makes git's next write fail.
 	io.Copy(progressWriter{sess, moved}, stdout)

@@ -228,6 +228,9 @@ func (s *Server) queryJSON(params url.Values) (any, error) {
 	if len(queries) == 0 {
 		queries = []string{"status:open"}
 	}
+	if f := s.triggered(queries); f != nil {
+		f()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var results []any
@@ -382,4 +385,52 @@ func (s *Server) projectsJSON(prefix string) map[string]any {
 		}
 	}
 	return out
+}
+
+// queryTrigger is what OnQuery waits for.
+type queryTrigger struct {
+	number, n, seen int
+	f               func()
+}
+
+// OnQuery calls f, once, right before the simulator answers the n-th
+// change query (counted from now, pages included) that matches change
+// number. f runs without the server's lock, so it may drive the server
+// (vote, remove a group member), and the answer it precedes shows what it
+// did: a test changes Gerrit between two questions of a client without
+// sleeping. A later OnQuery replaces an earlier one not yet fired.
+func (s *Server) OnQuery(number, n int, f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.trigger = &queryTrigger{number: number, n: n, f: f}
+}
+
+// triggered counts a query toward OnQuery's trigger and returns the
+// callback when this is the query it waits for.
+func (s *Server) triggered(queries []string) func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tr := s.trigger
+	if tr == nil {
+		return nil
+	}
+	c := s.changeByNumber(tr.number)
+	if c == nil {
+		return nil
+	}
+	for _, q := range queries {
+		n, err := parseQuery(q)
+		if err != nil {
+			continue
+		}
+		if ok, err := n.eval(func(a *node) (bool, error) { return s.matchAtom(c, a) }); err != nil || !ok {
+			continue
+		}
+		if tr.seen++; tr.seen == tr.n {
+			s.trigger = nil
+			return tr.f
+		}
+		return nil
+	}
+	return nil
 }

@@ -53,7 +53,8 @@ type Server struct {
 	projects map[string]*project
 	changes  []*change // index = number-1
 	enforce  bool
-	serial   uint64 // for ids that must be unique
+	serial   uint64        // for ids that must be unique
+	trigger  *queryTrigger // set by OnQuery
 }
 
 // Option configures a Server.

@@ -680,3 +680,69 @@ func TestVoteOnOutdatedPatchSet(t *testing.T) {
 		t.Errorf("last message = %+v, want the post-submit vote on patch set 1", last)
 	}
 }
+
+// TestUploadExisting: a commit uploaded again for another branch is a patch
+// set of both changes, and a query for it finds both.
+func TestUploadExisting(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.must(f.srv.CreateProject("team/app", gerrittest.MergeIfNecessary))
+	root, _ := f.srv.BranchTip("team/app", "main")
+	f.must(f.srv.CreateBranch("team/app", "stable", root))
+	c := f.change("team/app", "Fix", map[string]string{"fix.txt": "x\n"})
+	sha := c.CurrentRevision
+	if _, err := f.srv.UploadExisting("team/app", "nosuch", f.bob, sha); err == nil {
+		t.Error("uploading to a branch that does not exist: no error")
+	}
+	if _, err := f.srv.UploadExisting("team/app", "stable", f.bob, strings.Repeat("ab", 20)); err == nil {
+		t.Error("uploading a commit the project does not have: no error")
+	}
+	other, err := f.srv.UploadExisting("team/app", "stable", f.bob, sha)
+	f.must(err)
+	if other.Number == c.Number || other.Branch != "stable" || other.CurrentRevision != sha || other.ChangeID != c.ChangeID ||
+		other.Owner != f.bob || other.PatchSets[0].Ref != "refs/changes/02/2/1" || other.Subject != "Fix" {
+		t.Errorf("uploaded change = %+v, want change 2 on stable with %s and Change-Id %s", other, sha, c.ChangeID)
+	}
+	got, err := f.client.ChangesForCommits(ctx, "team/app", "main", []string{sha})
+	f.must(err)
+	if len(got[sha]) != 2 || got[sha][0].Number != c.Number || got[sha][1].Number != other.Number || got[sha][1].Revisions[sha].Number != 1 {
+		t.Errorf("changes of %s = %+v, want change %d (main) then %d (stable)", sha[:8], got[sha], c.Number, other.Number)
+	}
+}
+
+// TestOnQuery: the callback runs once, before the answer to the n-th query
+// that matches the change, and that answer shows what it did; queries
+// that do not match the change do not count.
+func TestOnQuery(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.must(f.srv.CreateProject("team/app", gerrittest.MergeIfNecessary))
+	c := f.change("team/app", "Fix", map[string]string{"fix.txt": "x\n"})
+	other := f.change("team/app", "Other", map[string]string{"o.txt": "x\n"})
+	fired := 0
+	f.srv.OnQuery(c.Number, 2, func() {
+		fired++
+		f.must(f.srv.Vote(c.Number, f.bob, "Code-Review", -2))
+	})
+	vetoed := func() bool {
+		got, err := f.client.ChangesForCommits(ctx, "team/app", "main", []string{c.CurrentRevision})
+		f.must(err)
+		for _, v := range got[c.CurrentRevision][0].Labels["Code-Review"] {
+			if v.Value == -2 {
+				return true
+			}
+		}
+		return false
+	}
+	for i, want := range []bool{false, true, true} {
+		if _, err := f.client.ChangesForCommits(ctx, "team/app", "main", []string{other.CurrentRevision}); err != nil {
+			t.Fatal(err)
+		}
+		if got := vetoed(); got != want {
+			t.Errorf("query %d of change %d: vetoed %v, want %v", i+1, c.Number, got, want)
+		}
+	}
+	if fired != 1 {
+		t.Errorf("callback ran %d times, want once", fired)
+	}
+}
