@@ -79,6 +79,10 @@ const auditPrefix = "refs/heads/audit/"
 // when the ref does not exist.
 func (r *Repo) Ref(name string) (plumbing.Hash, error) {
 	r.gmu.Lock()
+	if h, done, err := r.fileRef(name); done || err != nil {
+		r.gmu.Unlock()
+		return h, err
+	}
 	ref, err := r.git.Storer.Reference(plumbing.ReferenceName(name))
 	r.gmu.Unlock()
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
