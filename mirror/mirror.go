@@ -43,6 +43,7 @@ type Mirror struct {
 	// secrets are scrubbed from fetch errors, which quote Gerrit.
 	secrets *redact.Secrets
 
+	now  func() time.Time
 	mu   sync.Mutex
 	last map[string]fetched // by project: see unchanged
 }
@@ -60,6 +61,9 @@ type Options struct {
 	SSHKeyFile     string
 	KnownHostsFile string
 	Logger         *slog.Logger
+	// Clock says when it is, for the full fetch every 10 minutes
+	// (default time.Now).
+	Clock func() time.Time
 }
 
 // New returns a Mirror writing into store.
@@ -68,7 +72,10 @@ func New(store *storage.Store, o Options) (*Mirror, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gerrit git URL: %w", err)
 	}
-	m := &Mirror{store: store, base: u, logger: o.Logger, secrets: redact.NewSecrets(o.Username, o.Password), last: map[string]fetched{}}
+	m := &Mirror{store: store, base: u, logger: o.Logger, secrets: redact.NewSecrets(o.Username, o.Password), last: map[string]fetched{}, now: o.Clock}
+	if m.now == nil {
+		m.now = time.Now
+	}
 	if m.logger == nil {
 		m.logger = slog.New(slog.DiscardHandler)
 	}

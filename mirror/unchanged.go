@@ -43,7 +43,7 @@ func (m *Mirror) advertised(ctx context.Context, project string) (fetched, error
 		return fetched{}, err
 	}
 	var lines []string
-	f := fetched{heads: map[string]plumbing.Hash{}, at: time.Now()}
+	f := fetched{heads: map[string]plumbing.Hash{}, at: m.now()}
 	for _, r := range refs {
 		name := r.Name().String()
 		if r.Type() != plumbing.HashReference || !strings.HasPrefix(name, "refs/heads/") && !strings.HasPrefix(name, "refs/tags/") || strings.HasSuffix(name, "^{}") {
@@ -73,7 +73,7 @@ func (m *Mirror) unchanged(ctx context.Context, project string) (fetched, bool) 
 	m.mu.Lock()
 	last, ok := m.last[project]
 	m.mu.Unlock()
-	return now, ok && last.digest == now.digest && time.Since(last.at) < fullFetchEvery
+	return now, ok && last.digest == now.digest && now.at.Sub(last.at) < fullFetchEvery
 }
 
 // remember keeps f as project's last successful fetch (forgets it when f

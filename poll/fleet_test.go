@@ -38,6 +38,7 @@ type fleetGit struct {
 	url   string
 	rest  atomic.Int64 // REST calls seen
 	packs atomic.Int64 // upload-pack requests (fetches that transfer)
+	lists atomic.Int64 // ref list requests (info/refs)
 	adv   sync.Map     // project -> []byte info/refs answer
 	srv   *http.Server
 }
@@ -61,6 +62,7 @@ func (f *fleetGit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasSuffix(path, "/info/refs") && r.URL.Query().Get("service") == "git-upload-pack":
 		project := strings.TrimSuffix(strings.TrimPrefix(path, "/"), "/info/refs")
+		f.lists.Add(1)
 		b, err := f.advertise(r.Context(), project)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusNotFound)
@@ -283,11 +285,37 @@ func TestPollFetchesOnlyWhatChanged(t *testing.T) {
 	}
 }
 
+// The ref list check is trusted 10 minutes at most: a project unchanged
+// for longer is fetched in full (a second ref list request, go-git's
+// own), then checked again.
+func TestMirrorFetchesInFullEvery10Minutes(t *testing.T) {
+	f := newFleet(t, 3)
+	f.poll(t)
+	for _, step := range []struct {
+		what  string
+		after time.Duration
+		lists int64 // per project
+	}{
+		{"at once", time.Minute, 1},
+		{"9 minutes after the full fetch", 8 * time.Minute, 1},
+		{"10 minutes after it", time.Minute, 2},
+		{"just after that full fetch", time.Minute, 1},
+	} {
+		f.clock.Add(int64(step.after / time.Second))
+		lists := f.git.lists.Load()
+		f.poll(t)
+		if got := f.git.lists.Load() - lists; got != step.lists*int64(len(f.projects)) {
+			t.Errorf("%s: %d ref list requests for %d projects, want %d each", step.what, got, len(f.projects), step.lists)
+		}
+	}
+}
+
 // fleet is a gate (mirror, deployer, poller) over a fleetGit.
 type fleet struct {
 	git      *fleetGit
 	projects []string
-	baseline string // every project's upstream head at start
+	baseline string       // every project's upstream head at start
+	clock    atomic.Int64 // the mirror's clock, Unix seconds
 	store    *storage.Store
 	poller   *poll.Poller
 	board    *board
@@ -310,7 +338,8 @@ func newFleet(tb testing.TB, n int, opts ...func(*poll.Config)) *fleet {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := mirror.New(store, mirror.Options{URL: f.git.url})
+	f.clock.Store(time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC).Unix())
+	m, err := mirror.New(store, mirror.Options{URL: f.git.url, Clock: func() time.Time { return time.Unix(f.clock.Load(), 0) }})
 	if err != nil {
 		tb.Fatal(err)
 	}
