@@ -111,7 +111,7 @@ func (d *Deployer) pin(t Target, a Adoption, res *Result) error {
 		return err
 	}
 	if hold {
-		res.Reason, res.Message = Held, fmt.Sprintf("held: an operator (%s) pinned deploy/%s at %s: %s; until gerritgate release", a.By, t.Env, short(tip), oneLine(a.Reason))
+		res.Reason, res.Message = Held, fmt.Sprintf("an operator (%s) pinned deploy/%s at %s: %s; until gerritgate release", a.By, t.Env, short(tip), oneLine(a.Reason))
 	} else {
 		res.Reason, res.Message = UpToDate, fmt.Sprintf("an operator (%s) released deploy/%s at %s: %s; it moves again at the next poll", a.By, t.Env, short(tip), oneLine(a.Reason))
 	}

@@ -21,16 +21,16 @@ type hold struct {
 // timezone.
 func (h *hold) message(t Target) string {
 	if h.until.IsZero() && h.ends != "" {
-		return "held: " + h.why + "; " + h.ends
+		return h.why + "; " + h.ends
 	}
 	if h.until.IsZero() {
-		return "held: " + h.why + "; no end is known"
+		return h.why + "; no end is known"
 	}
 	loc := t.Schedule.Location
 	if loc == nil {
 		loc = time.UTC
 	}
-	return "held: " + h.why + "; until " + h.until.In(loc).Format(time.RFC3339)
+	return h.why + "; until " + h.until.In(loc).Format(time.RFC3339)
 }
 
 // apply makes res the Held result of h.
@@ -62,7 +62,7 @@ func (d *Deployer) rules(t Target, st state, tip plumbing.Hash, now time.Time) (
 		if s.Waiting == "" {
 			return &hold{why: why}
 		}
-		return &hold{why: fmt.Sprintf("%s; %.12s soaks on deploy/%s until %s", why, s.Waiting, t.After, s.Ready.UTC().Format(time.RFC3339)), until: s.Ready}
+		return &hold{why: fmt.Sprintf("%s; %.12s soaks on deploy/%s", why, s.Waiting, t.After), until: s.Ready}
 	}
 	if s.Target == "" {
 		if len(history) == 0 {

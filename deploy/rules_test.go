@@ -114,7 +114,7 @@ func TestAfterAndSoak(t *testing.T) {
 		{at: "10:00", want: Initialized, wantTip: base},
 		{at: "10:00", prepare: func() { approve(a, b)(); r.setBranch(b) }, want: Held, wantTip: base, wantUntil: "10:30", wantMsg: "has held no commit for 30m0s"},
 		{at: "10:00", env: "staging", want: Advanced, wantTip: b},
-		{at: "10:00", want: Held, wantTip: base, wantUntil: "10:30", wantMsg: "soaks on deploy/staging until 2026-12-02T10:30:00Z"},
+		{at: "10:00", want: Held, wantTip: base, wantUntil: "10:30", wantMsg: "soaks on deploy/staging; until 2026-12-02T10:30:00Z"},
 		{at: "10:20", env: "staging", prepare: func() { approve(c)(); r.setBranch(c) }, want: Advanced, wantTip: c},
 		{at: "10:29", want: Held, wantTip: base, wantUntil: "10:30", wantMsg: "until 2026-12-02T10:30:00Z"},
 		{at: "10:30", want: Advanced, wantTip: b, wantMsg: "later commits wait until deploy/staging has held them for 30m"},

@@ -107,7 +107,7 @@ func TestBrowserSignsInToStatusPage(t *testing.T) {
 			t.Errorf("while prod soaks, staging's section lacks %s:\n%s", want, staging)
 		}
 	}
-	for _, want := range []string{`<span class="Held">Held</span>`, `“Initial empty repository”`, `soaks on deploy/staging until`, `<th>held until</th><td class="Held">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in \d+s\)`} {
+	for _, want := range []string{`<span class="Held">Held</span>`, `“Initial empty repository”`, `soaks on deploy/staging; until`, `<th>held until</th><td class="Held">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in \d+s\)`} {
 		if !regexp.MustCompile(want).MatchString(prod) {
 			t.Errorf("while prod soaks, its section lacks %s:\n%s", want, prod)
 		}

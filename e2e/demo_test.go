@@ -41,7 +41,7 @@ func TestDemo(t *testing.T) {
 	// prod starts once staging has held Gerrit's initial commit for the
 	// soak; then staging takes "Add podinfo" at once, and prod is held
 	// while it soaks and then advances to it.
-	held := regexp.MustCompile(`^platform/fleet main -> deploy/prod \(policy reviewed\): Held: .* ([0-9a-f]{12}) soaks on deploy/staging until \S+`)
+	held := regexp.MustCompile(`^platform/fleet main -> deploy/prod \(policy reviewed\): Held: .* ([0-9a-f]{12}) soaks on deploy/staging; until \S+`)
 	waits := regexp.MustCompile(`^  deploy/prod waits until \d\d:\d\d:\d\d UTC \(in \d+s\)$`)
 	initial := await(held)[1]
 	await(waits)

@@ -102,7 +102,7 @@ var soakPolicy = withStaging(`        after: staging
 func TestProdWaitsForStagingSoak(t *testing.T) {
 	useBinary(t)
 	const soak = 8 * time.Second
-	const held = "soaks on deploy/staging until"
+	const held = "soaks on deploy/staging; until"
 	sim := newSim(t, "MERGE_IF_NECESSARY")
 	g := startGate(t, sim.setup(soakPolicy))
 	root := sim.head()
@@ -126,7 +126,7 @@ func TestProdWaitsForStagingSoak(t *testing.T) {
 	waitFor(t, time.Until(prod.Until), "explain to say prod is Held while A soaks on staging", func() bool {
 		b, _ := exec.Command(binary, "explain", "--config", filepath.Join(g.dir, "gerritgate.yaml"), "--project", project, "--env", "prod").CombinedOutput()
 		out = string(b)
-		return strings.Contains(out, "Held: held: ") && strings.Contains(out, held)
+		return strings.Contains(out, "Held: ") && strings.Contains(out, held)
 	})
 	g.waitDeployed(project, "prod", a)
 
@@ -205,7 +205,7 @@ func TestFreezeAndWindowHold(t *testing.T) {
 			t.Errorf("deploy/%s = %s while held", tt.env, got)
 		}
 		out, _ := exec.Command(binary, "explain", "--config", filepath.Join(g.dir, "gerritgate.yaml"), "--project", project, "--env", tt.env).CombinedOutput()
-		if !strings.Contains(string(out), "Held: held: ") || !strings.Contains(string(out), tt.msg) {
+		if !strings.Contains(string(out), "Held: ") || !strings.Contains(string(out), tt.msg) {
 			t.Errorf("explain %s:\n%s", tt.env, out)
 		}
 	}

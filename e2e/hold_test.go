@@ -24,7 +24,7 @@ func TestHoldAndReleaseBesideTheService(t *testing.T) {
 		return string(out), err
 	}
 
-	if out, err := operate("hold", "INC-9: investigating a memory leak"); err != nil || !strings.Contains(out, "held: an operator") {
+	if out, err := operate("hold", "INC-9: investigating a memory leak"); err != nil || !strings.Contains(out, "an operator (") {
 		t.Fatalf("hold: %v\n%s", err, out)
 	}
 	b := sim.mergeApproved("B")
@@ -70,7 +70,7 @@ func TestHoldIsNoticedWithoutAPoll(t *testing.T) {
 	start := time.Now()
 	out, err := exec.Command(binary, "hold", "--config", filepath.Join(g.dir, "gerritgate.yaml"), "--project", project, "--env", "prod",
 		"--reason", "INC-11: freeze", "--wait", "60s").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "held: an operator") {
+	if err != nil || !strings.Contains(string(out), "an operator (") {
 		t.Fatalf("hold beside a service polling hourly, after %s: %v\n%s", time.Since(start).Round(time.Second), err, out)
 	}
 	if !strings.Contains(g.log.String(), "operator request waiting; polling now") {

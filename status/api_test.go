@@ -30,7 +30,7 @@ func TestAPIShowsWhatThePageShows(t *testing.T) {
 	b := NewBoard()
 	b.Record(deploy.Result{Project: "platform/fleet", Env: "staging", Reason: deploy.UpToDate, To: deployed, Head: deployed, Time: at("09:05")})
 	b.Record(deploy.Result{Project: "platform/fleet", Env: "prod", Reason: deploy.Held, To: base, Head: deployed, Time: at("09:05"),
-		Message: "held: deploy/prod is at aaaaaaaaaaaa; bbbbbbbbbbbb soaks on deploy/staging until 2026-01-10T09:20:00Z", Until: at("09:20")})
+		Message: "deploy/prod is at aaaaaaaaaaaa; bbbbbbbbbbbb soaks on deploy/staging; until 2026-01-10T09:20:00Z", Until: at("09:20")})
 	b.Record(deploy.Result{Project: "broken/trail", Env: "prod", Reason: deploy.UpToDate, Time: at("09:05")})
 	b.Fetched("platform/fleet", at("09:04"), errors.New("fetch: gerrit answered 503"))
 	b.Fetched("broken/trail", at("09:04"), nil)

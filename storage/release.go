@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
@@ -26,18 +27,26 @@ func openGit(path string, c cache.Object) (*git.Repository, error) {
 }
 
 // Release lets go of what go-git keeps in memory for project's open
-// repositories, upstream and served: decoded objects and the index of
-// their packs. Both come back on the next read. The poller calls it when
-// a poll is done with a project, so memory follows the projects being
-// worked on rather than every project the data directory holds.
+// repositories, upstream, served and per environment: decoded objects and
+// the index of their packs. Both come back on the next read. The poller
+// calls it when a poll is done with a project, so memory follows the
+// projects being worked on rather than every project the data directory
+// holds.
 func (s *Store) Release(project string) {
-	for _, kind := range []string{kindUpstream, kindServed} {
-		s.mu.Lock()
-		r := s.repos[kind+"/"+project]
-		s.mu.Unlock()
-		if r != nil {
-			r.release()
+	var mine []*Repo
+	s.mu.Lock()
+	for key, r := range s.repos {
+		if key == kindUpstream+"/"+project || key == kindServed+"/"+project {
+			mine = append(mine, r)
+		} else if rest, ok := strings.CutPrefix(key, kindEnv+"/"); ok {
+			if _, p, _ := strings.Cut(rest, "/"); p == project {
+				mine = append(mine, r)
+			}
 		}
+	}
+	s.mu.Unlock()
+	for _, r := range mine {
+		r.release()
 	}
 }
 
