@@ -3,12 +3,12 @@ package deploy
 import (
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/gerritgate/gerritgate/audit"
+	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/storage"
 )
 
@@ -24,8 +24,9 @@ type Deployer struct {
 	poster    *Poster
 	notifier  *Notifier
 
-	mu        sync.Mutex
-	ancestors map[string]map[plumbing.Hash]bool // project+base -> ancestors of base
+	ancestors *memo[ancestorsKey, map[plumbing.Hash]bool] // see ancestorsOf
+	merges    *memo[plumbing.Hash, bool]                  // see cleanMergeOf
+	histories *memo[historyKey, []gate.Contained]         // see contained
 }
 
 // Option configures a Deployer.
@@ -70,7 +71,9 @@ func New(store *storage.Store, approvals Approvals, opts ...Option) *Deployer {
 		logger:    slog.New(slog.DiscardHandler),
 		maxRange:  5000,
 		now:       time.Now,
-		ancestors: map[string]map[plumbing.Hash]bool{},
+		ancestors: newMemo[ancestorsKey, map[plumbing.Hash]bool](maxAncestorSets),
+		merges:    newMemo[plumbing.Hash, bool](maxMergeChecks),
+		histories: newMemo[historyKey, []gate.Contained](maxHistories),
 	}
 	for _, o := range opts {
 		o(d)

@@ -35,7 +35,7 @@ func (d *Deployer) evaluate(ctx context.Context, t Target, up *storage.Repo, bas
 		shas[i] = c.SHA
 	}
 	var rng gate.Range
-	changes, err := d.approvals.ChangesForCommits(ctx, t.Project, t.Branch, shas)
+	changes, err := d.changesForCommits(ctx, t.Project, t.Branch, shas)
 	if err != nil {
 		return nil, rng, fmt.Errorf("ask Gerrit about %d pending commits: %w", len(shas), err)
 	}

@@ -37,3 +37,21 @@ func cleanMerge(ctx context.Context, up *storage.Repo, c storage.Commit) (bool, 
 	}
 	return tree == c.Tree, nil
 }
+
+// maxMergeChecks bounds the merge checks kept (a hash and a bool each).
+const maxMergeChecks = 100000
+
+// cleanMergeOf is cleanMerge, kept per commit: a commit's parents and tree
+// are fixed by its hash, so its answer never changes, and a merge waiting
+// in a pending range is not merged again by C git at every poll. Errors
+// are not kept.
+func (d *Deployer) cleanMergeOf(ctx context.Context, up *storage.Repo, c storage.Commit) (bool, error) {
+	if clean, ok := d.merges.get(c.Hash); ok {
+		return clean, nil
+	}
+	clean, err := cleanMerge(ctx, up, c)
+	if err == nil {
+		d.merges.put(c.Hash, clean)
+	}
+	return clean, err
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -133,7 +132,7 @@ func (d *Deployer) pending(ctx context.Context, project string, up *storage.Repo
 			// (unless a change accounts for it) with the error as its
 			// evidence, and the commits before it are still decided.
 			var merr error
-			if gc.CleanMerge, merr = cleanMerge(ctx, up, c); merr != nil {
+			if gc.CleanMerge, merr = d.cleanMergeOf(ctx, up, c); merr != nil {
 				gc.MergeCheck = merr.Error()
 			}
 		}
@@ -154,20 +153,32 @@ func parentsDone(c storage.Commit, base plumbing.Hash, anc, done map[plumbing.Ha
 	return true
 }
 
-// ancestorsOf returns every ancestor of base, cached per base: the deploy
-// ref moves rarely and a walk of the whole history is then done once.
+// maxAncestorSets bounds the ancestor sets kept (each as large as the
+// history of its commit): enough for the environments waiting in a poll
+// of many projects, not one per environment ever seen.
+const maxAncestorSets = 64
+
+// ancestorsKey names one ancestor set: those of a deployed commit of a
+// project. The environments of a project deployed at different commits
+// each have theirs (one per project made them evict each other at every
+// poll).
+type ancestorsKey struct {
+	project string
+	base    plumbing.Hash
+}
+
+// ancestorsOf returns every ancestor of base, kept per project and base:
+// a deploy ref moves rarely and the walk of its whole history is then done
+// once.
 func (d *Deployer) ancestorsOf(project string, up *storage.Repo, base plumbing.Hash) (map[plumbing.Hash]bool, error) {
 	if base.IsZero() {
 		return map[plumbing.Hash]bool{}, nil // nothing deployed: no ancestors
 	}
-	key := project + "\x00" + base.String()
-	d.mu.Lock()
-	anc, ok := d.ancestors[key]
-	d.mu.Unlock()
-	if ok {
+	key := ancestorsKey{project, base}
+	if anc, ok := d.ancestors.get(key); ok {
 		return anc, nil
 	}
-	anc = map[plumbing.Hash]bool{base: true}
+	anc := map[plumbing.Hash]bool{base: true}
 	queue := []plumbing.Hash{base}
 	for len(queue) > 0 {
 		h := queue[len(queue)-1]
@@ -183,14 +194,7 @@ func (d *Deployer) ancestorsOf(project string, up *storage.Repo, base plumbing.H
 			}
 		}
 	}
-	d.mu.Lock()
-	for k := range d.ancestors {
-		if strings.HasPrefix(k, project+"\x00") {
-			delete(d.ancestors, k)
-		}
-	}
-	d.ancestors[key] = anc
-	d.mu.Unlock()
+	d.ancestors.put(key, anc)
 	return anc, nil
 }
 

@@ -53,7 +53,7 @@ func (d *Deployer) rules(t Target, st state, tip plumbing.Hash, now time.Time) (
 	var history []gate.Contained
 	if st.served != nil {
 		var err error
-		if history, err = Contained(st.served, t.After); err != nil {
+		if history, err = d.contained(t.Project, st.served, t.After); err != nil {
 			return plumbing.ZeroHash, nil, fmt.Errorf("after %s: %w", t.After, err)
 		}
 	}

@@ -71,9 +71,11 @@ type Poller struct {
 	logger       *slog.Logger
 	policy       atomic.Pointer[gate.Config] // nil: no policy in force, nothing is reconciled
 	refresh      func(ctx context.Context) *gate.Config
-	nudge        chan struct{}   // a poll asked for now (cap 1)
-	requestEvery time.Duration   // how often <dataDir>/adopt is looked at
-	noticed      map[string]bool // requests seen there at the last look; Run's watcher only
+	nudge        chan struct{}        // a poll asked for now (cap 1)
+	requestEvery time.Duration        // how often <dataDir>/adopt is looked at
+	noticed      map[string]bool      // requests seen there at the last look; Run's watcher only
+	concurrency  int                  // projects polled at once
+	release      func(project string) // see Config.Release
 
 	work     sync.Mutex          // one poll or explain at a time over the repositories
 	listed   map[string][]string // last project list per pattern; under work
@@ -100,6 +102,14 @@ type Config struct {
 	// operator requests (gerritgate adopt, hold, release); a new one
 	// starts a poll at once. Default 250ms.
 	RequestEvery time.Duration
+	// Concurrency is how many projects a poll fetches and reconciles at
+	// once (default 1). The Fetcher, Reconciler and Recorder must then be
+	// safe for concurrent use; one project is never worked on by two.
+	Concurrency int
+	// Release, if set, is called when a poll is done with a project
+	// (the service lets go of what its repositories keep in memory:
+	// storage.Store.Release).
+	Release func(project string)
 }
 
 // New returns a Poller, or an error naming a schedule cron cannot parse.
@@ -112,6 +122,7 @@ func New(c Config) (*Poller, error) {
 		schedule: sched, fetchTimeout: c.FetchTimeout, dataDir: c.DataDir, requestEvery: c.RequestEvery, noticed: map[string]bool{},
 		fetcher: c.Fetcher, reconciler: c.Reconciler, recorder: c.Recorder, lister: c.Lister,
 		logger: c.Logger, refresh: c.Refresh, nudge: make(chan struct{}, 1), listed: map[string][]string{}, unlisted: map[string]bool{},
+		concurrency: max(1, c.Concurrency), release: c.Release,
 	}
 	if p.requestEvery <= 0 {
 		p.requestEvery = 250 * time.Millisecond
@@ -228,9 +239,10 @@ func (p *Poller) projects(ctx context.Context, pc *gate.Config) []string {
 	return names
 }
 
-// Poll fetches every project and reconciles every environment, one
-// project after the other. A project whose fetch fails keeps its deploy
-// refs where they are.
+// Poll fetches every project and reconciles every environment, up to
+// Config.Concurrency projects at once (each project's environments one
+// after the other, in promotion order). A project whose fetch fails keeps
+// its deploy refs where they are.
 func (p *Poller) Poll(ctx context.Context) {
 	p.work.Lock()
 	defer p.work.Unlock()
@@ -262,33 +274,37 @@ func (p *Poller) Poll(ctx context.Context) {
 		return slices.ContainsFunc(byProject[project], func(t deploy.Target) bool { return t.Env == env })
 	})
 	adoptions, adoptionIDs := deploy.AdoptionRequests(p.dataDir)
+	// Each project's requests go to the worker that polls it; what is
+	// left after the poll names no polled project.
+	mine := map[string]map[string]deploy.Adoption{}
+	for id, a := range adoptions {
+		if byProject[a.Project] != nil {
+			if mine[a.Project] == nil {
+				mine[a.Project] = map[string]deploy.Adoption{}
+			}
+			mine[a.Project][id] = a
+			delete(adoptions, id)
+		}
+	}
+	var wg sync.WaitGroup
+	next := make(chan string)
+	for range min(p.concurrency, len(projects)) {
+		wg.Go(func() {
+			for name := range next {
+				p.pollProject(ctx, pc, name, byProject[name], mine[name], adoptionIDs)
+			}
+		})
+	}
 	for _, name := range projects {
 		if ctx.Err() != nil {
-			return
+			break
 		}
-		fctx, cancel := context.WithTimeout(ctx, p.fetchTimeout)
-		ferr := p.fetcher.Fetch(fctx, name)
-		cancel()
-		p.recorder.Fetched(name, time.Now().UTC(), ferr)
-		if ferr != nil {
-			p.postpone(name, ferr, adoptions, adoptionIDs)
-		}
-		p.adopt(ctx, pc, name, adoptions, adoptionIDs)
-		for _, t := range byProject[name] {
-			var res deploy.Result
-			if ferr != nil {
-				res = deploy.Result{
-					Project: t.Project, Branch: t.Branch, Env: t.Env, Policy: t.Policy.Name,
-					Reason: deploy.Failed, Message: ferr.Error(), Time: time.Now().UTC(),
-				}
-				if prev, ok := p.recorder.Result(t.Project, t.Env); ok {
-					res.From, res.To = prev.To, prev.To
-				}
-			} else {
-				res = p.reconciler.Reconcile(ctx, t)
-			}
-			p.record(res)
-		}
+		next <- name
+	}
+	close(next)
+	wg.Wait()
+	if ctx.Err() != nil {
+		return
 	}
 	for _, id := range adoptionIDs {
 		if a, waiting := adoptions[id]; waiting {
@@ -297,6 +313,40 @@ func (p *Poller) Poll(ctx context.Context) {
 		}
 	}
 	p.recorder.Polled(time.Since(start))
+}
+
+// pollProject fetches one project, applies its operator requests and
+// reconciles its environments, with Gerrit's answers about its commits
+// shared among them (deploy.WithLookups), then lets go of what its
+// repositories hold in memory.
+func (p *Poller) pollProject(ctx context.Context, pc *gate.Config, name string, targets []deploy.Target, adoptions map[string]deploy.Adoption, adoptionIDs []string) {
+	if p.release != nil {
+		defer p.release(name)
+	}
+	fctx, cancel := context.WithTimeout(ctx, p.fetchTimeout)
+	ferr := p.fetcher.Fetch(fctx, name)
+	cancel()
+	p.recorder.Fetched(name, time.Now().UTC(), ferr)
+	if ferr != nil {
+		p.postpone(name, ferr, adoptions, adoptionIDs)
+	}
+	p.adopt(ctx, pc, name, adoptions, adoptionIDs)
+	ctx = deploy.WithLookups(ctx)
+	for _, t := range targets {
+		var res deploy.Result
+		if ferr != nil {
+			res = deploy.Result{
+				Project: t.Project, Branch: t.Branch, Env: t.Env, Policy: t.Policy.Name,
+				Reason: deploy.Failed, Message: ferr.Error(), Time: time.Now().UTC(),
+			}
+			if prev, ok := p.recorder.Result(t.Project, t.Env); ok {
+				res.From, res.To = prev.To, prev.To
+			}
+		} else {
+			res = p.reconciler.Reconcile(ctx, t)
+		}
+		p.record(res)
+	}
 }
 
 // record keeps a result and logs transitions once, at the level they

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -299,6 +300,103 @@ type diverging struct{ *fakes }
 
 func (diverging) Reconcile(ctx context.Context, t deploy.Target) deploy.Result {
 	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.Diverged, Message: "history was rewritten"}
+}
+
+// concurrentFakes fetches like fakes, but holds each fetch until want
+// fetches are in flight together (or a generous time passed) and records
+// the most in flight; Reconcile and Record are safe for concurrent use.
+type concurrentFakes struct {
+	fakes
+	mu       sync.Mutex
+	want     int
+	inFlight int
+	most     int
+	arrived  chan struct{}
+	released map[string]int
+}
+
+func (f *concurrentFakes) Fetch(ctx context.Context, project string) error {
+	f.mu.Lock()
+	f.inFlight++
+	f.most = max(f.most, f.inFlight)
+	select {
+	case <-f.arrived:
+	default:
+		if f.inFlight == f.want {
+			close(f.arrived)
+		}
+	}
+	arrived := f.arrived
+	f.mu.Unlock()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second): // never as many: stop waiting
+		f.mu.Lock()
+		select {
+		case <-f.arrived:
+		default:
+			close(f.arrived)
+		}
+		f.mu.Unlock()
+	}
+	f.mu.Lock()
+	f.inFlight--
+	f.mu.Unlock()
+	return nil
+}
+func (f *concurrentFakes) Reconcile(ctx context.Context, t deploy.Target) deploy.Result {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fakes.Reconcile(ctx, t)
+}
+func (f *concurrentFakes) Record(res deploy.Result) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fakes.Record(res)
+}
+func (f *concurrentFakes) Result(project, env string) (deploy.Result, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fakes.Result(project, env)
+}
+func (f *concurrentFakes) Fetched(project string, at time.Time, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fakes.Fetched(project, at, err)
+}
+
+// A poll fetches Config.Concurrency projects at once, never more, and
+// releases every project once when done with it.
+func TestPollConcurrency(t *testing.T) {
+	var list []string
+	for i := range 12 {
+		list = append(list, fmt.Sprintf("apps/a%02d", i))
+	}
+	for _, n := range []int{1, 4} {
+		f := &concurrentFakes{fakes: fakes{board: map[string]deploy.Result{}, list: list}, want: n, arrived: make(chan struct{}), released: map[string]int{}}
+		pc, err := gate.ParsePolicy("policy.yaml", []byte(policy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := New(Config{Schedule: "@every 1h", FetchTimeout: time.Minute, DataDir: t.TempDir(), Policy: pc,
+			Fetcher: f, Reconciler: f, Recorder: f, Lister: f, Logger: slog.New(slog.DiscardHandler),
+			Concurrency: n, Release: func(project string) { f.mu.Lock(); f.released[project]++; f.mu.Unlock() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Poll(context.Background())
+		if f.most != n {
+			t.Errorf("concurrency %d: at most %d fetches in flight, want %d", n, f.most, n)
+		}
+		if len(f.reconciled) != 13 || len(f.released) != 13 {
+			t.Errorf("concurrency %d: %d environments reconciled, %d projects released, want 13 each", n, len(f.reconciled), len(f.released))
+		}
+		for project, times := range f.released {
+			if times != 1 {
+				t.Errorf("concurrency %d: %s released %d times, want once", n, project, times)
+			}
+		}
+	}
 }
 
 // A reconcile that failed after moving the deploy branch (a long range

@@ -16,6 +16,7 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -47,6 +48,7 @@ type Repo struct {
 	gmu     sync.Mutex
 	git     *git.Repository
 	objects lockedObjects // git's objects under gmu
+	cache   cache.Object  // go-git's decoded objects (see Store.Release)
 
 	mu       sync.Mutex // serialises UpdateRefs within this process
 	readOnly bool
@@ -100,12 +102,9 @@ var ErrCorruptRef = errors.New("the ref file holds no commit id")
 // error naming the file (ErrCorruptRef).
 func (r *Repo) Ref(name string) (plumbing.Hash, error) {
 	r.gmu.Lock()
-	// go-git reads an empty or garbled loose ref as the zero hash.
-	if err := ValidateRef(name); err == nil && !validRefFile(r.refPath(name)) {
-		if fi, serr := os.Lstat(r.refPath(name)); serr == nil && fi.Mode().IsRegular() {
-			r.gmu.Unlock()
-			return plumbing.ZeroHash, &RefError{Ref: name, Err: fmt.Errorf("%w: %s", ErrCorruptRef, r.refPath(name))}
-		}
+	if h, done, err := r.fileRef(name); done || err != nil {
+		r.gmu.Unlock()
+		return h, err
 	}
 	ref, err := r.git.Storer.Reference(plumbing.ReferenceName(name))
 	r.gmu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"golang.org/x/sys/unix"
 )
 
@@ -159,7 +160,8 @@ const servedConfig = `[core]
 `
 
 func openRepo(path string, served, create, readOnly bool) (*Repo, error) {
-	g, err := git.PlainOpen(path)
+	c := cache.NewObjectLRU(objectCacheSize)
+	g, err := openGit(path, c)
 	if errors.Is(err, git.ErrRepositoryNotExists) && !create {
 		return nil, ErrNotFound
 	}
@@ -167,12 +169,14 @@ func openRepo(path string, served, create, readOnly bool) (*Repo, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, err
 		}
-		g, err = initRepo(path, served)
+		if err = initRepo(path, served); err == nil {
+			g, err = openGit(path, c)
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	r := &Repo{dir: path, git: g, readOnly: readOnly, served: served, rename: os.Rename, fsyncDir: syncDir}
+	r := &Repo{dir: path, git: g, readOnly: readOnly, served: served, rename: os.Rename, fsyncDir: syncDir, cache: c}
 	r.objects = lockedObjects{mu: &r.gmu, st: g.Storer}
 	if readOnly {
 		return r, nil
@@ -185,30 +189,27 @@ func openRepo(path string, served, create, readOnly bool) (*Repo, error) {
 
 // initRepo creates a bare repository in a temporary directory and renames it
 // into place, so a crash never leaves a half-made repository at path.
-func initRepo(path string, served bool) (*git.Repository, error) {
+func initRepo(path string, served bool) error {
 	tmp, err := os.MkdirTemp(filepath.Dir(path), ".init-")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer os.RemoveAll(tmp)
 	if _, err := git.PlainInit(tmp, true); err != nil {
-		return nil, err
+		return err
 	}
 	if served {
 		if err := os.WriteFile(filepath.Join(tmp, "config"), []byte(servedConfig), 0o640); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := syncDir(tmp); err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return nil, err
+		return err
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return nil, err
-	}
-	return git.PlainOpen(path)
+	return syncDir(filepath.Dir(path))
 }
 
 func syncDir(dir string) error {

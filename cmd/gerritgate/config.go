@@ -72,6 +72,10 @@ type GerritConfig struct {
 	// Gerrit that accepts connections and never answers must not stop the
 	// gate from polling the other projects.
 	FetchTimeout string `yaml:"fetchTimeout"`
+	// MaxConcurrentFetches is how many projects a poll fetches and
+	// reconciles at once (default 8, at most 64): with many projects a
+	// poll waits mostly on Gerrit's round trips, not on this machine.
+	MaxConcurrentFetches int `yaml:"maxConcurrentFetches"`
 	// EventsURL, ssh://user@host:port, follows `gerrit stream-events`
 	// there (with sshKeyFile and knownHostsFile) and polls at once on
 	// every event; the schedule stays as a safety net.
@@ -228,6 +232,12 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	if c.Gerrit.PasswordFile != "" && c.Gerrit.Username == "" {
 		return nil, doc.Errorf("$.gerrit.passwordFile", "gerrit.passwordFile needs gerrit.username")
+	}
+	if c.Gerrit.MaxConcurrentFetches == 0 {
+		c.Gerrit.MaxConcurrentFetches = 8
+	}
+	if c.Gerrit.MaxConcurrentFetches < 1 || c.Gerrit.MaxConcurrentFetches > 64 {
+		return nil, doc.Errorf("$.gerrit.maxConcurrentFetches", "gerrit.maxConcurrentFetches must be between 1 and 64, got %d", c.Gerrit.MaxConcurrentFetches)
 	}
 	if c.Gerrit.PageSize == 0 {
 		c.Gerrit.PageSize = 100

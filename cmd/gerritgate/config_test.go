@@ -29,7 +29,7 @@ func TestParseConfig(t *testing.T) {
 	if c.DataDir != "/etc/gg/data" || c.Policy != "/etc/gg/policy.yaml" || c.Gerrit.PasswordFile != "/etc/gg/secrets/gerrit-password" {
 		t.Errorf("relative paths not resolved against the config's directory: %+v", c)
 	}
-	if c.Gerrit.PageSize != 100 || c.Poll != "@every 30s" || c.Gerrit.fetchTimeout != 5*time.Minute ||
+	if c.Gerrit.PageSize != 100 || c.Poll != "@every 30s" || c.Gerrit.fetchTimeout != 5*time.Minute || c.Gerrit.MaxConcurrentFetches != 8 ||
 		c.Gerrit.readCheckLifetime != time.Minute || c.Gerrit.readCheckTimeout != 5*time.Second ||
 		c.MaxConnectionsPerAddress != 64 || c.SSH.handshakeTimeout != 10*time.Second || c.SSH.idleTimeout != 30*time.Second ||
 		c.SSH.maxConnectionTime != 10*time.Minute || c.SSH.MaxFailedLogins != 10 || c.SSH.failedLoginWindow != time.Minute ||
@@ -60,6 +60,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"password without user", "  username: gate\n", "", "needs gerrit.username"},
 		{"bad listen", "listen: 127.0.0.1:8080", "listen: nowhere", "http.listen"},
 		{"page size", "  username: gate\n", "  username: gate\n  pageSize: 1000\n", "pageSize must be between"},
+		{"concurrent fetches", "  username: gate\n", "  username: gate\n  maxConcurrentFetches: 65\n", "gerritgate.yaml:6:25: gerrit.maxConcurrentFetches must be between 1 and 64, got 65"},
 		{"ssh without access", "policy:", "ssh:\n  listen: 127.0.0.1:2222\n  hostKeyFiles: [k]\npolicy:", "ssh needs an access file"},
 		{"ssh without host key", "policy:", "access: a.yaml\nssh:\n  listen: 127.0.0.1:2222\npolicy:", "hostKeyFiles is required"},
 		{"wrong type", "listen: 127.0.0.1:8080", "listen: [a]", "gerritgate.yaml:8:11"},

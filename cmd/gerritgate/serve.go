@@ -193,10 +193,12 @@ func wire(cfg *Config, logger *slog.Logger, metrics *metrics, store *storage.Sto
 			_, err := m.Fetch(ctx, project)
 			return err
 		}),
-		Reconciler: deployer,
-		Recorder:   s.recorder,
-		Lister:     client,
-		Logger:     logger,
+		Reconciler:  deployer,
+		Recorder:    s.recorder,
+		Lister:      client,
+		Logger:      logger,
+		Concurrency: cfg.Gerrit.MaxConcurrentFetches,
+		Release:     store.Release,
 	})
 	if err != nil {
 		return nil, err

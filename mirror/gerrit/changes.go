@@ -2,6 +2,7 @@ package gerrit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,9 +14,19 @@ import (
 	"github.com/gerritgate/gerritgate/gate"
 )
 
-// commitBatch bounds how many commit: terms go into one query, so URLs stay
-// well below the limits of proxies in front of Gerrit.
-const commitBatch = 20
+// commitBatch is how many commit: terms go into one query at first: a
+// term with its " OR " is 53 bytes encoded (commit%3A, 40 hex, +OR+), so
+// 200 make a request line of about 10.8 KiB with the options, within the
+// 16 KiB Gerrit's Jetty reads by default (httpd.requestHeaderSize), and
+// a burst of 200 merged commits costs one call. A proxy in front of
+// Gerrit may allow less (nginx and Apache: 8 KiB by default): an answer
+// 413, 414 or 431 halves the batch, for this and later queries of the
+// client (down to minCommitBatch). A batch is asked in one page (n is at
+// least the batch).
+const commitBatch = 200
+
+// minCommitBatch is the smallest batch: about 600 bytes of terms.
+const minCommitBatch = 10
 
 // maxPages stops a query whose server keeps saying _more_changes.
 const maxPages = 10000
@@ -36,6 +47,12 @@ var gateOptions = []string{
 // wins) and a change updated during the walk can be missed; callers that
 // must not miss one re-query from a time before the walk began.
 func (c *Client) QueryChanges(ctx context.Context, query string, options ...string) ([]ChangeInfo, error) {
+	return c.queryChanges(ctx, query, c.pageSize, options...)
+}
+
+// queryChanges is QueryChanges with pages of pageSize changes (Gerrit's
+// query limit may cut them shorter: paging goes on).
+func (c *Client) queryChanges(ctx context.Context, query string, pageSize int, options ...string) ([]ChangeInfo, error) {
 	var all []ChangeInfo
 	seen := map[int]bool{}
 	start, stale := 0, 0
@@ -48,7 +65,7 @@ func (c *Client) QueryChanges(ctx context.Context, query string, options ...stri
 		for _, o := range options {
 			v.Add("o", o)
 		}
-		v.Set("n", strconv.Itoa(c.pageSize))
+		v.Set("n", strconv.Itoa(pageSize))
 		v.Set("S", strconv.Itoa(start))
 		var got []ChangeInfo
 		if err := c.call(ctx, request{op: "query changes", method: http.MethodGet, path: "/changes/", query: v.Encode()}, &got); err != nil {
@@ -126,53 +143,45 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 		}
 	}
 	out := map[string][]gate.Change{}
-	for len(uniq) > 0 {
-		batch := uniq[:min(commitBatch, len(uniq))]
-		uniq = uniq[len(batch):]
-		terms := make([]string, len(batch))
-		for i, s := range batch {
-			terms[i] = "commit:" + s
-		}
-		q := "(" + strings.Join(terms, " OR ") + ") project:" + QuoteQuery(project)
-		infos, err := c.QueryChanges(ctx, q, gateOptions...)
+	infos, err := c.queryCommits(ctx, uniq, " project:"+QuoteQuery(project), gateOptions...)
+	if err != nil {
+		return nil, err
+	}
+	for i := range infos {
+		ch, err := infos[i].GateChange()
 		if err != nil {
 			return nil, err
 		}
-		for i := range infos {
-			ch, err := infos[i].GateChange()
-			if err != nil {
-				return nil, err
-			}
-			// Trust the revisions, not the query: the change must really
-			// hold the SHA, and be of the project asked for.
-			if ch.Project != project {
-				continue
-			}
-			for sha := range ch.Revisions {
-				if want[sha] && !hasChange(out[sha], ch.Number) {
-					out[sha] = append(out[sha], ch)
-				}
+		// Trust the revisions, not the query: the change must really
+		// hold the SHA, and be of the project asked for.
+		if ch.Project != project {
+			continue
+		}
+		for sha := range ch.Revisions {
+			if want[sha] && !hasChange(out[sha], ch.Number) {
+				out[sha] = append(out[sha], ch)
 			}
 		}
 	}
 	// A commit no change of this project has may belong to a change of
 	// another project: say so, without naming it (readers of this project
-	// may not read that one), rather than call it pushed directly.
+	// may not read that one), rather than call it pushed directly. The
+	// answers are kept a while (others.go).
 	var missing []string
 	for s := range want {
-		if len(out[s]) == 0 {
+		if len(out[s]) > 0 {
+			continue
+		}
+		switch has, ok := c.others.get(project, s); {
+		case !ok:
 			missing = append(missing, s)
+		case has:
+			out[s] = []gate.Change{OtherProjectChange(s)}
 		}
 	}
 	sort.Strings(missing)
-	for len(missing) > 0 {
-		batch := missing[:min(commitBatch, len(missing))]
-		missing = missing[len(batch):]
-		terms := make([]string, len(batch))
-		for i, s := range batch {
-			terms[i] = "commit:" + s
-		}
-		infos, err := c.QueryChanges(ctx, "("+strings.Join(terms, " OR ")+")", OptAllRevisions)
+	if len(missing) > 0 {
+		infos, err := c.queryCommits(ctx, missing, "", OptAllRevisions)
 		if err != nil {
 			return nil, err
 		}
@@ -186,6 +195,9 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 				}
 			}
 		}
+		for _, s := range missing {
+			c.others.put(project, s, len(out[s]) > 0)
+		}
 	}
 	for _, cs := range out {
 		sort.Slice(cs, func(i, j int) bool {
@@ -196,6 +208,47 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 		})
 	}
 	return out, nil
+}
+
+// queryCommits runs "(commit:A OR commit:B ...) rest" for shas in
+// batches, each in one page, and returns every change found. A batch the
+// server (or a proxy) refuses as too long is split, and the smaller size
+// kept for the client's later queries.
+func (c *Client) queryCommits(ctx context.Context, shas []string, rest string, options ...string) ([]ChangeInfo, error) {
+	var all []ChangeInfo
+	for len(shas) > 0 {
+		size := int(c.batch.Load())
+		batch := shas[:min(size, len(shas))]
+		terms := make([]string, len(batch))
+		for i, s := range batch {
+			terms[i] = "commit:" + s
+		}
+		infos, err := c.queryChanges(ctx, "("+strings.Join(terms, " OR ")+")"+rest, max(c.pageSize, len(batch)), options...)
+		if tooLong(err) && len(batch) > minCommitBatch {
+			c.batch.CompareAndSwap(int64(size), int64(max(minCommitBatch, len(batch)/2)))
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, infos...)
+		shas = shas[len(batch):]
+	}
+	return all, nil
+}
+
+// tooLong reports whether err is an answer that the request was too long:
+// 413 (Jetty's answer to headers over its buffer), 414 or 431.
+func tooLong(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.StatusCode {
+	case http.StatusRequestEntityTooLarge, http.StatusRequestURITooLong, http.StatusRequestHeaderFieldsTooLarge:
+		return true
+	}
+	return false
 }
 
 // OtherProjectChange stands for a change of another project that has sha

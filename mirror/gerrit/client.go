@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gerritgate/gerritgate/internal/redact"
@@ -86,6 +87,8 @@ type Client struct {
 	logger   *slog.Logger
 	observe  func(op, outcome string)
 	secrets  *redact.Secrets // scrubbed from every error
+	others   *others         // see ChangesForCommits
+	batch    atomic.Int64    // commit: terms a query holds (see commitBatch)
 }
 
 // Option configures a Client.
@@ -142,7 +145,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		pageSize: defaultPageSize,
 		maxBody:  defaultMaxBody,
 		logger:   slog.New(slog.DiscardHandler),
+		others:   newOthers(time.Now),
 	}
+	c.batch.Store(commitBatch)
 	for _, o := range opts {
 		o(c)
 	}

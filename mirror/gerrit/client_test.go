@@ -437,7 +437,7 @@ func TestChangesForCommitsOtherProject(t *testing.T) {
 
 func TestChangesForCommits(t *testing.T) {
 	var shas []string
-	for i := 0; i < 25; i++ {
+	for i := 0; i < commitBatch+5; i++ {
 		shas = append(shas, fmt.Sprintf("%040x", i+0xabc))
 	}
 	shas = append(shas, sha1, sha2, sha1)
@@ -448,21 +448,30 @@ func TestChangesForCommits(t *testing.T) {
 		}
 		gerritJSON(w, "[]")
 	})
-	cl, _ := New(srv.URL, WithBasicAuth("svc", "pw"))
+	cl, _ := New(srv.URL, WithBasicAuth("svc", "pw"), WithPageSize(10))
 	got, err := cl.ChangesForCommits(context.Background(), "team/app", "main", shas)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Two queries of the project, then two across projects for the 25
-	// SHAs no change of it has.
+	// Two queries of the project, then two across projects for the
+	// commitBatch+5 SHAs no change of it has; each batch in one page.
 	if len(c.requests) != 4 {
-		t.Errorf("%d queries for 27 distinct SHAs, 25 of no change, want 4 (batches of %d)", len(c.requests), commitBatch)
+		t.Fatalf("%d queries for %d distinct SHAs, %d of no change, want 4 (batches of %d)", len(c.requests), commitBatch+7, commitBatch+5, commitBatch)
 	}
 	if q := c.requests[2].URL.Query(); strings.Contains(q.Get("q"), "project:") || strings.Join(q["o"], ",") != OptAllRevisions {
 		t.Errorf("the query for commits of no change = %q with o=%v, want every project and only ALL_REVISIONS", q.Get("q"), q["o"])
 	}
+	for i, r := range c.requests {
+		terms := strings.Count(r.URL.Query().Get("q"), "commit:")
+		if n := r.URL.Query().Get("n"); n != fmt.Sprint(max(10, terms)) {
+			t.Errorf("query %d of %d commits asks pages of n=%s, want %d (a batch in one page, at least the page size)", i, terms, n, max(10, terms))
+		}
+		if l := len(r.URL.RequestURI()); l > 12<<10 {
+			t.Errorf("query %d: request URI of %d bytes, want at most 12 KiB (Gerrit reads 16 KiB of request headers by default)", i, l)
+		}
+	}
 	q := c.requests[1].URL.Query()
-	wantQ := "(commit:" + shas[20] + " OR commit:" + shas[21] + " OR commit:" + shas[22] + " OR commit:" + shas[23] + " OR commit:" + shas[24] + " OR commit:" + sha1 + " OR commit:" + sha2 + `) project:"team/app"`
+	wantQ := "(commit:" + shas[commitBatch] + " OR commit:" + shas[commitBatch+1] + " OR commit:" + shas[commitBatch+2] + " OR commit:" + shas[commitBatch+3] + " OR commit:" + shas[commitBatch+4] + " OR commit:" + sha1 + " OR commit:" + sha2 + `) project:"team/app"`
 	if q.Get("q") != wantQ {
 		t.Errorf("q = %s\nwant %s", q.Get("q"), wantQ)
 	}
@@ -608,6 +617,63 @@ func TestGateChangeRefusesMessagesItCannotPlace(t *testing.T) {
 	}
 }
 
+// The answer to "does a change of another project have this commit" is
+// kept othersFor: a commit pushed past review, waiting at the head of a
+// range, costs one query across projects per othersFor, not one per poll.
+// The project's own changes are asked every time.
+func TestChangesForCommitsKeepsOtherProjectAnswers(t *testing.T) {
+	pushed, elsewhere := fmt.Sprintf("%040x", 0xdead), sha1
+	other := strings.Replace(mergedChange, `"project": "team/app"`, `"project": "secret/other"`, 1)
+	c, srv := newCanned(t, func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.URL.Query().Get("q"), "project:") && strings.Contains(r.URL.Query().Get("q"), "commit:"+sha1) {
+			gerritJSON(w, "["+other+"]")
+			return
+		}
+		gerritJSON(w, "[]")
+	})
+	cl, _ := New(srv.URL, WithBasicAuth("svc", "pw"))
+	now := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+	cl.others = newOthers(func() time.Time { return now })
+	ask := func() (across int) {
+		t.Helper()
+		c.requests = nil
+		got, err := cl.ChangesForCommits(context.Background(), "team/app", "main", []string{pushed, elsewhere})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := got[pushed]; ok {
+			t.Errorf("the pushed commit got changes %+v, want none", got[pushed])
+		}
+		if cs := got[elsewhere]; len(cs) != 1 || cs[0].Project != gate.OtherProject {
+			t.Errorf("the commit of another project's change got %+v, want the other-project marker", cs)
+		}
+		for _, r := range c.requests {
+			if !strings.Contains(r.URL.Query().Get("q"), "project:") {
+				across++
+			}
+		}
+		if len(c.requests)-across != 1 {
+			t.Errorf("%d queries of the project, want 1 every time", len(c.requests)-across)
+		}
+		return across
+	}
+	for _, step := range []struct {
+		what  string
+		after time.Duration
+		want  int
+	}{
+		{"first", 0, 1},
+		{"again at once", time.Second, 0},
+		{"just before othersFor", othersFor - 2*time.Second, 0},
+		{"after othersFor", 2 * time.Second, 1},
+	} {
+		now = now.Add(step.after)
+		if got := ask(); got != step.want {
+			t.Errorf("%s: %d queries across projects, want %d", step.what, got, step.want)
+		}
+	}
+}
+
 // Of an error answer only the start is read: a proxy's (or a hostile
 // upstream's) 20 MiB error page is not read to the end, nor all of it
 // redacted, and what the error shows is bounded.
@@ -671,5 +737,54 @@ func TestChangesForCommitsOrder(t *testing.T) {
 	}
 	if want := "main/42 main/44 stable/43 stable/50"; strings.Join(order, " ") != want {
 		t.Errorf("changes of %s in order %v, want %s", sha1[:8], order, want)
+	}
+}
+
+// Behind a proxy that refuses request lines over 8 KiB (414), a batch too
+// long is split and the smaller size kept: the commits are all asked
+// about, and the next question is not refused again.
+func TestChangesForCommitsSplitsWhatAProxyRefuses(t *testing.T) {
+	var shas []string
+	for i := range commitBatch + 50 {
+		shas = append(shas, fmt.Sprintf("%040x", i+0xabc))
+	}
+	shas = append(shas, sha1)
+	refused := 0
+	c, srv := newCanned(t, func(w http.ResponseWriter, r *http.Request) {
+		if len(r.URL.RequestURI()) > 8<<10 {
+			refused++
+			http.Error(w, "Request-URI Too Long", http.StatusRequestURITooLong)
+			return
+		}
+		if strings.Contains(r.URL.Query().Get("q"), "commit:"+sha1) {
+			gerritJSON(w, "["+mergedChange+"]")
+			return
+		}
+		gerritJSON(w, "[]")
+	})
+	cl, _ := New(srv.URL, WithBasicAuth("svc", "pw"))
+	for i := range 2 {
+		c.requests, refused = nil, 0
+		got, err := cl.ChangesForCommits(context.Background(), "team/app", "main", shas)
+		if err != nil {
+			t.Fatalf("question %d: %v", i+1, err)
+		}
+		if len(got[sha1]) != 1 {
+			t.Errorf("question %d: %s got %+v, want its change", i+1, sha1[:8], got[sha1])
+		}
+		asked := map[string]bool{}
+		for _, r := range c.requests {
+			for _, term := range strings.Split(r.URL.Query().Get("q"), " ") {
+				if sha, ok := strings.CutPrefix(strings.Trim(term, "()"), "commit:"); ok && len(r.URL.RequestURI()) <= 8<<10 {
+					asked[sha] = true
+				}
+			}
+		}
+		if len(asked) != len(shas) {
+			t.Errorf("question %d: %d of %d commits asked about in queries the proxy let through", i+1, len(asked), len(shas))
+		}
+		if want := map[int]int{0: 1, 1: 0}[i]; refused != want {
+			t.Errorf("question %d: %d queries refused as too long, want %d", i+1, refused, want)
+		}
 	}
 }
