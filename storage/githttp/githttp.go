@@ -63,6 +63,7 @@ type Handler struct {
 	budget    *Budget
 	bodyTime  time.Duration
 	adv       Advertiser
+	packs     PackCache
 }
 
 // Option configures a Handler.
@@ -266,6 +267,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer release()
 		out := &responseWriter{w: w, rc: rc}
+		if h.packs != nil {
+			served, err := h.packs.Serve(r.Context(), dir, protocol, req.bytes(), out)
+			if served {
+				if err != nil {
+					log.Info("cached answer not sent whole", "err", err)
+					outcome = "error"
+				}
+				return
+			}
+		}
 		if err := h.run(r.Context(), dir, protocol, uploadpack.Request, req.reader(), out); err != nil {
 			log.Warn("upload-pack failed", "err", err)
 			if !out.started {
