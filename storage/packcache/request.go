@@ -78,13 +78,16 @@ func canonicalV0(pkts []pkt) ([]byte, bool) {
 // canonicalV2: "command=fetch", capabilities, a delimiter, the arguments
 // with "done" among them, a flush.
 func canonicalV2(pkts []pkt) ([]byte, bool) {
-	if len(pkts) < 3 || string(pkts[0].data) != "command=fetch" || !pkts[len(pkts)-1].flush {
+	// Lines may end in a newline or not; git chomps it (serve.c).
+	line := func(p pkt) string { return strings.TrimSuffix(string(p.data), "\n") }
+	if len(pkts) < 3 || line(pkts[0]) != "command=fetch" || !pkts[len(pkts)-1].flush {
 		return nil, false
 	}
-	out := appendPkt(nil, "command=fetch")
+	raw := func(b []byte, p pkt) []byte { return append(append(b, pktHeader(len(p.data))...), p.data...) }
+	out := raw(nil, pkts[0])
 	i := 1
 	for ; i < len(pkts) && !pkts[i].special(); i++ {
-		l := string(pkts[i].data)
+		l := line(pkts[i])
 		switch {
 		case strings.HasPrefix(l, "agent="), strings.HasPrefix(l, "session-id="):
 			continue
@@ -92,7 +95,7 @@ func canonicalV2(pkts []pkt) ([]byte, bool) {
 		default:
 			return nil, false
 		}
-		out = appendPkt(out, l)
+		out = raw(out, pkts[i])
 	}
 	if i == len(pkts) || !pkts[i].delim {
 		return nil, false
@@ -100,7 +103,7 @@ func canonicalV2(pkts []pkt) ([]byte, bool) {
 	out = append(out, "0001"...)
 	wants, done := 0, false
 	for _, p := range pkts[i+1 : len(pkts)-1] {
-		l := strings.TrimSuffix(string(p.data), "\n")
+		l := line(p)
 		switch {
 		case p.special() || done:
 			return nil, false
@@ -122,8 +125,7 @@ func canonicalV2(pkts []pkt) ([]byte, bool) {
 		default:
 			return nil, false
 		}
-		out = append(out, pktHeader(len(p.data))...)
-		out = append(out, p.data...)
+		out = raw(out, p)
 	}
 	if wants == 0 || !done {
 		return nil, false
@@ -131,21 +133,19 @@ func canonicalV2(pkts []pkt) ([]byte, bool) {
 	return append(out, "0000"...), true
 }
 
-// oidLine reports whether l is prefix, a hex object id, and a newline (or,
-// with caps, a space and capabilities before it).
+// oidLine reports whether l is prefix and a hex object id (with caps, then
+// perhaps a space and capabilities), and perhaps a newline, which git
+// chomps.
 func oidLine(l, prefix string, caps bool) bool {
-	rest, ok := strings.CutSuffix(l[len(prefix):], "\n")
-	if !ok {
-		return false
-	}
+	rest := strings.TrimSuffix(l[len(prefix):], "\n")
 	oid, _, hasCaps := strings.Cut(rest, " ")
 	return isHex(oid) && (caps || !hasCaps)
 }
 
 func deepen(l string) bool {
-	n, ok := strings.CutSuffix(strings.TrimPrefix(l, "deepen "), "\n")
+	n := strings.TrimSuffix(strings.TrimPrefix(l, "deepen "), "\n")
 	d, err := strconv.Atoi(n)
-	return ok && err == nil && d > 0 && strconv.Itoa(d) == n
+	return err == nil && d > 0 && strconv.Itoa(d) == n
 }
 
 // dropCaps removes agent= and session-id= from the capabilities of a
