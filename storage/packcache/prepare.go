@@ -28,7 +28,7 @@ var clones = []clone{
 		b := appendPkt(nil, "command=fetch")
 		b = appendPkt(b, "object-format=sha1")
 		b = append(b, "0001"...)
-		for _, a := range []string{"thin-pack\n", "no-progress\n", "include-tag\n", "ofs-delta\n", "deepen 1\n", "want " + tip + "\n", "done\n"} {
+		for _, a := range []string{"thin-pack", "no-progress", "include-tag", "ofs-delta", "deepen 1", "want " + tip + "\n", "done\n"} {
 			b = appendPkt(b, a)
 		}
 		return append(b, "0000"...)

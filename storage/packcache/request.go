@@ -24,7 +24,8 @@ const (
 // sideband-all, with "done". A request with haves (a fetch that
 // negotiates), a filter or want-ref, more than 256 wants, more than 64 KiB,
 // or anything else not named here is not kept. The canonical form is the
-// request less its agent= and session-id= capabilities.
+// request less its agent= and session-id= capabilities and the newlines
+// ending its lines, none of which changes git's answer.
 func Canonical(version int, req []byte) ([]byte, bool) {
 	if len(req) > maxRequest {
 		return nil, false
@@ -46,7 +47,7 @@ func canonicalV0(pkts []pkt) ([]byte, bool) {
 	wants := 0
 	i := 0
 	for ; i < len(pkts) && !pkts[i].flush; i++ {
-		l := string(pkts[i].data)
+		l := chomp(pkts[i])
 		switch {
 		case strings.HasPrefix(l, "want "):
 			if wants++; wants > maxWants || !oidLine(l, "want ", wants == 1) {
@@ -68,26 +69,23 @@ func canonicalV0(pkts []pkt) ([]byte, bool) {
 		}
 		out = appendPkt(out, l)
 	}
-	if wants == 0 || i+2 != len(pkts) || string(pkts[i+1].data) != "done\n" {
+	if wants == 0 || i+2 != len(pkts) || chomp(pkts[i+1]) != "done" {
 		return nil, false
 	}
 	out = append(out, "0000"...)
-	return appendPkt(out, "done\n"), true
+	return appendPkt(out, "done"), true
 }
 
 // canonicalV2: "command=fetch", capabilities, a delimiter, the arguments
 // with "done" among them, a flush.
 func canonicalV2(pkts []pkt) ([]byte, bool) {
-	// Lines may end in a newline or not; git chomps it (serve.c).
-	line := func(p pkt) string { return strings.TrimSuffix(string(p.data), "\n") }
-	if len(pkts) < 3 || line(pkts[0]) != "command=fetch" || !pkts[len(pkts)-1].flush {
+	if len(pkts) < 3 || chomp(pkts[0]) != "command=fetch" || !pkts[len(pkts)-1].flush {
 		return nil, false
 	}
-	raw := func(b []byte, p pkt) []byte { return append(append(b, pktHeader(len(p.data))...), p.data...) }
-	out := raw(nil, pkts[0])
+	out := appendPkt(nil, "command=fetch")
 	i := 1
 	for ; i < len(pkts) && !pkts[i].special(); i++ {
-		l := line(pkts[i])
+		l := chomp(pkts[i])
 		switch {
 		case strings.HasPrefix(l, "agent="), strings.HasPrefix(l, "session-id="):
 			continue
@@ -95,7 +93,7 @@ func canonicalV2(pkts []pkt) ([]byte, bool) {
 		default:
 			return nil, false
 		}
-		out = raw(out, pkts[i])
+		out = appendPkt(out, l)
 	}
 	if i == len(pkts) || !pkts[i].delim {
 		return nil, false
@@ -103,7 +101,7 @@ func canonicalV2(pkts []pkt) ([]byte, bool) {
 	out = append(out, "0001"...)
 	wants, done := 0, false
 	for _, p := range pkts[i+1 : len(pkts)-1] {
-		l := line(p)
+		l := chomp(p)
 		switch {
 		case p.special() || done:
 			return nil, false
@@ -125,7 +123,7 @@ func canonicalV2(pkts []pkt) ([]byte, bool) {
 		default:
 			return nil, false
 		}
-		out = raw(out, p)
+		out = appendPkt(out, l)
 	}
 	if wants == 0 || !done {
 		return nil, false
@@ -133,17 +131,19 @@ func canonicalV2(pkts []pkt) ([]byte, bool) {
 	return append(out, "0000"...), true
 }
 
-// oidLine reports whether l is prefix and a hex object id (with caps, then
-// perhaps a space and capabilities), and perhaps a newline, which git
-// chomps.
+// chomp returns a line without its newline: git reads requests so
+// (PACKET_READ_CHOMP_NEWLINE), and clients differ in sending one.
+func chomp(p pkt) string { return strings.TrimSuffix(string(p.data), "\n") }
+
+// oidLine reports whether l (chomped) is prefix and a hex object id (with
+// caps, then perhaps a space and capabilities).
 func oidLine(l, prefix string, caps bool) bool {
-	rest := strings.TrimSuffix(l[len(prefix):], "\n")
-	oid, _, hasCaps := strings.Cut(rest, " ")
+	oid, _, hasCaps := strings.Cut(l[len(prefix):], " ")
 	return isHex(oid) && (caps || !hasCaps)
 }
 
 func deepen(l string) bool {
-	n := strings.TrimSuffix(strings.TrimPrefix(l, "deepen "), "\n")
+	n := strings.TrimPrefix(l, "deepen ")
 	d, err := strconv.Atoi(n)
 	return err == nil && d > 0 && strconv.Itoa(d) == n
 }
@@ -158,7 +158,7 @@ func dropCaps(l string) string {
 			kept = append(kept, w)
 		}
 	}
-	return strings.Join(kept, " ") + "\n"
+	return strings.Join(kept, " ")
 }
 
 func isHex(s string) bool {

@@ -29,7 +29,7 @@ func pkts(lines ...string) []byte {
 var (
 	fluxClone = pkts("want "+tip+" multi_ack_detailed side-band-64k ofs-delta agent=go-git/5.x shallow no-progress\n", "deepen 1\n", "0000", "done\n")
 	gitV0     = pkts("want "+tip+" multi_ack_detailed no-done side-band-64k thin-pack no-progress include-tag ofs-delta deepen-since deepen-not agent=git/2.39.5\n", "deepen 1\n", "0000", "done\n")
-	gitV2     = pkts("command=fetch", "agent=git/2.39.5", "object-format=sha1", "0001", "thin-pack\n", "no-progress\n", "include-tag\n", "ofs-delta\n", "deepen 1\n", "want "+tip+"\n", "done\n", "0000")
+	gitV2     = pkts("command=fetch", "agent=git/2.39.5", "object-format=sha1", "0001", "thin-pack", "no-progress", "include-tag", "ofs-delta", "deepen 1", "want "+tip+"\n", "done\n", "0000")
 )
 
 func TestCanonical(t *testing.T) {
@@ -94,7 +94,9 @@ func TestCanonicalLeavesOutTheAgentOnly(t *testing.T) {
 		{"v2 without agent", 2, gitV2, bytes.Replace(gitV2, []byte("0014agent=git/2.39.5"), nil, 1), true},
 		{"v0 depth", 0, fluxClone, bytes.Replace(fluxClone, []byte("000ddeepen 1\n"), []byte("000ddeepen 2\n"), 1), false},
 		{"v0 capabilities", 0, fluxClone, bytes.Replace(fluxClone, []byte(" no-progress"), []byte(" include-tag"), 1), false},
-		{"v2 include-tag", 2, gitV2, bytes.Replace(gitV2, []byte("0010include-tag\n"), nil, 1), false},
+		{"v2 include-tag", 2, gitV2, bytes.Replace(gitV2, []byte("000finclude-tag"), nil, 1), false},
+		{"v2 newlines", 2, gitV2, bytes.Replace(gitV2, []byte("000fno-progress"), []byte("0010no-progress\n"), 1), true},
+		{"v0 newlines", 0, fluxClone, bytes.Replace(fluxClone, []byte("0009done\n"), []byte("0008done"), 1), true},
 	}
 	for _, tt := range tests {
 		a, okA := packcache.Canonical(tt.version, tt.a)
