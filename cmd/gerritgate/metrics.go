@@ -9,6 +9,7 @@ import (
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
+	"github.com/gerritgate/gerritgate/storage/packcache"
 	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
@@ -32,6 +33,7 @@ type metrics struct {
 	debt         *prometheus.GaugeVec
 	debtOverdue  *prometheus.GaugeVec
 	debtSince    *prometheus.GaugeVec
+	packCache    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -90,7 +92,11 @@ func newMetrics() *metrics {
 		debtSince: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gerritgate_override_debt_since_timestamp_seconds", Help: "When the override whose debt is unpaid moved the environment; 0 when it owes nothing.",
 		}, []string{"project", "environment"}),
+		packCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_pack_cache_requests_total", Help: "Clone requests over HTTP by what the pack cache did: hit (answered from disk), miss (git ran, answer kept if it could be), bypass (not a request it keeps: git ran).",
+		}, []string{"outcome"}),
 	}
+	m.reg.MustRegister(m.packCache)
 	m.reg.MustRegister(m.debt, m.debtOverdue, m.debtSince, m.posts, m.fluxCalls, m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.policyOK, m.events, m.gerritCalls, m.connsRefused, m.sshLogins, m.sshRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.policyOK.Set(1) // serve starts only with a good policy
@@ -122,6 +128,13 @@ func (m *metrics) watchAccess(w *access.Watcher) {
 
 // gerritCall counts one REST call to Gerrit (gerrit.WithObserver).
 func (m *metrics) gerritCall(op, outcome string) { m.gerritCalls.WithLabelValues(op, outcome).Inc() }
+
+// watchPackCache exposes the bytes the pack cache keeps.
+func (m *metrics) watchPackCache(c *packcache.Cache) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gerritgate_pack_cache_bytes", Help: "Bytes of upload-pack answers kept on disk (bounded by packCache.maxMiB).",
+	}, func() float64 { return float64(c.Used()) }))
+}
 
 // watchClones exposes how many clone slots are taken.
 func (m *metrics) watchClones(l *uploadpack.Limiter) {
