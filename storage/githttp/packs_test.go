@@ -166,3 +166,33 @@ func TestPreparedClonesAreHits(t *testing.T) {
 		t.Errorf("C git v2's first clone after the advance: pack outcomes %v, want [hit]", o)
 	}
 }
+
+// TestHostileRequestsBypassTheCache: a request with thousands of wants
+// (here 3,000 of the deployed commit, 150 KB) or one that negotiates is
+// left to git: nothing is kept for it, whatever git answers.
+func TestHostileRequestsBypassTheCache(t *testing.T) {
+	c := newCached(t)
+	var many strings.Builder
+	many.WriteString(pkt("want " + c.s.Gated + " side-band-64k\n"))
+	for range 3000 {
+		many.WriteString(pkt("want " + c.s.Gated + "\n"))
+	}
+	many.WriteString("0000" + pkt("done\n"))
+	for name, body := range map[string]string{
+		"3,000 wants": many.String(),
+		"haves":       pkt("want "+c.s.Gated+" side-band-64k\n") + "0000" + pkt("have "+c.s.Gated+"\n") + pkt("done\n"),
+	} {
+		resp, err := http.Post(c.url+"/git-upload-pack", "application/x-git-upload-pack-request", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if o := c.seen(); !slices.Equal(o, []string{packcache.Bypass}) {
+			t.Errorf("%s: outcomes %v, want [bypass]", name, o)
+		}
+		if n := c.cache.Used(); n != 0 {
+			t.Errorf("%s: the cache keeps %d bytes, want none", name, n)
+		}
+	}
+}
