@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -260,7 +261,10 @@ func (c *Cache) fill(ctx context.Context, dir, protocol string, req []byte, k st
 	return true, f.ok
 }
 
-const tmpPrefix = "tmp-"
+const (
+	tmpPrefix  = "tmp-"
+	copyBuffer = 256 << 10 // fewer reads of a kept file
+)
 
 var (
 	errTooLarge = errors.New("answer larger than the cache")
@@ -282,7 +286,7 @@ func (c *Cache) compute(ctx context.Context, dir, protocol string, req []byte, k
 			os.Remove(tmp.Name())
 		}
 	}()
-	out := &payload{w: tmp, h: sha256.New(), max: c.max - trailerSize}
+	out := &payload{w: tmp, h: crc32.New(castagnoli), max: c.max - trailerSize}
 	cmd := uploadpack.Command(ctx, c.git, dir, protocol, uploadpack.Request)
 	cmd.Stdin = bytes.NewReader(req)
 	cmd.Stdout = out
@@ -359,10 +363,16 @@ func (p *payload) Write(b []byte) (int, error) {
 }
 
 // A kept file is the answer, then a trailer naming its key, its length
-// and its SHA-256.
-const trailerFormat = "\ngerritgate pack cache 1 %64s %016x %64x\n"
+// and its CRC-32C. The checksum finds a file damaged on disk or cut short;
+// it is cheap (hardware CRC-32C) because it is checked on every answer.
+// Whoever can write the cache directory can write the served
+// repositories too: it is no defence against them.
+const trailerFormat = "\ngerritgate pack cache 1 %64s %016x %08x\n"
 
-var trailerSize = int64(len(trailer(strings.Repeat("0", 64), 0, make([]byte, sha256.Size))))
+var (
+	castagnoli  = crc32.MakeTable(crc32.Castagnoli)
+	trailerSize = int64(len(trailer(strings.Repeat("0", 64), 0, make([]byte, 4))))
+)
 
 func trailer(key string, n int64, sum []byte) []byte {
 	return fmt.Appendf(nil, trailerFormat, key, n, sum)
@@ -397,12 +407,12 @@ func (c *Cache) serveFile(k string, w io.Writer) (bool, error) {
 	}
 	now := time.Now()
 	os.Chtimes(f.Name(), now, now) // recently used, also after a restart
-	_, err = io.Copy(w, io.LimitReader(f, n))
+	_, err = io.CopyBuffer(w, io.LimitReader(f, n), make([]byte, copyBuffer))
 	return true, err
 }
 
 // check reads f whole and returns the length of the answer it holds if its
-// trailer names key and matches its length and SHA-256.
+// trailer names key and matches its length and checksum.
 func check(f *os.File, key string) (int64, error) {
 	info, err := f.Stat()
 	if err != nil {
@@ -412,8 +422,8 @@ func check(f *os.File, key string) (int64, error) {
 	if n < 0 {
 		return 0, fmt.Errorf("%d bytes: shorter than a trailer", info.Size())
 	}
-	h := sha256.New()
-	if _, err := io.CopyN(h, f, n); err != nil {
+	h := crc32.New(castagnoli)
+	if _, err := io.CopyBuffer(h, io.LimitReader(f, n), make([]byte, copyBuffer)); err != nil {
 		return 0, err
 	}
 	got := make([]byte, trailerSize)

@@ -14,7 +14,7 @@
 // Cacheable).
 //
 // Files are written whole to a temporary name, synced and renamed, and
-// carry their own size and SHA-256, checked before every answer: a file
+// carry their own size and CRC-32C, checked before every answer: a file
 // cut short by a crash or damaged on disk is deleted and the answer
 // computed again. Everything is bounded: the bytes on disk (least recently
 // used answers go first), the requests it keys, and one computation per
