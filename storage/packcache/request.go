@@ -161,17 +161,7 @@ func dropCaps(l string) string {
 	return strings.Join(kept, " ")
 }
 
-func isHex(s string) bool {
-	if len(s) != 40 && len(s) != 64 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+func isHex(s string) bool { return (len(s) == 40 || len(s) == 64) && isLowerHex(s) }
 
 // pkt is one pkt-line: data, a flush (0000) or a delimiter (0001).
 type pkt struct {
