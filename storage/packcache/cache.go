@@ -52,6 +52,7 @@ type Cache struct {
 	used    int64                    // bytes of the files in lru
 	flights map[string]*flight       // computations running, by key
 	pending map[string]bool          // directories to prepare
+	tooBig  map[string]bool          // keys whose answer outgrew the cache: left to git
 	wake    chan struct{}
 }
 
@@ -99,6 +100,7 @@ func Open(dir string, max int64, opts ...Option) (*Cache, error) {
 		files:   map[string]*list.Element{},
 		flights: map[string]*flight{},
 		pending: map[string]bool{},
+		tooBig:  map[string]bool{},
 		wake:    make(chan struct{}, 1),
 	}
 	for _, o := range opts {
@@ -188,6 +190,12 @@ func (c *Cache) Serve(ctx context.Context, dir, protocol string, req []byte, w i
 	if !ok {
 		return false, nil
 	}
+	c.mu.Lock()
+	big := c.tooBig[k]
+	c.mu.Unlock()
+	if big {
+		return false, nil
+	}
 	if served, err := c.serveFile(k, w); served {
 		outcome = Hit
 		return true, err
@@ -256,12 +264,19 @@ func (c *Cache) fill(ctx context.Context, dir, protocol string, req []byte, k st
 	c.mu.Lock()
 	f.ok = err == nil
 	delete(c.flights, k)
+	if errors.Is(err, errTooLarge) {
+		if len(c.tooBig) >= maxTooBig {
+			clear(c.tooBig)
+		}
+		c.tooBig[k] = true
+	}
 	c.mu.Unlock()
 	close(f.done)
 	return true, f.ok
 }
 
 const (
+	maxTooBig  = 1024 // keys remembered as too large, at most
 	tmpPrefix  = "tmp-"
 	copyBuffer = 256 << 10 // fewer reads of a kept file
 )

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -363,6 +364,14 @@ func TestEvictionKeepsTheBound(t *testing.T) {
 	if k := tiny.kept(t); len(k) != 0 {
 		t.Errorf("a cache of 10 bytes holds %v", k)
 	}
+	// ... and not computed again: git alone answers it from then on.
+	tiny.outcomes()
+	if served, _ := tiny.serve(t, "", fluxRequest(tiny.served.Gated)); served {
+		t.Error("an answer larger than the cache was served from it")
+	}
+	if o := tiny.outcomes(); !slices.Equal(o, []string{packcache.Bypass}) {
+		t.Errorf("the too large answer asked again: outcomes %v, want [bypass]", o)
+	}
 }
 
 // TestDamagedFileIsComputedAgain: a kept file changed on disk (one byte of
@@ -491,5 +500,29 @@ func TestScheduleAndRun(t *testing.T) {
 	}
 	if o := f.outcomes(); !slices.Equal(o, []string{packcache.Hit}) {
 		t.Errorf("Flux clone after Schedule: outcomes %v, want [hit]", o)
+	}
+}
+
+// TestNoAnswerForAnotherRepository: two repositories with the same
+// commits and refs, asked the same request, each get an answer computed
+// on their own: the first one's is never served for the second.
+func TestNoAnswerForAnotherRepository(t *testing.T) {
+	s := storagetest.Serve(t, "team-a/fleet", "team-b/fleet")
+	var outcomes []string
+	c, err := packcache.Open(t.TempDir(), 1<<20, packcache.WithObserver(func(o string) { outcomes = append(outcomes, o) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"team-a/fleet", "team-b/fleet", "team-a/fleet"} {
+		repo, err := s.Store.Served(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if served, err := c.Serve(context.Background(), repo.Dir(), "", fluxRequest(s.Gated), io.Discard); !served || err != nil {
+			t.Fatalf("%s: served %v, %v", p, served, err)
+		}
+	}
+	if want := []string{packcache.Miss, packcache.Miss, packcache.Hit}; !slices.Equal(outcomes, want) {
+		t.Errorf("team-a, team-b, team-a: outcomes %v, want %v", outcomes, want)
 	}
 }
