@@ -1,6 +1,7 @@
 // Package githttp is the read-only smart HTTP front end: it serves the gated
-// repositories with C git's `git upload-pack --stateless-rpc`, and ref
-// checks from an Advertiser (storage/refadv) when it has one. Only the
+// repositories with C git's `git upload-pack --stateless-rpc`, ref checks
+// from an Advertiser (storage/refadv) and clones from a PackCache
+// (storage/packcache) when it has them. Only the
 // upload-pack routes exist; there is no dumb protocol (which would hand out
 // files of the repository) and no write path to forget to close.
 package githttp
