@@ -526,3 +526,31 @@ func TestNoAnswerForAnotherRepository(t *testing.T) {
 		t.Errorf("team-a, team-b, team-a: outcomes %v, want %v", outcomes, want)
 	}
 }
+
+// TestWhatCanonicalDropsDoesNotChangeGitsAnswer: requests Canonical takes
+// for one (another agent, no agent, newlines added or dropped) get the
+// same answer from git, which is what makes sharing their key sound.
+func TestWhatCanonicalDropsDoesNotChangeGitsAnswer(t *testing.T) {
+	f := newFixture(t, 1<<20)
+	flux, v2 := fluxRequest(f.served.Gated), gitV2Request(f.served.Gated)
+	tests := []struct {
+		protocol string
+		a, b     []byte
+	}{
+		{"", flux, bytes.Replace(flux, []byte("agent=go-git/5.x"), []byte("agent=other/9.99"), 1)},
+		{"", flux, pkts("want "+f.served.Gated+" multi_ack_detailed side-band-64k ofs-delta shallow no-progress", "deepen 1", "0000", "done")},
+		{"version=2", v2, bytes.Replace(v2, []byte("0014agent=git/2.39.5"), nil, 1)},
+		{"version=2", v2, pkts("command=fetch\n", "object-format=sha1\n", "0001", "thin-pack\n", "no-progress\n", "include-tag\n", "ofs-delta\n", "deepen 1\n", "want "+f.served.Gated, "done", "0000")},
+	}
+	for i, tt := range tests {
+		v := map[string]int{"": 0, "version=2": 2}[tt.protocol]
+		ca, okA := packcache.Canonical(v, tt.a)
+		cb, okB := packcache.Canonical(v, tt.b)
+		if !okA || !okB || !bytes.Equal(ca, cb) {
+			t.Fatalf("case %d: canonical forms differ or not kept (%v, %v)", i, okA, okB)
+		}
+		if a, b := direct(t, f.repo.Dir(), tt.protocol, tt.a), direct(t, f.repo.Dir(), tt.protocol, tt.b); !same(a, b) {
+			t.Errorf("case %d: git answers differently:\n%q\n%q", i, a, b)
+		}
+	}
+}
