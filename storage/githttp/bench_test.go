@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gerritgate/gerritgate/internal/gitexec"
+	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
 	"github.com/gerritgate/gerritgate/storage/packcache"
 	"github.com/gerritgate/gerritgate/storage/refadv"
@@ -128,7 +129,7 @@ func cpuTime() time.Duration {
 // oneRepo resolves every project to one directory.
 type oneRepo string
 
-func (d oneRepo) ServedPath(string) (string, error) { return string(d), nil }
+func (d oneRepo) ReaderPath(string, storage.Grant) (string, error) { return string(d), nil }
 
 // BenchmarkShallowClone: Flux's depth-1 clone (its exact request, over
 // HTTP, the answer read and discarded in-process) of an unchanged tip of
