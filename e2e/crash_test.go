@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -62,6 +65,7 @@ func TestKill9LeavesServedReposConsistent(t *testing.T) {
 		g.kill9()
 		checkServed(t, g, passed)
 		checkTrail(t, g, pub)
+		checkPackCache(t, g)
 		g.start()
 	}
 	// And it still works after all that.
@@ -148,6 +152,37 @@ func checkServed(t *testing.T, g *gateProc, passed map[string]bool) {
 		// A lock left by the kill is fine on disk (the next start clears
 		// it) but must not be what clients read.
 		t.Logf("lock file left by kill -9 (cleared on restart)")
+	}
+}
+
+// checkPackCache checks that every answer the killed gate kept in its pack
+// cache is whole: a file named for its key ending in the trailer that
+// names that key, the answer's length and its CRC-32C. Files a kill cut
+// short are only ever temporary ("tmp-*"), removed at the next start.
+func checkPackCache(t *testing.T, g *gateProc) {
+	t.Helper()
+	dir := filepath.Join(g.dir, "data", "packcache")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "tmp-") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := bytes.LastIndex(b, []byte("\ngerritgate pack cache 1 "))
+		f := strings.Fields(string(b[max(i, 0):]))
+		if i < 0 || len(f) != 7 || f[4] != e.Name() {
+			t.Fatalf("pack cache file %s after kill -9 has no trailer naming it: %q", e.Name(), b[max(0, len(b)-200):])
+		}
+		n, err := strconv.ParseInt(f[5], 16, 64)
+		if sum := crc32.Checksum(b[:i], crc32.MakeTable(crc32.Castagnoli)); err != nil || n != int64(i) || fmt.Sprintf("%08x", sum) != f[6] {
+			t.Fatalf("pack cache file %s after kill -9 is not whole: %d bytes before the trailer, trailer %q", e.Name(), i, f)
+		}
 	}
 }
 

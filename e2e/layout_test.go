@@ -24,6 +24,7 @@ func TestImportDirection(t *testing.T) {
 		"storage":                  {"internal/gitexec", "internal/gitmerge", "internal/treediff"},
 		"storage/uploadpack":       {"storage", "internal/gitexec"},
 		"storage/refadv":           {"storage/uploadpack"},
+		"storage/packcache":        {"storage/uploadpack", "storage/refadv", "internal/gitexec"},
 		"storage/githttp":          {"storage", "storage/uploadpack"},
 		"storage/gitssh":           {"storage", "storage/uploadpack"},
 		"storage/storagetest":      {"storage", "internal/gitexec"},

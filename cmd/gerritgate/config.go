@@ -55,6 +55,19 @@ type Config struct {
 	MaxConnectionsPerAddress int `yaml:"maxConnectionsPerAddress"`
 	// Audit configures the audit trail (refs/heads/audit/<env>).
 	Audit AuditConfig `yaml:"audit"`
+	// PackCache keeps the answers to clone requests on disk, in
+	// <dataDir>/packcache (storage/packcache).
+	PackCache PackCacheConfig `yaml:"packCache"`
+}
+
+// PackCacheConfig bounds the pack cache.
+type PackCacheConfig struct {
+	// MaxMiB bounds the answers kept on disk, in MiB (default 1024); the
+	// least recently used go first. An answer larger than the bound is
+	// sent but not kept.
+	MaxMiB int `yaml:"maxMiB"`
+	// Disabled runs git for every clone, as without a cache.
+	Disabled bool `yaml:"disabled"`
 }
 
 // GerritConfig says how to reach Gerrit.
@@ -329,6 +342,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		{"maxConnectionsPerAddress", 64, 1, maxConnections, &c.MaxConnectionsPerAddress},
 		{"http.maxRequestBodyKiB", 4096, 1, 1 << 20, &c.HTTP.MaxRequestBodyKiB},
 		{"http.maxBufferedKiB", 65536, 1, 1 << 22, &c.HTTP.MaxBufferedKiB},
+		{"packCache.maxMiB", 1024, 1, 1 << 24, &c.PackCache.MaxMiB},
 	} {
 		if *n.val == 0 {
 			*n.val = n.def

@@ -45,6 +45,9 @@ func TestParseConfig(t *testing.T) {
 	if c.MaxConcurrentClones != 32 || c.MaxClonesPerReader != 8 || c.MaxClonesPerAddress != 8 {
 		t.Errorf("clone bounds: %d, per reader %d, per address %d; want 32, 8, 8", c.MaxConcurrentClones, c.MaxClonesPerReader, c.MaxClonesPerAddress)
 	}
+	if c.PackCache.MaxMiB != 1024 || c.PackCache.Disabled {
+		t.Errorf("pack cache: %+v, want 1024 MiB, enabled", c.PackCache)
+	}
 }
 
 func TestParseConfigErrors(t *testing.T) {
@@ -81,6 +84,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"ssh handshake timeout", "policy:", "ssh:\n  handshakeTimeout: 1ms\npolicy:", "gerritgate.yaml:10:21: ssh.handshakeTimeout must be a duration of at least 100ms"},
 		{"ssh idle timeout", "policy:", "ssh:\n  idleTimeout: never\npolicy:", "gerritgate.yaml:10:16: ssh.idleTimeout must be a duration"},
 		{"ssh failed logins", "policy:", "ssh:\n  maxFailedLogins: -3\npolicy:", "ssh.maxFailedLogins must be between 1 and 1000"},
+		{"pack cache bound", "policy:", "packCache:\n  maxMiB: -1\npolicy:", "gerritgate.yaml:10:11: packCache.maxMiB must be between 1 and 16777216, got -1"},
+		{"pack cache unknown key", "policy:", "packCache:\n  dir: /tmp\npolicy:", `gerritgate.yaml:10:3: unknown field "dir"`},
 		{"no policy", "policy: ./policy.yaml\n", "", "policy is required: a local file's path, or {project, branch, path}"},
 	}
 	for _, tt := range tests {

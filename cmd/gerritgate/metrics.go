@@ -10,6 +10,7 @@ import (
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
 	"github.com/gerritgate/gerritgate/status"
+	"github.com/gerritgate/gerritgate/storage/packcache"
 	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
@@ -36,6 +37,7 @@ type metrics struct {
 	debtOverdue  *prometheus.GaugeVec
 	debtSince    *prometheus.GaugeVec
 	accessChecks *prometheus.CounterVec
+	packCache    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -103,7 +105,11 @@ func newMetrics() *metrics {
 		accessChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_access_gerrit_checks_total", Help: "Questions put to Gerrit for readers bound to a Gerrit account or group, by outcome (granted, denied, error: the reader is refused once its last answer is older than gerrit.readCheckLifetime).",
 		}, []string{"outcome"}),
+		packCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_pack_cache_requests_total", Help: "Clone requests over HTTP by what the pack cache did: hit (answered from disk), miss (git ran, answer kept if it could be), bypass (not a request it keeps: git ran).",
+		}, []string{"outcome"}),
 	}
+	m.reg.MustRegister(m.packCache)
 	m.reg.MustRegister(m.accessChecks, m.debt, m.debtOverdue, m.debtSince, m.posts, m.fluxCalls, m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.policyOK, m.policyCommit, m.policyWait, m.events, m.gerritCalls, m.connsRefused, m.sshLogins, m.sshRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.policyOK.Set(1) // serve starts only with a good policy
@@ -146,6 +152,13 @@ func (m *metrics) watchChecks(c *access.GerritChecker) {
 
 // gerritCall counts one REST call to Gerrit (gerrit.WithObserver).
 func (m *metrics) gerritCall(op, outcome string) { m.gerritCalls.WithLabelValues(op, outcome).Inc() }
+
+// watchPackCache exposes the bytes the pack cache keeps.
+func (m *metrics) watchPackCache(c *packcache.Cache) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gerritgate_pack_cache_bytes", Help: "Bytes of upload-pack answers kept on disk (bounded by packCache.maxMiB).",
+	}, func() float64 { return float64(c.Used()) }))
+}
 
 // watchClones exposes how many clone slots are taken.
 func (m *metrics) watchClones(l *uploadpack.Limiter) {

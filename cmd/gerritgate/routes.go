@@ -53,6 +53,7 @@ func (s *service) handler() http.Handler {
 		githttp.WithLogger(s.logger),
 		githttp.WithLimiter(s.clones),
 		githttp.WithAdvertiser(s.refs),
+		githttp.WithPackCache(s.packs),
 		githttp.WithBodyTimeout(s.cfg.HTTP.bodyTimeout),
 		githttp.WithTimeout(s.cfg.HTTP.uploadPackTimeout),
 		githttp.WithMaxRequestBody(int64(s.cfg.HTTP.MaxRequestBodyKiB) << 10),

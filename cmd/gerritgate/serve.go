@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,6 +26,7 @@ import (
 	"github.com/gerritgate/gerritgate/status"
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/gitssh"
+	"github.com/gerritgate/gerritgate/storage/packcache"
 	"github.com/gerritgate/gerritgate/storage/refadv"
 	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
@@ -58,6 +61,7 @@ type service struct {
 	access   *access.Watcher     // nil: anonymous HTTP, no SSH
 	clones   *uploadpack.Limiter // shared by the HTTP and SSH front ends
 	refs     *refadv.Cache       // ref checks over HTTP and SSH, answered from memory
+	packs    *packcache.Cache    // clones over HTTP answered from disk; nil: packCache.disabled
 	webhook  *webhook
 	board    *status.Board
 	recorder *recorder
@@ -155,9 +159,31 @@ func wire(cfg *Config, logger *slog.Logger, metrics *metrics, store *storage.Sto
 		board:   status.NewBoard(),
 		refs:    refadv.New(refadv.WithObserver(refSnapshotLogger(logger))),
 	}
-	// Before an advance is reported done, ref checks forget the old refs;
-	// the first one after it asks git again (once, however many ask).
-	store.NotifyRefs(s.refs.Invalidate)
+	if !cfg.PackCache.Disabled {
+		s.packs, err = packcache.Open(filepath.Join(store.Dir(), "packcache"), int64(cfg.PackCache.MaxMiB)<<20,
+			packcache.WithLogger(logger), packcache.WithTimeout(cfg.HTTP.uploadPackTimeout),
+			packcache.WithObserver(func(o string) { metrics.packCache.WithLabelValues(o).Inc() }))
+		if err != nil {
+			return nil, err
+		}
+		metrics.watchPackCache(s.packs)
+	}
+	// Before an advance is reported done, ref checks forget the old refs
+	// (the first one after it asks git again, once however many ask) and
+	// the pack cache the old state; it then prepares the new tips' clones.
+	// Served repositories are under served/ and, one per environment,
+	// served-env/; the upstream mirrors are not served.
+	sep := string(filepath.Separator)
+	served, servedEnv := filepath.Join(store.Dir(), "served")+sep, filepath.Join(store.Dir(), "served-env")+sep
+	store.NotifyRefs(func(dir string) {
+		s.refs.Invalidate(dir)
+		if s.packs != nil {
+			s.packs.Invalidate(dir)
+			if strings.HasPrefix(dir, served) || strings.HasPrefix(dir, servedEnv) {
+				s.packs.Schedule(dir)
+			}
+		}
+	})
 	if cfg.Access != "" {
 		checker := access.NewGerritChecker(gerritACL{client}, func(project string) []string { return gatedBranches(s.poller.Policy(), project) },
 			access.WithLifetime(cfg.Gerrit.readCheckLifetime), access.WithTimeout(cfg.Gerrit.readCheckTimeout),
@@ -250,6 +276,9 @@ func (s *service) run(ctx context.Context) error {
 		})
 	}
 	owned.Go(func() { s.poster.Run(bg) })
+	if s.packs != nil {
+		owned.Go(func() { s.packs.Run(bg) })
+	}
 	owned.Go(func() { s.notifier.Run(bg) })
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

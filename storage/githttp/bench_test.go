@@ -2,17 +2,26 @@ package githttp_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gerritgate/gerritgate/internal/gitexec"
+	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
+	"github.com/gerritgate/gerritgate/storage/packcache"
 	"github.com/gerritgate/gerritgate/storage/refadv"
 	"github.com/gerritgate/gerritgate/storage/storagetest"
 )
@@ -115,4 +124,114 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
 	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
 	return tv(self.Utime) + tv(self.Stime) + tv(children.Utime) + tv(children.Stime)
+}
+
+// oneRepo resolves every project to one directory.
+type oneRepo string
+
+func (d oneRepo) ReaderPath(string, storage.Grant) (string, error) { return string(d), nil }
+
+// BenchmarkShallowClone: Flux's depth-1 clone (its exact request, over
+// HTTP, the answer read and discarded in-process) of an unchanged tip of
+// a repository of 4,000 files of 4 KiB (GERRITGATE_BENCH_FILES to change
+// it), answered by git each time ("git"), computed into an empty pack
+// cache ("cache-first": each op starts from an empty cache) or served from
+// it ("cache-repeat"). cpu-ms/op is this process's CPU and its git
+// children's per clone: the server's, since the client only reads.
+//
+//	go test ./storage/githttp -run '^$' -bench ShallowClone -benchtime 5x
+func BenchmarkShallowClone(b *testing.B) {
+	files := 4000
+	if n, err := strconv.Atoi(os.Getenv("GERRITGATE_BENCH_FILES")); err == nil && n > 0 {
+		files = n
+	}
+	dir, tip := syntheticRepo(b, files)
+	req := []byte(fmt.Sprintf("0082want %s multi_ack_detailed side-band-64k ofs-delta agent=go-git/5.x shallow no-progress\n000ddeepen 1\n00000009done\n", tip))
+	for _, mode := range []string{"git", "cache-first", "cache-repeat"} {
+		b.Run(mode, func(b *testing.B) {
+			newCache := func() *packcache.Cache {
+				c, err := packcache.Open(filepath.Join(b.TempDir(), "packs"), 1<<30)
+				if err != nil {
+					b.Fatal(err)
+				}
+				return c
+			}
+			h := githttp.New(oneRepo(dir))
+			if mode == "cache-repeat" {
+				h = githttp.New(oneRepo(dir), githttp.WithPackCache(newCache()))
+				benchClone(b, h, req) // computes the answer the others get
+			}
+			var size int64
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for range b.N {
+				if mode == "cache-first" {
+					b.StopTimer()
+					h = githttp.New(oneRepo(dir), githttp.WithPackCache(newCache()))
+					b.StartTimer()
+				}
+				size = benchClone(b, h, req)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(size)/(1<<20), "MiB")
+		})
+	}
+}
+
+func benchClone(b *testing.B, h http.Handler, req []byte) int64 {
+	r := httptest.NewRequest("POST", "/p.git/git-upload-pack", bytes.NewReader(req))
+	r.Header.Set("Content-Type", "application/x-git-upload-pack-request")
+	w := &countingWriter{header: http.Header{}}
+	h.ServeHTTP(w, r)
+	if w.code != 0 && w.code != 200 || w.n < 1000 {
+		b.Fatalf("clone: status %d, %d bytes", w.code, w.n)
+	}
+	return w.n
+}
+
+// countingWriter is an http.ResponseWriter that counts and drops the body.
+type countingWriter struct {
+	header http.Header
+	code   int
+	n      int64
+}
+
+func (w *countingWriter) Header() http.Header { return w.header }
+func (w *countingWriter) WriteHeader(c int)   { w.code = c }
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+// syntheticRepo makes a bare repository whose one commit (at
+// refs/heads/deploy/prod) holds files files of 4 KiB of pseudo-random
+// text, and returns it and the commit.
+func syntheticRepo(b *testing.B, files int) (string, string) {
+	dir := filepath.Join(b.TempDir(), "p.git")
+	if out, err := storagetest.Git(b, "", nil, "init", "-q", "--bare", dir); err != nil {
+		b.Fatalf("git init: %v\n%s", err, out)
+	}
+	var in bytes.Buffer
+	in.WriteString("commit refs/heads/deploy/prod\ncommitter t <t@example.com> 1700000000 +0000\ndata 4\nbig\n")
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 \n"
+	data := make([]byte, 4096)
+	for i := range files {
+		for j := range data {
+			data[j] = alphabet[rng.IntN(len(alphabet))]
+		}
+		fmt.Fprintf(&in, "M 644 inline apps/app%03d/file%05d.yaml\ndata %d\n%s\n", i%100, i, len(data), data)
+	}
+	cmd := exec.Command("git", "--git-dir", dir, "fast-import", "--quiet")
+	cmd.Env = gitexec.Env()
+	cmd.Stdin = &in
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("git fast-import: %v\n%s", err, out)
+	}
+	tip, err := storagetest.Git(b, dir, nil, "--git-dir", dir, "rev-parse", "refs/heads/deploy/prod")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return dir, strings.TrimSpace(tip)
 }

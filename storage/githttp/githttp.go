@@ -1,6 +1,7 @@
 // Package githttp is the read-only smart HTTP front end: it serves the gated
-// repositories with C git's `git upload-pack --stateless-rpc`, and ref
-// checks from an Advertiser (storage/refadv) when it has one. Only the
+// repositories with C git's `git upload-pack --stateless-rpc`, ref checks
+// from an Advertiser (storage/refadv) and clones from a PackCache
+// (storage/packcache) when it has them. Only the
 // upload-pack routes exist; there is no dumb protocol (which would hand out
 // files of the repository) and no write path to forget to close.
 package githttp
@@ -69,6 +70,7 @@ type Handler struct {
 	budget    *Budget
 	bodyTime  time.Duration
 	adv       Advertiser
+	packs     PackCache
 }
 
 // Option configures a Handler.
@@ -290,6 +292,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer release()
 		out := &responseWriter{w: w, rc: rc}
+		if h.packs != nil {
+			served, err := h.packs.Serve(r.Context(), dir, protocol, req.bytes(), out)
+			if served {
+				if err != nil {
+					log.Info("cached answer not sent whole", "err", err)
+					outcome = "error"
+				}
+				return
+			}
+		}
 		if err := h.run(r.Context(), dir, protocol, uploadpack.Request, req.reader(), out); err != nil {
 			log.Warn("upload-pack failed", "err", err)
 			if !out.started {
