@@ -100,7 +100,7 @@ func writeSynthStream(w io.Writer, files, commits int) error {
 	perCluster := files / len(synthClusters)
 	apps := perCluster / len(synthAppFiles)
 	extra := files - apps*len(synthAppFiles)*len(synthClusters) // into clusters/<c>/README-<i>.md
-	const t0 = 1767225600                                        // 2026-01-01T00:00:00Z
+	const t0 = 1767225600                                       // 2026-01-01T00:00:00Z
 	commit := func(i int, msg string) {
 		ts := t0 + int64(i)*600
 		fmt.Fprintf(bw, "commit refs/heads/main\nauthor Alice <alice@example.com> %d +0000\ncommitter Gerrit Code Review <gerrit@example.com> %d +0000\ndata %d\n%s\n", ts, ts, len(msg)+1, msg)
