@@ -47,6 +47,15 @@ func deployedAll(ctx context.Context, g *server, project, want string) (bool, er
 	return n == len(environments), nil
 }
 
+// nudgeUntilDeployed nudges one poll of g and waits until every
+// environment of the fleet is at tip.
+func nudgeUntilDeployed(ctx context.Context, g *server, tip string, timeout time.Duration) error {
+	if err := nudgeAndWait(ctx, g, timeout); err != nil {
+		return err
+	}
+	return waitUntil(ctx, timeout, "every environment at "+tip[:12], func() (bool, error) { return deployedAll(ctx, g, fleet, tip) })
+}
+
 // waitIdle waits until s uses less than 20ms of CPU in 500ms (at most a
 // minute), so that work it does in the background after a move (such as
 // preparing a pack) is not counted in the next measurement.
@@ -209,10 +218,7 @@ func (b *bench) cloneFigure(ctx context.Context, sm *sim, g, ref *server) error 
 		if err != nil {
 			return err
 		}
-		if err := nudgeAndWait(ctx, g, 10*time.Minute); err != nil {
-			return err
-		}
-		if err := waitUntil(ctx, 10*time.Minute, "the merged change on every environment", func() (bool, error) { return deployedAll(ctx, g, fleet, tip) }); err != nil {
+		if err := nudgeUntilDeployed(ctx, g, tip, 10*time.Minute); err != nil {
 			return err
 		}
 		twice := func(s *server, into *[]pair) func() error {
@@ -262,10 +268,7 @@ func (b *bench) burstFigure(ctx context.Context, sm *sim, g *server) error {
 	if err != nil {
 		return err
 	}
-	if err := nudgeAndWait(ctx, g, 30*time.Minute); err != nil {
-		return err
-	}
-	if err := waitUntil(ctx, 30*time.Minute, "the burst on every environment", func() (bool, error) { return deployedAll(ctx, g, fleet, tip) }); err != nil {
+	if err := nudgeUntilDeployed(ctx, g, tip, 30*time.Minute); err != nil {
 		return err
 	}
 	after, _, err := restCalls(g)
