@@ -56,7 +56,7 @@ func TestQuickRunWritesEveryFigure(t *testing.T) {
 	if section != stdout.String() {
 		t.Errorf("the docs' section differs from what was printed:\ndocs:\n%s\nprinted:\n%s", section, stdout.String())
 	}
-	for _, want := range []string{"load average", "git 2.", "go1.", "cores", "GiB RAM"} {
+	for _, want := range []string{"load average", "git 2.", "go1.", "cores", "GiB RAM", "MiB packed"} {
 		if !strings.Contains(section, want) {
 			t.Errorf("the machine's description lacks %q:\n%s", want, section)
 		}

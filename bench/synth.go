@@ -33,6 +33,18 @@ type synthRepo struct {
 	Count int // commits
 }
 
+// packedMiB is the size of the repository's packs.
+func (r *synthRepo) packedMiB() float64 {
+	packs, _ := filepath.Glob(filepath.Join(r.Dir, "objects", "pack", "*.pack"))
+	var n int64
+	for _, p := range packs {
+		if fi, err := os.Stat(p); err == nil {
+			n += fi.Size()
+		}
+	}
+	return float64(n) / (1 << 20)
+}
+
 // synthesize returns the synthetic repository of files files and commits
 // commits, built with git fast-import under cache unless a complete one
 // of this generator version is there already.
