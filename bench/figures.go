@@ -69,8 +69,9 @@ func waitIdle(s *server) {
 	}
 }
 
-// first says who goes first in round i: gerritgate in even rounds, the
-// reference in odd ones, so a drift of the machine's load favours neither.
+// inOrder runs round i of gerritgate and of the reference: gerritgate
+// first in even rounds, the reference in odd ones, so a drift of the
+// machine's load favours neither.
 func inOrder(i int, gate, ref func() error) error {
 	if i%2 == 1 {
 		gate, ref = ref, gate
