@@ -245,7 +245,7 @@ func (b *bench) cloneFigure(ctx context.Context, sm *sim, g, ref *server) error 
 	b.rows = append(b.rows, row{
 		figure: fmt.Sprintf("shallow clone of an unchanged tip (%s files), server CPU, first after an advance and repeated", num(float64(b.synth.Files))),
 		gate:   describe(gs), reference: describe(rs),
-		ratio: fmt.Sprintf("repeat: %s less CPU than http-backend's", times(median(ratios))),
+		ratio: fmt.Sprintf("http-backend's repeat ÷ gerritgate's = %s", times(median(ratios))),
 		goal:  "repeat ≥ 20x cheaper than the first; the first clone after an advance already prepared at advance time",
 	})
 	return nil
