@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
 )
 
@@ -65,13 +66,19 @@ func (a *HTTPAuth) Metrics(r *http.Request) bool {
 	return ok && a.src.Current().MetricsToken(token)
 }
 
-// CanSee reports whether reader (Anonymous for none) may know of project.
-func (a *HTTPAuth) CanSee(reader, project string) bool {
+// Environments is List.Environments of the List in force.
+func (a *HTTPAuth) Environments(reader, project string) storage.Grant {
+	return a.src.Current().Environments(reader, project)
+}
+
+// CanSee reports whether reader (Anonymous for none) may know of
+// environment env of project.
+func (a *HTTPAuth) CanSee(reader, project, env string) bool {
 	l := a.src.Current()
 	if reader == Anonymous || reader == "" {
 		return l.Anonymous(project)
 	}
-	return l.CanRead(reader, project)
+	return l.CanReadEnv(reader, project, env)
 }
 
 // requestToken returns the token a request carries, if any.

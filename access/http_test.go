@@ -96,3 +96,37 @@ func TestHTTPAuthMetrics(t *testing.T) {
 		t.Error("without a metrics section a reader's token opens /metrics")
 	}
 }
+
+// The status page and the API show a reader of one environment that one
+// only; anonymous callers see every environment of anonymous projects.
+func TestHTTPAuthCanSee(t *testing.T) {
+	in := "readers:\n" +
+		"  - name: stager\n    projects: [\"platform/*\"]\n    environments: [staging]\n" +
+		"  - name: ops\n    projects: [\"platform/*\"]\n" +
+		"anonymous: [\"public/*\"]\n"
+	l, err := Parse("access.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewHTTPAuth(l)
+	tests := []struct {
+		reader, project, env string
+		want                 bool
+	}{
+		{"stager", "platform/fleet", "staging", true},
+		{"stager", "platform/fleet", "prod", false},
+		{"ops", "platform/fleet", "prod", true},
+		{"stager", "public/docs", "prod", true},
+		{"", "public/docs", "prod", true},
+		{Anonymous, "platform/fleet", "staging", false},
+		{"stager", "other/x", "staging", false},
+	}
+	for _, tt := range tests {
+		if got := a.CanSee(tt.reader, tt.project, tt.env); got != tt.want {
+			t.Errorf("CanSee(%q, %q, %q) = %v, want %v", tt.reader, tt.project, tt.env, got, tt.want)
+		}
+	}
+	if g := a.Environments("stager", "platform/fleet"); g.All || len(g.Envs) != 1 || g.Envs[0] != "staging" {
+		t.Errorf("Environments(stager) = %+v, want staging only", g)
+	}
+}

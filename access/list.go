@@ -18,6 +18,7 @@ import (
 
 	"github.com/gerritgate/gerritgate/internal/projectglob"
 	"github.com/gerritgate/gerritgate/internal/yamlfile"
+	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
 )
 
@@ -35,13 +36,16 @@ type List struct {
 	keys      []keyEntry
 	metrics   [][sha256.Size]byte // tokens that may read /metrics
 	now       func() time.Time
-	warnings  []error // loads, but probably not what was meant
+	warnings  []error        // loads, but probably not what was meant
+	gerrit    *GerritChecker // asked for readers bound to Gerrit; nil: they read nothing
 }
 
 type reader struct {
 	name     string
 	projects []string
+	envs     []string  // the environments granted; nil: every one
 	expires  time.Time // zero: never
+	gerrit   *Binding  // nil: not bound to Gerrit
 }
 
 type tokenEntry struct {
@@ -60,6 +64,11 @@ type Option func(*List)
 // WithClock sets the clock expiry is checked against (default time.Now).
 func WithClock(now func() time.Time) Option { return func(l *List) { l.now = now } }
 
+// WithGerrit sets the checker asked whether Gerrit grants READ to the
+// readers bound to a Gerrit account or group; without it they read
+// nothing (but anonymous projects).
+func WithGerrit(c *GerritChecker) Option { return func(l *List) { l.gerrit = c } }
+
 // accessFile is the YAML shape of the access file.
 type accessFile struct {
 	Readers   []readerYAML `yaml:"readers"`
@@ -76,9 +85,14 @@ type metricsYAML struct {
 type readerYAML struct {
 	Name     string   `yaml:"name"`
 	Projects []string `yaml:"projects"`
-	SSHKeys  []string `yaml:"sshKeys"`
-	Tokens   []string `yaml:"tokens"`
-	Expires  string   `yaml:"expires"`
+	// Environments limits the reader to these environments of its
+	// projects; absent, it reads every one.
+	Environments *[]string `yaml:"environments"`
+	SSHKeys      []string  `yaml:"sshKeys"`
+	Tokens       []string  `yaml:"tokens"`
+	Expires      string    `yaml:"expires"`
+	// Gerrit binds the reader to a Gerrit account or group (gerrit.go).
+	Gerrit *gerritYAML `yaml:"gerrit"`
 }
 
 // Load reads and parses the access file at path.
@@ -119,6 +133,13 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 	if err := yamlfile.Decode(file, data, &f); err != nil {
 		return nil, err
 	}
+	// A key given no value decodes as if absent; for environments: that
+	// would grant every environment, and gerrit: would leave the reader
+	// unbound, so find such keys to refuse them.
+	var keys struct {
+		Readers []map[string]any `yaml:"readers"`
+	}
+	yamlfile.Decode(file, data, &keys)
 	doc := yamlfile.Parse(file, data)
 	l := &List{byName: map[string]int{}, now: time.Now}
 	for _, o := range opts {
@@ -149,7 +170,40 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 			}
 			r.projects = append(r.projects, p)
 		}
-		if len(ry.Projects) == 0 && nameErr == nil {
+		if i < len(keys.Readers) && keyWithoutValue(keys.Readers[i], "environments") {
+			bad(at+".environments", "environments: has no value: name the environments, or remove the key to grant every one")
+		}
+		if ry.Environments != nil {
+			r.envs = []string{}
+			if len(*ry.Environments) == 0 {
+				bad(at+".environments", "environments: [] grants no environment: name at least one, or remove the key to grant every one")
+			}
+			for j, e := range *ry.Environments {
+				eat := fmt.Sprintf("%s.environments[%d]", at, j)
+				switch {
+				case storage.ValidateEnv(e) != nil:
+					bad(eat, "environment %q: lower case letters, digits and ._- (at most 64), as in the policy file", e)
+				case slices.Contains(r.envs, e):
+					bad(eat, "environment %q is listed twice", e)
+				default:
+					r.envs = append(r.envs, e)
+				}
+			}
+		}
+		if i < len(keys.Readers) && keyWithoutValue(keys.Readers[i], "gerrit") {
+			bad(at+".gerrit", "gerrit: has no value: give {account: ...} or {group: ...}, or remove the key")
+		}
+		if ry.Gerrit != nil {
+			b, err := ry.Gerrit.binding()
+			if err != nil {
+				bad(at+".gerrit", "%v", err)
+			}
+			r.gerrit = &b
+			if nameErr == nil && l.gerrit == nil {
+				l.warnings = append(l.warnings, doc.Errorf(at+".gerrit", "reader %q is bound to Gerrit, but no Gerrit checker is configured: it reads nothing but anonymous projects", ry.Name))
+			}
+		}
+		if len(ry.Projects) == 0 && ry.Gerrit == nil && nameErr == nil {
 			l.warnings = append(l.warnings, doc.Errorf(at, "reader %q may read no project: give it projects: [...]", ry.Name))
 		}
 		if ry.Expires != "" {
@@ -217,6 +271,11 @@ func Parse(file string, data []byte, opts ...Option) (*List, error) {
 		return nil, errors.Join(errs...)
 	}
 	return l, nil
+}
+
+func keyWithoutValue(m map[string]any, k string) bool {
+	v, ok := m[k]
+	return ok && v == nil
 }
 
 // parseTime accepts RFC 3339 times and plain dates (midnight UTC).
@@ -356,8 +415,10 @@ func (l *List) expired(i int) bool {
 }
 
 // CanRead reports whether reader may read project: a pattern of the
-// reader's (or of anonymous) matches it and the reader has not expired.
-// Nothing is readable unless a pattern grants it.
+// reader's (or of anonymous) matches it and the reader has not expired;
+// for a reader bound to Gerrit, Gerrit grants it READ on the project's
+// gated branches too (GerritChecker), and its projects, if it lists any,
+// match. Nothing is readable unless a pattern or Gerrit grants it.
 func (l *List) CanRead(reader, project string) bool {
 	if !cleanProject(project) {
 		return false
@@ -369,7 +430,36 @@ func (l *List) CanRead(reader, project string) bool {
 	if !ok || l.expired(i) {
 		return false
 	}
-	return matchAny(l.readers[i].projects, project)
+	r := l.readers[i]
+	if r.gerrit == nil {
+		return matchAny(r.projects, project)
+	}
+	// Bound to Gerrit: a projects list, if any, narrows what Gerrit grants.
+	if len(r.projects) > 0 && !matchAny(r.projects, project) {
+		return false
+	}
+	return l.gerrit != nil && l.gerrit.CanRead(*r.gerrit, project)
+}
+
+// Environments returns which environments of project reader may read:
+// every one for an anonymous project and for a reader without an
+// environments: list; none (the zero Grant) for a reader who may not read
+// the project at all.
+func (l *List) Environments(reader, project string) storage.Grant {
+	if !l.CanRead(reader, project) {
+		return storage.Grant{}
+	}
+	i, ok := l.byName[reader]
+	if l.Anonymous(project) || !ok || l.readers[i].envs == nil {
+		return storage.Grant{All: true}
+	}
+	return storage.Grant{Envs: slices.Clone(l.readers[i].envs)}
+}
+
+// CanReadEnv reports whether reader may read environment env of project.
+func (l *List) CanReadEnv(reader, project, env string) bool {
+	g := l.Environments(reader, project)
+	return g.All || slices.Contains(g.Envs, env)
 }
 
 func (l *List) known(reader string) bool {

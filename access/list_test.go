@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/gerritgate/gerritgate/internal/yamlfile"
+	"github.com/gerritgate/gerritgate/storage"
 )
 
 // newKey returns a fresh ed25519 public key and its authorized_keys line.
@@ -75,6 +77,14 @@ func TestParseErrors(t *testing.T) {
 		{"bad glob", "readers:\n  - name: a\n    projects: [\"platform/[\"]\n", 3, 16, "syntax error in pattern"},
 		{"empty glob", "readers:\n  - name: a\n    projects: [\"\"]\n", 3, 16, "empty project pattern"},
 		{"absolute glob", "readers:\n  - name: a\n    projects: [\"/platform/*\"]\n", 3, 16, "leading or trailing slash"},
+		{"gerrit binding: both", "readers:\n  - name: a\n    gerrit: {account: x, group: y}\n", 3, 13, "account or group, not both"},
+		{"gerrit binding: neither", "readers:\n  - name: a\n    gerrit: {}\n", 3, 13, "needs account:"},
+		{"gerrit binding: no value", "readers:\n  - name: a\n    gerrit:\n", 3, 13, "gerrit: has no value"},
+		{"gerrit binding: null", "readers:\n  - name: a\n    gerrit: ~\n", 3, 13, "gerrit: has no value"},
+		{"gerrit binding: unknown key", "readers:\n  - name: a\n    gerrit: {user: x}\n", 3, 14, `unknown field "user"`},
+		{"gerrit binding: not a map", "readers:\n  - name: a\n    gerrit: flux\n", 3, 13, "mapping is expected"},
+		{"gerrit binding: control character", "readers:\n  - name: a\n    gerrit: {account: \"fl\\nux\"}\n", 3, 13, "not an account or group name"},
+		{"gerrit binding: surrounding space", "readers:\n  - name: a\n    gerrit: {group: \" ops\"}\n", 3, 13, "not an account or group name"},
 		{"bad anonymous glob", "anonymous: [\"[\"]\n", 1, 13, "syntax error in pattern"},
 		{"bad expiry", "readers:\n  - name: a\n    expires: next year\n", 3, 14, "RFC 3339"},
 		{"wrong type", "readers:\n  - name: a\n    tokens: " + secret + "\n", 3, 13, "sequence is expected"},
@@ -82,6 +92,13 @@ func TestParseErrors(t *testing.T) {
 		{"plaintext metrics token", "metrics:\n  tokens: [" + secret + "]\n", 2, 12, "plaintext token: store only its hash"},
 		{"metrics token of a reader", "readers:\n  - name: a\n    tokens: [\"" + hash + "\"]\nmetrics:\n  tokens: [\"" + hash + "\"]\n", 5, 12, `token hash is reader "a"'s: give metrics a token of its own`},
 		{"unknown metrics key", "metrics:\n  token: [x]\n", 2, 3, `unknown field "token"`},
+		{"no environment", "readers:\n  - name: a\n    environments: []\n", 3, 19, "grants no environment"},
+		{"environments without a value", "readers:\n  - name: a\n    projects: [x]\n    environments:\n", 4, 19, "has no value"},
+		{"environments null", "readers:\n  - name: a\n    environments: ~\n", 3, 19, "has no value"},
+		{"bad environment", "readers:\n  - name: a\n    environments: [staging, Prod]\n", 3, 29, `environment "Prod": lower case`},
+		{"environment path", "readers:\n  - name: a\n    environments: [\"../x\"]\n", 3, 20, `environment "../x"`},
+		{"environment twice", "readers:\n  - name: a\n    environments: [prod, prod]\n", 3, 26, `environment "prod" is listed twice`},
+		{"environments not a list", "readers:\n  - name: a\n    environments: prod\n", 3, 19, "sequence is expected"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("access.yaml", []byte(tt.in))
@@ -209,6 +226,66 @@ anonymous: ["public/*"]
 	for project, want := range map[string]bool{"public/docs": true, "public": false, "platform/fleet": false} {
 		if got := l.Anonymous(project); got != want {
 			t.Errorf("Anonymous(%q) = %v, want %v", project, got, want)
+		}
+	}
+}
+
+func TestEnvironments(t *testing.T) {
+	in := `readers:
+  - name: flux-staging
+    projects: ["platform/*"]
+    environments: [staging]
+  - name: flux-prod
+    projects: ["platform/*"]
+    environments: [prod]
+  - name: both
+    projects: ["platform/*"]
+    environments: [staging, prod]
+  - name: ops
+    projects: ["**"]
+  - name: gone
+    projects: ["**"]
+    environments: [prod]
+    expires: 2020-01-01T00:00:00Z
+anonymous: ["public/*"]
+`
+	l, err := Parse("access.yaml", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := storage.Grant{All: true}
+	tests := []struct {
+		reader, project string
+		want            storage.Grant
+	}{
+		{"flux-staging", "platform/fleet", storage.Grant{Envs: []string{"staging"}}},
+		{"flux-prod", "platform/fleet", storage.Grant{Envs: []string{"prod"}}},
+		{"both", "platform/fleet", storage.Grant{Envs: []string{"staging", "prod"}}},
+		{"ops", "platform/fleet", all},                 // no environments: key: every one
+		{"flux-staging", "public/docs", all},           // anonymous projects are whole
+		{"flux-staging", "apps/web", storage.Grant{}},  // not its project: nothing
+		{"gone", "platform/fleet", storage.Grant{}},    // expired
+		{"unknown", "platform/fleet", storage.Grant{}}, // unknown reader
+		{Anonymous, "public/docs", all},                // anonymous
+		{Anonymous, "platform/fleet", storage.Grant{}}, // anonymous, private project
+		{"flux-staging", "platform/../x", storage.Grant{}},
+	}
+	for _, tt := range tests {
+		got := l.Environments(tt.reader, tt.project)
+		if got.All != tt.want.All || !slices.Equal(got.Envs, tt.want.Envs) {
+			t.Errorf("Environments(%q, %q) = %+v, want %+v", tt.reader, tt.project, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		reader, env string
+		want        bool
+	}{
+		{"flux-staging", "staging", true}, {"flux-staging", "prod", false},
+		{"flux-prod", "prod", true}, {"flux-prod", "staging", false},
+		{"ops", "prod", true}, {"gone", "prod", false},
+	} {
+		if got := l.CanReadEnv(tt.reader, "platform/fleet", tt.env); got != tt.want {
+			t.Errorf("CanReadEnv(%q, platform/fleet, %q) = %v, want %v", tt.reader, tt.env, got, tt.want)
 		}
 	}
 }

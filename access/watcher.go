@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/gerritgate/gerritgate/internal/filewatch"
+	"github.com/gerritgate/gerritgate/storage"
 )
 
 // Watcher holds the current List of an access file and reloads it when the
@@ -166,6 +167,11 @@ func (w *Watcher) AuthorizeKey(key ssh.PublicKey) (string, bool) {
 
 // CanRead is Current().CanRead.
 func (w *Watcher) CanRead(reader, project string) bool { return w.Current().CanRead(reader, project) }
+
+// Environments is Current().Environments.
+func (w *Watcher) Environments(reader, project string) storage.Grant {
+	return w.Current().Environments(reader, project)
+}
 
 // Anonymous is Current().Anonymous.
 func (w *Watcher) Anonymous(project string) bool { return w.Current().Anonymous(project) }

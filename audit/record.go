@@ -117,6 +117,10 @@ type Policy struct {
 	Name   string       `json:"name"`
 	SHA256 string       `json:"sha256"`
 	Rules  *gate.Policy `json:"rules"`
+	// Source is the policy file's commit in Gerrit when the policy is
+	// reviewed there (policy: {project, branch, path}); absent for a
+	// local file. SHA256 covers Rules only, so Recheck is unchanged.
+	Source *gate.Source `json:"source,omitempty"`
 }
 
 // PolicyOf returns the Policy record of p.

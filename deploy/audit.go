@@ -25,6 +25,7 @@ func WithVersion(v string) Option { return func(d *Deployer) { d.version = v } }
 func (d *Deployer) record(t Target, served *storage.Repo, rec *audit.Record) ([]storage.RefUpdate, error) {
 	rec.Schema, rec.Project, rec.Branch, rec.Environment, rec.Service = audit.Schema, t.Project, t.Branch, t.Env, d.version
 	rec.Policy = audit.PolicyOf(t.Policy)
+	rec.Policy.Source = t.PolicySource
 	prev, err := served.Ref(audit.Ref(t.Env))
 	if err != nil {
 		return nil, err

@@ -16,11 +16,14 @@ type Approvals interface {
 
 // Target is one deploy/<Env> branch fed by an upstream branch.
 type Target struct {
-	Project  string
-	Branch   string
-	Env      string
-	Policy   *gate.Policy
-	Baseline string
+	Project string
+	Branch  string
+	Env     string
+	Policy  *gate.Policy
+	// PolicySource is where the policy file was read when it is
+	// reviewed in Gerrit (nil: a local file); audit records keep it.
+	PolicySource *gate.Source
+	Baseline     string
 	// AcceptFrom are other branches whose merged changes count
 	// (gate.Repo.AcceptFrom).
 	AcceptFrom []string

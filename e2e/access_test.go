@@ -84,12 +84,24 @@ func startAccessGate(t *testing.T, sim *sim, accessYAML string) *accessGate {
 }
 
 // startAccessGateWith is startAccessGate with more config: setup's extra,
-// httpExtra and sshExtra are added to the gate's config.
+// httpExtra and sshExtra are added to the gate's config, and setup's
+// policy replaces twoProjectPolicy.
 func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSetup) *accessGate {
 	t.Helper()
 	if err := sim.srv.CreateProject("platform/other", "MERGE_IF_NECESSARY"); err != nil {
 		t.Fatal(err)
 	}
+	policy := setup.policy
+	if policy == "" {
+		policy = twoProjectPolicy
+	}
+	return startAccessGateOn(t, sim.url, sim.password, policy, accessYAML, setup)
+}
+
+// startAccessGateOn starts a gate with SSH and an access file on the
+// Gerrit at gerritURL (user gate) with the given policy.
+func startAccessGateOn(t *testing.T, gerritURL, password, policy, accessYAML string, setup gateSetup) *accessGate {
+	t.Helper()
 	dir := t.TempDir()
 	addr, sshAddr := freeAddr(t), freeAddr(t)
 	accessFile := filepath.Join(dir, "access.yaml")
@@ -97,11 +109,12 @@ func startAccessGateWith(t *testing.T, sim *sim, accessYAML string, setup gateSe
 		t.Fatal(err)
 	}
 	writeGateConfig(t, dir, addr, gateSetup{
-		gerritURL: sim.url, username: "gate", password: sim.password, policy: twoProjectPolicy,
+		gerritURL: gerritURL, username: "gate", password: password, policy: policy,
 		webhookSecret: setup.webhookSecret,
 		extra:         fmt.Sprintf("ssh:\n  listen: %s\n  hostKeyFiles: [./host_key]\n%saccess: ./access.yaml\n", sshAddr, setup.sshExtra) + setup.extra,
 		httpExtra:     setup.httpExtra,
 		poll:          setup.poll,
+		gerritExtra:   setup.gerritExtra,
 	})
 	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
 	block, _ := ssh.MarshalPrivateKey(hostPriv, "host")
@@ -125,6 +138,22 @@ func (g *accessGate) sshGit(t *testing.T, keyFile, knownHosts string, args ...st
 	os.WriteFile(kh, []byte(knownHosts), 0o644)
 	cmd := fmt.Sprintf("ssh -i %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes", keyFile, kh)
 	return gitEnv(t, "", []string{"GIT_SSH_COMMAND=" + cmd}, args...)
+}
+
+// get GETs path with a Bearer token ("" for none).
+func (g *accessGate) get(t *testing.T, path, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", g.url+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func (g *accessGate) httpURL(r reader, project string) string {
@@ -209,19 +238,7 @@ func TestAccessOverSSHAndHTTP(t *testing.T) {
 		}
 	})
 	t.Run("status, API and metrics show a reader only its projects", func(t *testing.T) {
-		get := func(path, token string) (int, string) {
-			req, _ := http.NewRequest("GET", g.url+path, nil)
-			if token != "" {
-				req.Header.Set("Authorization", "Bearer "+token)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
-		}
+		get := func(path, token string) (int, string) { return g.get(t, path, token) }
 		fleetEnv := "/api/v1/projects/platform%2Ffleet/environments/prod"
 		for _, tt := range []struct {
 			what, path, token string

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gerritgate/gerritgate/mirror/gerrit/gerrittest"
 )
 
 // gerritgate check: a good policy prints what each environment requires and
@@ -83,5 +85,47 @@ func TestSubcommandHelp(t *testing.T) {
 	out, err := exec.Command(binary, "check", "--strict").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "check takes no flags") {
 		t.Errorf("check --strict: %v, want a refusal naming the flag:\n%s", err, out)
+	}
+}
+
+// The pre-submit job README shows (examples/ci/check-policy.sh) in a
+// checkout of a policy change's patch set, fetched from Gerrit as CI
+// fetches it: a policy that parses passes, one that does not fails
+// (non-zero) naming policy.yaml:line:column.
+func TestCheckAsPreSubmitJob(t *testing.T) {
+	useBinary(t)
+	s := newSim(t, "")
+	s.must(s.srv.CreateProject(policyProject, "", gerrittest.WithLabels(gerrittest.CodeReview(), gerrittest.Verified())))
+	script, err := filepath.Abs("../examples/ci/check-policy.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		what, content string
+		pass          bool
+		want          string
+	}{
+		{"good", lenientPolicy, true, "policy OK"},
+		{"broken", brokenPolicy, false, "policy.yaml:9:5: unknown field \"vetos\""},
+	} {
+		ch, err := s.srv.CreateChange(gerrittest.ChangeInput{Project: policyProject, Branch: "main", Owner: s.alice, Subject: tt.what, Files: map[string]string{"policy.yaml": tt.content}})
+		s.must(err)
+		dir := filepath.Join(t.TempDir(), "checkout")
+		for _, args := range [][]string{
+			{"clone", "-q", s.srv.RepoDir(policyProject), dir},
+			{"-C", dir, "fetch", "-q", "origin", ch.PatchSets[len(ch.PatchSets)-1].Ref},
+			{"-C", dir, "checkout", "-q", "FETCH_HEAD"},
+		} {
+			if out, err := git(t, "", args...); err != nil {
+				t.Fatalf("%s: git %v: %v\n%s", tt.what, args, err, out)
+			}
+		}
+		cmd := exec.Command("sh", script)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GERRITGATE="+binary)
+		out, err := cmd.CombinedOutput()
+		if (err == nil) != tt.pass || !strings.Contains(string(out), tt.want) {
+			t.Errorf("%s policy: check-policy.sh err = %v, want pass %v and output with %q:\n%s", tt.what, err, tt.pass, tt.want, out)
+		}
 	}
 }

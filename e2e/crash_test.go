@@ -17,7 +17,8 @@ import (
 // and moves refs; after each, every served repository passes git fsck and
 // deploy/prod is at a commit that had passed the gate; and (issue 11) once
 // the data directory is recovered as a restart does, deploy/prod, the
-// audit records and the signed tag agree.
+// audit records and the signed tag agree; prod's own repository is whole
+// after each kill and in step after recovery (issue 12).
 func TestKill9LeavesServedReposConsistent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: kills and restarts the binary several times")
@@ -86,6 +87,9 @@ func checkTrail(t *testing.T, g *gateProc, pub string) {
 		t.Fatal(err)
 	}
 	_, err = store.ExistingServed(project)
+	if err == nil {
+		err = store.RecoverServed()
+	}
 	store.Close()
 	if errors.Is(err, storage.ErrNotFound) {
 		return // killed before anything was served
@@ -94,6 +98,17 @@ func checkTrail(t *testing.T, g *gateProc, pub string) {
 		t.Fatal(err)
 	}
 	repo := filepath.Join(g.dir, "data", "served", project+".git")
+	// prod's own repository (for readers of prod alone) is in step:
+	// exactly prod's refs of the served repository, every object there.
+	envRepo := filepath.Join(g.dir, "data", "served-env", "prod", project+".git")
+	want, _ := git(t, "", "--git-dir", repo, "for-each-ref", "refs/heads/deploy/prod", "refs/heads/audit/prod", "refs/tags/gerritgate/prod")
+	got, err := git(t, "", "--git-dir", envRepo, "for-each-ref")
+	if err != nil || got != want {
+		t.Fatalf("after kill -9 and recovery prod's repository is not in step: %v\n%s\nwant:\n%s", err, got, want)
+	}
+	if out, err := git(t, "", "--git-dir", envRepo, "fsck", "--strict", "--no-dangling"); err != nil {
+		t.Fatalf("git fsck of prod's repository: %v\n%s", err, out)
+	}
 	if out, ok := gerritgateVerify(t, repo, "--key", pub, "--recheck"); !ok {
 		refs, _ := git(t, "", "--git-dir", repo, "for-each-ref")
 		t.Fatalf("after kill -9 and recovery the audit trail does not agree with deploy/prod:\n%s\nrefs:\n%s", out, refs)
@@ -116,6 +131,17 @@ func checkServed(t *testing.T, g *gateProc, passed map[string]bool) {
 			up := filepath.Join(g.dir, "data", "upstream", project+".git")
 			hist, _ := git(t, "", "--git-dir", up, "log", "--format=%H %s", "main")
 			t.Fatalf("%s at %s, which never passed the gate; upstream history:\n%s\npassed: %v", ref, sha, hist, passed)
+		}
+	}
+	// prod's own repository, before recovery: never ahead of the served
+	// one (at a commit that passed), and whole.
+	envRepo := filepath.Join(g.dir, "data", "served-env", "prod", project+".git")
+	if _, err := os.Stat(envRepo); err == nil {
+		if out, err := git(t, "", "--git-dir", envRepo, "fsck", "--strict", "--no-dangling"); err != nil {
+			t.Fatalf("git fsck of prod's repository: %v\n%s", err, out)
+		}
+		if sha, err := git(t, "", "--git-dir", envRepo, "for-each-ref", "--format=%(objectname)", "refs/heads/deploy/prod"); err != nil || (strings.TrimSpace(sha) != "" && !passed[strings.TrimSpace(sha)]) {
+			t.Fatalf("prod's repository has deploy/prod at %q (%v), which never passed the gate", sha, err)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(repo, "refs/heads/deploy/prod.lock")); err == nil {

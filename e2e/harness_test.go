@@ -104,6 +104,9 @@ type gateSetup struct {
 	username  string
 	password  string
 	policy    string
+	// policyKey, when set, is the config's policy: value in place of
+	// ./policy.yaml (a policy reviewed in Gerrit).
+	policyKey string
 	extra     string // more top-level config YAML
 	httpExtra string // more keys of the http section, indented two spaces
 	// webhookSecret, when set, is written to a file named as
@@ -116,6 +119,8 @@ type gateSetup struct {
 	knownHosts string
 	pageSize   int
 	poll       string // default "@every 1s"
+	// gerritExtra: more keys of the gerrit section, indented two spaces.
+	gerritExtra string
 }
 
 func freeAddr(t testing.TB) string {
@@ -147,7 +152,11 @@ func writeGateConfig(t testing.TB, dir, addr string, s gateSetup) string {
 		must(os.WriteFile(filepath.Join(dir, "webhook-secret"), []byte(s.webhookSecret+"\n"), 0o600))
 		httpExtra += "  webhookSecretFile: ./webhook-secret\n"
 	}
-	cfg := fmt.Sprintf("dataDir: ./data\npoll: %q\nhttp:\n  listen: %s\n%spolicy: ./policy.yaml\ngerrit:\n  url: %s\n", poll, addr, httpExtra, s.gerritURL)
+	policyKey := s.policyKey
+	if policyKey == "" {
+		policyKey = "./policy.yaml"
+	}
+	cfg := fmt.Sprintf("dataDir: ./data\npoll: %q\nhttp:\n  listen: %s\n%spolicy: %s\ngerrit:\n  url: %s\n", poll, addr, httpExtra, policyKey, s.gerritURL)
 	if s.gitURL != "" {
 		cfg += fmt.Sprintf("  gitURL: %s\n", s.gitURL)
 	}
@@ -163,7 +172,7 @@ func writeGateConfig(t testing.TB, dir, addr string, s gateSetup) string {
 	if s.pageSize != 0 {
 		cfg += fmt.Sprintf("  pageSize: %d\n", s.pageSize)
 	}
-	cfg += s.extra
+	cfg += s.gerritExtra + s.extra
 	path := filepath.Join(dir, "gerritgate.yaml")
 	must(os.WriteFile(path, []byte(cfg), 0o644))
 	return path

@@ -53,6 +53,7 @@ func ownersRule(p *Policy, rv *review, files []string, known bool, groups map[st
 			}
 		}
 		var approved, discounted []string
+		approvers := map[int]bool{}
 		for _, b := range votes {
 			gs := member[b.Account.ID]
 			if len(gs) == 0 {
@@ -60,12 +61,16 @@ func ownersRule(p *Policy, rv *review, files []string, known bool, groups map[st
 			}
 			s := fmt.Sprintf("%s, member of %s", b.String(), strings.Join(gs, ", "))
 			if b.Counts {
+				approvers[b.Account.ID] = true
 				approved = append(approved, s)
 			} else {
 				discounted = append(discounted, s)
 			}
 		}
 		need := fmt.Sprintf("%s needs %s %s or more by a member of %s", what, ReviewLabel, FormatValue(min), strings.Join(o.Groups, " or "))
+		if o.Approvals > 1 {
+			need = fmt.Sprintf("%s needs %s %s or more by %d distinct members of %s", what, ReviewLabel, FormatValue(min), o.Approvals, strings.Join(o.Groups, " or "))
+		}
 		switch {
 		case len(unresolved) > 0:
 			var why []string
@@ -79,6 +84,8 @@ func ownersRule(p *Policy, rv *review, files []string, known bool, groups map[st
 				msg += " (" + strings.Join(why, "; ") + ")"
 			}
 			bad = append(bad, msg)
+		case len(approvers) > 0 && len(approvers) < o.Approvals:
+			bad = append(bad, fmt.Sprintf("%s: only %d: %s", need, len(approvers), strings.Join(append(approved, discounted...), "; ")))
 		case len(approved) > 0:
 			ok = append(ok, fmt.Sprintf("%s approved by %s", what, strings.Join(approved, "; ")))
 		case len(discounted) > 0:

@@ -12,6 +12,19 @@ type Config struct {
 	// Policies are resolved: a policy that extends another holds the
 	// inherited rules too.
 	Policies map[string]*Policy
+	// Source is where the policy file was read when it is reviewed in
+	// Gerrit; nil for a local file. Evaluate never reads it: decisions
+	// record it.
+	Source *Source
+}
+
+// Source is a policy file in a Gerrit project's branch, at the commit
+// read.
+type Source struct {
+	Project string `json:"project"`
+	Branch  string `json:"branch"`
+	Path    string `json:"path"`
+	Commit  string `json:"commit"`
 }
 
 // Repo maps one upstream branch of a project, or of every project matching
@@ -110,6 +123,10 @@ type OwnerRule struct {
 	// Groups are Gerrit group ids (a UUID, or a name while it is unique);
 	// the caller resolves them into Range.Groups.
 	Groups []string `yaml:"groups" json:"groups"`
+	// Approvals is how many distinct members of Groups must approve (0
+	// or 1: one). The policy file does not set it; the service's
+	// policyPolicy does (two members of the policy's reviewers).
+	Approvals int `yaml:"-" json:"approvals,omitempty"`
 }
 
 // ReviewLabel is the label Approvers and Owners count.

@@ -458,6 +458,15 @@ func TestRuleOwners(t *testing.T) {
 		{what: "a file under two entries with both approved", policy: func(p *Policy) {
 			p.Owners = append(p.Owners, OwnerRule{Paths: []string{"infra/*.tf"}, Groups: []string{"dba"}})
 		}, fix: func(f *fixture) { f.groups["dba"] = []Account{bob} }, passing: "owners", detail: "infra/*.tf (infra/main.tf) approved by bob +2, member of dba"},
+		{what: "two members needed, one approved", policy: func(p *Policy) { p.Owners[0].Approvals = 2 }, failing: "owners",
+			detail: "needs Code-Review +2 or more by 2 distinct members of sre: only 1: carol +2, member of sre"},
+		{what: "two members needed, the second's vote is the owner's own", policy: func(p *Policy) { p.Owners[0].Approvals = 2 }, fix: func(f *fixture) {
+			f.groups["sre"] = []Account{carol, alice}
+			f.vote("Code-Review", alice, 2).say(alice, 1, "Patch Set 1: Code-Review+2")
+		}, failing: "owners", detail: "only 1: carol +2, member of sre; alice +2 (not counted: change owner"},
+		{what: "two members needed, two approved", policy: func(p *Policy) { p.Owners[0].Approvals = 2 }, fix: func(f *fixture) {
+			f.groups["sre"] = []Account{bob, carol}
+		}, passing: "owners", detail: "approved by bob +2, member of sre; carol +2, member of sre"},
 		{what: "many files are cut short", fix: func(f *fixture) {
 			f.vote("Code-Review", carol, 0).vote("Code-Review", erin, 2).say(erin, 1, "Patch Set 1: Code-Review+2")
 			f.files = []string{"infra/1", "infra/2", "infra/3", "infra/4", "infra/5", "infra/6", "infra/7"}

@@ -3,8 +3,10 @@
 // request appears in <dataDir>/adopt/, and once at start, it
 // lists the projects the policy gates, fetches each, applies waiting
 // adoption requests and reconciles every environment, one poll at a time.
-// The policy in force is swapped in by the caller (a reload); fresh
-// decisions for the status API run under the same lock as polls.
+// The policy in force is swapped in by the caller (a reload), or
+// returned by Config.Refresh at the start of each poll (a policy reviewed
+// in Gerrit); while there is none, nothing is fetched, decided or moved.
+// Fresh decisions for the status API run under the same lock as polls.
 //
 // It works through small interfaces: a Fetcher (the mirror), a Reconciler
 // (the deployer), a Recorder (the results board and metrics) and a Lister

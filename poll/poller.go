@@ -2,6 +2,7 @@ package poll
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -68,7 +69,8 @@ type Poller struct {
 	recorder     Recorder
 	lister       Lister
 	logger       *slog.Logger
-	policy       atomic.Pointer[gate.Config]
+	policy       atomic.Pointer[gate.Config] // nil: no policy in force, nothing is reconciled
+	refresh      func(ctx context.Context) *gate.Config
 	nudge        chan struct{}   // a poll asked for now (cap 1)
 	requestEvery time.Duration   // how often <dataDir>/adopt is looked at
 	noticed      map[string]bool // requests seen there at the last look; Run's watcher only
@@ -83,12 +85,17 @@ type Config struct {
 	Schedule     string        // robfig/cron spec, e.g. "@every 30s"
 	FetchTimeout time.Duration // bound on one project's fetch
 	DataDir      string        // the data directory, for adoption requests
-	Policy       *gate.Config  // the policy in force at start
-	Fetcher      Fetcher
-	Reconciler   Reconciler
-	Recorder     Recorder
-	Lister       Lister
-	Logger       *slog.Logger
+	Policy       *gate.Config  // the policy in force at start; nil: none yet
+	// Refresh, when set, runs at the start of every poll, under the
+	// poll's lock, and returns the policy in force for it (a policy
+	// reviewed in Gerrit: it fetches the policy project and decides its
+	// new commits); nil: none is, and nothing is reconciled.
+	Refresh    func(ctx context.Context) *gate.Config
+	Fetcher    Fetcher
+	Reconciler Reconciler
+	Recorder   Recorder
+	Lister     Lister
+	Logger     *slog.Logger
 	// RequestEvery is how often the data directory is looked at for
 	// operator requests (gerritgate adopt, hold, release); a new one
 	// starts a poll at once. Default 250ms.
@@ -104,7 +111,7 @@ func New(c Config) (*Poller, error) {
 	p := &Poller{
 		schedule: sched, fetchTimeout: c.FetchTimeout, dataDir: c.DataDir, requestEvery: c.RequestEvery, noticed: map[string]bool{},
 		fetcher: c.Fetcher, reconciler: c.Reconciler, recorder: c.Recorder, lister: c.Lister,
-		logger: c.Logger, nudge: make(chan struct{}, 1), listed: map[string][]string{}, unlisted: map[string]bool{},
+		logger: c.Logger, refresh: c.Refresh, nudge: make(chan struct{}, 1), listed: map[string][]string{}, unlisted: map[string]bool{},
 	}
 	if p.requestEvery <= 0 {
 		p.requestEvery = 250 * time.Millisecond
@@ -113,8 +120,15 @@ func New(c Config) (*Poller, error) {
 	return p, nil
 }
 
+// errNoPolicy: no policy is in force yet (a reviewed policy without an
+// approved commit that parses).
+var errNoPolicy = errors.New("no policy is in force: nothing is decided")
+
 // SetPolicy puts a (reloaded) policy in force from the next poll on.
 func (p *Poller) SetPolicy(pc *gate.Config) { p.policy.Store(pc) }
+
+// Policy returns the policy in force.
+func (p *Poller) Policy() *gate.Config { return p.policy.Load() }
 
 // Poke asks for a poll now; one request waits at most.
 func (p *Poller) Poke() {
@@ -221,7 +235,16 @@ func (p *Poller) Poll(ctx context.Context) {
 	p.work.Lock()
 	defer p.work.Unlock()
 	start := time.Now()
+	if p.refresh != nil {
+		p.policy.Store(p.refresh(ctx))
+	}
 	pc := p.policy.Load()
+	if pc == nil {
+		// The refresh said why (logs, status, metrics); nothing is
+		// fetched, decided or moved without a policy.
+		p.recorder.Polled(time.Since(start))
+		return
+	}
 	byProject := map[string][]deploy.Target{}
 	var projects []string
 	for _, name := range p.projects(ctx, pc) {
@@ -334,7 +357,11 @@ func (p *Poller) finishAdoption(id string, res deploy.Result) {
 // the policy in force, not while a poll walks the same repositories;
 // gated is false when the policy has no such environment.
 func (p *Poller) Explain(ctx context.Context, project, env string) (res deploy.Result, gated bool, err error) {
-	t, err := FindTarget(p.policy.Load(), project, env)
+	pc := p.policy.Load()
+	if pc == nil {
+		return deploy.Result{}, false, errNoPolicy
+	}
+	t, err := FindTarget(pc, project, env)
 	if err != nil {
 		return deploy.Result{}, false, err
 	}

@@ -323,3 +323,67 @@ func (o operating) Operate(ctx context.Context, t deploy.Target, a deploy.Adopti
 	o.operated <- a
 	return deploy.Result{Project: t.Project, Env: t.Env, Reason: deploy.Held, Message: "held"}
 }
+
+// With Refresh (a policy reviewed in Gerrit), each poll uses the policy it
+// returns, with its source on every target; nil (no approved policy yet)
+// fetches, reconciles and explains nothing, and still counts the poll.
+func TestPollRefresh(t *testing.T) {
+	pc, err := gate.ParsePolicy("policy.yaml", []byte(fleetOnly))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.Source = &gate.Source{Project: "platform/gate-policy", Branch: "main", Path: "policy.yaml", Commit: "c1"}
+	var sources []*gate.Source
+	f := &fakes{board: map[string]deploy.Result{}}
+	rec := reconcileFunc(func(t deploy.Target) { sources = append(sources, t.PolicySource) })
+	tests := []struct {
+		what       string
+		refresh    *gate.Config
+		reconciled []string
+	}{
+		{"no policy in force", nil, nil},
+		{"a reviewed policy in force", pc, []string{"platform/fleet prod"}},
+		{"none again", nil, nil},
+	}
+	for i, tt := range tests {
+		f.reconciled, sources = nil, nil
+		p, err := New(Config{Schedule: "@every 1h", FetchTimeout: time.Second, DataDir: t.TempDir(),
+			Refresh:    func(context.Context) *gate.Config { return tt.refresh },
+			Fetcher:    FetchFunc(func(context.Context, string) error { t.Errorf("%s: fetched without a policy", tt.what); return nil }),
+			Reconciler: rec.with(f), Recorder: f, Lister: f, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.refresh != nil {
+			p.fetcher = f
+		}
+		p.Poll(context.Background())
+		if !slices.Equal(f.reconciled, tt.reconciled) || f.polls != i+1 {
+			t.Errorf("%s: reconciled %q (polls %d), want %q (polls %d)", tt.what, f.reconciled, f.polls, tt.reconciled, i+1)
+		}
+		for _, s := range sources {
+			if s != pc.Source {
+				t.Errorf("%s: target's policy source %+v, want %+v", tt.what, s, pc.Source)
+			}
+		}
+		_, gated, err := p.Explain(context.Background(), "platform/fleet", "prod")
+		if (tt.refresh == nil) != (err != nil) || gated != (tt.refresh != nil) {
+			t.Errorf("%s: Explain gated=%v err=%v", tt.what, gated, err)
+		}
+	}
+}
+
+// reconcileFunc sees each target a fakes reconciles.
+type reconcileFunc func(deploy.Target)
+
+type seeing struct {
+	*fakes
+	see reconcileFunc
+}
+
+func (r reconcileFunc) with(f *fakes) seeing { return seeing{f, r} }
+
+func (s seeing) Reconcile(ctx context.Context, t deploy.Target) deploy.Result {
+	s.see(t)
+	return s.fakes.Reconcile(ctx, t)
+}

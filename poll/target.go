@@ -20,7 +20,7 @@ func Targets(pc *gate.Config, project string) ([]deploy.Target, error) {
 			out = append(out, deploy.Target{
 				Project: project, Branch: r.Branch, Env: e.Name,
 				Policy: pc.Policies[e.Policy], Baseline: e.Baseline, AcceptFrom: r.AcceptFrom, Notify: e.Notify,
-				After: e.After, Soak: e.Soak, Schedule: e.Schedule,
+				After: e.After, Soak: e.Soak, Schedule: e.Schedule, PolicySource: pc.Source,
 			})
 		}
 	}

@@ -18,6 +18,7 @@ type Board struct {
 	results map[key]deploy.Result
 	fetches map[string]Fetch // by project
 	trails  map[key]trail    // the newest audit entries, by the audit ref's commit
+	policy  *Policy          // nil: the policy is a local file
 }
 
 // Fetch is the outcome of a project's last mirror fetch from Gerrit.

@@ -16,14 +16,14 @@ import (
 	"github.com/gerritgate/gerritgate/deploy"
 )
 
-// Viewers says who a request is and what it may know of; *access.HTTPAuth
-// satisfies it. Reader reports false when the request carries no valid
+// Viewers says who a request is and which environments of which projects
+// it may know of; *access.HTTPAuth satisfies it. Reader reports false when the request carries no valid
 // reader's credentials: the page and the API then answer 401 with a Basic
 // challenge (so a browser asks for a user and token), showing only what
 // reader "" (anonymous) may see.
 type Viewers interface {
 	Reader(r *http.Request) (string, bool)
-	CanSee(reader, project string) bool
+	CanSee(reader, project, env string) bool
 }
 
 // Everyone is the Viewers of a gate without an access file: every
@@ -31,7 +31,7 @@ type Viewers interface {
 type Everyone struct{}
 
 func (Everyone) Reader(*http.Request) (string, bool) { return "", true }
-func (Everyone) CanSee(string, string) bool          { return true }
+func (Everyone) CanSee(string, string, string) bool  { return true }
 
 // Challenge is the WWW-Authenticate header of a request that must sign
 // in: any user name, a reader's token as the password.
@@ -116,6 +116,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 type statusReply struct {
 	Polls        int64         `json:"polls"`
+	Policy       *Policy       `json:"policy,omitempty"` // a policy reviewed in Gerrit, to viewers of its project
 	Environments []Environment `json:"environments"`
 }
 
@@ -125,16 +126,16 @@ type projectReply struct {
 	Environments []Environment `json:"environments"`
 }
 
-// canSee says which projects a request may know of, and whether it
-// signed in. With an access file, the status page and the API show a
-// reader the projects it may read, and a caller without valid credentials
-// the anonymous ones.
-func (h *Handler) canSee(r *http.Request) (canSee func(project string) bool, signedIn bool) {
+// canSee says which environments of which projects a request may know
+// of, and whether it signed in. With an access file, the status page and
+// the API show a reader the environments it may read, and a caller
+// without valid credentials those of the anonymous projects.
+func (h *Handler) canSee(r *http.Request) (canSee func(project, env string) bool, signedIn bool) {
 	reader, ok := h.viewers.Reader(r)
 	if !ok {
 		reader = "" // anonymous, whatever a failed lookup returned
 	}
-	return func(p string) bool { return h.viewers.CanSee(reader, p) }, ok
+	return func(p, env string) bool { return h.viewers.CanSee(reader, p, env) }, ok
 }
 
 // challenge answers 401 with a Basic challenge unless the request signed
@@ -152,10 +153,10 @@ func challenge(w http.ResponseWriter, signedIn bool) (code int) {
 var signIn = map[string]string{"error": "sign in: any user name, a reader's token from the access file as the password (or Authorization: Bearer <token>)"}
 
 // visible filters the board to what canSee lets a request see.
-func (h *Handler) visible(canSee func(string) bool) []deploy.Result {
+func (h *Handler) visible(canSee func(project, env string) bool) []deploy.Result {
 	var out []deploy.Result
 	for _, res := range h.board.Snapshot() {
-		if canSee(res.Project) {
+		if canSee(res.Project, res.Env) {
 			out = append(out, res)
 		}
 	}
@@ -168,7 +169,7 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, code, signIn)
 		return
 	}
-	writeJSON(w, http.StatusOK, statusReply{Polls: h.board.Polls(), Environments: h.environments(h.visible(canSee))})
+	writeJSON(w, http.StatusOK, statusReply{Polls: h.board.Polls(), Policy: h.policyFor(canSee), Environments: h.environments(h.visible(canSee))})
 }
 
 // serveProject answers /api/v1/projects/{project}: its last mirror fetch
@@ -181,11 +182,9 @@ func (h *Handler) serveProject(w http.ResponseWriter, r *http.Request) {
 	}
 	project := r.PathValue("project")
 	var results []deploy.Result
-	if canSee(project) {
-		for _, res := range h.board.Snapshot() {
-			if res.Project == project {
-				results = append(results, res)
-			}
+	for _, res := range h.board.Snapshot() {
+		if res.Project == project && canSee(project, res.Env) {
+			results = append(results, res)
 		}
 	}
 	if len(results) == 0 {
@@ -209,7 +208,7 @@ func (h *Handler) serveEnvironment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, ok := h.board.Result(r.PathValue("project"), r.PathValue("env"))
-	if !ok || !canSee(res.Project) {
+	if !ok || !canSee(res.Project, res.Env) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such project and environment"})
 		return
 	}
@@ -227,7 +226,7 @@ func (h *Handler) servePending(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	project, env := r.PathValue("project"), r.PathValue("env")
-	if _, known := h.board.Result(project, env); !known || !canSee(project) {
+	if _, known := h.board.Result(project, env); !known || !canSee(project, env) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such project and environment"})
 		return
 	}
@@ -278,6 +277,7 @@ var page = template.Must(template.New("page.html").Funcs(template.FuncMap{
 // pageData is what the page template shows.
 type pageData struct {
 	Polls    int64
+	Policy   *Policy
 	Rows     []Environment
 	SignedIn bool
 }
@@ -411,5 +411,5 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(challenge(w, signedIn))
-	page.Execute(w, pageData{Polls: h.board.Polls(), Rows: rows, SignedIn: signedIn})
+	page.Execute(w, pageData{Polls: h.board.Polls(), Policy: h.policyFor(canSee), Rows: rows, SignedIn: signedIn})
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // viewers lets a request with "Authorization: Bearer <reader>" see the
-// projects listed for that reader, and an anonymous one those of "".
+// projects listed for that reader (every environment of "project", only
+// env of "project@env"), and an anonymous one those of "".
 type viewers map[string][]string
 
 func (v viewers) Reader(r *http.Request) (string, bool) {
@@ -26,9 +27,9 @@ func (v viewers) Reader(r *http.Request) (string, bool) {
 	return reader, ok && known
 }
 
-func (v viewers) CanSee(reader, project string) bool {
+func (v viewers) CanSee(reader, project, env string) bool {
 	for _, p := range v[reader] {
-		if p == project {
+		if p == project || p == project+"@"+env {
 			return true
 		}
 	}
@@ -81,9 +82,12 @@ func TestHandlerShowsOnlyVisibleProjects(t *testing.T) {
 	b := NewBoard()
 	b.Record(deploy.Result{Project: "public/site", Env: "prod", Reason: deploy.UpToDate, Time: time.Now()})
 	b.Record(deploy.Result{Project: "secret/fleet", Env: "prod", Reason: deploy.UpToDate, Time: time.Now()})
+	b.Record(deploy.Result{Project: "two/envs", Env: "staging", Reason: deploy.UpToDate, To: "5747a9e5", Time: time.Now()})
+	b.Record(deploy.Result{Project: "two/envs", Env: "prod", Reason: deploy.UpToDate, To: "9e0d1e7a", Time: time.Now()})
 	b.Polled()
 	mux := http.NewServeMux()
-	NewHandler(b, viewers{"": {"public/site"}, "public": {"public/site"}, "flux": {"public/site", "secret/fleet"}}, &explainer{}).Register(mux)
+	NewHandler(b, viewers{"": {"public/site"}, "public": {"public/site"}, "flux": {"public/site", "secret/fleet"},
+		"stager": {"two/envs@staging"}, "prodder": {"two/envs@prod"}}, &explainer{}).Register(mux)
 	tests := []struct {
 		who, path  string
 		code       int
@@ -106,6 +110,18 @@ func TestHandlerShowsOnlyVisibleProjects(t *testing.T) {
 		{"public", "/api/v1/projects/secret%2Ffleet/environments/prod/pending", 404, "no such project", "secret/fleet"},
 		{"flux", "/api/v1/projects/secret%2Ffleet/environments/prod/pending", 200, "NotApproved", ""},
 		{"flux", "/api/v1/projects/secret%2Ffleet/environments/staging", 404, "no such project", ""},
+		// A reader of one environment sees that one, never the other's
+		// state (its deployed commit, say).
+		{"stager", "/", 200, "5747a9e5", "9e0d1e7a"},
+		{"stager", "/api/v1/status", 200, "5747a9e5", "9e0d1e7a"},
+		{"prodder", "/api/v1/status", 200, "9e0d1e7a", "5747a9e5"},
+		{"stager", "/api/v1/projects/two%2Fenvs/environments/staging", 200, "5747a9e5", ""},
+		{"stager", "/api/v1/projects/two%2Fenvs", 200, "5747a9e5", "9e0d1e7a"},
+		{"prodder", "/api/v1/projects/two%2Fenvs", 200, "9e0d1e7a", "5747a9e5"},
+		{"stager", "/api/v1/projects/two%2Fenvs/environments/prod", 404, "no such project", "9e0d1e7a"},
+		{"prodder", "/api/v1/projects/two%2Fenvs/environments/staging", 404, "no such project", "5747a9e5"},
+		{"stager", "/api/v1/projects/two%2Fenvs/environments/prod/pending", 404, "no such project", "9e0d1e7a"},
+		{"prodder", "/api/v1/projects/two%2Fenvs/environments/prod/pending", 200, "NotApproved", ""},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest("GET", tt.path, nil)

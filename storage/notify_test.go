@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -10,8 +11,9 @@ import (
 )
 
 // TestNotifyRefs: every call that may have changed refs or HEAD reports
-// the directory ServedPath gives the front ends, before it returns; a
-// transaction refused before its commit point reports nothing.
+// the directory ServedPath gives the front ends, before it returns, and so
+// does prod's own repository as it follows (EnvPath); a transaction
+// refused before its commit point reports nothing.
 func TestNotifyRefs(t *testing.T) {
 	s := openStore(t)
 	r, err := s.Served("platform/fleet")
@@ -38,15 +40,17 @@ func TestNotifyRefs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	env := filepath.Join(s.Dir(), "served-env", "prod", "platform", "fleet.git")
 	tests := []struct {
 		name   string
 		change func() error
 		want   []string
 	}{
-		{"a ref created", func() error { return r.UpdateRefs(RefUpdate{Name: "refs/heads/deploy/prod", New: c1}) }, []string{served}},
+		// prod's repository is made: its ref, then its HEAD.
+		{"a ref created", func() error { return r.UpdateRefs(RefUpdate{Name: "refs/heads/deploy/prod", New: c1}) }, []string{served, env, env}},
 		{"two refs in one transaction", func() error {
 			return r.UpdateRefs(RefUpdate{Name: "refs/heads/deploy/prod", Old: c1, New: c2}, RefUpdate{Name: "refs/heads/audit/prod", New: c1})
-		}, []string{served}},
+		}, []string{served, env}},
 		{"HEAD", func() error { return r.SetHead("refs/heads/deploy/prod") }, []string{served}},
 		{"compare-and-swap refused", func() error {
 			return r.UpdateRefs(RefUpdate{Name: "refs/heads/deploy/prod", Old: c1, New: c2})

@@ -27,18 +27,30 @@ import (
 // 47 times slower on BenchmarkCopyObjects (docs/performance.md) and left
 // upload-pack to pack them again on every clone.
 func CopyObjects(ctx context.Context, dst, src *Repo, tip plumbing.Hash) error {
+	return copyObjects(ctx, dst, src, []plumbing.Hash{tip})
+}
+
+// copyObjects is CopyObjects of several tips (commits or annotated tags)
+// as one pack.
+func copyObjects(ctx context.Context, dst, src *Repo, tips []plumbing.Hash) error {
 	if dst.readOnly {
 		return fmt.Errorf("copy objects: %s opened read-only", dst.dir)
 	}
-	if dst.objects.HasEncodedObject(tip) == nil {
-		return nil // closure invariant: dst has all tip refers to
+	revs := ""
+	for _, tip := range tips {
+		if dst.objects.HasEncodedObject(tip) == nil {
+			continue // closure invariant: dst has all tip refers to
+		}
+		if src.objects.HasEncodedObject(tip) != nil {
+			return fmt.Errorf("copy objects: %s is not in %s", tip, src.dir)
+		}
+		revs += tip.String() + "\n"
 	}
-	if src.objects.HasEncodedObject(tip) != nil {
-		return fmt.Errorf("copy objects: %s is not in %s", tip, src.dir)
+	if revs == "" {
+		return nil
 	}
 	// What dst already has and src can name: everything reachable from
 	// dst's refs. pack-objects leaves those out.
-	revs := tip.String() + "\n"
 	haves, err := dst.Refs("refs/")
 	if err != nil {
 		return err
@@ -74,8 +86,10 @@ func CopyObjects(ctx context.Context, dst, src *Repo, tip plumbing.Hash) error {
 		return fmt.Errorf("copy objects: git index-pack: %v: %s", ierr, strings.TrimSpace(indexErr.String()))
 	}
 	dst.reindex()
-	if dst.objects.HasEncodedObject(tip) != nil {
-		return fmt.Errorf("copy objects: %s missing in %s after the copy", tip, dst.dir)
+	for _, tip := range tips {
+		if dst.objects.HasEncodedObject(tip) != nil {
+			return fmt.Errorf("copy objects: %s missing in %s after the copy", tip, dst.dir)
+		}
 	}
 	return syncFS(dst.dir)
 }

@@ -41,6 +41,8 @@ type Repo struct {
 
 	mu       sync.Mutex // serialises UpdateRefs within this process
 	readOnly bool
+	follow   func([]RefUpdate) error             // after UpdateRefs (served repositories: Store.followEnvs)
+	follower bool                                // an environment repository: its refs copy ones checked in its served repository
 	rename   func(oldpath, newpath string) error // os.Rename; tests inject faults
 	changed  func()                              // after refs or HEAD may have changed (served repositories: Store.NotifyRefs)
 }
@@ -54,7 +56,8 @@ type RefUpdate struct {
 	// Force allows a deploy/* ref to move to a commit that does not descend
 	// from Old. Only the operator commands gerritgate rewind and override
 	// --rewind set it, with the audit record saying so in the same
-	// transaction.
+	// transaction; an environment repository following its served
+	// repository (SyncEnv) repeats it.
 	Force bool
 }
 
@@ -167,7 +170,21 @@ func isCommitID(s string) bool {
 // the journal: the next UpdateRefs finishes it before anything else (and
 // fails while it cannot), as does the next open. Readers see each ref
 // change atomically.
+//
+// On a project's served repository, the environment repositories whose
+// refs moved are brought in step afterwards (envrepo.go); an error doing
+// so is returned, and says the refs moved.
 func (r *Repo) UpdateRefs(updates ...RefUpdate) error {
+	if err := r.updateRefs(updates...); err != nil {
+		return err
+	}
+	if r.follow == nil {
+		return nil
+	}
+	return r.follow(updates)
+}
+
+func (r *Repo) updateRefs(updates ...RefUpdate) error {
 	if len(updates) == 0 {
 		return nil
 	}
@@ -338,9 +355,10 @@ func (r *Repo) checkUpdate(u RefUpdate) error {
 	if err != nil {
 		return fmt.Errorf("new value %s: %w", u.New, err)
 	}
-	if strings.HasPrefix(u.Name, auditPrefix) && !u.Old.IsZero() && u.Old != u.New {
+	if strings.HasPrefix(u.Name, auditPrefix) && !u.Old.IsZero() && u.Old != u.New && !r.follower {
 		// An audit trail only grows, one record at a time, Force or not:
-		// the new tip's one parent is the current tip.
+		// the new tip's one parent is the current tip. An environment
+		// repository catching up takes several records at once.
 		if len(newCommit.ParentHashes) != 1 || newCommit.ParentHashes[0] != u.Old {
 			return fmt.Errorf("%w: %s is not a record appended to %s", ErrNotFastForward, short(u.New), short(u.Old))
 		}

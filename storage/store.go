@@ -27,8 +27,9 @@ type Store struct {
 	lock     *os.File
 	readOnly bool
 
-	mu    sync.Mutex
-	repos map[string]*Repo // by kind + "/" + project
+	mu      sync.Mutex
+	repos   map[string]*Repo       // by kind + "/" + project
+	syncing map[string]*sync.Mutex // by project: SyncEnv (envrepo.go)
 
 	refsChanged atomic.Pointer[func(dir string)] // see NotifyRefs
 }
@@ -110,28 +111,7 @@ func (s *Store) ExistingServed(project string) (*Repo, error) {
 // project that has none, and refuses any name or path that could leave the
 // served tree (invalid names, symlinks anywhere on the way).
 func (s *Store) ServedPath(project string) (string, error) {
-	if err := ValidateProject(project); err != nil {
-		return "", err
-	}
-	root := filepath.Join(s.dir, kindServed)
-	p := root
-	for _, seg := range strings.Split(project+".git", "/") {
-		p = filepath.Join(p, seg)
-		fi, err := os.Lstat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("project %q: %w", project, ErrNotFound)
-		}
-		if err != nil {
-			return "", err
-		}
-		if fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir() {
-			return "", fmt.Errorf("project %q: %s is not a plain directory", project, p)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(p, "HEAD")); err != nil {
-		return "", fmt.Errorf("project %q: %w", project, ErrNotFound)
-	}
-	return p, nil
+	return s.plainRepoDir(kindServed, project)
 }
 
 func (s *Store) repo(kind, project string, create bool) (*Repo, error) {
@@ -145,9 +125,14 @@ func (s *Store) repo(kind, project string, create bool) (*Repo, error) {
 		return r, nil
 	}
 	path := filepath.Join(s.dir, kind, filepath.FromSlash(project)+".git")
-	r, err := openRepo(path, kind == kindServed, create && !s.readOnly, s.readOnly)
+	follower := strings.HasPrefix(kind, kindEnv+"/")
+	r, err := openRepo(path, kind == kindServed || follower, create && !s.readOnly, s.readOnly)
 	if err != nil {
 		return nil, fmt.Errorf("%s repository of %q: %w", kind, project, err)
+	}
+	r.follower = follower
+	if kind == kindServed && !s.readOnly {
+		r.follow = func(ups []RefUpdate) error { return s.followEnvs(project, ups) }
 	}
 	// Every kind, not only served: a front end keys what it remembers by
 	// directory, and one it never serves costs it a map lookup.
@@ -236,12 +221,16 @@ func syncDir(dir string) error {
 }
 
 // RecoverServed opens every served repository, which finishes or rolls
-// back any ref transaction a crash interrupted. The service calls it
-// before serving, so no client ever reads a half-moved set of refs (a
-// deploy ref without its audit record, say).
+// back any ref transaction a crash interrupted, then brings every
+// environment repository in step with its project's served repository
+// (making the missing ones: a data directory from before environment
+// repositories upgrades here). The service calls it before serving, so no
+// client ever reads a half-moved set of refs (a deploy ref without its
+// audit record, say), nor an environment repository behind its project.
 func (s *Store) RecoverServed() error {
 	root := filepath.Join(s.dir, kindServed)
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	var projects []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) && p == root {
 			return nil
 		}
@@ -255,9 +244,20 @@ func (s *Store) RecoverServed() error {
 		if err != nil {
 			return err
 		}
-		if _, err := s.repo(kindServed, strings.TrimSuffix(filepath.ToSlash(rel), ".git"), false); err != nil {
+		project := strings.TrimSuffix(filepath.ToSlash(rel), ".git")
+		if _, err := s.repo(kindServed, project, false); err != nil {
 			return err
 		}
+		projects = append(projects, project)
 		return filepath.SkipDir
 	})
+	if err != nil {
+		return err
+	}
+	for _, p := range projects {
+		if err := s.syncAllEnvs(p); err != nil {
+			return fmt.Errorf("environment repositories of %q: %w", p, err)
+		}
+	}
+	return nil
 }

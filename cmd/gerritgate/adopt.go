@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gerritgate/gerritgate/deploy"
-	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/poll"
 	"github.com/gerritgate/gerritgate/storage"
 )
@@ -93,7 +92,7 @@ func submit(ctx context.Context, configPath string, a deploy.Adoption, wait time
 	if err != nil {
 		return err
 	}
-	pc, err := gate.LoadPolicy(cfg.Policy)
+	pc, err := loadPolicyInForce(cfg)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,15 @@ type Config struct {
 	Gerrit  GerritConfig `yaml:"gerrit"`
 	HTTP    HTTPConfig   `yaml:"http"`
 	SSH     SSHConfig    `yaml:"ssh"`
-	Policy  string       `yaml:"policy"`
+	// Policy is the local policy file's path; PolicyReviewed is set
+	// instead when policy: names a file in a Gerrit project's branch
+	// (policysource.go). Both come from the policy: key (policyKey).
+	Policy         string          `yaml:"-"`
+	PolicyReviewed *PolicyInGerrit `yaml:"-"`
+	PolicyKey      any             `yaml:"policy"`
+	// PolicyPolicy is what a commit of the reviewed policy's branch
+	// needs before the gate uses it.
+	PolicyPolicy PolicyPolicyConfig `yaml:"policyPolicy"`
 	// Access is the reader list (access.yaml); without it every served
 	// project is readable anonymously over HTTP and SSH is off.
 	Access  string `yaml:"access"`
@@ -68,8 +76,15 @@ type GerritConfig struct {
 	// there (with sshKeyFile and knownHostsFile) and polls at once on
 	// every event; the schedule stays as a safety net.
 	EventsURL string `yaml:"eventsURL"`
+	// ReadCheckLifetime is how long Gerrit's answer to "may this bound
+	// reader read this project" is used (default 60s): a READ revoked in
+	// Gerrit stops reads within it, and past it a reader Gerrit cannot
+	// be asked about is refused. ReadCheckTimeout bounds one check
+	// (default 5s).
+	ReadCheckLifetime string `yaml:"readCheckLifetime"`
+	ReadCheckTimeout  string `yaml:"readCheckTimeout"`
 
-	fetchTimeout time.Duration // FetchTimeout parsed
+	fetchTimeout, readCheckLifetime, readCheckTimeout time.Duration // parsed
 }
 
 // AuditConfig configures the audit trail. Records are always written;
@@ -227,6 +242,8 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		out      *time.Duration
 	}{
 		{"gerrit.fetchTimeout", "5m", time.Second, &c.Gerrit.FetchTimeout, &c.Gerrit.fetchTimeout},
+		{"gerrit.readCheckLifetime", "60s", time.Second, &c.Gerrit.ReadCheckLifetime, &c.Gerrit.readCheckLifetime},
+		{"gerrit.readCheckTimeout", "5s", 100 * time.Millisecond, &c.Gerrit.ReadCheckTimeout, &c.Gerrit.readCheckTimeout},
 		{"http.readHeaderTimeout", "10s", 10 * time.Millisecond, &c.HTTP.ReadHeaderTimeout, &c.HTTP.readHeaderTimeout},
 		{"http.bodyTimeout", "30s", 10 * time.Millisecond, &c.HTTP.BodyTimeout, &c.HTTP.bodyTimeout},
 		{"http.idleTimeout", "60s", 10 * time.Millisecond, &c.HTTP.IdleTimeout, &c.HTTP.idleTimeout},
@@ -321,11 +338,13 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		return nil, doc.Errorf(at, "http.maxBufferedKiB (%d) must be at least 4 x (http.maxRequestBodyKiB + %d) = %d: a quarter of it is one reader's or address's share, which must hold a whole request body and the %d KiB read past it", c.HTTP.MaxBufferedKiB, bodyChunkKiB, need, bodyChunkKiB)
 	}
 	c.SSH.maxSessions, c.SSH.maxSessionsPerReader = 2*c.MaxConcurrentClones, 2*c.MaxClonesPerReader
-	if c.Policy == "" {
-		return nil, doc.Errorf("$", "policy (the policy file's path) is required")
+	if err := c.parsePolicyKey(doc); err != nil {
+		return nil, err
 	}
 	c.DataDir = abs(c.DataDir)
-	c.Policy = abs(c.Policy)
+	if c.Policy != "" {
+		c.Policy = abs(c.Policy)
+	}
 	c.Gerrit.PasswordFile = abs(c.Gerrit.PasswordFile)
 	c.HTTP.WebhookSecretFile = abs(c.HTTP.WebhookSecretFile)
 	c.Gerrit.SSHKeyFile = abs(c.Gerrit.SSHKeyFile)

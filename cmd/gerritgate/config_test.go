@@ -30,6 +30,7 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("relative paths not resolved against the config's directory: %+v", c)
 	}
 	if c.Gerrit.PageSize != 100 || c.Poll != "@every 30s" || c.Gerrit.fetchTimeout != 5*time.Minute ||
+		c.Gerrit.readCheckLifetime != time.Minute || c.Gerrit.readCheckTimeout != 5*time.Second ||
 		c.MaxConnectionsPerAddress != 64 || c.SSH.handshakeTimeout != 10*time.Second || c.SSH.idleTimeout != 30*time.Second ||
 		c.SSH.maxConnectionTime != 10*time.Minute || c.SSH.MaxFailedLogins != 10 || c.SSH.failedLoginWindow != time.Minute ||
 		c.SSH.maxSessions != 64 || c.SSH.maxSessionsPerReader != 16 {
@@ -63,6 +64,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"ssh without host key", "policy:", "access: a.yaml\nssh:\n  listen: 127.0.0.1:2222\npolicy:", "hostKeyFiles is required"},
 		{"wrong type", "listen: 127.0.0.1:8080", "listen: [a]", "gerritgate.yaml:8:11"},
 		{"fetch timeout too short", "  username: gate\n", "  username: gate\n  fetchTimeout: 10ms\n", "gerritgate.yaml:6:17: gerrit.fetchTimeout must be a duration of at least 1s"},
+		{"read check lifetime too short", "  username: gate\n", "  username: gate\n  readCheckLifetime: 10ms\n", "gerritgate.yaml:6:22: gerrit.readCheckLifetime must be a duration of at least 1s"},
+		{"read check timeout not a duration", "  username: gate\n", "  username: gate\n  readCheckTimeout: soon\n", "gerritgate.yaml:6:21: gerrit.readCheckTimeout must be a duration"},
 		{"fetch timeout not a duration", "  username: gate\n", "  username: gate\n  fetchTimeout: soon\n", "gerritgate.yaml:6:17: gerrit.fetchTimeout must be a duration"},
 		{"password in an unparsable url", "url: http://127.0.0.1:8081", `url: "https://gate:Sup3rS3cret%zz@gerrit.example"`, "gerrit.url must be an http(s) URL"},
 		{"clone bound", "policy:", "maxConcurrentClones: -1\npolicy:", "maxConcurrentClones must be between 1 and 10000"},
@@ -77,7 +80,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"ssh handshake timeout", "policy:", "ssh:\n  handshakeTimeout: 1ms\npolicy:", "gerritgate.yaml:10:21: ssh.handshakeTimeout must be a duration of at least 100ms"},
 		{"ssh idle timeout", "policy:", "ssh:\n  idleTimeout: never\npolicy:", "gerritgate.yaml:10:16: ssh.idleTimeout must be a duration"},
 		{"ssh failed logins", "policy:", "ssh:\n  maxFailedLogins: -3\npolicy:", "ssh.maxFailedLogins must be between 1 and 1000"},
-		{"no policy", "policy: ./policy.yaml\n", "", "policy (the policy file's path) is required"},
+		{"no policy", "policy: ./policy.yaml\n", "", "policy is required: a local file's path, or {project, branch, path}"},
 	}
 	for _, tt := range tests {
 		src := strings.Replace(goodConfig, tt.from, tt.to, 1)

@@ -62,8 +62,8 @@ func TestKubernetesExampleFilesLoad(t *testing.T) {
 		t.Fatalf("examples/kubernetes/access.yaml: %v", err)
 	}
 	for _, r := range list.Readers() {
-		if !list.CanRead(r, "platform/fleet") {
-			t.Errorf("reader %s of the example access.yaml cannot read platform/fleet, the example policy's project", r)
+		if !list.CanReadEnv(r, "platform/fleet", "prod") {
+			t.Errorf("reader %s of the example access.yaml cannot read prod of platform/fleet, the example policy's project", r)
 		}
 	}
 	if len(list.Readers()) == 0 {

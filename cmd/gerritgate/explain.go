@@ -44,12 +44,16 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if *policyPath == "" {
-		*policyPath = cfg.Policy
-	} else if *last == 0 {
-		*last = 20
+	edit := *policyPath != "" && *policyPath != cfg.Policy
+	var pc *gate.Config
+	if edit {
+		if *last == 0 {
+			*last = 20
+		}
+		pc, err = gate.LoadPolicy(*policyPath)
+	} else {
+		pc, err = loadPolicyInForce(cfg)
 	}
-	pc, err := gate.LoadPolicy(*policyPath)
 	if err != nil {
 		return err
 	}
@@ -85,13 +89,13 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return enc.Encode(res)
 	}
 	printDecision(stdout, res, true)
-	if *policyPath == cfg.Policy {
+	if !edit {
 		return nil
 	}
 	// A dry run of an edit: decide the same commits under the policy in
 	// force and say which verdicts the edit turns.
 	var before map[string]bool
-	if now, err := gate.LoadPolicy(cfg.Policy); err != nil {
+	if now, err := loadPolicyInForce(cfg); err != nil {
 		fmt.Fprintf(stdout, "the edit's effect is unknown: the policy in force does not load: %v\n", err)
 		return nil
 	} else if t0, err := poll.FindTarget(now, *project, *env); err == nil {
@@ -101,7 +105,7 @@ func cmdExplain(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		before = verdicts(was)
 	}
-	printEdit(stdout, cfg.Policy, res, before)
+	printEdit(stdout, policyName(cfg), res, before)
 	return nil
 }
 

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
 
+	"github.com/gerritgate/gerritgate/gate"
 	"github.com/gerritgate/gerritgate/mirror/gerrit"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -31,6 +35,42 @@ func gerritClient(cfg *Config, password string, logger *slog.Logger, more ...ger
 		opts = append(opts, gerrit.WithBasicAuth(cfg.Gerrit.Username, password))
 	}
 	return gerrit.New(cfg.Gerrit.URL, opts...)
+}
+
+// gerritACL is the Gerrit client as access.GerritChecker asks it.
+type gerritACL struct{ *gerrit.Client }
+
+// GroupMembers lists the account ids of a group, recursively.
+func (a gerritACL) GroupMembers(ctx context.Context, group string) ([]string, error) {
+	members, err := a.Client.GroupMembers(ctx, group, true)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = strconv.Itoa(m.ID)
+	}
+	return ids, nil
+}
+
+// gatedBranches lists the branches of project the policy gates, so
+// Gerrit is asked whether a bound reader may read them; none for a
+// project the policy does not gate (or gates ambiguously).
+func gatedBranches(pc *gate.Config, project string) []string {
+	if pc == nil {
+		return nil
+	}
+	repos, err := pc.Match(project)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range repos {
+		if !slices.Contains(out, r.Branch) {
+			out = append(out, r.Branch)
+		}
+	}
+	return out
 }
 
 // eventStream builds the stream-events follower from the config.

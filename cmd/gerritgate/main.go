@@ -52,7 +52,7 @@ Usage:
                                               check the audit trail offline
   gerritgate key new --out gate-key.asc [--name N] [--email E]
                                               make the audit signing key; prints the public key
-  gerritgate token new --name READER [--projects a,b/**]
+  gerritgate token new --name READER [--projects a,b/**] [--environments staging]
                                               make a reader token; prints it once and the sha256 line for access.yaml
   gerritgate version                          print the version and the commit it was built from
 `

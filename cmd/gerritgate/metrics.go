@@ -9,6 +9,7 @@ import (
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/deploy"
+	"github.com/gerritgate/gerritgate/status"
 	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
@@ -22,6 +23,8 @@ type metrics struct {
 	gitRequests  *prometheus.CounterVec
 	reloads      *prometheus.CounterVec
 	policyOK     prometheus.Gauge
+	policyCommit *prometheus.GaugeVec
+	policyWait   *prometheus.GaugeVec
 	events       *prometheus.CounterVec
 	gerritCalls  *prometheus.CounterVec
 	connsRefused *prometheus.CounterVec
@@ -32,6 +35,7 @@ type metrics struct {
 	debt         *prometheus.GaugeVec
 	debtOverdue  *prometheus.GaugeVec
 	debtSince    *prometheus.GaugeVec
+	accessChecks *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -57,8 +61,14 @@ func newMetrics() *metrics {
 			Name: "gerritgate_reloads_total", Help: "Reloads of a watched file (policy, access), by result; on error the last good file stays in force.",
 		}, []string{"file", "result"}),
 		policyOK: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "gerritgate_policy_ok", Help: "1 when the policy file as it is on disk is in force, 0 when it is unreadable or refused (the last good policy stays in force).",
+			Name: "gerritgate_policy_ok", Help: "1 when the policy file as it is on disk (reviewed in Gerrit: the newest commit of its branch) is in force, 0 when it is unreadable, refused or waits for approval (the last good policy stays in force).",
 		}),
+		policyCommit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gerritgate_policy_commit_info", Help: "1 for the commit of the policy reviewed in Gerrit that is in force (none while no approved commit parses: nothing advances).",
+		}, []string{"project", "branch", "path", "commit"}),
+		policyWait: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gerritgate_policy_waiting", Help: "1 for each newer commit of the policy reviewed in Gerrit that is not in force, by why: unapproved or unparsable.",
+		}, []string{"commit", "why"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gerritgate_gerrit_events_total", Help: "Events read from gerrit stream-events, by type (stream-connected counts (re)connections).",
 		}, []string{"type"}),
@@ -90,8 +100,11 @@ func newMetrics() *metrics {
 		debtSince: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gerritgate_override_debt_since_timestamp_seconds", Help: "When the override whose debt is unpaid moved the environment; 0 when it owes nothing.",
 		}, []string{"project", "environment"}),
+		accessChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gerritgate_access_gerrit_checks_total", Help: "Questions put to Gerrit for readers bound to a Gerrit account or group, by outcome (granted, denied, error: the reader is refused once its last answer is older than gerrit.readCheckLifetime).",
+		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.debt, m.debtOverdue, m.debtSince, m.posts, m.fluxCalls, m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.policyOK, m.events, m.gerritCalls, m.connsRefused, m.sshLogins, m.sshRefused,
+	m.reg.MustRegister(m.accessChecks, m.debt, m.debtOverdue, m.debtSince, m.posts, m.fluxCalls, m.pollDuration, m.reconciles, m.pending, m.lastAdvance, m.gitRequests, m.reloads, m.policyOK, m.policyCommit, m.policyWait, m.events, m.gerritCalls, m.connsRefused, m.sshLogins, m.sshRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.policyOK.Set(1) // serve starts only with a good policy
 	return m
@@ -118,6 +131,17 @@ func (m *metrics) watchAccess(w *access.Watcher) {
 			return 1
 		}),
 	)
+}
+
+// accessCheck counts one question put to Gerrit for a bound reader.
+func (m *metrics) accessCheck(outcome string) { m.accessChecks.WithLabelValues(outcome).Inc() }
+
+// watchChecks exposes how many bound readers' questions are refused now
+// because Gerrit could not be asked.
+func (m *metrics) watchChecks(c *access.GerritChecker) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gerritgate_access_gerrit_stale", Help: "Questions about bound readers (account, project, branch; or a group's members) refused now because their answer is older than gerrit.readCheckLifetime and Gerrit could not be asked again.",
+	}, func() float64 { return float64(c.Stale()) }))
 }
 
 // gerritCall counts one REST call to Gerrit (gerrit.WithObserver).
@@ -175,4 +199,22 @@ func (m *metrics) observeSSH(event string) {
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// policyInForce shows the reviewed policy's state: the commit in force,
+// the ones waiting, and policy_ok 1 only when nothing waits.
+func (m *metrics) policyInForce(p status.Policy) {
+	m.policyCommit.Reset()
+	if p.Commit != "" {
+		m.policyCommit.WithLabelValues(p.Project, p.Branch, p.Path, p.Commit).Set(1)
+	}
+	m.policyWait.Reset()
+	for _, w := range p.Waiting {
+		m.policyWait.WithLabelValues(w.Commit, w.Why).Set(1)
+	}
+	if p.Commit != "" && len(p.Waiting) == 0 {
+		m.policyOK.Set(1)
+	} else {
+		m.policyOK.Set(0)
+	}
 }

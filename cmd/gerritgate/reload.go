@@ -20,6 +20,10 @@ import (
 // (once until the file changes) and counted.
 func (s *service) watchPolicy(ctx context.Context, interval time.Duration, hup <-chan os.Signal) {
 	path := s.cfg.Policy
+	if path == "" { // reviewed in Gerrit: each poll refreshes it
+		s.watchAccessOnHUP(ctx, hup)
+		return
+	}
 	file := filewatch.New(path, s.policyData)
 	var lastErr string // the read error already reported
 	filewatch.Run(ctx, interval, hup, func(now bool) {
@@ -57,4 +61,22 @@ func (s *service) watchPolicy(ctx context.Context, interval time.Duration, hup <
 		s.metrics.policyOK.Set(1)
 		s.logger.Info("policy reloaded", "file", path)
 	})
+}
+
+// watchAccessOnHUP reloads the access file on SIGHUP until ctx ends: a
+// policy reviewed in Gerrit has no file to watch.
+func (s *service) watchAccessOnHUP(ctx context.Context, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if s.access == nil {
+				continue
+			}
+			if err := s.access.Reload(); err != nil {
+				s.logger.Error("access reload failed; keeping the last good list", "err", err)
+			}
+		}
+	}
 }

@@ -76,13 +76,17 @@ type service struct {
 func newService(cfg *Config, logger *slog.Logger) (*service, error) {
 	// Read once: the watcher starts from these bytes, so an edit made
 	// after this read is reloaded, not taken for the starting content.
-	policyData, err := os.ReadFile(cfg.Policy)
-	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
-	}
-	pc, err := gate.ParsePolicy(cfg.Policy, policyData)
-	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+	// A reviewed policy has no file: wire finds the commit in force.
+	var pc *gate.Config
+	var policyData []byte
+	if cfg.PolicyReviewed == nil {
+		var err error
+		if policyData, err = os.ReadFile(cfg.Policy); err != nil {
+			return nil, fmt.Errorf("policy: %w", err)
+		}
+		if pc, err = gate.ParsePolicy(cfg.Policy, policyData); err != nil {
+			return nil, fmt.Errorf("policy: %w", err)
+		}
 	}
 	password, err := gerritPassword(cfg)
 	if err != nil {
@@ -155,18 +159,36 @@ func wire(cfg *Config, logger *slog.Logger, metrics *metrics, store *storage.Sto
 	// the first one after it asks git again (once, however many ask).
 	store.NotifyRefs(s.refs.Invalidate)
 	if cfg.Access != "" {
-		if s.access, err = access.NewWatcher(cfg.Access, logger, time.Second); err != nil {
+		checker := access.NewGerritChecker(gerritACL{client}, func(project string) []string { return gatedBranches(s.poller.Policy(), project) },
+			access.WithLifetime(cfg.Gerrit.readCheckLifetime), access.WithTimeout(cfg.Gerrit.readCheckTimeout),
+			access.WithCheckLogger(logger), access.WithCheckObserver(metrics.accessCheck))
+		metrics.watchChecks(checker)
+		if s.access, err = access.NewWatcher(cfg.Access, logger, time.Second, access.WithGerrit(checker)); err != nil {
 			return nil, fmt.Errorf("access: %w", err)
 		}
 		metrics.watchAccess(s.access)
 	}
 	metrics.watchClones(s.clones)
 	s.recorder = &recorder{Board: s.board, metrics: metrics}
+	var refresh func(context.Context) *gate.Config
+	if cfg.PolicyReviewed != nil {
+		rp := newReviewedPolicy(cfg, store, logger, metrics, s.board)
+		rp.fetch = func(ctx context.Context, project string) error {
+			_, err := m.Fetch(ctx, project)
+			return err
+		}
+		rp.deploy = deployer
+		// The commit in force before the restart, from the data
+		// directory alone; the first poll asks Gerrit for newer ones.
+		rp.publish(rp.load())
+		pc, refresh = rp.inForce, rp.Refresh
+	}
 	s.poller, err = poll.New(poll.Config{
 		Schedule:     cfg.Poll,
 		FetchTimeout: cfg.Gerrit.fetchTimeout,
 		DataDir:      store.Dir(),
 		Policy:       pc,
+		Refresh:      refresh,
 		Fetcher: poll.FetchFunc(func(ctx context.Context, project string) error {
 			_, err := m.Fetch(ctx, project)
 			return err

@@ -9,18 +9,20 @@ import (
 
 	"github.com/gerritgate/gerritgate/access"
 	"github.com/gerritgate/gerritgate/internal/projectglob"
+	"github.com/gerritgate/gerritgate/storage"
 )
 
 // cmdToken makes a fresh random token for a reader: the token is printed
 // once, for the reader; only its hash goes into the access file.
 func cmdToken(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "new" {
-		return usageError(args, stderr, "usage: gerritgate token new --name READER [--projects GLOB,...]")
+		return usageError(args, stderr, "usage: gerritgate token new --name READER [--projects GLOB,...] [--environments ENV,...]")
 	}
 	fs := flag.NewFlagSet("token new", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	name := fs.String("name", "", "the reader the token is for (required)")
 	projectList := fs.String("projects", "", "comma-separated projects (globs) the reader may read; without it the snippet has an empty list to edit")
+	envList := fs.String("environments", "", "comma-separated environments the reader may read; without it, every one")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -29,15 +31,19 @@ func cmdToken(args []string, stdout, stderr io.Writer) error {
 	}
 	projects := "[]  # EDIT: the projects it may read, e.g. [\"platform/*\"]; empty grants nothing"
 	if *projectList != "" {
-		var quoted []string
-		for _, p := range strings.Split(*projectList, ",") {
-			p = strings.TrimSpace(p)
-			if err := projectglob.Validate(p); err != nil {
-				return fmt.Errorf("--projects %q: %w", p, err)
-			}
-			quoted = append(quoted, strconv.Quote(p))
+		list, err := yamlList("--projects", *projectList, projectglob.Validate)
+		if err != nil {
+			return err
 		}
-		projects = "[" + strings.Join(quoted, ", ") + "]"
+		projects = list
+	}
+	envs := ""
+	if *envList != "" {
+		list, err := yamlList("--environments", *envList, storage.ValidateEnv)
+		if err != nil {
+			return err
+		}
+		envs = "\n    environments: " + list
 	}
 	token, hashed, err := access.NewToken()
 	if err != nil {
@@ -49,8 +55,22 @@ func cmdToken(args []string, stdout, stderr io.Writer) error {
 add its hash to access.yaml:
 readers:
   - name: %s
-    projects: %s
+    projects: %s%s
     tokens: ["%s"]
-`, *name, token, *name, projects, hashed)
+`, *name, token, *name, projects, envs, hashed)
 	return nil
+}
+
+// yamlList checks each comma-separated item of a flag's value and returns
+// them as a YAML flow list of quoted strings.
+func yamlList(flagName, value string, check func(string) error) (string, error) {
+	var quoted []string
+	for _, item := range strings.Split(value, ",") {
+		item = strings.TrimSpace(item)
+		if err := check(item); err != nil {
+			return "", fmt.Errorf("%s %q: %w", flagName, item, err)
+		}
+		quoted = append(quoted, strconv.Quote(item))
+	}
+	return "[" + strings.Join(quoted, ", ") + "]", nil
 }

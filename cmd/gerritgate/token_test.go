@@ -78,3 +78,41 @@ func TestTokenNewProjects(t *testing.T) {
 		t.Errorf("token new accepted a project glob access.yaml refuses")
 	}
 }
+
+// token new --environments grants those environments only; without it the
+// snippet grants every one; a name access.yaml refuses is refused.
+func TestTokenNewEnvironments(t *testing.T) {
+	for _, tt := range []struct {
+		args      []string
+		ok        bool
+		all       bool
+		canStage  bool
+		canDeploy bool
+	}{
+		{[]string{"--environments", "staging"}, true, false, true, false},
+		{[]string{"--environments", "staging, prod"}, true, false, true, true},
+		{nil, true, true, true, true},
+		{[]string{"--environments", "Prod"}, false, false, false, false},
+		{[]string{"--environments", "staging,"}, false, false, false, false},
+		{[]string{"--environments", "../x"}, false, false, false, false},
+	} {
+		var out bytes.Buffer
+		err := cmdToken(append([]string{"new", "--name", "flux", "--projects", "platform/*"}, tt.args...), &out, io.Discard)
+		if (err == nil) != tt.ok {
+			t.Errorf("token new %q: err = %v, want ok=%v", tt.args, err, tt.ok)
+			continue
+		}
+		if !tt.ok {
+			continue
+		}
+		_, snippet, _ := strings.Cut(out.String(), "add its hash to access.yaml:\n")
+		l, err := access.Parse("access.yaml", []byte(snippet))
+		if err != nil {
+			t.Fatalf("token new %q printed a snippet access.yaml refuses: %v\n%s", tt.args, err, snippet)
+		}
+		g := l.Environments("flux", "platform/fleet")
+		if g.All != tt.all || l.CanReadEnv("flux", "platform/fleet", "staging") != tt.canStage || l.CanReadEnv("flux", "platform/fleet", "prod") != tt.canDeploy {
+			t.Errorf("token new %q: grant %+v, want all=%v staging=%v prod=%v:\n%s", tt.args, g, tt.all, tt.canStage, tt.canDeploy, snippet)
+		}
+	}
+}

@@ -1,7 +1,7 @@
 // Package gerrit is a small typed client for the parts of Gerrit's REST API
 // that gerritgate needs: finding the changes behind commits, their votes
-// and submit requirements, group membership, the project list and the
-// server version, and following the event stream. The only thing the
+// and submit requirements, group membership, whether an account may read a
+// branch (check.access), the project list and the server version, and following the event stream. The only thing the
 // service writes to Gerrit is a message on each change that reached an
 // environment (PostMessage).
 //

@@ -19,22 +19,28 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
-// Resolver maps a project name to the directory of its served repository.
-// *storage.Store satisfies it; it must refuse unsafe names and return an
-// error wrapping ErrNotFound (any error is answered 404) for unknown ones.
+// Resolver maps a project name and the environments a reader is granted
+// to the directory of the served repository to run upload-pack on.
+// *storage.Store satisfies it; it must refuse unsafe names, fail for
+// unknown ones (answered 404), and return storage.ErrGrant for a grant it
+// cannot serve (answered 403 with why).
 type Resolver interface {
-	ServedPath(project string) (string, error)
+	ReaderPath(project string, g storage.Grant) (string, error)
 }
 
-// Authorizer decides whether a request may read a project. It returns the
-// reader's name for the log (Anonymous for a request it lets in without
-// credentials), ErrUnauthenticated when credentials are missing or wrong,
-// and ErrForbidden when the reader may not see the project.
+// Authorizer decides whether a request may read a project, and which of
+// its environments. Authorize returns the reader's name for the log
+// (Anonymous for a request it lets in without credentials),
+// ErrUnauthenticated when credentials are missing or wrong, and
+// ErrForbidden when the reader may not see the project; Environments
+// returns what the reader Authorize named is granted.
 type Authorizer interface {
 	Authorize(r *http.Request, project string) (reader string, err error)
+	Environments(reader, project string) storage.Grant
 }
 
 // Anonymous is the reader an Authorizer names for a request without
@@ -185,7 +191,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, "push_refused", "gerritgate is read-only: push to Gerrit instead")
 		return
 	}
-	dir, err := h.resolver.ServedPath(project)
+	grant := storage.Grant{All: true} // no access file: everything is public
+	if h.auth != nil {
+		grant = h.auth.Environments(reader, project)
+	}
+	dir, err := h.resolver.ReaderPath(project, grant)
+	if errors.Is(err, storage.ErrGrant) {
+		log.Warn("reader's environments cannot be served", "err", err)
+		fail(http.StatusForbidden, "denied", "the environments you are granted of this repository cannot be served together: ask for one environment, or all of them")
+		return
+	}
+	var nameErr *storage.NameError
+	if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.As(err, &nameErr) {
+		// An environment's repository that cannot be brought in step:
+		// refused, and said in the log.
+		log.Warn("repository cannot be served", "err", err)
+		h.busy(w)
+		fail(http.StatusServiceUnavailable, "error", "repository temporarily unavailable; retry shortly")
+		return
+	}
 	if err != nil {
 		fail(http.StatusNotFound, "not_found", "repository not found")
 		return

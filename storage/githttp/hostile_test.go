@@ -218,6 +218,8 @@ func (anonymousAuth) Authorize(*http.Request, string) (string, error) {
 	return githttp.Anonymous, nil
 }
 
+func (anonymousAuth) Environments(string, string) storage.Grant { return storage.Grant{All: true} }
+
 // Clients without credentials are not one reader: with one slot per
 // reader and one per address, an anonymous clone from 127.0.0.2 leaves
 // room for one from 127.0.0.1, and a second from 127.0.0.2 is refused.

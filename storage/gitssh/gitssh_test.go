@@ -23,6 +23,7 @@ import (
 	fluxgit "github.com/fluxcd/pkg/git"
 	"github.com/fluxcd/pkg/git/gogit"
 	"github.com/fluxcd/pkg/git/repository"
+	"github.com/go-git/go-git/v5/plumbing"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -51,8 +52,9 @@ func served(t *testing.T) (*storage.Store, string) {
 // fakeAuth is an Authorizer whose keys and grants a test can change.
 type fakeAuth struct {
 	mu     sync.Mutex
-	keys   map[string]string   // marshalled key -> reader
-	grants map[string][]string // reader -> projects
+	keys   map[string]string        // marshalled key -> reader
+	grants map[string][]string      // reader -> projects
+	envs   map[string]storage.Grant // reader -> environments; absent: all
 }
 
 func (a *fakeAuth) AuthorizeKey(k gossh.PublicKey) (string, bool) {
@@ -71,6 +73,27 @@ func (a *fakeAuth) CanRead(reader, project string) bool {
 		}
 	}
 	return false
+}
+
+func (a *fakeAuth) Environments(reader, project string) storage.Grant {
+	if !a.CanRead(reader, project) {
+		return storage.Grant{}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if g, ok := a.envs[reader]; ok {
+		return g
+	}
+	return storage.Grant{All: true}
+}
+
+func (a *fakeAuth) grantEnvs(reader string, g storage.Grant) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.envs == nil {
+		a.envs = map[string]storage.Grant{}
+	}
+	a.envs[reader] = g
 }
 
 func (a *fakeAuth) removeKey(k gossh.PublicKey) {
@@ -993,5 +1016,42 @@ func TestLimiter(t *testing.T) {
 	code, stdout, stderr := run(t, c, "git-upload-pack 'platform/fleet.git'", "0000")
 	if code != 0 || !strings.Contains(stdout, e.sha) {
 		t.Errorf("with a free slot: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// A reader is served the repository of its grant: one environment's own
+// (its refs only), a refusal saying why for some environments but not
+// all, and "unavailable" (logged) when the environment's repository
+// cannot be brought in step.
+func TestServesTheRepositoryOfTheGrant(t *testing.T) {
+	e := start(t)
+	served, err := e.store.Served("platform/fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := served.UpdateRefs(storage.RefUpdate{Name: "refs/heads/deploy/staging", New: plumbing.NewHash(e.sha)}); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{gitSSH(e.flux.file, e.knownHosts)}
+	lsRemote := func() (string, error) {
+		return gitRun(t, "", env, "ls-remote", e.url("platform/fleet.git"))
+	}
+	e.auth.grantEnvs("flux", storage.Grant{Envs: []string{"staging"}})
+	if out, err := lsRemote(); err != nil || !strings.Contains(out, "refs/heads/deploy/staging") || strings.Contains(out, "deploy/prod") {
+		t.Errorf("a reader of staging lists: %v\n%s", err, out)
+	}
+	e.auth.grantEnvs("flux", storage.Grant{Envs: []string{"staging", "qa"}})
+	if out, err := lsRemote(); err == nil || !strings.Contains(out, "ask for one environment, or all of them") || strings.Contains(out, "refs/") {
+		t.Errorf("a reader of staging and qa lists: %v\n%s", err, out)
+	}
+	e.auth.grantEnvs("flux", storage.Grant{Envs: []string{"staging"}})
+	if err := os.WriteFile(filepath.Join(served.Dir(), "gerritgate-txn"), []byte("refs/heads/deploy/staging\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := lsRemote(); err == nil || !strings.Contains(out, "temporarily unavailable") || strings.Contains(out, "refs/") {
+		t.Errorf("a reader of staging during an unrecovered transaction lists: %v\n%s", err, out)
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, "outcome=error") || !strings.Contains(logs, "awaits recovery") {
+		t.Errorf("the log does not say why staging was not served:\n%s", logs)
 	}
 }

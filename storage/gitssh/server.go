@@ -13,14 +13,17 @@ import (
 	"github.com/gliderlabs/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
-// Resolver maps a project name to the directory of its served repository.
-// *storage.Store satisfies it; it must refuse unsafe names and fail for
-// unknown ones (any error is answered "repository not found").
+// Resolver maps a project name and the environments a reader is granted
+// to the directory of the served repository to run upload-pack on.
+// *storage.Store satisfies it; it must refuse unsafe names, fail for
+// unknown ones (answered "repository not found"), and return
+// storage.ErrGrant for a grant it cannot serve (answered with why).
 type Resolver interface {
-	ServedPath(project string) (string, error)
+	ReaderPath(project string, g storage.Grant) (string, error)
 }
 
 // Authorizer decides who a public key belongs to and what they may read.
@@ -30,6 +33,8 @@ type Resolver interface {
 type Authorizer interface {
 	AuthorizeKey(key gossh.PublicKey) (reader string, ok bool)
 	CanRead(reader, project string) bool
+	// Environments says which environments of project reader may read.
+	Environments(reader, project string) storage.Grant
 }
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gliderlabs/ssh"
 
+	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
@@ -21,6 +22,8 @@ import (
 // the same message.
 const (
 	msgNotFound     = "gerritgate: repository not found"
+	msgUnavailable  = "gerritgate: repository temporarily unavailable; retry shortly"
+	msgGrant        = "gerritgate: the environments you are granted of this repository cannot be served together: ask for one environment, or all of them"
 	msgReadOnly     = "gerritgate is read-only: push to Gerrit instead"
 	msgArchive      = "gerritgate: git archive is not served; clone the repository instead"
 	msgNoShell      = "gerritgate: no shell here; this server only serves git clone and git fetch"
@@ -155,7 +158,17 @@ func (s *Server) serve(sess ssh.Session) result {
 		res.outcome = "denied"
 		return refuse(res, msgNotFound)
 	}
-	dir, err := s.resolver.ServedPath(project)
+	dir, err := s.resolver.ReaderPath(project, s.auth.Environments(reader, project))
+	if errors.Is(err, storage.ErrGrant) {
+		res.outcome, res.err = "denied", err
+		return refuse(res, msgGrant)
+	}
+	var nameErr *storage.NameError
+	if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.As(err, &nameErr) {
+		// An environment's repository that cannot be brought in step.
+		res.outcome, res.err = "error", err
+		return refuse(res, msgUnavailable)
+	}
 	if err != nil {
 		res.outcome, res.err = "not_found", err
 		return refuse(res, msgNotFound)

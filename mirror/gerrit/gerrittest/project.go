@@ -112,6 +112,7 @@ type project struct {
 	submitType   string
 	labels       []Label
 	requirements []Requirement
+	read         map[string][]string // ref -> groups with exclusive READ (access.go)
 }
 
 func (p *project) label(name string) (Label, bool) {

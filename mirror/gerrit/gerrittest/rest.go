@@ -85,6 +85,8 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, path string, 
 	case get && route(3, "groups", "*", "members"):
 		_, recursive := r.URL.Query()["recursive"]
 		v, err = s.groupMembersJSON(segs[1], recursive, caller)
+	case get && route(3, "projects", "*", "check.access"):
+		v, err = s.checkAccessJSON(segs[1], r.URL.Query(), caller)
 	case get && route(1, "projects"):
 		v = s.projectsJSON(r.URL.Query().Get("p"))
 	case get && route(1, "changes"):

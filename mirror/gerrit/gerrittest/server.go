@@ -55,6 +55,8 @@ type Server struct {
 	enforce  bool
 	serial   uint64        // for ids that must be unique
 	trigger  *queryTrigger // set by OnQuery
+	// viewAccess holds the accounts with the View Access capability.
+	viewAccess map[int]bool
 }
 
 // Option configures a Server.
