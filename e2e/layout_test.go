@@ -40,6 +40,7 @@ func TestImportDirection(t *testing.T) {
 		"examples":                 {},
 		"cmd/gerritgate":           nil, // everything
 		"e2e":                      nil,
+		"bench":                    {"gate", "internal/gitexec", "mirror", "mirror/gerrit/gerrittest", "storage"},
 	}
 	// The front ends share code through storage/uploadpack, never
 	// sideways: a change to one must not reach into the other.
