@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -280,4 +281,31 @@ func selfCPU() time.Duration {
 func execGit(dir string, args ...string) (string, error) {
 	out, err := gitexec.Command(context.Background(), dir, args...).Output()
 	return string(out), err
+}
+
+// A round whose CPU time is below the clock's resolution (0) measures no
+// ratio, and such rounds do not move the median of the others: before,
+// a first clone of 0 ms over a repeat of 10 ms read as "0.00x".
+func TestRatioAndMedianSkipUnmeasured(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		name string
+		v    []float64
+		want float64 // NaN: n/a
+	}{
+		{"all measured", []float64{ratio(30, 10), ratio(20, 10), ratio(10, 10)}, 2},
+		{"one round below resolution", []float64{ratio(0, 10), ratio(20, 10), ratio(40, 10)}, 3},
+		{"repeat below resolution", []float64{ratio(10, 0), ratio(20, 10)}, 2},
+		{"nothing measured", []float64{ratio(0, 10), ratio(10, 0)}, nan},
+		{"empty", nil, nan},
+	}
+	for _, tt := range tests {
+		got := median(tt.v)
+		if math.IsNaN(tt.want) != math.IsNaN(got) || (!math.IsNaN(got) && got != tt.want) {
+			t.Errorf("%s: median = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if got := times(median([]float64{ratio(0, 10)})); got != "n/a" {
+		t.Errorf("a ratio of a time below resolution prints %q, want n/a", got)
+	}
 }

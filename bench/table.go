@@ -22,10 +22,12 @@ const (
 )
 
 func median(v []float64) float64 {
-	if len(v) == 0 {
+	// A NaN is a round that measured nothing (see ratio): it has no place
+	// in the order, and would put the median anywhere.
+	s := slices.DeleteFunc(slices.Clone(v), math.IsNaN)
+	if len(s) == 0 {
 		return math.NaN()
 	}
-	s := slices.Clone(v)
 	slices.Sort(s)
 	if len(s)%2 == 1 {
 		return s[len(s)/2]
@@ -42,8 +44,11 @@ func each[T any](v []T, f func(T) float64) []float64 {
 }
 
 // ratio is a/b, NaN when b is 0 (printed n/a).
+// ratio is a / b, NaN when either is zero: a CPU time of zero is below the
+// /proc clock's resolution (10 ms), not a measurement, and a ratio of it
+// (0x, or infinity) would be a rounding fault.
 func ratio(a, b float64) float64 {
-	if b == 0 {
+	if a == 0 || b == 0 {
 		return math.NaN()
 	}
 	return a / b
