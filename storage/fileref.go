@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/internal/gitid"
 )
 
 // fileRef reads ref name as C git stores it: its own file, else its
@@ -31,7 +33,7 @@ func (r *Repo) fileRef(name string) (h plumbing.Hash, done bool, err error) {
 		return plumbing.ZeroHash, false, err
 	}
 	switch v := strings.TrimSpace(string(b)); {
-	case isCommitID(v) && v != plumbing.ZeroHash.String():
+	case gitid.IsSHA1(v) && v != plumbing.ZeroHash.String():
 		return plumbing.NewHash(v), true, nil
 	case strings.HasPrefix(v, "ref: "):
 		return plumbing.ZeroHash, true, fmt.Errorf("%s is a symbolic ref", name)
@@ -52,7 +54,7 @@ func (r *Repo) packedRef(name string) (plumbing.Hash, bool, error) {
 	}
 	for _, line := range strings.Split(string(packed), "\n") {
 		sha, n, ok := strings.Cut(strings.TrimSpace(line), " ")
-		if ok && n == name && isCommitID(sha) {
+		if ok && n == name && gitid.IsSHA1(sha) {
 			return plumbing.NewHash(sha), true, nil
 		}
 	}
