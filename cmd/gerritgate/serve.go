@@ -225,6 +225,7 @@ func wire(cfg *Config, logger *slog.Logger, metrics *metrics, store *storage.Sto
 		Logger:      logger,
 		Concurrency: cfg.Gerrit.MaxConcurrentFetches,
 		Release:     store.Release,
+		ListEvery:   cfg.Gerrit.projectListInterval,
 	})
 	if err != nil {
 		return nil, err
@@ -287,6 +288,12 @@ func (s *service) run(ctx context.Context) error {
 		owned.Go(func() {
 			s.events.Run(bg, func(ev gerrit.Event) {
 				s.metrics.events.WithLabelValues(ev.Type).Inc()
+				// A new project may match a pattern of the policy; a
+				// (re)connection may have missed such an event.
+				if ev.Type == "project-created" || ev.Type == "stream-connected" {
+					s.poller.Relist()
+					return
+				}
 				s.poke()
 			})
 		})
