@@ -41,9 +41,10 @@ func gitConfig(scheme string) []string {
 }
 
 // httpConfig is what an HTTP(S) fetch adds to gitConfig: the credentials
-// as a preset Basic header, the proxy net/http would use for base (go-git
-// used net/http's choice: HTTPS_PROXY, NO_PROXY; git's own reading of
-// these differs in details), and the CA file or directory Go would read.
+// as a preset Basic header, the proxy that proxy (the service passes
+// http.ProxyFromEnvironment) chooses for base (go-git's HTTP client
+// follows HTTPS_PROXY, NO_PROXY as net/http reads them; git's own reading
+// differs in details), and the CA file or directory Go would read.
 //
 // The header travels in the environment of git and its helpers
 // (GIT_CONFIG_VALUE_n), never on a command line (any local user reads
@@ -53,17 +54,17 @@ func gitConfig(scheme string) []string {
 // already authenticated (no 401 round trip), and with redirects off it
 // goes only to the configured host. The password needs no escaping: it is
 // base64 in the header.
-func httpConfig(base *url.URL, username, password string) ([]string, error) {
+func httpConfig(base *url.URL, username, password string, proxy func(*http.Request) (*url.URL, error)) ([]string, error) {
 	var kv []string
 	if username != "" {
 		kv = append(kv, "http.extraHeader", "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte(username+":"+password)))
 	}
-	proxy, err := http.ProxyFromEnvironment(&http.Request{URL: base})
+	via, err := proxy(&http.Request{URL: base})
 	if err != nil {
 		return nil, fmt.Errorf("proxy for %s: %w", base.Redacted(), err)
 	}
-	if proxy != nil {
-		kv = append(kv, "http.proxy", proxy.String())
+	if via != nil {
+		kv = append(kv, "http.proxy", via.String())
 	}
 	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
 		kv = append(kv, "http.sslCAInfo", f)

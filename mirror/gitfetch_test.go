@@ -82,7 +82,7 @@ func gerritGit(t *testing.T, srv *gerrittest.Server, args ...string) string {
 }
 
 // newTestMirror opens a fresh data directory and a Mirror of url.
-func newTestMirror(t *testing.T, url, password string) (*Mirror, *storage.Repo) {
+func newTestMirror(t testing.TB, url, password string) (*Mirror, *storage.Repo) {
 	t.Helper()
 	store, err := storage.Open(t.TempDir())
 	if err != nil {
@@ -464,3 +464,37 @@ func TestTail(t *testing.T) {
 }
 
 var _ io.Writer = (*tail)(nil)
+
+// TestFetchThroughProxy: C git fetches through the proxy the service's
+// HTTP client would use for the gitURL (a host only the proxy knows, so
+// the fetch works only through it), with the CA file Go would read.
+func TestFetchThroughProxy(t *testing.T) {
+	srv := newTestGerrit(t)
+	want := push(t, srv, "main", "a.yaml")
+	sim, _ := url.Parse(srv.URL())
+	var proxied atomic.Int32
+	fwd := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		if r.In.URL.Host == "gerrit.invalid" {
+			proxied.Add(1)
+			r.SetURL(sim)
+		}
+	}})
+	defer fwd.Close()
+	via, _ := url.Parse(fwd.URL)
+	t.Setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
+	m, repo := newTestMirror(t, "http://gerrit.invalid", testPassword)
+	kv, err := httpConfig(m.base, testUser, testPassword, func(*http.Request) (*url.URL, error) { return via, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(kv, "\n"), "http.sslCAInfo\n/nonexistent/ca.pem") {
+		t.Errorf("SSL_CERT_FILE is not passed on: %q", kv)
+	}
+	m.gitEnv = configEnv(append(gitConfig("http"), kv...))
+	if err := m.fetchGit(context.Background(), repo, testProject); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := repo.Ref("refs/heads/main"); got.String() != want || proxied.Load() == 0 {
+		t.Errorf("main = %s after %d requests through the proxy, want %s", got, proxied.Load(), want)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -87,7 +88,7 @@ func New(store *storage.Store, o Options) (*Mirror, error) {
 			m.auth = &ghttp.BasicAuth{Username: o.Username, Password: o.Password}
 			m.authPrefix = "/a"
 		}
-		kv, err := httpConfig(u, o.Username, o.Password)
+		kv, err := httpConfig(u, o.Username, o.Password, http.ProxyFromEnvironment)
 		if err != nil {
 			return nil, err
 		}
