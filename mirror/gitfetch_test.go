@@ -309,7 +309,7 @@ func TestFetchWrongPassword(t *testing.T) {
 // TestFetchStalledServerHitsDeadline: a server that sends part of the
 // pack and then nothing stops C git at the fetch's deadline, with git and
 // its children killed, the mirror's refs unchanged and no temporary pack
-// left behind.
+// left behind; reads of the repository wait while git writes it.
 func TestFetchStalledServerHitsDeadline(t *testing.T) {
 	srv := newTestGerrit(t)
 	alice := srv.AddAccount("alice")
@@ -358,10 +358,26 @@ func TestFetchStalledServerHitsDeadline(t *testing.T) {
 	m, repo := newTestMirror(t, hostile.URL, testPassword)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
+	// A read of the repository while git writes it waits for git.
+	read := make(chan time.Time, 1)
+	go func() {
+		<-stalled
+		repo.Refs("refs/")
+		read <- time.Now()
+	}()
 	start := time.Now()
 	err := m.fetchGit(ctx, repo, testProject)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("fetch from a stalled server: %v, want the deadline", err)
+	}
+	deadline, _ := ctx.Deadline()
+	select {
+	case at := <-read:
+		if at.Before(deadline) {
+			t.Errorf("a read of the repository went ahead %v before the deadline, while git was writing it", deadline.Sub(at))
+		}
+	case <-time.After(time.Minute):
+		t.Error("a read of the repository still waits after the fetch")
 	}
 	select {
 	case <-stalled:
