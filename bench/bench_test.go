@@ -309,3 +309,42 @@ func TestRatioAndMedianSkipUnmeasured(t *testing.T) {
 		t.Errorf("a ratio of a time below resolution prints %q, want n/a", got)
 	}
 }
+
+// -mirror-only measures the mirror's two figures, prints them and leaves
+// the docs alone.
+func TestMirrorOnly(t *testing.T) {
+	docs := filepath.Join(t.TempDir(), "performance.md")
+	before := beginMarker + "\nan older table\n" + endMarker + "\n"
+	if err := os.WriteFile(docs, []byte(before), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseFlags([]string{"-quick", "-mirror-only", "-cache", t.TempDir(), "-docs", docs}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var stdout, progress bytes.Buffer
+	if err := run(ctx, o, &stdout, &progress); err != nil {
+		t.Fatalf("run: %v\n%s", err, progress.String())
+	}
+	if b, _ := os.ReadFile(docs); string(b) != before {
+		t.Errorf("the docs changed:\n%s", b)
+	}
+	if strings.Contains(progress.String(), "building gerritgate") {
+		t.Errorf("built the gate for the mirror's figures:\n%s", progress.String())
+	}
+	rows := tableRows(t, stdout.String())
+	figures := []string{"mirror: initial fetch", "mirror: no-op fetch"}
+	if len(rows) != len(figures) {
+		t.Fatalf("%d rows, want %d:\n%s", len(rows), len(figures), stdout.String())
+	}
+	for i, f := range figures {
+		if !strings.HasPrefix(rows[i][0], f) || strings.Contains(rows[i][3], "NaN") {
+			t.Errorf("row %d is %q, want the figure %q measured", i+1, rows[i], f)
+		}
+	}
+	if !strings.Contains(stdout.String(), "go run ./bench -quick -mirror-only") {
+		t.Errorf("the table does not say it was -mirror-only:\n%s", stdout.String())
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -82,20 +83,32 @@ func inOrder(i int, gate, ref func() error) error {
 	return ref()
 }
 
+// fleetSim is a simulated Gerrit whose platform/fleet holds the synthetic
+// repository. Close its server.
+func (b *bench) fleetSim(ctx context.Context) (*sim, error) {
+	s, err := newSim(filepath.Join(b.work, "gerrit-fleet"))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.createProject(fleet); err != nil {
+		s.srv.Close()
+		return nil, err
+	}
+	if err := s.adopt(ctx, fleet, b.synth); err != nil {
+		s.srv.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
 // fleetFigures serves the synthetic repository as platform/fleet and
 // measures ref checks, shallow clones, the burst and the mirror.
 func (b *bench) fleetFigures(ctx context.Context) error {
-	s, err := newSim(filepath.Join(b.work, "gerrit-fleet"))
+	s, err := b.fleetSim(ctx)
 	if err != nil {
 		return err
 	}
 	defer s.srv.Close()
-	if err := s.createProject(fleet); err != nil {
-		return err
-	}
-	if err := s.adopt(ctx, fleet, b.synth); err != nil {
-		return err
-	}
 	gateDir := filepath.Join(b.work, "gate-fleet")
 	b.logf("gerritgate mirrors and deploys the synthetic repository")
 	g, err := startGate(ctx, b.bin, gateSetup{dir: gateDir, gerritURL: s.srv.URL(), password: s.password, policy: policy(fleet, b.synth.Tip)})
@@ -319,6 +332,28 @@ func (b *bench) burstFigure(ctx context.Context, sm *sim, g *server) error {
 		figure: fmt.Sprintf("%d approved commits merged at once, %d environments", b.o.burst, len(environments)),
 		gate:   cell, reference: "—", ratio: "—", goal: "≤ 4 REST calls in all",
 	})
+	return nil
+}
+
+// mirrorOnly is -mirror-only: the mirror's figures, without building or
+// starting the gate, printed and not written into the docs (the table
+// there has every figure).
+func (b *bench) mirrorOnly(ctx context.Context, m machine, stdout io.Writer) error {
+	b.logf("synthetic repository: %d files, %d commits (cache %s)", b.o.files, b.o.commits, b.o.cache)
+	var err error
+	if b.synth, err = synthesize(ctx, b.o.cache, b.o.files, b.o.commits); err != nil {
+		return err
+	}
+	s, err := b.fleetSim(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.srv.Close()
+	if err := b.mirrorFigures(ctx, s); err != nil {
+		return err
+	}
+	m.LoadEnd = loadAverage()
+	fmt.Fprint(stdout, renderTable(m, b.o, b.synth, b.rows))
 	return nil
 }
 

@@ -3,6 +3,7 @@
 //
 //	go run ./bench                 # the full run: 20k files, 10k commits, 1,000 projects
 //	go run ./bench -quick          # a small run (under a minute), to see it works
+//	go run ./bench -mirror-only    # the mirror's two figures, printed only
 //
 // It builds the synthetic repository (a GitOps layout) with git
 // fast-import, cached under -cache and built again only when the
@@ -40,6 +41,7 @@ type options struct {
 	clients  int // ref checks at once
 	checkFor time.Duration
 	keep     bool // keep the work directory, for a post-mortem
+	mirror   bool // the mirror's figures only
 }
 
 func main() {
@@ -75,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.clients, "clients", 64, "ref-checking clients at once")
 	fs.DurationVar(&o.checkFor, "check-for", 3*time.Second, "how long each server is checked in each round of the ref-check figures")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, data) and print where it is")
+	fs.BoolVar(&o.mirror, "mirror-only", false, "measure the mirror's figures only (no gerritgate built) and print them; the docs are left as they are")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -120,6 +123,9 @@ func run(ctx context.Context, o options, stdout, progress io.Writer) error {
 		defer os.RemoveAll(work)
 	}
 	b := &bench{o: o, work: work, log: progress}
+	if o.mirror {
+		return b.mirrorOnly(ctx, m, stdout)
+	}
 	b.logf("building gerritgate")
 	if b.bin, err = buildGate(ctx, work); err != nil {
 		return err

@@ -113,6 +113,9 @@ func renderTable(m machine, o options, r *synthRepo, rows []row) string {
 	if o.quick {
 		mode = " -quick"
 	}
+	if o.mirror {
+		mode += " -mirror-only"
+	}
 	fmt.Fprintf(&b, "Written by `go run ./bench%s` on %s: %s, %d cores, %.1f GiB RAM, load average %s at the start and %s at the end, git %s, %s. ",
 		mode, m.Date.Format("2006-01-02 15:04 UTC"), m.CPU, m.Cores, m.MemGiB, m.LoadStart, m.LoadEnd, m.Git, m.Go)
 	fmt.Fprintf(&b, "Synthetic repository: %s files, %s commits, %.0f MiB packed (generator version %d); %d rounds a figure (the mirror's at most 3), gerritgate and the reference alternating which goes first; each cell is the median of the rounds, each ratio the median of the rounds' ratios. The reference is C git's `git http-backend` behind net/http/cgi serving gerritgate's served repository, or C git itself.\n\n",

@@ -11,10 +11,10 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -37,9 +37,12 @@ type Mirror struct {
 	logger *slog.Logger
 	// authPrefix is "/a" for authenticated git over HTTP on Gerrit.
 	authPrefix string
-	// sshCommand, for ssh:// URLs, is the GIT_SSH_COMMAND C git fetches
-	// with (see Fetch).
-	sshCommand string
+	// username is who Gerrit sees, for errors.
+	username string
+	// gitEnv is what C git fetches with besides gitexec's clean
+	// environment: its configuration (gitfetch.go) and, for ssh:// URLs,
+	// GIT_SSH_COMMAND.
+	gitEnv []string
 	// secrets are scrubbed from fetch errors, which quote Gerrit.
 	secrets *redact.Secrets
 
@@ -72,7 +75,7 @@ func New(store *storage.Store, o Options) (*Mirror, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gerrit git URL: %w", err)
 	}
-	m := &Mirror{store: store, base: u, logger: o.Logger, secrets: redact.NewSecrets(o.Username, o.Password), last: map[string]fetched{}, now: o.Clock}
+	m := &Mirror{store: store, base: u, username: o.Username, logger: o.Logger, secrets: redact.NewSecrets(o.Username, o.Password), last: map[string]fetched{}, now: o.Clock}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -85,6 +88,11 @@ func New(store *storage.Store, o Options) (*Mirror, error) {
 			m.auth = &ghttp.BasicAuth{Username: o.Username, Password: o.Password}
 			m.authPrefix = "/a"
 		}
+		kv, err := httpConfig(u, o.Username, o.Password, http.ProxyFromEnvironment)
+		if err != nil {
+			return nil, err
+		}
+		m.gitEnv = configEnv(append(gitConfig(u.Scheme), kv...))
 	case "ssh":
 		if o.SSHKeyFile == "" || o.KnownHostsFile == "" {
 			return nil, errors.New("gerrit git URL is ssh:// but sshKeyFile or knownHostsFile is not set")
@@ -104,10 +112,11 @@ func New(store *storage.Store, o Options) (*Mirror, error) {
 		if u.User.Username() == "" && o.Username != "" {
 			u.User = url.User(o.Username)
 		}
-		m.sshCommand = "ssh -F /dev/null -i '" + o.SSHKeyFile + "' -o IdentitiesOnly=yes -o IdentityAgent=none" +
+		sshCommand := "ssh -F /dev/null -i '" + o.SSHKeyFile + "' -o IdentitiesOnly=yes -o IdentityAgent=none" +
 			" -o UserKnownHostsFile='" + o.KnownHostsFile + "' -o GlobalKnownHostsFile=/dev/null" +
 			" -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=30" +
 			" -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
+		m.gitEnv = append(configEnv(gitConfig("ssh")), "GIT_SSH_COMMAND="+sshCommand)
 	default:
 		return nil, fmt.Errorf("gerrit git URL %q: scheme must be http, https or ssh", o.URL)
 	}
@@ -125,7 +134,8 @@ func (m *Mirror) URL(project string) string {
 // branch heads by short name. Branches deleted in Gerrit are pruned. Over
 // HTTP it first asks Gerrit for the ref list only, and fetches nothing
 // when that is what the last fetch saw (unchanged.go): a poll of projects
-// that did not change costs one small request each.
+// that did not change costs one small request each. Which git fetches is
+// useGit's choice.
 func (m *Mirror) Fetch(ctx context.Context, project string) (map[string]plumbing.Hash, error) {
 	start := time.Now()
 	repo, err := m.store.Upstream(project)
@@ -133,14 +143,26 @@ func (m *Mirror) Fetch(ctx context.Context, project string) (map[string]plumbing
 		return nil, err
 	}
 	var now fetched
-	if m.sshCommand != "" {
-		err = m.fetchSSH(ctx, repo, project)
-	} else {
+	if m.base.Scheme != "ssh" {
 		var same bool
-		if now, same = m.unchanged(ctx, project); same {
+		now, same, err = m.unchanged(ctx, project)
+		if err != nil {
+			m.remember(project, fetched{})
+			// go-git quotes the server: an error body, a remote error line.
+			return nil, &FetchError{Project: project, URL: m.URL(project), Err: redact.Err(err, maxErrorText, m.secrets)}
+		}
+		if same {
 			m.logger.Debug("unchanged", "project", project, "duration", time.Since(start).Round(time.Millisecond))
 			return maps.Clone(now.heads), nil
 		}
+	}
+	cgit, err := m.useGit(repo)
+	if err != nil {
+		return nil, err
+	}
+	if cgit {
+		err = m.fetchGit(ctx, repo, project)
+	} else {
 		err = m.fetchGoGit(ctx, repo, project)
 	}
 	if err != nil {
@@ -158,6 +180,26 @@ func (m *Mirror) Fetch(ctx context.Context, project string) (map[string]plumbing
 	}
 	m.logger.Debug("fetched", "project", project, "branches", len(out), "duration", time.Since(start).Round(time.Millisecond))
 	return out, nil
+}
+
+// useGit says whether C git fetches into repo rather than go-git: over
+// SSH always (go-git's SSH transport cannot be cancelled during its
+// handshake: a Gerrit that accepts and never answers would block the poll
+// for ever); over HTTP for the first fetch of a project (repo holds no
+// branch or tag yet), which C git does in about two thirds of go-git's
+// time, its objects indexed by C threads rather than Go. Later fetches,
+// a few commits each, take go-git less than half C git's time: C git
+// starts three or four processes and walks the new commits' trees to
+// check they are complete (docs/performance.md, "Mirror fetch").
+func (m *Mirror) useGit(repo *storage.Repo) (bool, error) {
+	if m.base.Scheme == "ssh" {
+		return true, nil
+	}
+	refs, err := repo.Refs("refs/")
+	if err != nil {
+		return false, err
+	}
+	return len(refs) == 0, nil
 }
 
 // fetchGoGit fetches over HTTP(S) with go-git, which honours ctx.
@@ -178,29 +220,6 @@ func (m *Mirror) fetchGoGit(ctx context.Context, repo *storage.Repo, project str
 	case err != nil:
 		// go-git quotes the server: an error body, a remote error line.
 		return &FetchError{Project: project, URL: m.URL(project), Err: redact.Err(err, maxErrorText, m.secrets)}
-	}
-	return nil
-}
-
-// fetchSSH fetches over SSH with C git and OpenSSH, killed when ctx ends.
-// go-git's SSH transport cannot be cancelled during its handshake (it dials
-// and handshakes without a deadline), so a Gerrit that accepts and never
-// answers would block the poll for ever.
-func (m *Mirror) fetchSSH(ctx context.Context, repo *storage.Repo, project string) error {
-	cmd := repo.GitCommand(ctx, "fetch", "--quiet", "--prune", "--no-tags",
-		"--no-write-fetch-head", "--force", "--", m.URL(project), "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
-	cmd.Env = append(cmd.Env, "GIT_SSH_COMMAND="+m.sshCommand)
-	// git runs ssh as a child: on timeout kill the whole process group, or
-	// ssh would hold the output pipe open.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	out, err := repo.RunGit(cmd)
-	if ctx.Err() != nil {
-		return &FetchError{Project: project, URL: m.URL(project), Err: ctx.Err()}
-	}
-	if err != nil {
-		return &FetchError{Project: project, URL: m.URL(project), Err: fmt.Errorf("%v: %s", err, redact.Tail(string(out), maxErrorText, m.secrets))}
 	}
 	return nil
 }

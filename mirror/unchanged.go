@@ -63,17 +63,17 @@ func (m *Mirror) advertised(ctx context.Context, project string) (fetched, error
 // branches and tags as before the last successful fetch, less than
 // fullFetchEvery ago: then the mirror already holds them (only the mirror
 // writes it, with prune and force) and the fetch can be skipped. It
-// returns the fresh listing too, to remember after a fetch (zero when the
-// listing failed: the fetch says why).
-func (m *Mirror) unchanged(ctx context.Context, project string) (fetched, bool) {
+// returns the fresh listing too, to remember after a fetch. When the
+// listing fails, so would the fetch: its error is the fetch's.
+func (m *Mirror) unchanged(ctx context.Context, project string) (fetched, bool, error) {
 	now, err := m.advertised(ctx, project)
 	if err != nil {
-		return fetched{}, false
+		return fetched{}, false, err
 	}
 	m.mu.Lock()
 	last, ok := m.last[project]
 	m.mu.Unlock()
-	return now, ok && last.digest == now.digest && now.at.Sub(last.at) < fullFetchEvery
+	return now, ok && last.digest == now.digest && now.at.Sub(last.at) < fullFetchEvery, nil
 }
 
 // remember keeps f as project's last successful fetch (forgets it when f

@@ -3,7 +3,9 @@ package storage
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -38,6 +40,11 @@ func (r *Repo) RunGit(cmd *exec.Cmd) ([]byte, error) {
 func (r *Repo) reindex() {
 	r.gmu.Lock()
 	defer r.gmu.Unlock()
+	r.reindexLocked()
+}
+
+// reindexLocked is reindex with the go-git lock held.
+func (r *Repo) reindexLocked() {
 	if fs, ok := r.git.Storer.(interface{ Reindex() }); ok {
 		fs.Reindex()
 	}
@@ -54,6 +61,31 @@ func (r *Repo) Fetch(ctx context.Context, url string, opts *git.FetchOptions) er
 	defer r.gmu.Unlock()
 	remote := git.NewRemote(r.git.Storer, &config.RemoteConfig{Name: "origin", URLs: []string{url}})
 	return remote.FetchContext(ctx, opts)
+}
+
+// FetchGit runs cmd (from GitCommand: a C git fetch into this repository)
+// as Fetch runs go-git's: reads of the repository's refs and objects
+// through this Repo wait until git is done, so none sees a pack git is
+// still writing or a ref before go-git sees its objects; then go-git
+// looks again for packs. The caller sets cmd's output. Only upstream
+// repositories are fetched into: the mirror is their one writer, so the
+// temporary files a killed git leaves are its own, and removed.
+func (r *Repo) FetchGit(cmd *exec.Cmd) error {
+	if r.readOnly || r.served {
+		return fmt.Errorf("fetch: %s is not an upstream repository open for writing", r.dir)
+	}
+	r.gmu.Lock()
+	defer r.gmu.Unlock()
+	err := cmd.Run()
+	if err != nil {
+		// git killed mid-pack (a deadline) leaves its temporary pack.
+		tmp, _ := filepath.Glob(filepath.Join(r.dir, "objects", "pack", "tmp_*"))
+		for _, f := range tmp {
+			os.Remove(f)
+		}
+	}
+	r.reindexLocked()
+	return err
 }
 
 // Objects is the object database, for packages that build objects of
