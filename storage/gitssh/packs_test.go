@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -34,7 +35,7 @@ type cachedEnv struct {
 	outcomes []string
 }
 
-func startCached(t *testing.T, l *uploadpack.Limiter) *cachedEnv {
+func startCached(t *testing.T, l *uploadpack.Limiter, opts ...gitssh.Option) *cachedEnv {
 	t.Helper()
 	c := &cachedEnv{runs: filepath.Join(t.TempDir(), "runs")}
 	wrapper := filepath.Join(t.TempDir(), "git")
@@ -52,7 +53,7 @@ func startCached(t *testing.T, l *uploadpack.Limiter) *cachedEnv {
 		t.Fatal(err)
 	}
 	refs := refadv.New()
-	c.env = start(t, gitssh.WithLimiter(l), gitssh.WithAdvertiser(refs), gitssh.WithPackCache(c.cache), gitssh.WithGit(wrapper))
+	c.env = start(t, append([]gitssh.Option{gitssh.WithLimiter(l), gitssh.WithAdvertiser(refs), gitssh.WithPackCache(c.cache), gitssh.WithGit(wrapper)}, opts...)...)
 	c.store.NotifyRefs(func(dir string) {
 		refs.Invalidate(dir)
 		c.cache.Invalidate(dir)
@@ -90,14 +91,15 @@ type exchange []string
 // one before has been read whole, and returns both outputs.
 func (c *cachedEnv) transcript(t *testing.T, protocol string, x exchange) (got, want []byte) {
 	t.Helper()
-	// git's output after each part: run it with the parts so far and a
-	// closed input, which ends every conversation where it stands.
+	// How many flushes git has written after each part: run it with the
+	// parts so far and a closed input, which ends every conversation where
+	// it stands.
 	var ends []int
 	for i := range x {
 		cmd := uploadpack.Command(context.Background(), "git", c.dir, protocol, uploadpack.Conversation)
 		cmd.Stdin = strings.NewReader(strings.Join(x[:i+1], ""))
 		want, _ = cmd.Output()
-		ends = append(ends, len(want))
+		ends = append(ends, flushes(want))
 	}
 	s, err := c.dial(t, c.flux).NewSession()
 	if err != nil {
@@ -126,11 +128,18 @@ func (c *cachedEnv) transcript(t *testing.T, protocol string, x exchange) (got, 
 			got = append(got, rest...)
 			break
 		}
-		b := make([]byte, max(0, ends[i]-len(got)))
-		n, err := io.ReadFull(stdout, b)
-		got = append(got, b[:n]...)
-		if err != nil {
-			break
+		for flushes(got) < ends[i] {
+			hdr := make([]byte, 4)
+			if _, err := io.ReadFull(stdout, hdr); err != nil {
+				t.Fatalf("after part %d: %v", i+1, err)
+			}
+			var n int
+			fmt.Sscanf(string(hdr), "%04x", &n)
+			b := make([]byte, max(n-4, 0))
+			if _, err := io.ReadFull(stdout, b); err != nil {
+				t.Fatalf("after part %d: %v", i+1, err)
+			}
+			got = append(append(got, hdr...), b...)
 		}
 	}
 	s.Wait()
@@ -146,7 +155,7 @@ func (c *cachedEnv) checkTranscript(t *testing.T, name, protocol string, x excha
 	if !bytes.Equal(demux(t, got), demux(t, want)) {
 		t.Errorf("%s: read over SSH differs from git's\n got: %q\nwant: %q", name, trim(got), trim(want))
 	}
-	if !bytes.Contains(want, []byte("PACK")) && !bytes.Contains(want, []byte("ERR ")) && !strings.HasSuffix(name, "ls-refs") {
+	if !bytes.Contains(want, []byte("PACK")) && !bytes.Contains(want, []byte("ERR ")) && !strings.Contains(name, "ls-refs") {
 		t.Errorf("%s: git's answer has neither a pack nor an error: %q", name, trim(want))
 	}
 	if o := c.seen(); !slices.Equal(o, outcomes) {
@@ -189,6 +198,20 @@ func demux(t *testing.T, b []byte) []byte {
 	}
 	end()
 	return out
+}
+
+// flushes counts the flush packets of a conversation's pkt-lines.
+func flushes(b []byte) int {
+	n := 0
+	for len(b) >= 4 {
+		var l int
+		fmt.Sscanf(string(b[:4]), "%04x", &l)
+		if l == 0 {
+			n++
+		}
+		b = b[min(max(l, 4), len(b)):]
+	}
+	return n
 }
 
 func trim(b []byte) []byte {
@@ -248,6 +271,7 @@ func TestSSHConversationMatchesGit(t *testing.T) {
 		{"v2 ls-refs", "version=2", exchange{lsRemote, lsClone, "0000"}, nil, 0},
 		{"v2 clone: ls-refs and fetch", "version=2", exchange{lsClone, clone, "0000"}, []string{miss}, 0},
 		{"v2 clone again", "version=2", exchange{lsClone, clone, "0000"}, []string{hit}, 0},
+		{"v2 ls-refs longer than what is read before deciding: git", "version=2", exchange{caps + strings.Repeat(pkt("ref-prefix refs/heads/"+strings.Repeat("x", 100)+"\n"), 700) + "0000", "0000"}, nil, 1},
 		{"v2 fetch with haves: git from there on", "version=2", exchange{lsClone, fetch("no-progress", "ofs-delta", "want "+tip+"\n", "have "+parent+"\n", "done\n"), lsRemote, "0000"}, nil, 1},
 	}
 	for _, tt := range tests {
@@ -357,4 +381,71 @@ func TestSSHAfterAdvanceNoOldTip(t *testing.T) {
 		t.Errorf("C git v2 fetch after the advance fetched %q, want %s", got, next)
 	}
 	t.Logf("pack cache outcomes of the v0 clone and the v2 fetch: %v", c.seen())
+}
+
+// TestSSHStalledRequestHoldsNothing: a client that sends part of its
+// wants (v0) or of a command (v2) and then nothing is cut off after the
+// idle timeout, holding no clone slot and starting no git meanwhile,
+// though SSH keepalives keep its connection busy.
+func TestSSHStalledRequestHoldsNothing(t *testing.T) {
+	for _, tt := range []struct{ protocol, part string }{
+		{"", pkt("want 0123456789012345678901234567890123456789 side-band-64k\n") + "0032want 01234"},
+		{"version=2", pkt("command=fetch") + "0001" + pkt("deepen 1")},
+	} {
+		l := uploadpack.NewLimiter(1, 1, 1)
+		var mu sync.Mutex
+		var outcomes []string
+		c := startCached(t, l, gitssh.WithIdleTimeout(time.Second), gitssh.WithObserver(func(_, o string) {
+			mu.Lock()
+			outcomes = append(outcomes, o)
+			mu.Unlock()
+		}))
+		cl := c.dial(t, c.flux)
+		s, err := cl.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt.protocol != "" {
+			s.Setenv("GIT_PROTOCOL", tt.protocol)
+		}
+		stdin, _ := s.StdinPipe()
+		defer stdin.Close()
+		stdout, _ := s.StdoutPipe()
+		if err := s.Start("git-upload-pack 'platform/fleet'"); err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(stdin, tt.part)
+		ended := make(chan struct{})
+		go func() { io.Copy(io.Discard, stdout); s.Wait(); close(ended) }()
+		tick := time.NewTicker(200 * time.Millisecond)
+		timeout := time.After(10 * time.Second)
+	wait:
+		for {
+			select {
+			case <-ended:
+				break wait
+			case <-tick.C:
+				if l.InUse() != 0 {
+					t.Fatalf("protocol %q: a client still sending its request holds a clone slot", tt.protocol)
+				}
+				cl.SendRequest("keepalive@openssh.com", true, nil)
+			case <-timeout:
+				t.Fatalf("protocol %q: a stalled request still open 10s after a 1s idle timeout", tt.protocol)
+			}
+		}
+		tick.Stop()
+		eventually(t, "the outcome is observed", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(outcomes) > 0
+		})
+		mu.Lock()
+		if len(outcomes) != 1 || outcomes[0] != "timeout" {
+			t.Errorf("protocol %q: outcomes %q, want [timeout]", tt.protocol, outcomes)
+		}
+		mu.Unlock()
+		if n := c.gitRuns(); n != 0 {
+			t.Errorf("protocol %q: %d upload-packs ran for a request never finished", tt.protocol, n)
+		}
+	}
 }
