@@ -449,3 +449,28 @@ func TestSSHStalledRequestHoldsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestSSHSlowCacheComputationKeepsConnection: while the pack cache
+// computes an answer for longer than the idle timeout, the client hears
+// nothing of git; SSH keepalives keep the connection open and the clone
+// succeeds.
+func TestSSHSlowCacheComputationKeepsConnection(t *testing.T) {
+	slow := filepath.Join(t.TempDir(), "git")
+	script := "#!/bin/sh\ncase \"$*\" in *upload-pack*) sleep 3;; esac\nexec git \"$@\"\n"
+	if err := os.WriteFile(slow, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cache, err := packcache.Open(filepath.Join(t.TempDir(), "packs"), 64<<20, packcache.WithGit(slow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, gitssh.WithLimiter(uploadpack.NewLimiter(4, 4, 4)), gitssh.WithAdvertiser(refadv.New()),
+		gitssh.WithPackCache(cache), gitssh.WithIdleTimeout(time.Second))
+	c := &cachedEnv{env: e}
+	if got, err := c.cgitClone(t, "2", filepath.Join(t.TempDir(), "c")); err != nil || got != e.sha {
+		t.Errorf("C git v2 clone while the cache computes for 3s, idle timeout 1s: %s, %v; want %s", got, err, e.sha)
+	}
+	if got, _, err := fluxCheck(t, e, ""); err != nil || got != e.sha {
+		t.Errorf("Flux clone while the cache computes for 3s, idle timeout 1s: %s, %v; want %s", got, err, e.sha)
+	}
+}
