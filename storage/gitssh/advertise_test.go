@@ -91,19 +91,7 @@ func TestSSHClientsOfMemoryAdvertisement(t *testing.T) {
 		t.Errorf("Flux clone: %s (cloned %v), %v; want %s", got, cloned, err, e.sha)
 	}
 
-	repo, err := e.store.Served("platform/fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, _ := gitRun(t, repo.Dir(), nil, "hash-object", "-t", "tree", "-w", "/dev/null")
-	next, err := gitRun(t, repo.Dir(), nil, "commit-tree", strings.TrimSpace(tree), "-p", e.sha, "-m", "advance")
-	if err != nil {
-		t.Fatal(err)
-	}
-	next = strings.TrimSpace(next)
-	if err := repo.UpdateRefs(storage.RefUpdate{Name: "refs/heads/deploy/prod", Old: plumbing.NewHash(e.sha), New: plumbing.NewHash(next)}); err != nil {
-		t.Fatal(err)
-	}
+	next := e.advance(t)
 	for i, proto := range []string{"0", "1", "2"} {
 		if out, err := gitRun(t, clones[i], []string{ssh}, "-c", "protocol.version="+proto, "pull", "-q", "--ff-only"); err != nil {
 			t.Errorf("protocol %s pull after the advance: %v\n%s", proto, err, out)

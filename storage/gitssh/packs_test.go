@@ -291,6 +291,26 @@ func (c *cachedEnv) cgitClone(t *testing.T, proto, dst string) (string, error) {
 	return strings.TrimSpace(out), err
 }
 
+// advance moves deploy/prod from e.sha to a new child commit through
+// storage (which tells what listens of the change) and returns it.
+func (e *env) advance(t *testing.T) string {
+	t.Helper()
+	repo, err := e.store.Served("platform/fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, _ := gitRun(t, repo.Dir(), nil, "hash-object", "-t", "tree", "-w", "/dev/null")
+	next, err := gitRun(t, repo.Dir(), nil, "commit-tree", strings.TrimSpace(tree), "-p", e.sha, "-m", "advance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next = strings.TrimSpace(next)
+	if err := repo.UpdateRefs(storage.RefUpdate{Name: "refs/heads/deploy/prod", Old: plumbing.NewHash(e.sha), New: plumbing.NewHash(next)}); err != nil {
+		t.Fatal(err)
+	}
+	return next
+}
+
 // TestSSHClonesFromTheCache: Flux and C git (protocols 0 and 2) clone at
 // depth 1 over SSH twice each; the first computes the answer in the pack
 // cache, the second reads it, and the server never runs upload-pack.
@@ -335,20 +355,8 @@ func TestSSHAfterAdvanceNoOldTip(t *testing.T) {
 	if got, _, err := fluxCheck(t, c.env, ""); err != nil || got != old {
 		t.Fatalf("Flux clone before the advance: %s, %v", got, err)
 	}
-	repo, err := c.store.Served("platform/fleet")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, _ := gitRun(t, repo.Dir(), nil, "hash-object", "-t", "tree", "-w", "/dev/null")
-	next, err := gitRun(t, repo.Dir(), nil, "commit-tree", strings.TrimSpace(tree), "-p", old, "-m", "advance")
-	if err != nil {
-		t.Fatal(err)
-	}
-	next = strings.TrimSpace(next)
-	if err := repo.UpdateRefs(storage.RefUpdate{Name: "refs/heads/deploy/prod", Old: plumbing.NewHash(old), New: plumbing.NewHash(next)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.cache.Prepare(context.Background(), repo.Dir()); err != nil {
+	next := c.advance(t)
+	if err := c.cache.Prepare(context.Background(), c.dir); err != nil {
 		t.Fatal(err)
 	}
 	c.seen()
@@ -417,23 +425,7 @@ func TestSSHStalledRequestHoldsNothing(t *testing.T) {
 		io.WriteString(stdin, tt.part)
 		ended := make(chan struct{})
 		go func() { io.Copy(io.Discard, stdout); s.Wait(); close(ended) }()
-		tick := time.NewTicker(200 * time.Millisecond)
-		timeout := time.After(10 * time.Second)
-	wait:
-		for {
-			select {
-			case <-ended:
-				break wait
-			case <-tick.C:
-				if l.InUse() != 0 {
-					t.Fatalf("protocol %q: a client still sending its request holds a clone slot", tt.protocol)
-				}
-				cl.SendRequest("keepalive@openssh.com", true, nil)
-			case <-timeout:
-				t.Fatalf("protocol %q: a stalled request still open 10s after a 1s idle timeout", tt.protocol)
-			}
-		}
-		tick.Stop()
+		keepAliveUntil(t, cl, ended, l, fmt.Sprintf("protocol %q: a client still sending its request", tt.protocol))
 		eventually(t, "the outcome is observed", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
