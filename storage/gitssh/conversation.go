@@ -19,6 +19,9 @@ import (
 // Ref checks and clones worth keeping are far smaller.
 const maxRequest = 64 << 10
 
+// errClosing is a conversation cut short by Close.
+var errClosing = errors.New("server closed")
+
 // errBusy is a request that needs a clone slot when none is free.
 var errBusy = errors.New("no clone slot free")
 
@@ -87,7 +90,11 @@ func (c *conversation) v0() (*opening, bool, error) {
 	// which is given the same request and writes the same lines.
 	var answer io.ReadCloser
 	if deepen {
-		if answer, ok = c.cached(append(bytes.Clone(req), "0009done\n"...)); !ok {
+		answer, ok, err = c.cached(append(bytes.Clone(req), "0009done\n"...))
+		switch {
+		case err != nil:
+			return nil, false, err
+		case !ok:
 			return fallback, false, nil
 		}
 		defer answer.Close()
@@ -113,7 +120,11 @@ func (c *conversation) v0() (*opening, bool, error) {
 		return fallback, false, nil
 	}
 	if answer == nil {
-		if answer, ok = c.cached(fallback.head); !ok {
+		answer, ok, err = c.cached(fallback.head)
+		switch {
+		case err != nil:
+			return nil, false, err
+		case !ok:
 			return fallback, false, nil
 		}
 		defer answer.Close()
@@ -152,11 +163,14 @@ func (c *conversation) v2() (*opening, bool, error) {
 			if !c.take() {
 				return nil, false, errBusy
 			}
-			answer, ok := c.cached(req)
-			if !ok {
+			answer, ok, err := c.cached(req)
+			switch {
+			case err != nil:
+				return nil, false, err
+			case !ok:
 				return c.v2git(req)
 			}
-			err := c.send(answer)
+			err = c.send(answer)
 			answer.Close()
 			if err != nil {
 				return nil, false, err
@@ -228,8 +242,10 @@ func (c *conversation) line() ([]byte, error) {
 
 // cached asks the pack cache for the answer to req. While it is
 // computed the client hears nothing of git, so SSH keepalives keep the
-// connection from looking idle; the cache bounds the computation.
-func (c *conversation) cached(req []byte) (io.ReadCloser, bool) {
+// connection from looking idle; the cache bounds the computation. When
+// the session ends or the server closes meanwhile, it returns that error
+// at once; the computation, which others may be waiting for, goes on.
+func (c *conversation) cached(req []byte) (io.ReadCloser, bool, error) {
 	type result struct {
 		r  io.ReadCloser
 		ok bool
@@ -239,17 +255,31 @@ func (c *conversation) cached(req []byte) (io.ReadCloser, bool) {
 		r, ok := c.s.packs.Conversation(c.sess.Context(), c.dir, c.protocol, req)
 		got <- result{r, ok}
 	}()
+	abandon := func(err error) (io.ReadCloser, bool, error) {
+		// Bounded by the cache's timeout: a waiter returns when the
+		// session's context ends, the computing request when git does.
+		go func() {
+			if r := <-got; r.ok {
+				r.r.Close()
+			}
+		}()
+		return nil, false, err
+	}
 	conn, _ := c.sess.Context().Value(ssh.ContextKeyConn).(gossh.Conn)
 	tick := time.NewTicker(max(c.s.idleTimeout/3, 10*time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
 		case r := <-got:
-			return r.r, r.ok
+			return r.r, r.ok, nil
 		case <-tick.C:
 			if conn != nil {
 				conn.SendRequest("keepalive@openssh.com", false, nil)
 			}
+		case <-c.sess.Context().Done():
+			return abandon(errHungUp)
+		case <-c.s.kill:
+			return abandon(errClosing)
 		}
 	}
 }

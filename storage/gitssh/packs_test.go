@@ -466,3 +466,49 @@ func TestSSHSlowCacheComputationKeepsConnection(t *testing.T) {
 		t.Errorf("Flux clone while the cache computes for 3s, idle timeout 1s: %s, %v; want %s", got, err, e.sha)
 	}
 }
+
+// TestSSHClientGoneDuringCacheComputation: a client that hangs up while
+// the pack cache computes its answer ends its session at once, not when
+// the computation does.
+func TestSSHClientGoneDuringCacheComputation(t *testing.T) {
+	slow := filepath.Join(t.TempDir(), "git")
+	script := "#!/bin/sh\ncase \"$*\" in *upload-pack*) sleep 5;; esac\nexec git \"$@\"\n"
+	if err := os.WriteFile(slow, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cache, err := packcache.Open(filepath.Join(t.TempDir(), "packs"), 64<<20, packcache.WithGit(slow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan string, 1)
+	e := start(t, gitssh.WithLimiter(uploadpack.NewLimiter(4, 4, 4)), gitssh.WithAdvertiser(refadv.New()),
+		gitssh.WithPackCache(cache), gitssh.WithObserver(func(_, o string) { ended <- o }))
+	cl := e.dial(t, e.flux)
+	s, err := cl.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin, _ := s.StdinPipe()
+	stdout, _ := s.StdoutPipe()
+	if err := s.Start("git-upload-pack 'platform/fleet'"); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := e.store.ServedPath("platform/fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adv := make([]byte, len(reference(t, dir, "")))
+	io.ReadFull(stdout, adv)
+	io.WriteString(stdin, pkt("want "+e.sha+" side-band-64k no-progress\n")+pkt("deepen 1\n")+"0000")
+	time.Sleep(500 * time.Millisecond) // the computation has begun
+	start := time.Now()
+	cl.Close()
+	select {
+	case o := <-ended:
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("session ended %v after the client hung up (outcome %s), want at once (the computation takes 5s)", d.Round(time.Millisecond), o)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("session never ended")
+	}
+}
