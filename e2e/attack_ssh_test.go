@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,11 +178,11 @@ func TestAttackSSHTrickleBanners(t *testing.T) {
 }
 
 // Attack 2 over SSH: 32 upload-pack sessions of one reader from one
-// address that read the advertisement and then send nothing, but keep
-// their connections alive with SSH keepalives. They ask for protocol v2,
-// so git upload-pack runs for each (a v0 advertisement comes from memory
-// and takes no clone slot until the client wants objects; gitssh's
-// TestIdleUploadPackClosed covers that case). The fair limiter gives
+// address that send one protocol v2 command git must answer
+// (object-info: the advertisement and ls-refs come from memory and take
+// no clone slot; gitssh's TestIdleUploadPackClosed and
+// TestSSHStalledRequestHoldsNothing cover those) and then send nothing,
+// but keep their connections alive with SSH keepalives. The fair limiter gives
 // them a quarter of the clone slots (8: the others are refused busy, or
 // their sessions are refused by the reader's session bound), the idle
 // timeout ends every one that ran, and the legitimate clones go through
@@ -229,7 +230,7 @@ func TestAttackSSHIdleUploadPacks(t *testing.T) {
 				fail("setenv", err)
 				return
 			}
-			stdin, _ := s.StdinPipe() // held open, never written
+			stdin, _ := s.StdinPipe() // held open after the command
 			defer stdin.Close()
 			stdout, _ := s.StdoutPipe()
 			var stderr strings.Builder
@@ -238,14 +239,19 @@ func TestAttackSSHIdleUploadPacks(t *testing.T) {
 				fail("start", err)
 				return
 			}
+			// object-info asking for nothing: git answers, then waits.
+			io.WriteString(stdin, "0018command=object-info\n00010009size\n0000")
 			var advertised atomic.Bool
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				// The advertisement's first pkt-line length: upload-pack runs.
-				if _, err := io.ReadFull(stdout, make([]byte, 4)); err == nil {
-					advertised.Store(true)
-					ran.Add(1)
+				// The answer's first pkt-line length, after the capabilities'
+				// flush: upload-pack runs.
+				if caps, err := readUntilFlush(stdout); err == nil && strings.Contains(caps, "object-info") {
+					if _, err := io.ReadFull(stdout, make([]byte, 4)); err == nil {
+						advertised.Store(true)
+						ran.Add(1)
+					}
 				}
 				isReady()
 				io.Copy(io.Discard, stdout)
@@ -308,6 +314,29 @@ func TestAttackSSHIdleUploadPacks(t *testing.T) {
 	peak := e.memoryOK(t)
 	t.Logf("figures: SSH attack 2: 32 sessions: %d ran, %d refused busy, %d sessions refused, %d failed; the last ran %v; %s, peak RSS %d MiB",
 		n, busy.Load(), sessionRefused.Load(), failed.Load(), last.Round(time.Millisecond), e.legitFigures(got), peak)
+}
+
+// readUntilFlush reads pkt-lines up to a flush and returns them.
+func readUntilFlush(r io.Reader) (string, error) {
+	var b strings.Builder
+	for {
+		hdr := make([]byte, 4)
+		if _, err := io.ReadFull(r, hdr); err != nil {
+			return b.String(), err
+		}
+		n, err := strconv.ParseUint(string(hdr), 16, 16)
+		if err != nil {
+			return b.String(), err
+		}
+		if n == 0 {
+			return b.String(), nil
+		}
+		data := make([]byte, max(int(n)-4, 0))
+		if _, err := io.ReadFull(r, data); err != nil {
+			return b.String(), err
+		}
+		b.Write(data)
+	}
 }
 
 // Failed logins: an address that keeps failing to log in is refused at

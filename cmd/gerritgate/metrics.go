@@ -106,7 +106,7 @@ func newMetrics() *metrics {
 			Name: "gerritgate_access_gerrit_checks_total", Help: "Questions put to Gerrit for readers bound to a Gerrit account or group, by outcome (granted, denied, error: the reader is refused once its last answer is older than gerrit.readCheckLifetime).",
 		}, []string{"outcome"}),
 		packCache: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gerritgate_pack_cache_requests_total", Help: "Clone requests over HTTP by what the pack cache did: hit (answered from disk), miss (git ran, answer kept if it could be), bypass (not a request it keeps: git ran).",
+			Name: "gerritgate_pack_cache_requests_total", Help: "Clone requests over HTTP and SSH by what the pack cache did: hit (answered from disk), miss (git ran, answer kept if it could be), bypass (not a request it keeps: git ran).",
 		}, []string{"outcome"}),
 	}
 	m.reg.MustRegister(m.packCache)

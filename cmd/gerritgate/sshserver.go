@@ -25,6 +25,9 @@ func (s *service) listenSSH() (*gitssh.Server, net.Listener, error) {
 		gitssh.WithMaxSessions(c.maxSessions, c.maxSessionsPerReader),
 		gitssh.WithConnectionObserver(s.metrics.observeSSH),
 	}
+	if s.packs != nil {
+		opts = append(opts, gitssh.WithPackCache(s.packs))
+	}
 	for _, k := range c.HostKeyFiles {
 		opts = append(opts, gitssh.WithHostKeyFile(k))
 	}

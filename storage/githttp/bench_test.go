@@ -4,21 +4,16 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/gerritgate/gerritgate/internal/gitexec"
 	"github.com/gerritgate/gerritgate/storage"
 	"github.com/gerritgate/gerritgate/storage/githttp"
 	"github.com/gerritgate/gerritgate/storage/packcache"
@@ -88,7 +83,7 @@ func benchRefChecks(b *testing.B, h http.Handler, check string, clients int) {
 	get() // the snapshot, and a connection
 	var mu sync.Mutex
 	var lat []time.Duration
-	cpu0 := cpuTime()
+	cpu0 := storagetest.CPUTime()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	next := make(chan struct{}, clients)
@@ -112,18 +107,9 @@ func benchRefChecks(b *testing.B, h http.Handler, check string, clients int) {
 	wg.Wait()
 	b.StopTimer()
 	slices.Sort(lat)
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(storagetest.CPUTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(lat[len(lat)/2])/float64(time.Millisecond), "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100])/float64(time.Millisecond), "p99-ms")
-}
-
-// cpuTime is the CPU this process and its waited-for children used.
-func cpuTime() time.Duration {
-	var self, children syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
-	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
-	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
-	return tv(self.Utime) + tv(self.Stime) + tv(children.Utime) + tv(children.Stime)
 }
 
 // oneRepo resolves every project to one directory.
@@ -145,7 +131,7 @@ func BenchmarkShallowClone(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("GERRITGATE_BENCH_FILES")); err == nil && n > 0 {
 		files = n
 	}
-	dir, tip := syntheticRepo(b, files)
+	dir, tip := storagetest.SyntheticRepo(b, files)
 	req := []byte(fmt.Sprintf("0082want %s multi_ack_detailed side-band-64k ofs-delta agent=go-git/5.x shallow no-progress\n000ddeepen 1\n00000009done\n", tip))
 	for _, mode := range []string{"git", "cache-first", "cache-repeat"} {
 		b.Run(mode, func(b *testing.B) {
@@ -162,7 +148,7 @@ func BenchmarkShallowClone(b *testing.B) {
 				benchClone(b, h, req) // computes the answer the others get
 			}
 			var size int64
-			cpu0 := cpuTime()
+			cpu0 := storagetest.CPUTime()
 			b.ResetTimer()
 			for range b.N {
 				if mode == "cache-first" {
@@ -173,7 +159,7 @@ func BenchmarkShallowClone(b *testing.B) {
 				size = benchClone(b, h, req)
 			}
 			b.StopTimer()
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(storagetest.CPUTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 			b.ReportMetric(float64(size)/(1<<20), "MiB")
 		})
 	}
@@ -202,36 +188,4 @@ func (w *countingWriter) WriteHeader(c int)   { w.code = c }
 func (w *countingWriter) Write(p []byte) (int, error) {
 	w.n += int64(len(p))
 	return len(p), nil
-}
-
-// syntheticRepo makes a bare repository whose one commit (at
-// refs/heads/deploy/prod) holds files files of 4 KiB of pseudo-random
-// text, and returns it and the commit.
-func syntheticRepo(b *testing.B, files int) (string, string) {
-	dir := filepath.Join(b.TempDir(), "p.git")
-	if out, err := storagetest.Git(b, "", nil, "init", "-q", "--bare", dir); err != nil {
-		b.Fatalf("git init: %v\n%s", err, out)
-	}
-	var in bytes.Buffer
-	in.WriteString("commit refs/heads/deploy/prod\ncommitter t <t@example.com> 1700000000 +0000\ndata 4\nbig\n")
-	rng := rand.New(rand.NewPCG(1, 2))
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 \n"
-	data := make([]byte, 4096)
-	for i := range files {
-		for j := range data {
-			data[j] = alphabet[rng.IntN(len(alphabet))]
-		}
-		fmt.Fprintf(&in, "M 644 inline apps/app%03d/file%05d.yaml\ndata %d\n%s\n", i%100, i, len(data), data)
-	}
-	cmd := exec.Command("git", "--git-dir", dir, "fast-import", "--quiet")
-	cmd.Env = gitexec.Env()
-	cmd.Stdin = &in
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("git fast-import: %v\n%s", err, out)
-	}
-	tip, err := storagetest.Git(b, dir, nil, "--git-dir", dir, "rev-parse", "refs/heads/deploy/prod")
-	if err != nil {
-		b.Fatal(err)
-	}
-	return dir, strings.TrimSpace(tip)
 }

@@ -213,23 +213,11 @@ func TestIdleUploadPackClosed(t *testing.T) {
 			ended := make(chan struct{})
 			go func() { io.Copy(io.Discard, stdout); s.Wait(); close(ended) }()
 			// SSH keepalives keep the connection busy, but no git data moves.
-			tick := time.NewTicker(200 * time.Millisecond)
-			defer tick.Stop()
-			timeout := time.After(10 * time.Second)
-		wait:
-			for {
-				select {
-				case <-ended:
-					break wait
-				case <-tick.C:
-					if memory && l.InUse() != 0 {
-						t.Fatal("a session that only read the advertisement from memory holds a clone slot")
-					}
-					cl.SendRequest("keepalive@openssh.com", true, nil)
-				case <-timeout:
-					t.Fatal("a silent upload-pack session still runs 10s after a 1s idle timeout")
-				}
+			var noSlot *uploadpack.Limiter
+			if memory {
+				noSlot = l
 			}
+			keepAliveUntil(t, cl, ended, noSlot, "a session that only read the advertisement from memory")
 			eventually(t, "the clone slot is freed", func() bool {
 				release, ok := l.TryAcquire(uploadpack.Peer{Reader: "someone else"})
 				if ok {
@@ -249,6 +237,29 @@ func TestIdleUploadPackClosed(t *testing.T) {
 				t.Errorf("outcomes %q, want [timeout]", outcomes)
 			}
 		})
+	}
+}
+
+// keepAliveUntil sends SSH keepalives on cl until ended is closed,
+// failing after 10s (the tests' idle timeouts are 1s), or as soon as a
+// clone slot of noSlot is in use (what says whose session that is).
+func keepAliveUntil(t *testing.T, cl *gossh.Client, ended <-chan struct{}, noSlot *uploadpack.Limiter, what string) {
+	t.Helper()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case <-ended:
+			return
+		case <-tick.C:
+			if noSlot != nil && noSlot.InUse() != 0 {
+				t.Fatalf("%s holds a clone slot", what)
+			}
+			cl.SendRequest("keepalive@openssh.com", true, nil)
+		case <-timeout:
+			t.Fatalf("%s: still open 10s after a 1s idle timeout", what)
+		}
 	}
 }
 

@@ -54,6 +54,7 @@ type Server struct {
 	onConn       func(event string)
 	limit        *uploadpack.Limiter
 	adv          Advertiser
+	packs        PackCache
 
 	handshakeTimeout time.Duration
 	sessions         *uploadpack.Limiter // open session channels, all and per reader

@@ -33,6 +33,7 @@ const (
 	msgUnauthorized = "gerritgate: permission denied (publickey)"
 	msgClosing      = "gerritgate: server is shutting down; try again"
 	msgInternal     = "gerritgate: internal error"
+	msgBusy         = "gerritgate is busy: too many clones in progress; retry shortly"
 )
 
 // result is what the log line and the observer are told about a session.
@@ -175,11 +176,26 @@ func (s *Server) serve(sess ssh.Session) result {
 	}
 	res.served = true
 	res.protocol = gitProtocol(sess.Environ())
-	open, done, err := s.advertise(sess, dir, res.protocol)
+	var release func()
+	take := func() bool {
+		if release == nil {
+			release, _ = s.limit.TryAcquire(uploadpack.Peer{Reader: reader, Addr: uploadpack.PeerAddr(sess.RemoteAddr().String())})
+		}
+		return release != nil
+	}
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+	open, done, err := s.converse(sess, dir, res.protocol, take)
 	switch {
-	case done:
+	case done && err == nil:
 		res.outcome = "ok"
 		return res
+	case errors.Is(err, errBusy):
+		res.outcome = "busy"
+		return refuse(res, msgBusy)
 	case errors.Is(err, errStalled):
 		res.outcome, res.code, res.err = "timeout", 1, err
 		return res
@@ -187,12 +203,10 @@ func (s *Server) serve(sess ssh.Session) result {
 		res.outcome, res.code, res.err = "error", 128, err
 		return res
 	}
-	release, ok := s.limit.TryAcquire(uploadpack.Peer{Reader: reader, Addr: uploadpack.PeerAddr(sess.RemoteAddr().String())})
-	if !ok {
+	if !take() {
 		res.outcome = "busy"
-		return refuse(res, "gerritgate is busy: too many clones in progress; retry shortly")
+		return refuse(res, msgBusy)
 	}
-	defer release()
 	res.code, res.stdinDone, res.err = s.uploadPack(sess, dir, res.protocol, open)
 	switch {
 	case res.code == 0 && res.err == nil:
@@ -275,19 +289,34 @@ func (s *Server) uploadPack(sess ssh.Session, dir, protocol string, open *openin
 		io.Copy(stdin, progressReader{sess, moved})
 		stdin.Close()
 	}()
+	out := io.Writer(progressWriter{sess, moved})
 	if open != nil {
-		adv, err := skipAdvertisement(stdout)
-		if err != nil {
-			cancel() // git is failing; what it wrote is no use to the client
-		} else if !bytes.Equal(adv, open.sent) {
-			// The refs moved between the two: the client's wants are of
-			// the advertisement it had, which git checks against its own.
-			s.logger.Info("ssh: refs changed between the advertisement from memory and git's", "repository", dir)
+		for i, sent := range open.sent {
+			got, err := skipSection(stdout)
+			if err != nil {
+				cancel() // git is failing; what it wrote is no use to the client
+				break
+			}
+			if bytes.Equal(got, sent) {
+				continue
+			}
+			if i == 0 {
+				// The refs moved between the two: the client's wants are of
+				// the advertisement it had, which git checks against its own.
+				s.logger.Info("ssh: refs changed between the advertisement from memory and git's", "repository", dir)
+				continue
+			}
+			// The client has shallow lines that git would not send now:
+			// whatever git sends after them could not be trusted.
+			s.logger.Warn("ssh: git's shallow lines differ from the pack cache's; session ended", "repository", dir)
+			cancel()
+			out = io.Discard
+			break
 		}
 	}
 	// Until git closes its stdout, or the client stops taking it: then
 	// closing our end makes git's next write fail.
-	io.Copy(progressWriter{sess, moved}, stdout)
+	io.Copy(out, stdout)
 	stdout.Close()
 	// Wait closes stdin once git has exited; the copy then ends at the
 	// client's next write or when the session closes.

@@ -176,6 +176,31 @@ func (c *Cache) Used() int64 {
 // this package does not keep (Canonical), or a computation that failed.
 // After it returned true, an error is the client's (a write that failed).
 func (c *Cache) Serve(ctx context.Context, dir, protocol string, req []byte, w io.Writer) (bool, error) {
+	a, ok := c.open(ctx, dir, protocol, req, false)
+	if !ok {
+		return false, nil
+	}
+	defer a.Close()
+	_, err := io.CopyBuffer(w, a, make([]byte, copyBuffer))
+	return true, err
+}
+
+// Conversation returns, to read and close, what git upload-pack writes in
+// answer to req in a conversation (SSH) on the served repository dir, for
+// a client whose GIT_PROTOCOL is protocol, after its advertisement: the
+// same answer Serve writes, kept under the same key, or false when the
+// caller must run git itself. In protocol v0 and v1 a conversation's git
+// refuses a want that is not an advertised ref where a stateless one
+// sends what any ref reaches, so only requests whose every want is an
+// advertised ref (HEAD or a ref not hidden) are answered: for those the
+// two write the same bytes.
+func (c *Cache) Conversation(ctx context.Context, dir, protocol string, req []byte) (io.ReadCloser, bool) {
+	return c.open(ctx, dir, protocol, req, true)
+}
+
+// open opens the answer to req, kept or computed now; see Serve and
+// Conversation.
+func (c *Cache) open(ctx context.Context, dir, protocol string, req []byte, conversation bool) (*answer, bool) {
 	outcome := Bypass
 	defer func() {
 		if c.onRequest != nil {
@@ -184,28 +209,35 @@ func (c *Cache) Serve(ctx context.Context, dir, protocol string, req []byte, w i
 	}()
 	k, st, gen, ok := c.keyOf(ctx, dir, protocol, req)
 	if !ok {
-		return false, nil
+		return nil, false
+	}
+	if v, _ := refadv.Version(protocol); conversation && v < 2 {
+		for _, w := range wants(req) {
+			if !st.ours[w] {
+				return nil, false
+			}
+		}
 	}
 	c.mu.Lock()
 	big := c.tooBig[k]
 	c.mu.Unlock()
 	if big {
-		return false, nil
+		return nil, false
 	}
-	if served, err := c.serveFile(k, w); served {
+	if a := c.openFile(k); a != nil {
 		outcome = Hit
-		return true, err
+		return a, true
 	}
 	outcome = Miss
 	computed, kept := c.fill(ctx, dir, protocol, req, k, st, gen)
 	if !kept {
-		return false, nil
+		return nil, false
 	}
-	served, err := c.serveFile(k, w)
-	if served && !computed {
+	a := c.openFile(k)
+	if a != nil && !computed {
 		outcome = Hit // another request's computation, waited for
 	}
-	return served, err
+	return a, a != nil
 }
 
 // keyOf returns the key req is kept under, with the state it was read
@@ -389,10 +421,19 @@ func trailer(key string, n int64, sum []byte) []byte {
 	return fmt.Appendf(nil, trailerFormat, key, n, sum)
 }
 
-// serveFile writes the answer kept under k to w, after checking the whole
-// file against its trailer. It returns false, having written nothing, if
-// there is none or it is damaged (then it is removed).
-func (c *Cache) serveFile(k string, w io.Writer) (bool, error) {
+// answer is a kept answer open for reading: exactly its bytes, not the
+// trailer.
+type answer struct {
+	io.Reader
+	f *os.File
+}
+
+func (a *answer) Close() error { return a.f.Close() }
+
+// openFile opens the answer kept under k, after checking the whole file
+// against its trailer. It returns nil if there is none or it is damaged
+// (then it is removed).
+func (c *Cache) openFile(k string) *answer {
 	c.mu.Lock()
 	e := c.files[k]
 	if e != nil {
@@ -400,26 +441,26 @@ func (c *Cache) serveFile(k string, w io.Writer) (bool, error) {
 	}
 	c.mu.Unlock()
 	if e == nil {
-		return false, nil
+		return nil
 	}
 	f, err := os.Open(filepath.Join(c.dir, k))
 	if err != nil {
 		c.drop(e, err)
-		return false, nil
+		return nil
 	}
-	defer f.Close()
 	n, err := check(f, k)
 	if err != nil {
+		f.Close()
 		c.drop(e, err)
-		return false, nil
+		return nil
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return false, nil
+		f.Close()
+		return nil
 	}
 	now := time.Now()
 	os.Chtimes(f.Name(), now, now) // recently used, also after a restart
-	_, err = io.CopyBuffer(w, io.LimitReader(f, n), make([]byte, copyBuffer))
-	return true, err
+	return &answer{io.LimitReader(f, n), f}
 }
 
 // check reads f whole and returns the length of the answer it holds if its

@@ -554,3 +554,60 @@ func TestWhatCanonicalDropsDoesNotChangeGitsAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestConversationAnswersAdvertisedWantsOnly: in protocol v0 and v1,
+// Conversation answers (with the bytes Serve keeps, under the same key)
+// only a request whose every want is an advertised ref: git in an SSH
+// conversation refuses any other want, while stateless git sends what
+// the refs reach. In protocol v2 git checks no wants, and neither does it.
+func TestConversationAnswersAdvertisedWantsOnly(t *testing.T) {
+	f := newFixture(t, 64<<20)
+	dir := f.repo.Dir()
+	git := func(args ...string) string {
+		out, err := storagetest.Git(t, dir, nil, args...)
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	tip := f.served.Gated
+	parent := git("rev-parse", tip+"^")
+	git("tag", "-a", "-m", "a tag", "t", parent)
+	tag := git("rev-parse", "refs/tags/t")
+	git("update-ref", "refs/gerritgate/baseline/prod", parent)
+	f.cache.Invalidate(dir) // refs written behind storage's back
+	tests := []struct {
+		name, protocol, want string
+		answered             bool
+	}{
+		{"the tip of deploy/prod", "", tip, true},
+		{"the tip of deploy/prod, protocol v1", "version=1", tip, true},
+		{"an annotated tag", "", tag, true},
+		{"an ancestor of the tip", "", parent, false},
+		{"an ancestor, protocol v1", "version=1", parent, false},
+		{"an ancestor a hidden ref points at", "", parent, false},
+		{"an ancestor of the tip, protocol v2", "version=2", parent, true},
+	}
+	for _, tt := range tests {
+		req := fluxRequest(tt.want)
+		if tt.protocol == "version=2" {
+			req = gitV2Request(tt.want)
+		}
+		r, ok := f.cache.Conversation(context.Background(), dir, tt.protocol, req)
+		if ok != tt.answered {
+			t.Errorf("%s: answered %v, want %v", tt.name, ok, tt.answered)
+		}
+		if !ok {
+			continue
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		served, kept := f.serve(t, tt.protocol, req)
+		if !served || !bytes.Equal(got, kept) {
+			t.Errorf("%s: Conversation's %d bytes are not Serve's %d under the same key", tt.name, len(got), len(kept))
+		}
+	}
+}

@@ -133,6 +133,19 @@ func canonicalV2(pkts []pkt) ([]byte, bool) {
 	return append(out, "0000"...), true
 }
 
+// wants returns the objects a well-formed request (see Canonical) wants.
+func wants(req []byte) []string {
+	pkts, _ := split(req)
+	var out []string
+	for _, p := range pkts {
+		if rest, ok := strings.CutPrefix(chomp(p), "want "); ok {
+			oid, _, _ := strings.Cut(rest, " ")
+			out = append(out, oid)
+		}
+	}
+	return out
+}
+
 // chomp returns a line without its newline: git reads requests so
 // (PACKET_READ_CHOMP_NEWLINE), and clients differ in sending one.
 func chomp(p pkt) string { return strings.TrimSuffix(string(p.data), "\n") }

@@ -19,6 +19,9 @@ import (
 type state struct {
 	sum  [sha256.Size]byte
 	tips []string // distinct commits of refs/heads/deploy/*, in ref order
+	// ours are the objects upload-pack advertises: HEAD and every ref
+	// not hidden (not their peeled values).
+	ours map[string]bool
 }
 
 // readState reads dir's refs (git show-ref --head --dereference: every
@@ -42,11 +45,14 @@ func (c *Cache) readState(ctx context.Context, dir string) (state, error) {
 	h.Write(refs)
 	fmt.Fprintf(h, "config %d\n", len(config))
 	h.Write(config)
-	var s state
+	s := state{ours: map[string]bool{}}
 	h.Sum(s.sum[:0])
 	seen := map[string]bool{}
 	for _, line := range bytes.Split(refs, []byte("\n")) {
 		oid, name, _ := strings.Cut(string(line), " ")
+		if name != "" && !strings.HasSuffix(name, "^{}") && !strings.HasPrefix(name, uploadpack.HiddenRefs) {
+			s.ours[oid] = true
+		}
 		if strings.HasPrefix(name, "refs/heads/deploy/") && !strings.HasSuffix(name, "^{}") && !seen[oid] {
 			seen[oid] = true
 			s.tips = append(s.tips, oid)

@@ -162,13 +162,14 @@ func (c *Cache) InfoRefs(ctx context.Context, dir, protocol string, w io.Writer)
 	return s.InfoRefs(w, v)
 }
 
-// Conversation returns the advertisement `git upload-pack` writes first in
-// a conversation (SSH) for a client whose GIT_PROTOCOL is protocol, or
-// ErrDeclined: in protocol v2 the conversation begins with capabilities and
-// ref checks are ls-refs commands within it, which are left to git.
+// Conversation returns what `git upload-pack` writes first in a
+// conversation (SSH) for a client whose GIT_PROTOCOL is protocol: the ref
+// advertisement (v0, v1) or the capability advertisement (v2), or
+// ErrDeclined. In protocol v2 ref checks are then ls-refs commands within
+// the conversation; LsRefs answers each as git would there too.
 func (c *Cache) Conversation(ctx context.Context, dir, protocol string) ([]byte, error) {
 	v, ok := Version(protocol)
-	if !ok || v == 2 {
+	if !ok {
 		return nil, ErrDeclined
 	}
 	s, err := c.Snapshot(ctx, dir)
@@ -178,10 +179,12 @@ func (c *Cache) Conversation(ctx context.Context, dir, protocol string) ([]byte,
 	return s.conversation(v), nil
 }
 
-// LsRefs writes git's answer to a stateless protocol v2 request read from
-// req (already bounded and checked by the caller), if it is an ls-refs
-// request it models exactly; else it returns ErrDeclined without writing
-// anything. Of another command's request it reads only the beginning.
+// LsRefs writes git's answer to a protocol v2 request read from req
+// (already bounded and checked by the caller; one request of a
+// conversation, or a stateless one: git answers both alike), if it is an
+// ls-refs request it models exactly; else it returns ErrDeclined without
+// writing anything. Of another command's request it reads only the
+// beginning.
 func (c *Cache) LsRefs(ctx context.Context, dir, protocol string, req io.Reader, w io.Writer) error {
 	if v, ok := Version(protocol); !ok || v != 2 {
 		return ErrDeclined

@@ -236,11 +236,20 @@ func TestDeclined(t *testing.T) {
 }
 
 // TestConversationMatchesGit: what an SSH client reads first is what git
-// upload-pack writes before it reads (then a flush ends the conversation).
+// upload-pack writes before it reads (then a flush ends the conversation),
+// and in protocol v2 each ls-refs command of a conversation is answered as
+// git answers it there.
 func TestConversationMatchesGit(t *testing.T) {
 	c := refadv.New()
+	client := []string{"agent=git/2.39.5\n", "object-format=sha1\n"}
+	// What C git's ls-remote and clone ask, one after the other.
+	commands := [][]byte{
+		lsRefs(client, []string{"peel\n", "symrefs\n", "unborn\n", "ref-prefix HEAD\n", "ref-prefix refs/heads/\n", "ref-prefix refs/tags/\n"}),
+		lsRefs(client, []string{"symrefs\n", "peel\n"}),
+		lsRefs(nil, nil),
+	}
 	for name, dir := range repos(t) {
-		for _, protocol := range []string{"", "version=0", "version=1", "version=1:version=0"} {
+		for _, protocol := range []string{"", "version=0", "version=1", "version=1:version=0", "version=2", "version=0:version=2"} {
 			got, err := c.Conversation(context.Background(), dir, protocol)
 			if err != nil {
 				t.Fatalf("%s, protocol %q: %v", name, protocol, err)
@@ -249,10 +258,25 @@ func TestConversationMatchesGit(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Errorf("%s, protocol %q: advertisement differs from git's\n got: %q\nwant: %q", name, protocol, got, want)
 			}
+			if v, _ := refadv.Version(protocol); v != 2 {
+				continue
+			}
+			in := bytes.Join(commands, nil)
+			var conv bytes.Buffer
+			conv.Write(got)
+			for _, req := range commands {
+				if err := c.LsRefs(context.Background(), dir, protocol, bytes.NewReader(req), &conv); err != nil {
+					t.Fatalf("%s, protocol %q: ls-refs %q: %v", name, protocol, req, err)
+				}
+			}
+			want = reference(t, dir, protocol, uploadpack.Conversation, append(in, "0000"...))
+			if !bytes.Equal(conv.Bytes(), want) {
+				t.Errorf("%s, protocol %q: conversation of %d ls-refs differs from git's\n got: %q\nwant: %q", name, protocol, len(commands), conv.Bytes(), want)
+			}
 		}
 	}
 	dir := repos(t)["one deploy branch"]
-	for _, protocol := range []string{"version=2", "version=0:version=2", "foo"} {
+	for _, protocol := range []string{"version=3", "foo"} {
 		if _, err := c.Conversation(context.Background(), dir, protocol); !errors.Is(err, refadv.ErrDeclined) {
 			t.Errorf("protocol %q: err %v, want ErrDeclined", protocol, err)
 		}

@@ -155,9 +155,13 @@ func (s *Snapshot) InfoRefs(w io.Writer, version int) error {
 }
 
 // conversation returns what `git upload-pack` (not stateless: SSH) writes
-// before it reads anything, for a client asking version 0 or 1.
+// before it reads anything, for a client asking version. A v2
+// conversation begins with the capabilities, as a stateless one does.
 func (s *Snapshot) conversation(version int) []byte {
-	if version == 1 {
+	switch version {
+	case 2:
+		return s.caps
+	case 1:
 		return append(appendPkt(nil, "version 1\n"), s.conv...)
 	}
 	return s.conv

@@ -63,10 +63,13 @@ func config() []string {
 		"-c", "uploadpack.allowRefInWant=false",
 		"-c", "core.hooksPath=/dev/null",
 		"-c", "transfer.bundleURI=false",
-		// gerritgate's own bookkeeping refs (baselines) are not for clients.
-		"-c", "uploadpack.hideRefs=refs/gerritgate/",
+		"-c", "uploadpack.hideRefs=" + HiddenRefs,
 	}
 }
+
+// HiddenRefs is the prefix of the refs upload-pack hides from clients:
+// gerritgate's own bookkeeping (baselines) is not for them.
+const HiddenRefs = "refs/gerritgate/"
 
 var protocolRE = regexp.MustCompile(`^[A-Za-z0-9=:._-]{1,256}$`)
 
