@@ -10,6 +10,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/gerritgate/gerritgate/internal/gitid"
 )
 
 // Repository is what Verify reads: objects and refs (a go-git
@@ -216,7 +218,7 @@ func (v *verifier) record(n int, c *object.Commit) (Entry, *Record) {
 		name, value string
 		optional    bool
 	}{{"from", rec.From, true}, {"to", rec.To, false}} {
-		if !isCommitID(id.value) && (id.value != "" || !id.optional) {
+		if !gitid.IsSHA1(id.value) && (id.value != "" || !id.optional) {
 			v.fail("record %d (audit %s): %s is not a 40-hex commit id: %q", n, short(c.Hash), id.name, clip(id.value))
 			return e, nil
 		}
@@ -375,20 +377,6 @@ func sameJSON(a, b any) bool {
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(ja) == string(jb)
-}
-
-// isCommitID reports whether s is a full commit id: 40 lowercase hex
-// digits, what records hold.
-func isCommitID(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	for _, r := range s {
-		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // clip bounds what a problem repeats of a hostile value.

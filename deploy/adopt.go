@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/gerritgate/gerritgate/audit"
+	"github.com/gerritgate/gerritgate/internal/gitid"
 	"github.com/gerritgate/gerritgate/storage"
 )
 
@@ -87,7 +88,7 @@ func (d *Deployer) Adopt(ctx context.Context, t Target, a Adoption) Result {
 }
 
 func (d *Deployer) adopt(ctx context.Context, t Target, a Adoption, res *Result) error {
-	if len(a.Commit) != 40 || !isHex(a.Commit) {
+	if !gitid.IsSHA1(strings.ToLower(a.Commit)) { // upper case too: plumbing.NewHash reads either
 		return fmt.Errorf("commit %q is not a full 40-hex SHA", a.Commit)
 	}
 	if strings.TrimSpace(a.Reason) == "" || strings.TrimSpace(a.By) == "" {
@@ -181,11 +182,6 @@ func writeRecord(served *storage.Repo, t Target, a Adoption, c storage.Commit, f
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func isHex(s string) bool {
-	_, err := enchex.DecodeString(s)
-	return err == nil
-}
 
 // An adopt command run while the service owns the data directory leaves a
 // request in <dataDir>/adopt/; the service notices it (the poller watches

@@ -10,6 +10,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/gerritgate/gerritgate/audit"
+	"github.com/gerritgate/gerritgate/internal/gitid"
 	"github.com/gerritgate/gerritgate/storage"
 )
 
@@ -66,7 +67,7 @@ func (d *Deployer) BreakGlass(ctx context.Context, t Target, a Adoption) Result 
 // operator's claim: its "at" may not lie in the service's future, and the
 // debt is due at most MaxOverrideExpiry after now.
 func checkBreakGlass(a Adoption, now time.Time) error {
-	if len(a.Commit) != 40 || !isHex(a.Commit) {
+	if !gitid.IsSHA1(strings.ToLower(a.Commit)) { // as in adopt
 		return fmt.Errorf("commit %q is not a full 40-hex SHA", a.Commit)
 	}
 	for _, f := range []struct{ name, v string }{{"a reason", a.Reason}, {"a ticket", a.Ticket}, {"who asked", a.By}} {

@@ -73,6 +73,11 @@ func TestCheckBreakGlass(t *testing.T) {
 		{"a good override", func(a *Adoption) {}, at.Add(time.Minute), ""},
 		{"a good rewind", func(a *Adoption) { a.Action, a.Expires = ActionRewind, time.Time{} }, at.Add(time.Minute), ""},
 		{"a short SHA", func(a *Adoption) { a.Commit = "abcdef1" }, at, "not a full 40-hex SHA"},
+		{"41 hex digits", func(a *Adoption) { a.Commit = strings.Repeat("a", 41) }, at, "not a full 40-hex SHA"},
+		{"40 characters, not hex", func(a *Adoption) { a.Commit = strings.Repeat("g", 40) }, at, "not a full 40-hex SHA"},
+		// An operator may type upper case: plumbing.NewHash reads it, and
+		// refs and records hold the hash as git writes it, lower case.
+		{"an upper-case SHA", func(a *Adoption) { a.Commit = strings.Repeat("A", 40) }, at.Add(time.Minute), ""},
 		{"no reason", func(a *Adoption) { a.Reason = " " }, at, "needs a reason"},
 		{"no ticket", func(a *Adoption) { a.Ticket = "" }, at, "needs a ticket"},
 		{"no operator", func(a *Adoption) { a.By = "" }, at, "needs who asked"},

@@ -41,9 +41,19 @@ const (
 // from the audit trail, after the advance and never as part of it. It
 // remembers how far it got in the hidden ref PostedRef (moved by
 // compare-and-swap after every message of one audit record was posted),
-// and checks a change's messages before posting, so a crash between a
-// post and that ref costs nothing: no change gets the message twice for
-// one environment, across retries and restarts.
+// so no change gets the message twice for one environment, across retries
+// and restarts:
+//
+//   - When PostedRef is where this Poster itself last moved it and it has
+//     posted nothing since (kept in memory), no message after PostedRef
+//     was ever posted: each message costs one REST call, the post.
+//   - Otherwise (the first post after a start, after a post that failed
+//     or whose answer was lost, or PostedRef moved by hand) a crash or an
+//     error may have left messages posted past PostedRef: the change's
+//     messages are read before each post, and one the gate already wrote
+//     is not posted again (two REST calls).
+//
+// Post is not run concurrently for one environment (Run never does).
 type Poster struct {
 	store   *storage.Store
 	reviews Reviews
@@ -56,6 +66,11 @@ type Poster struct {
 	pending map[string]Target // by project + env
 	order   []string
 	wake    chan struct{}
+	// sure holds, by project + env, the PostedRef this Poster moved last,
+	// while nothing was posted after it; self the gate's account once
+	// Gerrit said it (the credentials do not change while it runs).
+	sure map[string]plumbing.Hash
+	self *gate.Account
 }
 
 // PosterOption configures a Poster.
@@ -81,7 +96,7 @@ func NewPoster(store *storage.Store, reviews Reviews, opts ...PosterOption) *Pos
 		store: store, reviews: reviews,
 		logger: slog.New(slog.DiscardHandler), observe: func(string) {},
 		tries: 4, backoff: time.Second,
-		pending: map[string]Target{}, wake: make(chan struct{}, 1),
+		pending: map[string]Target{}, wake: make(chan struct{}, 1), sure: map[string]plumbing.Hash{},
 	}
 	for _, o := range opts {
 		o(p)
@@ -155,24 +170,27 @@ func (p *Poster) Post(ctx context.Context, t Target) error {
 	if err != nil {
 		return err
 	}
-	var self *gate.Account
+	key := t.Project + "\x00" + t.Env
+	// Unless this Poster knows PostedRef (see Poster), messages may exist
+	// on any change past it (a ref moved back or deleted by hand: on
+	// several records), so each change is read before posting on it,
+	// until every record is done.
+	sure := p.clean(key, done)
 	for _, c := range todo {
 		rec, err := audit.ReadRecord(c)
 		if err != nil {
 			return fmt.Errorf("audit %s: %w", short(c.Hash), err)
 		}
 		if rec.Kind == audit.Advance {
-			if self == nil {
-				a, err := p.reviews.Self(ctx)
-				if err != nil {
-					return fmt.Errorf("who the gate is in Gerrit: %w", err)
-				}
-				self = &a
-			}
+			p.forget(key) // from the first post on, a failure may leave messages past PostedRef
 			for _, cm := range entered(rec) {
+				check := !sure
 				var outcome string
 				err := retry(ctx, p.tries, p.backoff, func() { p.observe(PostRetried) }, func() (err error) {
-					outcome, err = p.postOnce(ctx, t, rec, cm, c.Hash, *self)
+					outcome, err = p.postOnce(ctx, t, rec, cm, c.Hash, check)
+					// An error may be a post Gerrit took whose answer
+					// was lost: from then on, read before posting.
+					check = check || err != nil
 					return err
 				})
 				if err != nil {
@@ -186,8 +204,51 @@ func (p *Poster) Post(ctx context.Context, t Target) error {
 			return err
 		}
 		done = c.Hash
+		if sure {
+			p.remember(key, done)
+		}
 	}
+	p.remember(key, done)
 	return nil
+}
+
+// clean reports whether PostedRef, at done, is where this Poster last
+// moved it with nothing posted since.
+func (p *Poster) clean(key string, done plumbing.Hash) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h, ok := p.sure[key]
+	return ok && h == done
+}
+
+func (p *Poster) remember(key string, done plumbing.Hash) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sure[key] = done
+}
+
+func (p *Poster) forget(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.sure, key)
+}
+
+// gateAccount is the gate's own account in Gerrit, asked once.
+func (p *Poster) gateAccount(ctx context.Context) (gate.Account, error) {
+	p.mu.Lock()
+	self := p.self
+	p.mu.Unlock()
+	if self != nil {
+		return *self, nil
+	}
+	a, err := p.reviews.Self(ctx)
+	if err != nil {
+		return gate.Account{}, fmt.Errorf("who the gate is in Gerrit: %w", err)
+	}
+	p.mu.Lock()
+	p.self = &a
+	p.mu.Unlock()
+	return a, nil
 }
 
 // recordsAfter lists the audit commits after done up to tip, oldest
@@ -221,17 +282,23 @@ func entered(rec *audit.Record) []audit.Commit {
 	return out
 }
 
-// postOnce posts the message of one change unless the change already
-// has it from the gate's own account.
-func (p *Poster) postOnce(ctx context.Context, t Target, rec *audit.Record, cm audit.Commit, auditCommit plumbing.Hash, self gate.Account) (string, error) {
-	msgs, err := p.reviews.Messages(ctx, t.Project, cm.Change)
-	if err != nil {
-		return "", err
-	}
+// postOnce posts the message of one change; with check, unless the
+// change already has it from the gate's own account.
+func (p *Poster) postOnce(ctx context.Context, t Target, rec *audit.Record, cm audit.Commit, auditCommit plumbing.Hash, check bool) (string, error) {
 	head := deployHeadline(t)
-	for _, m := range msgs {
-		if m.Tag == DeployTag && self.ID > 0 && m.Author.ID == self.ID && (m.RealAuthor.ID == 0 || m.RealAuthor.ID == self.ID) && strings.Contains(m.Message, head) {
-			return PostPresent, nil
+	if check {
+		self, err := p.gateAccount(ctx)
+		if err != nil {
+			return "", err
+		}
+		msgs, err := p.reviews.Messages(ctx, t.Project, cm.Change)
+		if err != nil {
+			return "", err
+		}
+		for _, m := range msgs {
+			if m.Tag == DeployTag && self.ID > 0 && m.Author.ID == self.ID && (m.RealAuthor.ID == 0 || m.RealAuthor.ID == self.ID) && strings.Contains(m.Message, head) {
+				return PostPresent, nil
+			}
 		}
 	}
 	rev := cm.Revision

@@ -26,15 +26,29 @@ type fakeReviews struct {
 	// store the message anyway (Gerrit wrote it, the answer was lost).
 	failPosts  int
 	lostAnswer bool
-	block      chan struct{} // when set, PostMessage waits for it
-	delay      time.Duration // how long PostMessage takes
+	block      chan struct{}  // when set, PostMessage waits for it
+	delay      time.Duration  // how long PostMessage takes
+	calls      map[string]int // REST calls by method, when not nil
 }
 
-func (f *fakeReviews) Self(ctx context.Context) (gate.Account, error) { return f.self, nil }
+// count counts a call; under mu.
+func (f *fakeReviews) count(method string) {
+	if f.calls != nil {
+		f.calls[method]++
+	}
+}
+
+func (f *fakeReviews) Self(ctx context.Context) (gate.Account, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count("Self")
+	return f.self, nil
+}
 
 func (f *fakeReviews) Messages(ctx context.Context, project string, number int) ([]gate.Message, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.count("Messages")
 	return append([]gate.Message(nil), f.msgs[number]...), nil
 }
 
@@ -45,6 +59,7 @@ func (f *fakeReviews) PostMessage(ctx context.Context, project string, number in
 	time.Sleep(f.delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.count("PostMessage")
 	fail := f.failPosts > 0
 	if fail {
 		f.failPosts--
@@ -201,6 +216,88 @@ func TestPosterPostsOncePerChangeAndEnvironment(t *testing.T) {
 				t.Errorf("change %d: message %q", n, m.Message)
 			}
 		}
+	}
+}
+
+// Each message costs one REST call, the post, while the Poster knows that
+// nothing was posted past PostedRef (it moved it there itself); it reads
+// the change first (and asks once who the gate is) only when it does not:
+// its first post after a start, and after a post that failed.
+func TestPosterReadsOnlyWhenUnsure(t *testing.T) {
+	store, r, f, d, target := setup(t)
+	ctx := context.Background()
+	base := r.emptyRoot()
+	initialize(t, d, r, &target, base)
+	f.numbers = map[string]int{}
+	rv := &fakeReviews{self: gate.Account{ID: 9, Username: "gate"}, msgs: map[int][]gate.Message{}, calls: map[string]int{}}
+	p := NewPoster(store, rv, WithPostRetry(3, time.Millisecond))
+	head, n := base, 100
+	// advance merges k approved changes, each reconciled on its own
+	// (one audit record each) when apart, else together.
+	advance := func(k int, apart bool) {
+		for range k {
+			n++
+			head = r.commit(fmt.Sprint(n), head)
+			f.numbers[head.String()], f.approved[head.String()] = n, true
+			if apart {
+				r.setBranch(head)
+				if res := d.Reconcile(ctx, target); res.Reason != Advanced {
+					t.Fatalf("advance to %d: %s %s", n, res.Reason, res.Message)
+				}
+			}
+		}
+		r.setBranch(head)
+		if res := d.Reconcile(ctx, target); !apart && res.Reason != Advanced {
+			t.Fatalf("advance to %d: %s %s", n, res.Reason, res.Message)
+		}
+	}
+	steps := []struct {
+		what    string
+		prepare func()
+		want    map[string]int
+	}{
+		{"first post of this Poster, 2 changes: it reads before posting", func() { advance(2, false) },
+			map[string]int{"Self": 1, "Messages": 2, "PostMessage": 2}},
+		{"3 changes in one record: only the posts", func() { advance(3, false) },
+			map[string]int{"PostMessage": 3}},
+		{"3 records of one change each: only the posts", func() { advance(3, true) },
+			map[string]int{"PostMessage": 3}},
+		{"a post fails, its answer lost: that change is read before the next attempt, the next record is not",
+			func() { advance(2, false); advance(1, true); rv.failPosts, rv.lostAnswer = 1, true },
+			map[string]int{"PostMessage": 3, "Messages": 1}},
+		{"a restart (a new Poster): it reads again, and asks who it is once", func() {
+			p = NewPoster(store, rv, WithPostRetry(3, time.Millisecond))
+			advance(2, false)
+		}, map[string]int{"Self": 1, "Messages": 2, "PostMessage": 2}},
+		{"PostedRef moved back by hand: it reads every change of every record after it", func() {
+			served, _ := store.Served("platform/fleet")
+			if _, err := served.RunGit(served.GitCommand(ctx, "update-ref", "-d", target.PostedRef())); err != nil {
+				t.Fatal(err)
+			}
+		}, map[string]int{"Messages": 13}},
+	}
+	for _, st := range steps {
+		st.prepare()
+		rv.mu.Lock()
+		rv.calls = map[string]int{}
+		rv.mu.Unlock()
+		if err := p.Post(ctx, target); err != nil {
+			t.Fatalf("%s: %v", st.what, err)
+		}
+		rv.mu.Lock()
+		got := rv.calls
+		rv.mu.Unlock()
+		if !maps.Equal(got, st.want) {
+			t.Errorf("%s: REST calls %v, want %v", st.what, got, st.want)
+		}
+	}
+	for c, k := range rv.posted() {
+		if k != 1 {
+			t.Errorf("change %d got %d deploy messages, want 1", c, k)
+		}
+	}
+	if got := len(rv.posted()); got != n-100 {
+		t.Errorf("%d changes got a message, want %d", got, n-100)
 	}
 }
 

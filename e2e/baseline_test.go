@@ -61,7 +61,11 @@ func TestLateProjectAndBranchAreNotAdoptedUnchecked(t *testing.T) {
 		t.Fatal(out)
 	}
 
-	g := startGate(t, sim.setup(lateFleetPolicy+latePolicies))
+	setup := sim.setup(lateFleetPolicy + latePolicies)
+	// late/new is created after the glob is listed: listed again each
+	// second, not after the default 5m (there is no event stream here).
+	setup.gerritExtra = "  projectListInterval: 1s\n"
+	g := startGate(t, setup)
 	root := sim.head()
 	g.waitDeployed(project, "prod", root)
 

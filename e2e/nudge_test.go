@@ -1,17 +1,13 @@
 package e2e
 
 import (
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/pem"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/ssh"
 
 	"github.com/gerritgate/gerritgate/mirror/gerrit/gerrittest"
 )
@@ -132,15 +128,8 @@ func BenchmarkMergeToDeployNudged(b *testing.B) {
 // on every event: with an hourly schedule, a merge is deployed anyway.
 func TestStreamEventsPollAtOnce(t *testing.T) {
 	sim := newSim(t, "MERGE_IF_NECESSARY", gerrittest.WithSSH("127.0.0.1:0"))
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	block, _ := ssh.MarshalPrivateKey(priv, "gate")
-	pub, _ := ssh.NewPublicKey(priv.Public())
-	if err := sim.srv.AddSSHKey("gate", ssh.MarshalAuthorizedKey(pub)); err != nil {
-		t.Fatal(err)
-	}
-	registerSecret(string(pem.EncodeToMemory(block)))
 	g := startGate(t, gateSetup{gerritURL: sim.url, username: "gate", password: sim.password, policy: reviewedPolicy, poll: "@every 1h",
-		sshKey: pem.EncodeToMemory(block), knownHosts: sim.srv.KnownHosts(),
+		sshKey: sim.sshKey(t), knownHosts: sim.srv.KnownHosts(),
 		extra: "  eventsURL: ssh://gate@" + sim.srv.SSHAddr() + "\n"})
 	g.waitDeployed(project, "prod", sim.head())
 	waitFor(t, 10*time.Second, "the event stream to connect", func() bool {

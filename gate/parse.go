@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gerritgate/gerritgate/internal/gitid"
 	"github.com/gerritgate/gerritgate/internal/projectglob"
 	"github.com/gerritgate/gerritgate/internal/yamlfile"
 )
@@ -352,7 +353,7 @@ func checkRepos(doc *yamlfile.Doc, file string, c *Config, repos []repoFile) err
 			if _, ok := c.Policies[e.Policy]; !ok {
 				return doc.Errorf(eat+".policy", "undefined policy %q (defined: %s)", e.Policy, strings.Join(c.PolicyNames(), ", "))
 			}
-			if e.Baseline != BaselineUpstream && !shaRE.MatchString(e.Baseline) {
+			if e.Baseline != BaselineUpstream && !gitid.IsSHA1(e.Baseline) {
 				return doc.Errorf(eat+".baseline", "baseline must be %q or a full 40-hex commit SHA, got %q", BaselineUpstream, e.Baseline)
 			}
 			if err := checkEnvRules(doc, eat, &rf.Environments[j], &r.Environments[j]); err != nil {

@@ -149,7 +149,6 @@ const maxApprovers = 100
 
 var (
 	envNameRE     = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$`)
-	shaRE         = regexp.MustCompile(`^[0-9a-f]{40}$`)
 	labelRE       = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 	branchRE      = regexp.MustCompile(`^[A-Za-z0-9._/+@-]{1,255}$`)
 	policyNameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)

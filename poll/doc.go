@@ -13,5 +13,7 @@
 // (Gerrit's project list). It never decides by itself and never moves a
 // ref: a project whose fetch fails is recorded as Failed and its deploy
 // refs stay where they are; a project Gerrit cannot list keeps being
-// reconciled from the last list Gerrit gave.
+// reconciled from the last list Gerrit gave. The lists behind the
+// policy's patterns are kept for Config.ListEvery (projectlist.go), so
+// a steady poll asks Gerrit nothing; Relist lists them at the next poll.
 package poll

@@ -80,6 +80,7 @@ type Poller struct {
 	work     sync.Mutex          // one poll or explain at a time over the repositories
 	listed   map[string][]string // last project list per pattern; under work
 	unlisted map[string]bool     // patterns whose listing fails now; under work
+	lists    projectLists        // when each pattern was listed, and when to list again
 }
 
 // Config is what a Poller is made of.
@@ -110,6 +111,10 @@ type Config struct {
 	// (the service lets go of what its repositories keep in memory:
 	// storage.Store.Release).
 	Release func(project string)
+	// ListEvery is how long the projects Gerrit listed for a pattern of
+	// the policy are used before they are listed again (0: every poll);
+	// Relist lists them at the next poll.
+	ListEvery time.Duration
 }
 
 // New returns a Poller, or an error naming a schedule cron cannot parse.
@@ -122,7 +127,7 @@ func New(c Config) (*Poller, error) {
 		schedule: sched, fetchTimeout: c.FetchTimeout, dataDir: c.DataDir, requestEvery: c.RequestEvery, noticed: map[string]bool{},
 		fetcher: c.Fetcher, reconciler: c.Reconciler, recorder: c.Recorder, lister: c.Lister,
 		logger: c.Logger, refresh: c.Refresh, nudge: make(chan struct{}, 1), listed: map[string][]string{}, unlisted: map[string]bool{},
-		concurrency: max(1, c.Concurrency), release: c.Release,
+		concurrency: max(1, c.Concurrency), release: c.Release, lists: projectLists{every: c.ListEvery, at: map[string]time.Time{}},
 	}
 	if p.requestEvery <= 0 {
 		p.requestEvery = 250 * time.Millisecond
@@ -213,9 +218,17 @@ func (p *Poller) noticeRequests() {
 // work.
 func (p *Poller) projects(ctx context.Context, pc *gate.Config) []string {
 	names := pc.Projects()
+	now, relist := p.lists.clock(), p.lists.relist.Swap(false)
 	for _, pat := range pc.Patterns() {
+		if !relist && p.lists.fresh(pat, now) && !p.unlisted[pat] {
+			names = p.appendListed(names, pat, p.listed[pat])
+			continue
+		}
 		prefix := pat[:strings.IndexAny(pat, "*?[")]
 		list, err := p.lister.ListProjects(ctx, prefix)
+		if err == nil {
+			p.lists.at[pat] = now
+		}
 		switch {
 		case err != nil:
 			if !p.unlisted[pat] { // once per outage
@@ -230,10 +243,17 @@ func (p *Poller) projects(ctx context.Context, pc *gate.Config) []string {
 		default:
 			p.listed[pat] = list
 		}
-		for _, name := range list {
-			if projectglob.Match(pat, name) && name != "All-Projects" && name != "All-Users" && storage.ValidateProject(name) == nil && !slices.Contains(names, name) {
-				names = append(names, name)
-			}
+		names = p.appendListed(names, pat, list)
+	}
+	return names
+}
+
+// appendListed appends to names the projects of list that pat matches
+// and that are not in names yet.
+func (p *Poller) appendListed(names []string, pat string, list []string) []string {
+	for _, name := range list {
+		if projectglob.Match(pat, name) && name != "All-Projects" && name != "All-Users" && storage.ValidateProject(name) == nil && !slices.Contains(names, name) {
+			names = append(names, name)
 		}
 	}
 	return names

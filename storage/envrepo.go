@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/internal/gitid"
 )
 
 // Environment repositories.
@@ -83,7 +85,7 @@ func EnvOfRef(ref string) (string, bool) {
 		}
 	}
 	if rest, ok := strings.CutPrefix(ref, rewoundPrefix); ok {
-		if env, sha, ok := strings.Cut(rest, "/"); ok && ValidateEnv(env) == nil && isCommitID(sha) {
+		if env, sha, ok := strings.Cut(rest, "/"); ok && ValidateEnv(env) == nil && gitid.IsSHA1(sha) {
 			return env, true
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/gerritgate/gerritgate/internal/gitid"
 )
 
 // fileRef reads ref name as C git stores it: its own file, else its
@@ -49,7 +51,7 @@ func readRef(dir, name string) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, err
 	}
 	switch v := strings.TrimSpace(string(b)); {
-	case isCommitID(v) && v != plumbing.ZeroHash.String():
+	case gitid.IsSHA1(v) && v != plumbing.ZeroHash.String():
 		return plumbing.NewHash(v), nil
 	case strings.HasPrefix(v, "ref: "):
 		return plumbing.ZeroHash, fmt.Errorf("%s is a symbolic ref", name)
@@ -70,7 +72,7 @@ func packedRef(dir, name string) (plumbing.Hash, error) {
 	}
 	for _, line := range strings.Split(string(packed), "\n") {
 		sha, n, ok := strings.Cut(strings.TrimSpace(line), " ")
-		if ok && n == name && isCommitID(sha) {
+		if ok && n == name && gitid.IsSHA1(sha) {
 			return plumbing.NewHash(sha), nil
 		}
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/gerritgate/gerritgate/internal/gitid"
 )
 
 // ErrConflict is returned when a ref does not hold the value an update
@@ -136,7 +138,7 @@ func (r *Repo) Refs(prefix string) (map[string]plumbing.Hash, error) {
 	}
 	for _, line := range strings.Split(string(packed), "\n") {
 		sha, name, ok := strings.Cut(strings.TrimSpace(line), " ")
-		if ok && strings.HasPrefix(name, prefix) && isCommitID(sha) {
+		if ok && strings.HasPrefix(name, prefix) && gitid.IsSHA1(sha) {
 			out[name] = plumbing.NewHash(sha)
 		}
 	}
@@ -163,7 +165,7 @@ func (r *Repo) Refs(prefix string) (map[string]plumbing.Hash, error) {
 			return err
 		}
 		switch v := strings.TrimSpace(string(b)); {
-		case isCommitID(v):
+		case gitid.IsSHA1(v):
 			out[name] = plumbing.NewHash(v)
 		case strings.HasPrefix(v, "ref: "):
 		default:
@@ -172,19 +174,6 @@ func (r *Repo) Refs(prefix string) (map[string]plumbing.Hash, error) {
 		return nil
 	})
 	return out, err
-}
-
-// isCommitID reports whether s is 40 lower-case hex digits.
-func isCommitID(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // UpdateRefs applies all updates or none. Each ref is locked with a
@@ -534,7 +523,7 @@ func validRefFile(p string) bool {
 	if strings.HasPrefix(s, "ref: ") {
 		return true
 	}
-	return isCommitID(s) && s != plumbing.ZeroHash.String()
+	return gitid.IsSHA1(s) && s != plumbing.ZeroHash.String()
 }
 
 func (r *Repo) refPath(name string) string {

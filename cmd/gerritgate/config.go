@@ -100,8 +100,13 @@ type GerritConfig struct {
 	// (default 5s).
 	ReadCheckLifetime string `yaml:"readCheckLifetime"`
 	ReadCheckTimeout  string `yaml:"readCheckTimeout"`
+	// ProjectListInterval is how long the projects Gerrit lists for a
+	// pattern of the policy ("apps/*") are used before a poll lists them
+	// again (default 5m); a project-created event on eventsURL lists them
+	// at once. A steady poll then makes no REST call.
+	ProjectListInterval string `yaml:"projectListInterval"`
 
-	fetchTimeout, readCheckLifetime, readCheckTimeout time.Duration // parsed
+	fetchTimeout, readCheckLifetime, readCheckTimeout, projectListInterval time.Duration // parsed
 }
 
 // AuditConfig configures the audit trail. Records are always written;
@@ -267,6 +272,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		{"gerrit.fetchTimeout", "5m", time.Second, &c.Gerrit.FetchTimeout, &c.Gerrit.fetchTimeout},
 		{"gerrit.readCheckLifetime", "60s", time.Second, &c.Gerrit.ReadCheckLifetime, &c.Gerrit.readCheckLifetime},
 		{"gerrit.readCheckTimeout", "5s", 100 * time.Millisecond, &c.Gerrit.ReadCheckTimeout, &c.Gerrit.readCheckTimeout},
+		{"gerrit.projectListInterval", "5m", time.Second, &c.Gerrit.ProjectListInterval, &c.Gerrit.projectListInterval},
 		{"http.readHeaderTimeout", "10s", 10 * time.Millisecond, &c.HTTP.ReadHeaderTimeout, &c.HTTP.readHeaderTimeout},
 		{"http.bodyTimeout", "30s", 10 * time.Millisecond, &c.HTTP.BodyTimeout, &c.HTTP.bodyTimeout},
 		{"http.idleTimeout", "60s", 10 * time.Millisecond, &c.HTTP.IdleTimeout, &c.HTTP.idleTimeout},

@@ -30,7 +30,7 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("relative paths not resolved against the config's directory: %+v", c)
 	}
 	if c.Gerrit.PageSize != 100 || c.Poll != "@every 30s" || c.Gerrit.fetchTimeout != 5*time.Minute || c.Gerrit.MaxConcurrentFetches != 8 ||
-		c.Gerrit.readCheckLifetime != time.Minute || c.Gerrit.readCheckTimeout != 5*time.Second ||
+		c.Gerrit.readCheckLifetime != time.Minute || c.Gerrit.readCheckTimeout != 5*time.Second || c.Gerrit.projectListInterval != 5*time.Minute ||
 		c.MaxConnectionsPerAddress != 64 || c.SSH.handshakeTimeout != 10*time.Second || c.SSH.idleTimeout != 30*time.Second ||
 		c.SSH.maxConnectionTime != 10*time.Minute || c.SSH.MaxFailedLogins != 10 || c.SSH.failedLoginWindow != time.Minute ||
 		c.SSH.maxSessions != 64 || c.SSH.maxSessionsPerReader != 16 {
@@ -70,6 +70,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"fetch timeout too short", "  username: gate\n", "  username: gate\n  fetchTimeout: 10ms\n", "gerritgate.yaml:6:17: gerrit.fetchTimeout must be a duration of at least 1s"},
 		{"read check lifetime too short", "  username: gate\n", "  username: gate\n  readCheckLifetime: 10ms\n", "gerritgate.yaml:6:22: gerrit.readCheckLifetime must be a duration of at least 1s"},
 		{"read check timeout not a duration", "  username: gate\n", "  username: gate\n  readCheckTimeout: soon\n", "gerritgate.yaml:6:21: gerrit.readCheckTimeout must be a duration"},
+		{"project list interval too short", "  username: gate\n", "  username: gate\n  projectListInterval: 0s\n", "gerritgate.yaml:6:24: gerrit.projectListInterval must be a duration of at least 1s (e.g. 5m), got \"0s\""},
+		{"project list interval not a duration", "  username: gate\n", "  username: gate\n  projectListInterval: hourly\n", "gerritgate.yaml:6:24: gerrit.projectListInterval must be a duration"},
 		{"fetch timeout not a duration", "  username: gate\n", "  username: gate\n  fetchTimeout: soon\n", "gerritgate.yaml:6:17: gerrit.fetchTimeout must be a duration"},
 		{"password in an unparsable url", "url: http://127.0.0.1:8081", `url: "https://gate:Sup3rS3cret%zz@gerrit.example"`, "gerrit.url must be an http(s) URL"},
 		{"clone bound", "policy:", "maxConcurrentClones: -1\npolicy:", "maxConcurrentClones must be between 1 and 10000"},

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/netip"
@@ -110,6 +112,7 @@ func (h *webhook) authorize(w http.ResponseWriter, r *http.Request) int {
 			if err != nil {
 				return http.StatusBadRequest
 			}
+			r.Body = io.NopCloser(bytes.NewReader(body)) // for readEvent
 			got, err := hex.DecodeString(sig)
 			mac := hmac.New(sha256.New, h.secret)
 			mac.Write(body)
@@ -119,17 +122,42 @@ func (h *webhook) authorize(w http.ResponseWriter, r *http.Request) int {
 	return http.StatusUnauthorized
 }
 
+// readEvent reads a nudge's body to its end (within maxNudgeBody) and
+// reports whether it is a project-created event, as Gerrit's webhooks
+// plugin sends it: a hint like the nudge itself, that the projects behind
+// the policy's globs are worth listing again. Bodies are parsed a few at a
+// time (the slots of signed reads); past that, one is only drained.
+func (h *webhook) readEvent(w http.ResponseWriter, r *http.Request) (created bool, err error) {
+	body := http.MaxBytesReader(w, r.Body, maxNudgeBody)
+	select {
+	case h.signed <- struct{}{}:
+		defer func() { <-h.signed }()
+	default:
+		_, err := io.Copy(io.Discard, body)
+		return false, err
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return false, err
+	}
+	var ev struct {
+		Type string `json:"type"`
+	}
+	return json.Unmarshal(b, &ev) == nil && ev.Type == "project-created", nil
+}
+
 // nudgeHandler answers POST /api/v1/hooks/gerrit[/<secret>], where
 // Gerrit's webhooks plugin (or anything watching stream-events) reports
 // that something changed: poke asks for a poll at once instead of at the
-// next tick. The body is not trusted or even read for facts: every
-// decision still comes from Gerrit's REST API and git, so a nudge can only
-// make the gate look sooner. Each source address gets a few nudges a
+// next tick; relist does too, and has the poll list Gerrit's projects
+// again (the body says project-created). The body is not trusted or read
+// for facts beyond that type: every decision still comes from Gerrit's
+// REST API and git, so a nudge can only make the gate look sooner. Each source address gets a few nudges a
 // second at most, whether they carry the secret or not, and one at a
 // time: the body is read (to its end, within readTimeout) while the
 // address's nudge is in progress, and a refused nudge's body is not read
 // at all, its connection closed with the answer.
-func nudgeHandler(h *webhook, poke func()) http.HandlerFunc {
+func nudgeHandler(h *webhook, poke, relist func()) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
 		refuse := func(code int, msg string) {
@@ -168,13 +196,18 @@ func nudgeHandler(h *webhook, poke func()) http.HandlerFunc {
 			refuse(http.StatusUnauthorized, "webhook secret required")
 			return
 		}
-		// What a signed nudge left, and an unsigned one's whole body,
-		// is read here, within the deadline, not by net/http after.
-		if _, err := io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxNudgeBody)); err != nil {
+		// The whole body is read here, within the deadline, not by
+		// net/http after.
+		created, err := h.readEvent(w, r)
+		if err != nil {
 			refuse(http.StatusBadRequest, "nudge body too large, unreadable or not sent in time")
 			return
 		}
-		poke()
+		if created {
+			relist()
+		} else {
+			poke()
+		}
 		w.WriteHeader(http.StatusAccepted)
 	}
 }

@@ -24,16 +24,59 @@ func sign(secret, body string) string {
 }
 
 // nudgeService is a service with only what nudges need; nudged holds a
-// poll asked for.
+// poll asked for (relisted too when it was to list projects again).
 func nudgeService(secret []byte) (s *service, nudged chan struct{}) {
-	nudged = make(chan struct{}, 1)
-	poke := func() {
+	s, nudged, _ = relistService(secret)
+	return s, nudged
+}
+
+func relistService(secret []byte) (s *service, nudged, relisted chan struct{}) {
+	nudged, relisted = make(chan struct{}, 1), make(chan struct{}, 1)
+	signal := func(ch chan struct{}) {
 		select {
-		case nudged <- struct{}{}:
+		case ch <- struct{}{}:
 		default:
 		}
 	}
-	return &service{cfg: &Config{}, metrics: newMetrics(), webhook: newWebhook(secret, 0), poke: poke}, nudged
+	poke := func() { signal(nudged) }
+	relist := func() { signal(relisted); poke() }
+	return &service{cfg: &Config{}, metrics: newMetrics(), webhook: newWebhook(secret, 0), poke: poke, relist: relist}, nudged, relisted
+}
+
+// A nudge whose body is a project-created event (Gerrit's webhooks
+// plugin) asks for a poll that lists the projects again, signed or not;
+// any other body, or one that is not JSON, only for a poll.
+func TestNudgeProjectCreatedRelists(t *testing.T) {
+	const secret = "hook-s3cret"
+	created := `{"projectName":"team/new","projectHead":"refs/heads/main","type":"project-created","eventCreatedOn":1}`
+	tests := []struct {
+		what, body string
+		signed     bool
+		relist     bool
+	}{
+		{"project-created", created, false, true},
+		{"project-created, signed", created, true, true},
+		{"change-merged", `{"type":"change-merged","change":{"project":"team/new"}}`, false, false},
+		{"not JSON", `type=project-created`, false, false},
+		{"empty", ``, true, false},
+	}
+	for _, tt := range tests {
+		s, nudged, relisted := relistService([]byte(secret))
+		r := httptest.NewRequest("POST", "/api/v1/hooks/gerrit", strings.NewReader(tt.body))
+		if tt.signed {
+			r.Header.Set("X-Signature", sign(secret, tt.body))
+		} else {
+			r.Header.Set("Authorization", "Bearer "+secret)
+		}
+		w := httptest.NewRecorder()
+		s.handler().ServeHTTP(w, r)
+		if w.Code != http.StatusAccepted || len(nudged) != 1 {
+			t.Errorf("%s: %d, poll asked for %v; want 202 and a poll", tt.what, w.Code, len(nudged) == 1)
+		}
+		if got := len(relisted) == 1; got != tt.relist {
+			t.Errorf("%s: projects listed again = %v, want %v", tt.what, got, tt.relist)
+		}
+	}
 }
 
 func TestNudgeAuth(t *testing.T) {

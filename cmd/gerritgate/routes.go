@@ -82,7 +82,7 @@ func (s *service) handler() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	status.NewHandler(s.board, viewers, s.poller, status.WithGerrit(s.cfg.Gerrit.URL), status.WithTrail(servedTrail{s.store})).Register(api)
-	nudge := nudgeHandler(s.webhook, s.poke)
+	nudge := nudgeHandler(s.webhook, s.poke, s.relist)
 	api.Handle("POST /api/v1/hooks/gerrit", nudge)
 	api.Handle("POST /api/v1/hooks/gerrit/{secret}", nudge)
 	api.Handle("GET /metrics", requireMetrics(auth, s.metrics.handler()))

@@ -67,6 +67,7 @@ type service struct {
 	recorder *recorder
 	poller   *poll.Poller
 	poke     func()              // a poll now (the poller's Poke)
+	relist   func()              // a poll now that lists Gerrit's projects again (the poller's Relist)
 	poster   *deploy.Poster      // deploy messages on Gerrit changes
 	notifier *deploy.Notifier    // Flux Receivers
 	events   *gerrit.EventStream // nil: no stream-events
@@ -225,11 +226,12 @@ func wire(cfg *Config, logger *slog.Logger, metrics *metrics, store *storage.Sto
 		Logger:      logger,
 		Concurrency: cfg.Gerrit.MaxConcurrentFetches,
 		Release:     store.Release,
+		ListEvery:   cfg.Gerrit.projectListInterval,
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.poke = s.poller.Poke
+	s.poke, s.relist = s.poller.Poke, s.poller.Relist
 	if cfg.Gerrit.EventsURL != "" {
 		if s.events, err = eventStream(cfg, logger); err != nil {
 			return nil, err
@@ -287,6 +289,12 @@ func (s *service) run(ctx context.Context) error {
 		owned.Go(func() {
 			s.events.Run(bg, func(ev gerrit.Event) {
 				s.metrics.events.WithLabelValues(ev.Type).Inc()
+				// A new project may match a pattern of the policy; a
+				// (re)connection may have missed such an event.
+				if ev.Type == "project-created" || ev.Type == "stream-connected" {
+					s.relist()
+					return
+				}
 				s.poke()
 			})
 		})

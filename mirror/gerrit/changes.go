@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/internal/gitid"
 )
 
 // commitBatch is how many commit: terms go into one query at first: a
@@ -134,7 +135,7 @@ func (c *Client) ChangesForCommits(ctx context.Context, project, branch string, 
 	var uniq []string
 	for _, s := range shas {
 		s = strings.ToLower(s)
-		if !isHex(s) || len(s) < 40 {
+		if !gitid.IsObjectID(s) {
 			return nil, fmt.Errorf("gerrit: changes for commits: %q is not a full commit SHA", bounded(s, 64))
 		}
 		if !want[s] {
@@ -306,13 +307,4 @@ func QuoteQuery(s string) string {
 		return "{" + s + "}"
 	}
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
-}
-
-func isHex(s string) bool {
-	for _, r := range s {
-		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
-			return false
-		}
-	}
-	return s != ""
 }

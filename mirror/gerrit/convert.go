@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/internal/gitid"
 )
 
 // GateChange converts a ChangeInfo fetched with the options of
@@ -37,7 +38,7 @@ func (ci *ChangeInfo) GateChange() (gate.Change, error) {
 	}
 	for sha, r := range ci.Revisions {
 		sha = strings.ToLower(sha)
-		if len(sha) < 40 || !isHex(sha) {
+		if !gitid.IsObjectID(sha) {
 			return bad("revision key %q is not a SHA", bounded(sha, 64))
 		}
 		if r.Number <= 0 {

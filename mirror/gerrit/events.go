@@ -98,7 +98,7 @@ func (e *EventStream) stream(ctx context.Context, on func(Event)) error {
 	if err != nil {
 		return err
 	}
-	if err := sess.Start("gerrit stream-events -s change-merged -s ref-updated -s comment-added"); err != nil {
+	if err := sess.Start("gerrit stream-events -s change-merged -s ref-updated -s comment-added -s project-created"); err != nil {
 		return err
 	}
 	// A connection that dies silently is found by keepalives.

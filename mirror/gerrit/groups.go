@@ -8,6 +8,7 @@ import (
 	"net/url"
 
 	"github.com/gerritgate/gerritgate/gate"
+	"github.com/gerritgate/gerritgate/internal/gitid"
 )
 
 // GroupMembers lists the accounts of an internal group (by UUID), with
@@ -56,7 +57,7 @@ func (c *Client) checkSubgroups(ctx context.Context, top, id string, seen map[st
 		if err != nil || uuid == "" {
 			return fmt.Errorf("gerrit: list subgroups of %q: included group without a usable id", bounded(id, 64))
 		}
-		if !isHex(uuid) {
+		if !gitid.IsLowerHex(uuid) {
 			continue // an external group (ldap:, ...): Gerrit lists no members for it anyway
 		}
 		var g GroupInfo

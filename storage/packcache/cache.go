@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gerritgate/gerritgate/internal/gitexec"
+	"github.com/gerritgate/gerritgate/internal/gitid"
 	"github.com/gerritgate/gerritgate/storage/refadv"
 	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
@@ -144,7 +145,7 @@ func (c *Cache) load() error {
 			continue
 		}
 		info, err := e.Info()
-		if err != nil || !e.Type().IsRegular() || len(name) != 2*sha256.Size || !isLowerHex(name) {
+		if err != nil || !e.Type().IsRegular() || len(name) != 2*sha256.Size || !gitid.IsLowerHex(name) {
 			continue // not ours: left alone, not counted
 		}
 		all = append(all, kept{file{name, info.Size()}, info.ModTime()})
@@ -158,11 +159,6 @@ func (c *Cache) load() error {
 	}
 	c.evict()
 	return nil
-}
-
-func isLowerHex(s string) bool {
-	_, err := hex.DecodeString(s)
-	return err == nil && strings.ToLower(s) == s
 }
 
 // Used returns the bytes of kept answers, for metrics and tests.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/gerritgate/gerritgate/internal/gitid"
 )
 
 // Bounds on what a cached request may hold; past them a request is left
@@ -139,7 +141,7 @@ func chomp(p pkt) string { return strings.TrimSuffix(string(p.data), "\n") }
 // caps, then perhaps a space and capabilities).
 func oidLine(l, prefix string, caps bool) bool {
 	oid, _, hasCaps := strings.Cut(l[len(prefix):], " ")
-	return isHex(oid) && (caps || !hasCaps)
+	return gitid.IsObjectID(oid) && (caps || !hasCaps)
 }
 
 func deepen(l string) bool {
@@ -160,8 +162,6 @@ func dropCaps(l string) string {
 	}
 	return strings.Join(kept, " ")
 }
-
-func isHex(s string) bool { return (len(s) == 40 || len(s) == 64) && isLowerHex(s) }
 
 // pkt is one pkt-line: data, a flush (0000) or a delimiter (0001).
 type pkt struct {

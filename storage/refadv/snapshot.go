@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gerritgate/gerritgate/internal/gitid"
 	"github.com/gerritgate/gerritgate/storage/uploadpack"
 )
 
@@ -116,13 +117,13 @@ func parseLsRefs(b []byte) ([]ref, error) {
 		r := ref{oid: f[0], name: f[1]}
 		if r.oid == "unborn" {
 			r.oid = ""
-		} else if !isHex(r.oid) {
+		} else if !gitid.IsObjectID(r.oid) {
 			return nil, fmt.Errorf("line %d: %q is not an object id", i+1, r.oid)
 		}
 		for j, attr := range f[2:] {
 			if t, ok := strings.CutPrefix(attr, "symref-target:"); ok && j == 0 && t != "" {
 				r.target = t
-			} else if pv, ok := strings.CutPrefix(attr, "peeled:"); ok && isHex(pv) && r.oid != "" && r.peeled == "" {
+			} else if pv, ok := strings.CutPrefix(attr, "peeled:"); ok && gitid.IsObjectID(pv) && r.oid != "" && r.peeled == "" {
 				r.peeled = pv
 			} else {
 				return nil, fmt.Errorf("line %d: unknown attribute %q", i+1, attr)
@@ -134,18 +135,6 @@ func parseLsRefs(b []byte) ([]ref, error) {
 		refs = append(refs, r)
 	}
 	return refs, nil
-}
-
-func isHex(s string) bool {
-	if len(s) != 40 && len(s) != 64 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // InfoRefs writes what `git upload-pack --stateless-rpc --advertise-refs`

@@ -183,6 +183,7 @@ func (s *Server) CreateProject(name, submitType string, opts ...ProjectOption) e
 		return err
 	}
 	s.projects[name] = p
+	s.emit(map[string]any{"type": "project-created", "projectName": name, "projectHead": "refs/heads/" + defaultBranch})
 	return nil
 }
 
