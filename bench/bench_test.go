@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -228,13 +229,21 @@ func TestParseFlags(t *testing.T) {
 	tests := []struct {
 		args               []string
 		files, rounds, prj int
+		figures, docs      string
 		err                bool
 	}{
-		{args: nil, files: 20000, rounds: 5, prj: 1000},
-		{args: []string{"-quick"}, files: 400, rounds: 2, prj: 5},
-		{args: []string{"-quick", "-projects", "50"}, files: 400, rounds: 2, prj: 50},
+		{args: nil, files: 20000, rounds: 5, prj: 1000, figures: "fleet,poll", docs: "docs/performance.md"},
+		{args: []string{"-quick"}, files: 400, rounds: 2, prj: 5, figures: "fleet,poll", docs: "docs/performance.md"},
+		{args: []string{"-quick", "-projects", "50"}, files: 400, rounds: 2, prj: 50, figures: "fleet,poll", docs: "docs/performance.md"},
 		{args: []string{"-rounds", "0"}, err: true},
 		{args: []string{"extra"}, err: true},
+		{args: []string{"-figures", "poll"}, files: 20000, rounds: 5, prj: 1000, figures: "poll"},
+		{args: []string{"-figures", "poll,fleet"}, files: 20000, rounds: 5, prj: 1000, figures: "fleet,poll", docs: "docs/performance.md"},
+		{args: []string{"-figures", "poll", "-docs", ""}, files: 20000, rounds: 5, prj: 1000, figures: "poll"},
+		// A part of the table never replaces the whole one in the docs.
+		{args: []string{"-figures", "poll", "-docs", "docs/performance.md"}, err: true},
+		{args: []string{"-figures", "clones"}, err: true},
+		{args: []string{"-figures", ""}, err: true},
 	}
 	for _, tt := range tests {
 		o, err := parseFlags(tt.args, &bytes.Buffer{})
@@ -244,6 +253,17 @@ func TestParseFlags(t *testing.T) {
 		}
 		if !tt.err && (o.files != tt.files || o.rounds != tt.rounds || o.projects != tt.prj) {
 			t.Errorf("parseFlags(%q): files %d, rounds %d, projects %d; want %d, %d, %d", tt.args, o.files, o.rounds, o.projects, tt.files, tt.rounds, tt.prj)
+		}
+		if tt.err {
+			continue
+		}
+		var figures []string
+		for f := range o.figures {
+			figures = append(figures, f)
+		}
+		slices.Sort(figures)
+		if got := strings.Join(figures, ","); got != tt.figures || o.docs != tt.docs {
+			t.Errorf("parseFlags(%q): figures %q, docs %q; want %q, %q", tt.args, got, o.docs, tt.figures, tt.docs)
 		}
 	}
 }

@@ -501,6 +501,9 @@ func (b *bench) pollFigure(ctx context.Context) error {
 	for i := range b.o.rounds {
 		var gDur, rDur time.Duration
 		err := inOrder(i, func() error {
+			// The pack cache prepares clones of the tips the first
+			// polls deployed in the background: not a steady poll's work.
+			waitIdle(g)
 			m0, err := scrape(g)
 			if err != nil {
 				return err

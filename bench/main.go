@@ -4,6 +4,7 @@
 //	go run ./bench                 # the full run: 20k files, 10k commits, 1,000 projects
 //	go run ./bench -quick          # a small run (under a minute), to see it works
 //	go run ./bench -mirror-only    # the mirror's two figures, printed only
+//	go run ./bench -figures poll   # the steady poll only, printed (not written into the docs)
 //
 // It builds the synthetic repository (a GitOps layout) with git
 // fast-import, cached under -cache and built again only when the
@@ -24,6 +25,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -40,9 +43,15 @@ type options struct {
 	burst    int // approved commits merged at once
 	clients  int // ref checks at once
 	checkFor time.Duration
-	keep     bool // keep the work directory, for a post-mortem
-	mirror   bool // the mirror's figures only
+	keep     bool            // keep the work directory, for a post-mortem
+	mirror   bool            // the mirror's figures only
+	figures  map[string]bool // which groups of figures run (figureGroups)
 }
+
+// figureGroups are the groups of figures -figures can choose: those of the
+// synthetic repository (ref checks, shallow clones, the burst, the mirror)
+// and the steady poll of many projects.
+var figureGroups = []string{"fleet", "poll"}
 
 func main() {
 	serveCGIIfAsked()
@@ -78,13 +87,32 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.checkFor, "check-for", 3*time.Second, "how long each server is checked in each round of the ref-check figures")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, data) and print where it is")
 	fs.BoolVar(&o.mirror, "mirror-only", false, "measure the mirror's figures only (no gerritgate built) and print them; the docs are left as they are")
+	figures := fs.String("figures", strings.Join(figureGroups, ","), "the figures to run, comma-separated: fleet (ref checks, clones, burst, mirror), poll (the steady poll); with only some, the table is printed and -docs must be empty")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 {
-		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	fail := func(err error) (options, error) {
 		fmt.Fprintln(stderr, "bench:", err)
 		return o, err
+	}
+	if fs.NArg() > 0 {
+		return fail(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	o.figures = map[string]bool{}
+	for _, f := range strings.Split(*figures, ",") {
+		if !slices.Contains(figureGroups, f) {
+			return fail(fmt.Errorf("-figures: unknown figure %q (known: %s)", f, strings.Join(figureGroups, ", ")))
+		}
+		o.figures[f] = true
+	}
+	if len(o.figures) < len(figureGroups) {
+		// A part of the table would replace the whole one in the docs.
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "docs" })
+		if set && o.docs != "" {
+			return fail(fmt.Errorf("-figures %s writes only part of the table: it cannot go into %s (use -docs '')", *figures, o.docs))
+		}
+		o.docs = ""
 	}
 	if o.quick {
 		set := map[string]bool{}
@@ -102,9 +130,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	for name, v := range map[string]int{"rounds": o.rounds, "projects": o.projects, "burst": o.burst, "clients": o.clients} {
 		if v < 1 {
-			err := fmt.Errorf("-%s must be at least 1, got %d", name, v)
-			fmt.Fprintln(stderr, "bench:", err)
-			return o, err
+			return fail(fmt.Errorf("-%s must be at least 1, got %d", name, v))
 		}
 	}
 	return o, nil
@@ -134,11 +160,15 @@ func run(ctx context.Context, o options, stdout, progress io.Writer) error {
 	if b.synth, err = synthesize(ctx, o.cache, o.files, o.commits); err != nil {
 		return err
 	}
-	if err := b.fleetFigures(ctx); err != nil {
-		return err
+	if o.figures["fleet"] {
+		if err := b.fleetFigures(ctx); err != nil {
+			return err
+		}
 	}
-	if err := b.pollFigure(ctx); err != nil {
-		return err
+	if o.figures["poll"] {
+		if err := b.pollFigure(ctx); err != nil {
+			return err
+		}
 	}
 	m.LoadEnd = loadAverage()
 	table := renderTable(m, o, b.synth, b.rows)

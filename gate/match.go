@@ -3,7 +3,6 @@ package gate
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -31,22 +30,23 @@ func IsPattern(project string) bool { return projectglob.IsPattern(project) }
 // (Two entries with the same pattern and environment are refused by
 // ParsePolicy already.) A project no entry matches gets nil.
 func (c *Config) Match(project string) ([]Repo, error) {
+	idx := c.index
+	if idx == nil || idx.n != len(c.Repos) {
+		idx = indexRepos(c.Repos) // a Config not made by ParsePolicy
+	}
+	candidates := idx.candidates(project)
 	literal := map[string]int{} // environment -> entry
 	globs := map[string][]int{} // environment -> entries
-	for i, r := range c.Repos {
+	for _, i := range candidates {
+		r := c.Repos[i]
 		if IsPattern(r.Project) {
-			if !projectglob.Match(r.Project, project) {
-				continue
-			}
 			for _, e := range r.Environments {
 				globs[e.Name] = append(globs[e.Name], i)
 			}
 			continue
 		}
-		if r.Project == project {
-			for _, e := range r.Environments {
-				literal[e.Name] = i
-			}
+		for _, e := range r.Environments {
+			literal[e.Name] = i
 		}
 	}
 	winner := make(map[string]int, len(literal)+len(globs))
@@ -74,7 +74,8 @@ func (c *Config) Match(project string) ([]Repo, error) {
 		return nil, fmt.Errorf("project %s: %w: %s; add an entry for %s itself", project, ErrAmbiguous, strings.Join(ambiguous, "; "), project)
 	}
 	var out []Repo
-	for i, r := range c.Repos {
+	for _, i := range candidates {
+		r := c.Repos[i]
 		var envs []Environment
 		for _, e := range r.Environments {
 			if w, ok := winner[e.Name]; ok && w == i {
@@ -86,6 +87,46 @@ func (c *Config) Match(project string) ([]Repo, error) {
 		}
 	}
 	return out, nil
+}
+
+// repoIndex finds the entries of Config.Repos that may apply to a project
+// without walking them all: a poll asks Match for every project, so a
+// policy naming a thousand projects literally made each poll walk a
+// million entries.
+type repoIndex struct {
+	n        int              // len(Repos) when made
+	literal  map[string][]int // project -> entries naming it, in file order
+	patterns []int            // entries with a project pattern, in file order
+	pattern  []string         // their patterns
+}
+
+func indexRepos(repos []Repo) *repoIndex {
+	idx := &repoIndex{n: len(repos), literal: map[string][]int{}}
+	for i, r := range repos {
+		if IsPattern(r.Project) {
+			idx.patterns = append(idx.patterns, i)
+			idx.pattern = append(idx.pattern, r.Project)
+		} else {
+			idx.literal[r.Project] = append(idx.literal[r.Project], i)
+		}
+	}
+	return idx
+}
+
+// candidates are the entries naming project and those whose pattern
+// matches it, in file order.
+func (idx *repoIndex) candidates(project string) []int {
+	lit := idx.literal[project]
+	out := make([]int, 0, len(lit)+len(idx.patterns))
+	for k, i := range idx.patterns {
+		for len(lit) > 0 && lit[0] < i {
+			out, lit = append(out, lit[0]), lit[1:]
+		}
+		if projectglob.Match(idx.pattern[k], project) {
+			out = append(out, i)
+		}
+	}
+	return append(out, lit...)
 }
 
 // Projects lists the projects the policy file names literally, once each,
@@ -103,8 +144,10 @@ func (c *Config) Patterns() []string {
 
 func (c *Config) entries(patterns bool) []string {
 	var out []string
+	seen := map[string]bool{}
 	for _, r := range c.Repos {
-		if IsPattern(r.Project) == patterns && !slices.Contains(out, r.Project) {
+		if IsPattern(r.Project) == patterns && !seen[r.Project] {
+			seen[r.Project] = true
 			out = append(out, r.Project)
 		}
 	}

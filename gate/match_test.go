@@ -214,3 +214,114 @@ policies:
 		t.Errorf("Match = %+v, %v; want one entry accepting stable", repos, err)
 	}
 }
+
+// Literal entries and patterns interleaved in the file: for each
+// environment a literal entry wins over every pattern wherever it stands,
+// a single pattern gives the rest, and the answer keeps file order. The
+// same answers come from a Config made without ParsePolicy (no index) and
+// after an entry is appended to Repos.
+func TestMatchLiteralsAndPatternsInterleaved(t *testing.T) {
+	c, err := ParsePolicy("p.yaml", []byte(`repos:
+  - project: "team/*"
+    branch: main
+    environments:
+      - {name: dev, policy: p, baseline: upstream}
+      - {name: prod, policy: p, baseline: upstream}
+  - project: team/api
+    branch: release
+    environments:
+      - {name: prod, policy: p, baseline: upstream}
+  - project: "team/a*"
+    branch: main
+    environments:
+      - {name: qa, policy: p, baseline: upstream}
+  - project: team/api
+    branch: hotfix
+    environments:
+      - {name: qa, policy: p, baseline: upstream}
+  - project: "**"
+    branch: main
+    environments:
+      - {name: canary, policy: p, baseline: upstream}
+  - project: team/web
+    branch: develop
+    environments:
+      - {name: dev, policy: p, baseline: upstream}
+  - project: "team/w*"
+    branch: main
+    environments:
+      - {name: qa, policy: p, baseline: upstream}
+  - project: "*/web"
+    branch: trunk
+    environments:
+      - {name: qa, policy: p, baseline: upstream}
+policies:
+  p: {labels: {Code-Review: {min: 2}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		project, want, err string
+	}{
+		// prod and qa from literal entries, one before and one after
+		// the patterns that would give them.
+		{"team/api", "main:dev<-team/* release:prod<-team/api hotfix:qa<-team/api main:canary<-**", ""},
+		{"team/app", "main:dev<-team/* main:prod<-team/* main:qa<-team/a* main:canary<-**", ""},
+		// dev from the literal entry listed after the pattern; qa from
+		// two patterns and no literal entry: ambiguous.
+		{"team/web", "", "deploy/qa by */web (branch trunk) and team/w* (branch main)"},
+		{"other/web", "main:canary<-** trunk:qa<-*/web", ""},
+		{"other/x", "main:canary<-**", ""},
+		{"team/api/sub", "main:canary<-**", ""},
+	}
+	unindexed := &Config{Repos: c.Repos, Policies: c.Policies}
+	for _, cfg := range []struct {
+		name string
+		c    *Config
+	}{{"parsed", c}, {"made without ParsePolicy", unindexed}} {
+		for _, tt := range tests {
+			got, err := cfg.c.Match(tt.project)
+			if tt.err != "" {
+				if !errors.Is(err, ErrAmbiguous) || !strings.Contains(err.Error(), tt.err) || got != nil {
+					t.Errorf("%s: Match(%q) = %v, %v; want nil and ErrAmbiguous naming %q", cfg.name, tt.project, got, err, tt.err)
+				}
+				continue
+			}
+			if err != nil || matched(got) != tt.want {
+				t.Errorf("%s: Match(%q) = %q, %v; want %q", cfg.name, tt.project, matched(got), err, tt.want)
+			}
+		}
+	}
+	c.Repos = append(c.Repos, Repo{Project: "other/x", Branch: "late", Environments: []Environment{{Name: "prod", Policy: "p", Baseline: BaselineUpstream}}})
+	if got, err := c.Match("other/x"); err != nil || matched(got) != "main:canary<-** late:prod<-other/x" {
+		t.Errorf("after appending an entry: Match(other/x) = %q, %v; want the appended entry too", matched(got), err)
+	}
+}
+
+// BenchmarkMatch asks Match for every project of a policy naming 1,000
+// projects literally (and two patterns), as a poll does: the cost of one
+// question must not grow with the number of entries.
+func BenchmarkMatch(b *testing.B) {
+	var y strings.Builder
+	y.WriteString("repos:\n")
+	const n = 1000
+	for i := range n {
+		fmt.Fprintf(&y, "  - project: fleet/p%04d\n    branch: main\n    environments:\n      - {name: prod, policy: p, baseline: upstream}\n", i)
+	}
+	y.WriteString("  - project: \"fleet/*\"\n    branch: main\n    environments:\n      - {name: dev, policy: p, baseline: upstream}\n")
+	y.WriteString("  - project: \"other/**\"\n    branch: main\n    environments:\n      - {name: dev, policy: p, baseline: upstream}\n")
+	y.WriteString("policies:\n  p: {labels: {Code-Review: {min: 2}}}\n")
+	c, err := ParsePolicy("p.yaml", []byte(y.String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		project := fmt.Sprintf("fleet/p%04d", i%n)
+		if got, err := c.Match(project); err != nil || len(got) != 2 {
+			b.Fatalf("Match(%s) = %v, %v", project, got, err)
+		}
+		i++
+	}
+}

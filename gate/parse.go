@@ -81,6 +81,7 @@ func ParsePolicy(file string, data []byte) (*Config, error) {
 	if err := checkRepos(doc, file, c, cf.Repos); err != nil {
 		return nil, err
 	}
+	c.index = indexRepos(c.Repos)
 	return c, nil
 }
 

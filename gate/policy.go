@@ -16,6 +16,11 @@ type Config struct {
 	// Gerrit; nil for a local file. Evaluate never reads it: decisions
 	// record it.
 	Source *Source
+
+	// index finds a project's entries for Match; ParsePolicy makes it.
+	// Repos must not change after that (an entry appended is seen: Match
+	// then walks them all).
+	index *repoIndex
 }
 
 // Source is a policy file in a Gerrit project's branch, at the commit

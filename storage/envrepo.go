@@ -315,7 +315,7 @@ func (s *Store) envRepo(project, env string, want map[string]plumbing.Hash) (*Re
 // its path.
 func (s *Store) removeRepo(kind, project, dir string) error {
 	s.mu.Lock()
-	delete(s.repos, kind+"/"+project)
+	delete(s.repos[project], kind)
 	s.mu.Unlock()
 	aside := dir + ".removing"
 	if err := os.RemoveAll(aside); err != nil {

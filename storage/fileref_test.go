@@ -10,7 +10,7 @@ import (
 )
 
 // Ref reads loose refs itself and leaves packed ones to go-git; both give
-// what C git would.
+// what C git would. ReadRef, without the repository open, reads the same.
 func TestRefLooseAndPacked(t *testing.T) {
 	s := openStore(t)
 	r, err := s.Upstream("platform/fleet")
@@ -53,5 +53,12 @@ func TestRefLooseAndPacked(t *testing.T) {
 		if got != tt.want || (err == nil) != (tt.wantErr == "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("Ref(%s) = %s, %v; want %s, error containing %q", tt.name, got, err, tt.want, tt.wantErr)
 		}
+		got, err = ReadRef(r.Dir(), tt.name)
+		if got != tt.want || (err == nil) != (tt.wantErr == "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("ReadRef(%s) = %s, %v; want %s, error containing %q", tt.name, got, err, tt.want, tt.wantErr)
+		}
+	}
+	if h, err := ReadRef(r.Dir(), "refs/heads/../../config"); err == nil {
+		t.Errorf("ReadRef of a name leaving refs/ = %s, nil; want an error", h)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
@@ -35,14 +34,8 @@ func openGit(path string, c cache.Object) (*git.Repository, error) {
 func (s *Store) Release(project string) {
 	var mine []*Repo
 	s.mu.Lock()
-	for key, r := range s.repos {
-		if key == kindUpstream+"/"+project || key == kindServed+"/"+project {
-			mine = append(mine, r)
-		} else if rest, ok := strings.CutPrefix(key, kindEnv+"/"); ok {
-			if _, p, _ := strings.Cut(rest, "/"); p == project {
-				mine = append(mine, r)
-			}
-		}
+	for _, r := range s.repos[project] {
+		mine = append(mine, r)
 	}
 	s.mu.Unlock()
 	for _, r := range mine {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -50,4 +51,25 @@ func TestRelease(t *testing.T) {
 		t.Errorf("read after Release: %v %v", c.Hash, err)
 	}
 	s.Release("no/such-project") // nothing open: nothing to do
+}
+
+// BenchmarkRelease releases one project of a store with many open: the
+// cost must not grow with the others (the poller releases every project
+// after its poll, so a cost per open repository made polls quadratic).
+func BenchmarkRelease(b *testing.B) {
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const projects = 1000
+	for i := range projects {
+		if _, err := s.Upstream(fmt.Sprintf("bench/p%04d", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		s.Release(fmt.Sprintf("bench/p%04d", i%projects))
+	}
 }

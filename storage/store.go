@@ -29,8 +29,8 @@ type Store struct {
 	readOnly bool
 
 	mu      sync.Mutex
-	repos   map[string]*Repo       // by kind + "/" + project
-	syncing map[string]*sync.Mutex // by project: SyncEnv (envrepo.go)
+	repos   map[string]map[string]*Repo // by project, then kind (Release takes a project's)
+	syncing map[string]*sync.Mutex      // by project: SyncEnv (envrepo.go)
 
 	refsChanged atomic.Pointer[func(dir string)] // see NotifyRefs
 }
@@ -60,7 +60,7 @@ func Open(dir string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}
-	return &Store{dir: abs, lock: f, repos: map[string]*Repo{}}, nil
+	return &Store{dir: abs, lock: f, repos: map[string]map[string]*Repo{}}, nil
 }
 
 // OpenReadOnly opens a data directory another process may own, for
@@ -74,7 +74,7 @@ func OpenReadOnly(dir string) (*Store, error) {
 	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("data directory %s: %w", abs, ErrNotFound)
 	}
-	return &Store{dir: abs, readOnly: true, repos: map[string]*Repo{}}, nil
+	return &Store{dir: abs, readOnly: true, repos: map[string]map[string]*Repo{}}, nil
 }
 
 // Dir is the absolute path of the data directory.
@@ -119,10 +119,9 @@ func (s *Store) repo(kind, project string, create bool) (*Repo, error) {
 	if err := ValidateProject(project); err != nil {
 		return nil, err
 	}
-	key := kind + "/" + project
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r, ok := s.repos[key]; ok {
+	if r, ok := s.repos[project][kind]; ok {
 		return r, nil
 	}
 	path := filepath.Join(s.dir, kind, filepath.FromSlash(project)+".git")
@@ -138,7 +137,10 @@ func (s *Store) repo(kind, project string, create bool) (*Repo, error) {
 	// Every kind, not only served: a front end keys what it remembers by
 	// directory, and one it never serves costs it a map lookup.
 	r.changed = func() { s.notifyRefs(r.dir) }
-	s.repos[key] = r
+	if s.repos[project] == nil {
+		s.repos[project] = map[string]*Repo{}
+	}
+	s.repos[project][kind] = r
 	return r, nil
 }
 

@@ -3,13 +3,9 @@ package main
 import (
 	"errors"
 
-	"github.com/go-git/go-billy/v5/osfs"
-
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/gerritgate/gerritgate/audit"
 	"github.com/gerritgate/gerritgate/storage"
@@ -35,8 +31,8 @@ func (t servedTrail) open(project string) (*git.Repository, error) {
 }
 
 // Tip returns the commit audit/<env> points at, "" when there is none.
-// It reads the ref alone (the page asks on every view), not the
-// repository's config.
+// It reads the ref's file alone (the page asks for every environment on
+// every view), without opening the repository.
 func (t servedTrail) Tip(project, env string) (string, error) {
 	dir, err := t.store.ServedPath(project)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -45,15 +41,11 @@ func (t servedTrail) Tip(project, env string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	refs := filesystem.NewStorage(osfs.New(dir), cache.NewObjectLRU(0))
-	ref, err := refs.Reference(plumbing.ReferenceName(audit.Ref(env)))
-	if errors.Is(err, plumbing.ErrReferenceNotFound) {
-		return "", nil
-	}
-	if err != nil {
+	h, err := storage.ReadRef(dir, audit.Ref(env))
+	if err != nil || h.IsZero() {
 		return "", err
 	}
-	return ref.Hash().String(), nil
+	return h.String(), nil
 }
 
 // Latest returns the newest n records from the audit commit tip, newest

@@ -5,6 +5,7 @@ import (
 	"net/http/cgi"
 	"net/url"
 	"regexp"
+	"strings"
 
 	"github.com/gerritgate/gerritgate/internal/gitexec"
 )
@@ -50,6 +51,15 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request, escProject, ro
 	r2 := r.Clone(r.Context())
 	r2.URL.Path = "/" + project + ".git/" + route
 	r2.URL.RawPath = ""
+	if route == "info/refs" && r.Method == http.MethodGet {
+		user := ""
+		if caller != nil {
+			user = caller.Username
+		}
+		key := strings.Join([]string{project, r.URL.RawQuery, r.Header.Get("Git-Protocol"), user}, "\x00")
+		s.serveAdvertisement(w, r2, h, s.RepoDir(project), key)
+		return
+	}
 	h.ServeHTTP(w, r2)
 }
 

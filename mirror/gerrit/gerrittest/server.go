@@ -42,8 +42,9 @@ type Server struct {
 
 	events events // stream-events subscribers
 
-	down atomic.Bool
-	hook atomic.Pointer[func(*http.Request)]
+	down    atomic.Bool
+	hook    atomic.Pointer[func(*http.Request)]
+	adverts adverts // kept answers to GET info/refs (advertise.go)
 
 	mu       sync.Mutex
 	last     time.Time // newest timestamp handed out; ticks strictly increase
