@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -106,10 +105,7 @@ func benchRefChecks(b *testing.B, h http.Handler, check string, clients int) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(float64(storagetest.CPUTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
-	b.ReportMetric(float64(lat[len(lat)/2])/float64(time.Millisecond), "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100])/float64(time.Millisecond), "p99-ms")
+	storagetest.ReportLatencies(b, cpu0, lat)
 }
 
 // oneRepo resolves every project to one directory.

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,10 +152,7 @@ func BenchmarkSSHRefCheck(b *testing.B) {
 					}
 					wg.Wait()
 					b.StopTimer()
-					slices.Sort(lat)
-					b.ReportMetric(float64(storagetest.CPUTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
-					b.ReportMetric(float64(lat[len(lat)/2])/float64(time.Millisecond), "p50-ms")
-					b.ReportMetric(float64(lat[len(lat)*99/100])/float64(time.Millisecond), "p99-ms")
+					storagetest.ReportLatencies(b, cpu0, lat)
 				})
 			}
 		}
